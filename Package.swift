@@ -1,0 +1,48 @@
+// swift-tools-version:5.10
+import PackageDescription
+
+let package = Package(
+    name: "stylize",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "StylizeKit", targets: ["StylizeKit"]),
+        .executable(name: "stylize", targets: ["stylize"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    ],
+    targets: [
+        // oneDNN's C API; Debian's libdnnl-dev ships no pkg-config file.
+        .systemLibrary(
+            name: "CDNNL",
+            providers: [.apt(["libdnnl-dev"])]
+        ),
+        // libavformat, libavcodec, libswscale and libavutil.
+        .systemLibrary(
+            name: "CFFmpeg",
+            pkgConfig: "libavformat",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]
+        ),
+        .target(
+            name: "StylizeKit",
+            dependencies: [
+                "CDNNL",
+                "CFFmpeg",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        .executableTarget(
+            name: "stylize",
+            dependencies: [
+                "StylizeKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "StylizeKitTests",
+            dependencies: ["StylizeKit"],
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)

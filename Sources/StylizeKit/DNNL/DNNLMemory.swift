@@ -1,0 +1,59 @@
+import CDNNL
+
+/// Element types the networks use.
+enum DNNLDataType {
+    case f32, bf16
+
+    var raw: dnnl_data_type_t { self == .f32 ? dnnl_f32 : dnnl_bf16 }
+    var size: Int { self == .f32 ? 4 : 2 }
+}
+
+/// Builds a memory descriptor. `dims` are oneDNN's logical dims (N, C, H, W for activations).
+func dnnlMemoryDesc(_ dims: [Int], _ type: dnnl_data_type_t, _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
+    var desc = dnnl_memory_desc_t()
+    let dims64 = dims.map(Int64.init)
+    try dnnlCheck(dnnl_memory_desc_init_by_tag(&desc, Int32(dims.count), dims64, type, tag), "dnnl_memory_desc_init_by_tag")
+    return desc
+}
+
+/// One oneDNN memory object whose buffer oneDNN allocated (64-byte aligned) and frees.
+final class DNNLMemory {
+    let handle: dnnl_memory_t
+    let desc: dnnl_memory_desc_t
+    /// The buffer; for plain formats Swift code reads and writes it directly.
+    let data: UnsafeMutableRawPointer
+    /// Size of the buffer in bytes.
+    let byteCount: Int
+
+    init(_ desc: dnnl_memory_desc_t, engine: DNNLEngine) throws {
+        var memory: dnnl_memory_t?
+        var desc = desc
+        try dnnlCheck(dnnl_memory_create(&memory, &desc, engine.handle, cdnnl_memory_allocate()), "dnnl_memory_create")
+        handle = memory!
+        self.desc = desc
+        byteCount = dnnl_memory_desc_get_size(&desc)
+        var pointer: UnsafeMutableRawPointer?
+        let status = dnnl_memory_get_data_handle(handle, &pointer)
+        guard status == dnnl_success, let pointer else {
+            dnnl_memory_destroy(handle)
+            throw StylizeError.dnnl(call: "dnnl_memory_get_data_handle", status: Int(status.rawValue))
+        }
+        data = pointer
+        data.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
+    }
+
+    /// A plain f32 memory with `dims` in the layout `tag`.
+    convenience init(f32 dims: [Int], tag: dnnl_format_tag_t, engine: DNNLEngine) throws {
+        try self.init(dnnlMemoryDesc(dims, dnnl_f32, tag), engine: engine)
+    }
+
+    deinit { dnnl_memory_destroy(handle) }
+
+    var floats: UnsafeMutablePointer<Float> { data.assumingMemoryBound(to: Float.self) }
+
+    /// Copies `values` into a plain f32 buffer.
+    func write(_ values: [Float]) {
+        precondition(values.count * 4 <= byteCount, "buffer too small")
+        values.withUnsafeBufferPointer { floats.update(from: $0.baseAddress!, count: values.count) }
+    }
+}

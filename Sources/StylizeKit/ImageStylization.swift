@@ -1,0 +1,48 @@
+import Foundation
+
+/// Options for stylizing one picture.
+public struct ImageStylizationOptions: Sendable {
+    /// Shorter side, in pixels, at which the transformer runs (the brush scale); the result is
+    /// scaled back to the picture's own size. nil runs at the picture's own resolution.
+    public var processingSize: Int?
+    /// 1 is the full style; lower values blend the style vector towards the content's own.
+    public var strength: Double = 1
+    public var precision: Precision = .auto
+
+    public init(processingSize: Int? = nil, strength: Double = 1, precision: Precision = .auto) {
+        self.processingSize = processingSize
+        self.strength = strength
+        self.precision = precision
+    }
+
+    func validate() throws {
+        guard (0...1).contains(strength) else {
+            throw StylizeError.invalidArgument("strength must be between 0 and 1, got \(strength)")
+        }
+        if let size = processingSize, size < StyleTransformer.minimumSide {
+            throw StylizeError.invalidArgument("size must be at least \(StyleTransformer.minimumSide) pixels, got \(size)")
+        }
+    }
+}
+
+extension Stylizer {
+    /// Repaints `content` in `style`, at `options.processingSize` if set, returning a picture
+    /// of the content's size.
+    public func stylize(_ content: Picture, style: StyleVector, options: ImageStylizationOptions,
+                        worker: TransformerWorker? = nil) throws -> Picture {
+        try options.validate()
+        var vector = style
+        if options.strength < 1 {
+            vector = try style.blended(towards: styleVector(for: content), strength: options.strength)
+        }
+        let worker = try worker ?? makeWorker(precision: options.precision)
+        var input = content
+        if let size = options.processingSize {
+            let scale = Double(size) / Double(min(content.width, content.height))
+            input = try content.resized(width: max(1, Int((Double(content.width) * scale).rounded())),
+                                        height: max(1, Int((Double(content.height) * scale).rounded())))
+        }
+        let output = Picture(try worker.stylize(input.rgbImage, transformer.conditioning(for: vector)))
+        return try output.resized(width: content.width, height: content.height)
+    }
+}

@@ -1,0 +1,187 @@
+import CFFmpeg
+import Foundation
+
+/// A still picture decoded by FFmpeg: 16-bit RGB per channel, so 8-bit and 16-bit sources
+/// both keep their precision. Grey becomes grey RGB; transparency is composited over white.
+public struct Picture: Sendable, Equatable {
+    public let width: Int
+    public let height: Int
+    /// `height * width * 3` samples in 0...65535, row by row, R G B per pixel.
+    public var samples: [UInt16]
+
+    public init(width: Int, height: Int, samples: [UInt16]) {
+        precondition(samples.count == width * height * 3, "sample count does not match \(width)x\(height)x3")
+        self.width = width
+        self.height = height
+        self.samples = samples
+    }
+
+    /// Decodes the first picture of any image (or video) file FFmpeg reads: PNG, JPEG, WebP,
+    /// BMP, PGM/PPM, TIFF, ...
+    public init(contentsOf url: URL) throws {
+        let path = url.path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw StylizeError.fileNotFound(path) }
+        guard !isDirectory.boolValue else { throw StylizeError.unreadable(path: path, reason: "is a directory, not an image") }
+        let demuxer = try Demuxer(path: path)
+        let (index, codec) = try demuxer.bestVideoStream()
+        let decoder = try FrameDecoder(stream: demuxer.stream(index), codec: codec)
+        let packet = try Packet(), frame = try Frame()
+        var decoded = false
+        reading: while true {
+            let more = try demuxer.read(into: packet)
+            if more && packet.pointer.pointee.stream_index != index { packet.unref(); continue }
+            do {
+                _ = try decoder.send(more ? packet : nil)
+            } catch StylizeError.ffmpeg(_, let code, let text) {
+                throw StylizeError.unreadable(path: path, reason: "damaged picture data (\(text), \(code))")
+            }
+            packet.unref()
+            switch try decoder.receive(into: frame) {
+            case .produced: decoded = true; break reading
+            case .needsInput where more: continue
+            case .needsInput, .endOfStream: break reading
+            }
+        }
+        guard decoded, frame.width > 0, frame.height > 0 else {
+            throw StylizeError.unreadable(path: path, reason: "no picture could be decoded")
+        }
+        self = try Self(frame: frame)
+    }
+
+    /// Converts a decoded frame of any pixel format.
+    init(frame: Frame) throws {
+        let (width, height) = (frame.width, frame.height)
+        // RGBA64LE: 16 bits per channel with alpha, whatever the source had (x86-64 is little-endian).
+        let scaler = try Scaler(from: (width, height, frame.format), to: (width, height, AV_PIX_FMT_RGBA64LE))
+        var rgba = [UInt16](repeating: 0, count: width * height * 4)
+        try rgba.withUnsafeMutableBytes { out in
+            let f = frame.pointer.pointee
+            try scaler.scale(source: [f.data.0, f.data.1, f.data.2, f.data.3].map { $0.map { UnsafePointer($0) } },
+                             sourceStrides: [f.linesize.0, f.linesize.1, f.linesize.2, f.linesize.3], height: height,
+                             destination: [out.baseAddress!.assumingMemoryBound(to: UInt8.self), nil, nil, nil],
+                             destinationStrides: [Int32(width * 8), 0, 0, 0])
+        }
+        var samples = [UInt16](repeating: 0, count: width * height * 3)
+        for p in 0..<(width * height) {
+            let alpha = UInt32(UInt16(littleEndian: rgba[p * 4 + 3]))
+            for c in 0..<3 {
+                let value = UInt32(UInt16(littleEndian: rgba[p * 4 + c]))
+                // Over white: v * a + 65535 * (1 - a), all in 16-bit units, rounded.
+                samples[p * 3 + c] = UInt16((value * alpha + 65535 * (65535 - alpha) + 32767) / 65535)
+            }
+        }
+        self.init(width: width, height: height, samples: samples)
+    }
+
+    /// From network values in [0, 1] (clamped), rounded to 16 bits.
+    public init(_ image: RGBImage) {
+        self.init(width: image.width, height: image.height,
+                  samples: image.pixels.map { UInt16((min(max($0, 0), 1) * 65535).rounded()) })
+    }
+
+    /// The network's view: values in [0, 1].
+    public var rgbImage: RGBImage {
+        RGBImage(width: width, height: height, pixels: samples.map { Float($0) / 65535 })
+    }
+
+    /// The rectangle at (`x`, `y`) of `width` x `height`.
+    public func cropped(x: Int, y: Int, width: Int, height: Int) -> Picture {
+        precondition(x >= 0 && y >= 0 && x + width <= self.width && y + height <= self.height, "crop outside the picture")
+        var out = [UInt16]()
+        out.reserveCapacity(width * height * 3)
+        for row in y..<(y + height) {
+            let start = (row * self.width + x) * 3
+            out.append(contentsOf: samples[start..<(start + width * 3)])
+        }
+        return Picture(width: width, height: height, samples: out)
+    }
+
+    /// The largest centred square, as Magenta crops style images.
+    public var centreSquare: Picture {
+        let side = min(width, height)
+        return cropped(x: (width - side) / 2, y: (height - side) / 2, width: side, height: side)
+    }
+
+    /// Resampled by swscale to `width` x `height` (area averaging when shrinking, bicubic when growing).
+    public func resized(width newWidth: Int, height newHeight: Int) throws -> Picture {
+        guard newWidth > 0, newHeight > 0 else { throw StylizeError.invalidArgument("cannot resize to \(newWidth)x\(newHeight)") }
+        if newWidth == width && newHeight == height { return self }
+        let scaler = try Scaler(from: (width, height, AV_PIX_FMT_RGB48LE), to: (newWidth, newHeight, AV_PIX_FMT_RGB48LE))
+        var out = [UInt16](repeating: 0, count: newWidth * newHeight * 3)
+        let source = samples.map { $0.littleEndian }
+        try source.withUnsafeBytes { src in
+            try out.withUnsafeMutableBytes { dst in
+                try scaler.scale(source: [src.baseAddress!.assumingMemoryBound(to: UInt8.self), nil, nil, nil],
+                                 sourceStrides: [Int32(width * 6), 0, 0, 0], height: height,
+                                 destination: [dst.baseAddress!.assumingMemoryBound(to: UInt8.self), nil, nil, nil],
+                                 destinationStrides: [Int32(newWidth * 6), 0, 0, 0])
+            }
+        }
+        return Picture(width: newWidth, height: newHeight, samples: out.map { UInt16(littleEndian: $0) })
+    }
+
+    /// Formats `write(to:)` can produce, chosen by the file extension.
+    public enum OutputFormat: String, CaseIterable, Sendable {
+        case png, jpeg
+
+        public init(for url: URL) throws {
+            switch url.pathExtension.lowercased() {
+            case "png": self = .png
+            case "jpg", "jpeg": self = .jpeg
+            default:
+                throw StylizeError.invalidArgument("\(url.path): cannot write .\(url.pathExtension) pictures; use .png or .jpg")
+            }
+        }
+    }
+
+    /// Encodes as 8-bit PNG or JPEG (quality 2 on FFmpeg's 1-31 scale, full-range 4:2:0) and
+    /// writes it atomically; an existing file is replaced only with `overwrite`.
+    public func write(to url: URL, overwrite: Bool) throws {
+        let format = try OutputFormat(for: url)
+        try OutputFile.checkWritable(url, overwrite: overwrite)
+        let rgb = try Frame(width: width, height: height, format: AV_PIX_FMT_RGB24)
+        let stride = Int(rgb.pointer.pointee.linesize.0)
+        let base = rgb.pointer.pointee.data.0!
+        for y in 0..<height {
+            for i in 0..<(width * 3) {
+                base[y * stride + i] = UInt8((UInt32(samples[y * width * 3 + i]) * 255 + 32767) / 65535)
+            }
+        }
+        let data: Data
+        switch format {
+        case .png:
+            data = try Self.encode(rgb, codec: "png", format: AV_PIX_FMT_RGB24)
+        case .jpeg:
+            let yuv = try Frame(width: width, height: height, format: AV_PIX_FMT_YUVJ420P)
+            let scaler = try Scaler(from: (width, height, AV_PIX_FMT_RGB24), to: (width, height, AV_PIX_FMT_YUVJ420P))
+            let s = rgb.pointer.pointee, d = yuv.pointer.pointee
+            try scaler.scale(source: [UnsafePointer(s.data.0), nil, nil, nil], sourceStrides: [s.linesize.0, 0, 0, 0], height: height,
+                             destination: [d.data.0, d.data.1, d.data.2, nil], destinationStrides: [d.linesize.0, d.linesize.1, d.linesize.2, 0])
+            data = try Self.encode(yuv, codec: "mjpeg", format: AV_PIX_FMT_YUVJ420P) { context in
+                context.pointee.flags |= AV_CODEC_FLAG_QSCALE
+                context.pointee.global_quality = 2 * FF_QP2LAMBDA
+                context.pointee.color_range = AVCOL_RANGE_JPEG
+            }
+        }
+        try OutputFile.write(data, to: url, overwrite: overwrite)
+    }
+
+    /// One frame through an image encoder; the packet is a complete file.
+    private static func encode(_ frame: Frame, codec: String, format: AVPixelFormat,
+                               configure: (UnsafeMutablePointer<AVCodecContext>) -> Void = { _ in }) throws -> Data {
+        let encoder = try FrameEncoder(name: codec, width: frame.width, height: frame.height, format: format,
+                                       timeBase: AVRational(num: 1, den: 25), configure: configure)
+        frame.pointer.pointee.pts = 0
+        frame.pointer.pointee.quality = encoder.context.pointee.global_quality
+        _ = try encoder.send(frame)
+        _ = try encoder.send(nil)
+        let packet = try Packet()
+        var data = Data()
+        while try encoder.receive(into: packet) == .produced {
+            data.append(packet.pointer.pointee.data, count: Int(packet.pointer.pointee.size))
+            packet.unref()
+        }
+        return data
+    }
+}

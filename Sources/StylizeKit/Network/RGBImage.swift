@@ -1,0 +1,37 @@
+import Foundation
+
+/// An RGB image as the networks see it: interleaved HWC floats in [0, 1].
+public struct RGBImage: Sendable, Equatable {
+    public let width: Int
+    public let height: Int
+    /// `height * width * 3` values, row by row, R G B per pixel.
+    public var pixels: [Float]
+
+    public init(width: Int, height: Int, pixels: [Float]) {
+        precondition(pixels.count == width * height * 3, "pixel count does not match \(width)x\(height)x3")
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    /// An image of one colour.
+    public init(width: Int, height: Int, red: Float, green: Float, blue: Float) {
+        var pixels = [Float](repeating: 0, count: width * height * 3)
+        for i in stride(from: 0, to: pixels.count, by: 3) {
+            pixels[i] = red; pixels[i + 1] = green; pixels[i + 2] = blue
+        }
+        self.init(width: width, height: height, pixels: pixels)
+    }
+
+    /// Peak signal-to-noise ratio in dB against `other` (same size, peak 1).
+    public func psnr(_ other: RGBImage) -> Double {
+        precondition(width == other.width && height == other.height, "PSNR of images of different sizes")
+        var sum = 0.0
+        for (a, b) in zip(pixels, other.pixels) {
+            let d = Double(a) - Double(b)
+            sum += d * d
+        }
+        let mse = sum / Double(pixels.count)
+        return mse == 0 ? .infinity : 10 * log10(1 / mse)
+    }
+}

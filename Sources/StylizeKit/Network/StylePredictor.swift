@@ -1,0 +1,84 @@
+import Foundation
+import CDNNL
+
+/// The style-prediction network (Ghiasi et al. 2017, section 3.2): MobileNetV2, width 1.0,
+/// that maps a 256x256 picture to a 100-number style vector.
+///
+/// It runs in f32 whatever the transformer's precision: it runs once per style, not per frame,
+/// and the vector steers every frame. Built once; `vector(for:)` may be called from any thread
+/// (calls are serialised).
+public final class StylePredictor: @unchecked Sendable {
+    /// Side of the square input the network was trained at.
+    public static let inputSize = 256
+
+    private let stream: DNNLStream
+    private let input: DNNLMemory
+    private let output: DNNLMemory
+    private var steps: [() throws -> Void] = []
+    private let lock = NSLock()
+
+    init(model: ONNXModel, engine: DNNLEngine) throws {
+        let stream = try DNNLStream(engine: engine)
+        self.stream = stream
+        let size = Self.inputSize
+        input = try DNNLMemory(f32: [1, 3, size, size], tag: dnnl_nhwc, engine: engine)
+
+        var current = input
+        var (height, width, channels) = (size, size, 3)
+        var steps: [() throws -> Void] = []
+        func conv(_ weights: String, _ activation: ConvActivation) throws {
+            let spec = try model.conv(weights: weights)
+            guard spec.inputChannels == channels else {
+                throw StylizeError.modelDamaged(path: model.path, reason: "\(weights) expects \(spec.inputChannels) channels, gets \(channels)")
+            }
+            let layer = try ConvolutionLayer(spec, input: current, inputHeight: height, inputWidth: width, type: .f32,
+                                             activation: activation, stream: stream)
+            steps.append { try layer.execute(stream) }
+            (current, height, width, channels) = (layer.output, layer.outputHeight, layer.outputWidth, spec.outputChannels)
+        }
+
+        try conv("MobilenetV2/Conv/weights", .relu6)
+        // Inverted residual blocks: [1x1 expand + ReLU6], 3x3 depthwise + ReLU6, 1x1 linear
+        // project, and a residual add where the block keeps stride 1 and its channel count.
+        var block = 0
+        while true {
+            let prefix = "MobilenetV2/expanded_conv" + (block == 0 ? "" : "_\(block)")
+            guard let depthwise = try? model.conv(weights: prefix + "/depthwise/depthwise_weights") else { break }
+            let (blockInput, inputChannels) = (current, channels)
+            if (try? model.conv(weights: prefix + "/expand/weights")) != nil {
+                try conv(prefix + "/expand/weights", .relu6)
+            }
+            try conv(prefix + "/depthwise/depthwise_weights", .relu6)
+            try conv(prefix + "/project/weights", .none)
+            if depthwise.strides == [1, 1] && channels == inputChannels {
+                let add = try AddLayer(current, blockInput, into: current, stream: stream)
+                steps.append { try add.execute(stream) }
+            }
+            block += 1
+        }
+        guard block > 0 else { throw StylizeError.modelDamaged(path: model.path, reason: "no MobileNetV2 blocks") }
+        try conv("MobilenetV2/Conv_1/weights", .relu6)
+        let pool = try GlobalAveragePoolLayer(input: current, channels: channels, height: height, width: width, stream: stream)
+        steps.append { try pool.execute(stream) }
+        (current, height, width) = (pool.output, 1, 1)
+        try conv("mobilenet_conv/Conv/weights", .none)
+        guard channels == StyleVector.dimension else {
+            throw StylizeError.modelDamaged(path: model.path, reason: "the predictor gives \(channels) numbers, not \(StyleVector.dimension)")
+        }
+        output = current
+        self.steps = steps
+    }
+
+    /// The style vector of a 256x256 image (see `StyleImage.prepare` for any other picture).
+    public func vector(for image: RGBImage) throws -> StyleVector {
+        guard image.width == Self.inputSize, image.height == Self.inputSize else {
+            throw StylizeError.invalidArgument("the style predictor takes \(Self.inputSize)x\(Self.inputSize) images, got \(image.width)x\(image.height)")
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        input.write(image.pixels)
+        for step in steps { try step() }
+        try stream.wait()
+        return try StyleVector(Array(UnsafeBufferPointer(start: output.floats, count: StyleVector.dimension)))
+    }
+}

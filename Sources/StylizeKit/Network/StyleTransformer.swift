@@ -1,0 +1,234 @@
+import Foundation
+import CDNNL
+
+/// The style transformer network (Ghiasi et al. 2017, after Johnson et al. 2016), width 0.25:
+/// three contracting convs, five residual blocks, three expanding convs, each conv after a
+/// reflection pad, and every normalization a StyleNorm whose scale and shift come from the
+/// style vector. Fully convolutional: any frame size works (padded to a multiple of 4).
+///
+/// Holds the dequantized weights, read-only and shared; each `TransformerWorker` owns the
+/// primitives and scratch memory for the frame size it runs.
+public final class StyleTransformer: @unchecked Sendable {
+    /// One StyleNorm layer: two 1x1 convs (100 -> C, with bias) give gamma and beta.
+    struct StyleNormSpec {
+        var name: String
+        var channels: Int
+        var gamma: ConvSpec
+        var beta: ConvSpec
+    }
+
+    let contract: [ConvSpec]
+    let residual: [(ConvSpec, ConvSpec)]
+    let expand: [ConvSpec]
+    /// In network order: residual1/conv1, residual1/conv2, ..., expand/conv1..3.
+    let norms: [StyleNormSpec]
+    let epsilon: Float
+    let engine: DNNLEngine
+
+    /// Output sides are multiples of this (two stride-2 convs, two x2 upsamplings).
+    public static let stride = 4
+    /// The smallest side the network accepts (its reflection pads need at least 2 pixels at 1/4 scale).
+    public static let minimumSide = 8
+
+    init(model: ONNXModel, engine: DNNLEngine) throws {
+        self.engine = engine
+        contract = try (1...3).map { try model.conv(weights: "transformer/contract/conv\($0)/weights") }
+        residual = try (1...5).map { i in
+            (try model.conv(weights: "transformer/residual/residual\(i)/conv1/weights"),
+             try model.conv(weights: "transformer/residual/residual\(i)/conv2/weights"))
+        }
+        expand = try (1...3).map { try model.conv(weights: "transformer/expand/conv\($0)/conv/weights") }
+        let normed = (1...5).flatMap { i in (1...2).map { "transformer/residual/residual\(i)/conv\($0)" } }
+            + (1...3).map { "transformer/expand/conv\($0)/conv" }
+        let normChannels = residual.flatMap { [$0.0.outputChannels, $0.1.outputChannels] } + expand.map(\.outputChannels)
+        norms = try zip(normed, normChannels).map { name, channels in
+            let gamma = try model.conv(weights: "style_params/\(name)/StyleNorm/Conv_1/weights")
+            let beta = try model.conv(weights: "style_params/\(name)/StyleNorm/Conv/weights")
+            guard gamma.outputChannels == channels, beta.outputChannels == channels,
+                  gamma.inputChannels == StyleVector.dimension, beta.inputChannels == StyleVector.dimension else {
+                throw StylizeError.modelDamaged(path: model.path, reason: "StyleNorm of \(name) does not fit its conv")
+            }
+            return StyleNormSpec(name: name, channels: channels, gamma: gamma, beta: beta)
+        }
+        let eps = try model.constantInput(op: "Add", outputPrefix: "transformer/residual/residual1/conv1/StyleNorm/batchnorm/add")
+        guard eps.values.count == 1, eps.values[0] > 0 else {
+            throw StylizeError.modelDamaged(path: model.path, reason: "StyleNorm epsilon is not a positive scalar")
+        }
+        epsilon = eps.values[0]
+        guard contract.first?.inputChannels == 3, expand.last?.outputChannels == 3 else {
+            throw StylizeError.modelDamaged(path: model.path, reason: "the transformer does not map RGB to RGB")
+        }
+    }
+
+    /// Gamma and beta of every StyleNorm layer for `vector`: computed once per vector, then
+    /// used for every frame.
+    public func conditioning(for vector: StyleVector) -> StyleConditioning {
+        func apply(_ conv: ConvSpec) -> [Float] {
+            (0..<conv.outputChannels).map { c in
+                var sum = conv.bias[c]
+                for k in 0..<StyleVector.dimension { sum += conv.weights.values[c * StyleVector.dimension + k] * vector.values[k] }
+                return sum
+            }
+        }
+        return StyleConditioning(vector: vector, gammas: norms.map { apply($0.gamma) }, betas: norms.map { apply($0.beta) })
+    }
+}
+
+/// The StyleNorm scales and shifts for one style vector.
+public final class StyleConditioning: Sendable {
+    public let vector: StyleVector
+    let gammas: [[Float]]
+    let betas: [[Float]]
+
+    init(vector: StyleVector, gammas: [[Float]], betas: [[Float]]) {
+        self.vector = vector
+        self.gammas = gammas
+        self.betas = betas
+    }
+}
+
+/// Runs the transformer on frames, one at a time. Owns its oneDNN stream, primitives and scratch
+/// buffers, built on the first frame of a size and reused while the size stays the same.
+/// Use one worker per thread; several workers share one `StyleTransformer`.
+public final class TransformerWorker {
+    public let transformer: StyleTransformer
+    /// The concrete precision (never `.auto`).
+    public let precision: Precision
+    private let stream: DNNLStream
+    private var plan: TransformerPlan?
+
+    public init(_ transformer: StyleTransformer, precision: Precision) throws {
+        self.transformer = transformer
+        self.precision = precision.resolved
+        stream = try DNNLStream(engine: transformer.engine)
+    }
+
+    /// Repaints `image` in the style `conditioning` stands for. The result has the input's size.
+    public func stylize(_ image: RGBImage, _ conditioning: StyleConditioning) throws -> RGBImage {
+        guard min(image.width, image.height) >= StyleTransformer.minimumSide else {
+            throw StylizeError.invalidArgument("the image is too small (\(image.width)x\(image.height)); both sides need at least \(StyleTransformer.minimumSide) pixels")
+        }
+        if plan?.width != image.width || plan?.height != image.height {
+            plan = nil  // free the old size's buffers before allocating the new ones
+            do {
+                plan = try TransformerPlan(transformer, width: image.width, height: image.height, type: precision.dataType, stream: stream)
+            } catch StylizeError.dnnl(let call, let status) where status == Int(dnnl_unimplemented.rawValue) && precision == .bf16 {
+                throw StylizeError.invalidArgument("this CPU cannot run bf16 convolutions (\(call)); use --precision f32")
+            }
+        }
+        var output = RGBImage(width: image.width, height: image.height, pixels: [Float](repeating: 0, count: image.pixels.count))
+        try plan!.run(image, conditioning, into: &output)
+        return output
+    }
+}
+
+/// The transformer laid out for one frame size: buffers, gathers and primitives in order.
+final class TransformerPlan {
+    let width: Int, height: Int
+    private let stream: DNNLStream
+    private let type: DNNLDataType
+    private let inputPad: ReflectPad
+    private let inputPadded: DNNLMemory
+    private var steps: [() throws -> Void] = []
+    private var norms: [InstanceNormLayer] = []
+    private let result: DNNLMemory
+    /// The conditioning whose gammas and betas the norm layers hold now.
+    private var applied: StyleConditioning?
+
+    init(_ net: StyleTransformer, width: Int, height: Int, type: DNNLDataType, stream: DNNLStream) throws {
+        self.width = width
+        self.height = height
+        self.stream = stream
+        self.type = type
+        let engine = stream.engine
+        let h4 = (height + 3) / 4 * 4, w4 = (width + 3) / 4 * 4
+
+        func paddedMemory(channels: Int, height: Int, width: Int) throws -> DNNLMemory {
+            try DNNLMemory(dnnlMemoryDesc([1, channels, height, width], type.raw, dnnl_nhwc), engine: engine)
+        }
+        var steps: [() throws -> Void] = []
+        var norms: [InstanceNormLayer] = []
+        /// Appends reflect-pad (+ upsample) of `source` and the conv that reads it.
+        func convolution(_ spec: ConvSpec, from source: DNNLMemory, height: Int, width: Int, upsample: Int = 1,
+                         activation: ConvActivation = .none) throws -> ConvolutionLayer {
+            let pad = ReflectPad(height: height, width: width, channels: spec.inputChannels, pad: spec.kernelHeight / 2, upsample: upsample)
+            let padded = try paddedMemory(channels: spec.inputChannels, height: pad.outputHeight, width: pad.outputWidth)
+            let layer = try ConvolutionLayer(spec, input: padded, inputHeight: pad.outputHeight, inputWidth: pad.outputWidth,
+                                             type: type, activation: activation, stream: stream)
+            steps.append {
+                try stream.wait()
+                pad.run(from: source.floats, to: padded.data, type: type)
+            }
+            steps.append { try layer.execute(stream) }
+            return layer
+        }
+        func styleNorm(_ layer: ConvolutionLayer, channels: Int, relu: Bool) throws {
+            let norm = try InstanceNormLayer(data: layer.output, channels: channels, epsilon: net.epsilon, relu: relu, stream: stream)
+            norms.append(norm)
+            steps.append { try norm.execute(stream) }
+        }
+
+        // The input, reflect-padded to a multiple of 4 at the bottom and right, then by the
+        // first conv's half kernel on every side: one gather with composed index tables.
+        let first = net.contract[0]
+        let firstPad = first.kernelHeight / 2
+        let rows4 = (0..<h4).map { ReflectPad.reflect($0, height) }
+        let columns4 = (0..<w4).map { ReflectPad.reflect($0, width) }
+        inputPad = ReflectPad(rows: (-firstPad..<(h4 + firstPad)).map { Int32(rows4[ReflectPad.reflect($0, h4)]) },
+                              columns: (-firstPad..<(w4 + firstPad)).map { Int32(columns4[ReflectPad.reflect($0, w4)]) },
+                              channels: 3, sourceWidth: width)
+        inputPadded = try paddedMemory(channels: 3, height: inputPad.outputHeight, width: inputPad.outputWidth)
+        let firstLayer = try ConvolutionLayer(first, input: inputPadded, inputHeight: inputPad.outputHeight, inputWidth: inputPad.outputWidth,
+                                              type: type, activation: .relu, stream: stream)
+        steps.append { try firstLayer.execute(stream) }
+        var layer = firstLayer
+        for spec in net.contract.dropFirst() {
+            layer = try convolution(spec, from: layer.output, height: layer.outputHeight, width: layer.outputWidth, activation: .relu)
+        }
+
+        let trunk = layer.output  // residual blocks add into this buffer in place
+        let (qh, qw) = (layer.outputHeight, layer.outputWidth)
+        for (conv1, conv2) in net.residual {
+            let a = try convolution(conv1, from: trunk, height: qh, width: qw)
+            try styleNorm(a, channels: conv1.outputChannels, relu: true)
+            let b = try convolution(conv2, from: a.output, height: qh, width: qw)
+            try styleNorm(b, channels: conv2.outputChannels, relu: false)
+            let add = try AddLayer(trunk, b.output, into: trunk, stream: stream)
+            steps.append { try add.execute(stream) }
+        }
+
+        var (source, h, w) = (trunk, qh, qw)
+        for (index, spec) in net.expand.enumerated() {
+            let last = index == net.expand.count - 1
+            let upsampled = try convolution(spec, from: source, height: h, width: w, upsample: last ? 1 : 2)
+            try styleNorm(upsampled, channels: spec.outputChannels, relu: !last)
+            (source, h, w) = (upsampled.output, upsampled.outputHeight, upsampled.outputWidth)
+        }
+        guard h == h4, w == w4 else {
+            throw StylizeError.modelDamaged(path: "transformer", reason: "output is \(w)x\(h), expected \(w4)x\(h4)")
+        }
+        let sigmoid = try EltwiseLayer(dnnl_eltwise_logistic, data: source, stream: stream)
+        steps.append { try sigmoid.execute(stream) }
+        result = source
+        self.steps = steps
+        self.norms = norms
+    }
+
+    func run(_ image: RGBImage, _ conditioning: StyleConditioning, into output: inout RGBImage) throws {
+        if applied !== conditioning {
+            for (i, norm) in norms.enumerated() { norm.set(gamma: conditioning.gammas[i], beta: conditioning.betas[i]) }
+            applied = conditioning
+        }
+        image.pixels.withUnsafeBufferPointer { inputPad.run(from: $0.baseAddress!, to: inputPadded.data, type: type) }
+        for step in steps { try step() }
+        try stream.wait()
+        // Crop the multiple-of-4 result back to the input's size.
+        let w4 = (width + 3) / 4 * 4
+        let source = result.floats
+        output.pixels.withUnsafeMutableBufferPointer { out in
+            for y in 0..<height {
+                (out.baseAddress! + y * width * 3).update(from: source + y * w4 * 3, count: width * 3)
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import StylizeKit
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time the networks: style vector, and transformer per frame size and precision (median after warm-up).",
+        discussion: "A benchmark, not a test: the numbers depend on the machine and its load. scripts/bench runs this next to onnxruntime."
+    )
+
+    @Option(help: "Frame sizes WIDTHxHEIGHT, comma-separated.")
+    var sizes = "384x384,1280x720"
+
+    @Option(help: "Precisions to time, comma-separated (f32, bf16).")
+    var precisions = "f32,bf16"
+
+    @Option(help: "Timed runs per case, after one warm-up run.")
+    var runs = 5
+
+    @Flag(help: "Print the results as JSON on stdout.")
+    var json = false
+
+    @OptionGroup var models: ModelOptions
+
+    struct Result: Encodable {
+        var network: String, width: Int, height: Int, precision: String
+        var medianMilliseconds: Double, minMilliseconds: Double, runs: Int
+    }
+
+    func parsedSizes() throws -> [(Int, Int)] {
+        try sizes.split(separator: ",").map { item in
+            let parts = item.lowercased().split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2, parts.allSatisfy({ $0 >= StyleTransformer.minimumSide }) else {
+                throw ValidationError("bad size \(item): use WIDTHxHEIGHT, e.g. 1280x720")
+            }
+            return (parts[0], parts[1])
+        }
+    }
+
+    func parsedPrecisions() throws -> [Precision] {
+        try precisions.split(separator: ",").map {
+            guard let p = Precision(rawValue: String($0)), p != .auto else { throw ValidationError("bad precision \($0): use f32 or bf16") }
+            return p
+        }
+    }
+
+    func validate() throws {
+        _ = try parsedSizes()
+        _ = try parsedPrecisions()
+        guard runs > 0 else { throw ValidationError("--runs must be positive") }
+    }
+
+    /// Milliseconds of each of `runs` timed calls after one warm-up call.
+    func time(_ body: () throws -> Void) rethrows -> [Double] {
+        try body()
+        return try (0..<runs).map { _ in
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let stylizer = try models.load()
+            var results: [Result] = []
+            func record(_ network: String, _ w: Int, _ h: Int, _ precision: String, _ times: [Double]) {
+                let sorted = times.sorted()
+                let result = Result(network: network, width: w, height: h, precision: precision,
+                                    medianMilliseconds: sorted[sorted.count / 2], minMilliseconds: sorted[0], runs: times.count)
+                results.append(result)
+                if !json {
+                    print(String(format: "%-12@ %5dx%-5d %-5@ median %8.1f ms  min %8.1f ms  (%d runs)",
+                                 network as NSString, w, h, precision as NSString, result.medianMilliseconds, result.minMilliseconds, result.runs))
+                }
+            }
+            // Synthetic but not constant content: a smooth gradient with texture, so the
+            // normalization statistics are those of a real picture.
+            func picture(_ w: Int, _ h: Int) -> RGBImage {
+                var pixels = [Float](repeating: 0, count: w * h * 3)
+                for y in 0..<h {
+                    for x in 0..<w {
+                        let i = (y * w + x) * 3
+                        pixels[i] = Float(x) / Float(w)
+                        pixels[i + 1] = Float(y) / Float(h)
+                        pixels[i + 2] = 0.5 + 0.5 * sin(Float(x * y) * 0.01)
+                    }
+                }
+                return RGBImage(width: w, height: h, pixels: pixels)
+            }
+            let style = picture(StylePredictor.inputSize, StylePredictor.inputSize)
+            var vector = try stylizer.predictor.vector(for: style)
+            record("style-vector", StylePredictor.inputSize, StylePredictor.inputSize, "f32",
+                   try time { vector = try stylizer.predictor.vector(for: style) })
+            let conditioning = stylizer.transformer.conditioning(for: vector)
+            for (w, h) in try parsedSizes() {
+                let content = picture(w, h)
+                for precision in try parsedPrecisions() {
+                    let worker = try stylizer.makeWorker(precision: precision)
+                    record("transformer", w, h, precision.rawValue, try time { _ = try worker.stylize(content, conditioning) })
+                }
+            }
+            if json { try printJSON(results) }
+        }
+    }
+}

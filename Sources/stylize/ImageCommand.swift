@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import StylizeKit
+
+struct ImageCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image",
+        abstract: "Stylize one picture.",
+        discussion: "STYLE is a picture, a vector file from 'stylize vector' (.json), or a weighted mix such as starry.jpg:0.7,scream.json:0.3."
+    )
+
+    @Argument(help: "The picture to repaint (PNG, JPEG, WebP, BMP, PGM/PPM, TIFF, ...).")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "The style: a picture, a .json vector file, or a mix a.jpg:0.7,b.json:0.3.")
+    var style: String
+
+    @Option(name: .shortAndLong, help: "Where to write the result (.png or .jpg).")
+    var output: String
+
+    @Option(help: "Run the network with the picture's shorter side at this many pixels (the brush scale), then scale back to its own size.")
+    var size: Int?
+
+    @Option(help: "Style strength from 0 (the content's own style) to 1 (full style).")
+    var strength: Double = 1
+
+    @Option(help: "Arithmetic: auto (bf16 where the CPU has native bf16, else f32), f32 or bf16.")
+    var precision: Precision = .auto
+
+    @Flag(help: "Replace the output file if it exists.")
+    var overwrite = false
+
+    @Flag(help: "Print a JSON summary on stdout.")
+    var json = false
+
+    @OptionGroup var models: ModelOptions
+
+    func validate() throws {
+        guard (0...1).contains(strength) else { throw ValidationError("--strength must be between 0 and 1") }
+        if let size, size < StyleTransformer.minimumSide { throw ValidationError("--size must be at least \(StyleTransformer.minimumSide)") }
+        try validateDistinct(input: input, output: output)
+    }
+
+    struct Summary: Encodable {
+        var input: String, output: String, style: String, width: Int, height: Int
+        var precision: String, strength: Double, size: Int?, seconds: Double
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let started = Date()
+            let outputURL = URL(fileURLWithPath: output)
+            _ = try Picture.OutputFormat(for: outputURL)
+            let spec = try StyleSpec(parsing: style)
+            let content = try Picture(contentsOf: URL(fileURLWithPath: input))
+            // Refuse before the expensive part, not after it.
+            if !overwrite && FileManager.default.fileExists(atPath: outputURL.path) { throw StylizeError.outputExists(output) }
+            let stylizer = try models.load()
+            let vector = try stylizer.styleVector(for: spec)
+            let options = ImageStylizationOptions(processingSize: size, strength: strength, precision: precision)
+            let result = try stylizer.stylize(content, style: vector, options: options)
+            try result.write(to: outputURL, overwrite: overwrite)
+            if json {
+                try printJSON(Summary(input: input, output: output, style: spec.description, width: content.width, height: content.height,
+                                      precision: precision.resolved.rawValue, strength: strength, size: size,
+                                      seconds: Date().timeIntervalSince(started)))
+            }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import StylizeKit
+
+@main
+struct Stylize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stylize",
+        abstract: "Repaint pictures in the style of any other picture (Ghiasi et al. 2017, Magenta's arbitrary stylization).",
+        subcommands: [ImageCommand.self, VectorCommand.self, BenchCommand.self]
+    )
+}
+
+/// Options every command that loads the models takes.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .customLong("models"), help: ArgumentHelp("Directory holding the two ONNX models (default: $STYLIZE_MODELS, then ~/.cache/stylize/models).", valueName: "dir"))
+    var directory: String?
+
+    func load() throws -> Stylizer {
+        try Stylizer(modelsDirectory: directory.map { URL(fileURLWithPath: $0) })
+    }
+}
+
+extension Precision: ExpressibleByArgument {}
+
+/// Runs `body`, turning a StylizeKit error into one line on stderr and a non-zero exit.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as StylizeError {
+        FileHandle.standardError.write(Data("stylize: \(error.localizedDescription)\n".utf8))
+        throw ExitCode.failure
+    }
+}
+
+/// Writes one JSON object on stdout.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+}
+
+/// Fails validation when `output` is the same file as `input`.
+func validateDistinct(input: String, output: String) throws {
+    let a = URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath()
+    let b = URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath()
+    if a == b { throw ValidationError("the output \(output) is the input; choose another file") }
+}

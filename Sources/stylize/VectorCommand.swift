@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import StylizeKit
+
+struct VectorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vector",
+        abstract: "Compute a style vector once and save it, for -s FILE.json later.",
+        discussion: "Writes {\"vector\": [100 numbers], \"source\": ..., \"model\": ...}. STYLE may also be a mix (a.jpg:0.7,b.json:0.3)."
+    )
+
+    @Argument(help: "The style: a picture, a .json vector file, or a mix a.jpg:0.7,b.json:0.3.")
+    var style: String
+
+    @Option(name: .shortAndLong, help: "Where to write the vector (.json).")
+    var output: String
+
+    @Flag(help: "Replace the output file if it exists.")
+    var overwrite = false
+
+    @OptionGroup var models: ModelOptions
+
+    func validate() throws {
+        guard output.lowercased().hasSuffix(".json") else { throw ValidationError("the output must be a .json file") }
+        for part in (try? StyleSpec(parsing: style).parts) ?? [] { try validateDistinct(input: part.path, output: output) }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let spec = try StyleSpec(parsing: style)
+            let outputURL = URL(fileURLWithPath: output)
+            if !overwrite && FileManager.default.fileExists(atPath: outputURL.path) { throw StylizeError.outputExists(output) }
+            let vector = try models.load().styleVector(for: spec)
+            try StyleVectorFile(vector: vector, source: spec.description).write(to: outputURL, overwrite: overwrite)
+        }
+    }
+}
