@@ -41,7 +41,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StylizeKitTests",
-            dependencies: ["StylizeKit"],
+            dependencies: ["StylizeKit", "stylize"],
             resources: [.copy("Fixtures")]
         ),
     ]

@@ -9,6 +9,26 @@ struct Stylize: ParsableCommand {
         abstract: "Repaint pictures in the style of any other picture (Ghiasi et al. 2017, Magenta's arbitrary stylization).",
         subcommands: [ImageCommand.self, VectorCommand.self, BenchCommand.self]
     )
+
+    /// ArgumentParser's own main, except that a usage error is one line on stderr (not the
+    /// whole usage text) and help still goes to stdout.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            let message = Self.message(for: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+            if !message.isEmpty {
+                FileHandle.standardError.write(Data("stylize: \(message) (see stylize --help)\n".utf8))
+            }
+            Foundation.exit(code.rawValue)
+        }
+    }
 }
 
 /// Options every command that loads the models takes.

@@ -49,26 +49,34 @@ public struct Picture: Sendable, Equatable {
         self = try Self(frame: frame)
     }
 
-    /// Converts a decoded frame of any pixel format.
+    /// Converts a decoded frame of any pixel format. Sources of up to 8 bits go through
+    /// swscale's exact 8-bit RGBA path and are widened here (v * 257, so v / 255 survives
+    /// exactly); deeper sources go to 16-bit RGBA directly.
     init(frame: Frame) throws {
         let (width, height) = (frame.width, frame.height)
-        // RGBA64LE: 16 bits per channel with alpha, whatever the source had (x86-64 is little-endian).
-        let scaler = try Scaler(from: (width, height, frame.format), to: (width, height, AV_PIX_FMT_RGBA64LE))
-        var rgba = [UInt16](repeating: 0, count: width * height * 4)
-        try rgba.withUnsafeMutableBytes { out in
+        let depth = av_pix_fmt_desc_get(frame.format).map { Int($0.pointee.comp.0.depth) } ?? 8
+        let deep = depth > 8
+        // RGBA64LE is native-endian on x86-64 and arm64.
+        let target = deep ? AV_PIX_FMT_RGBA64LE : AV_PIX_FMT_RGBA
+        let bytesPerSample = deep ? 2 : 1
+        let scaler = try Scaler(from: (width, height, frame.format), to: (width, height, target))
+        var rgba = [UInt8](repeating: 0, count: width * height * 4 * bytesPerSample)
+        try rgba.withUnsafeMutableBufferPointer { out in
             let f = frame.pointer.pointee
             try scaler.scale(source: [f.data.0, f.data.1, f.data.2, f.data.3].map { $0.map { UnsafePointer($0) } },
                              sourceStrides: [f.linesize.0, f.linesize.1, f.linesize.2, f.linesize.3], height: height,
-                             destination: [out.baseAddress!.assumingMemoryBound(to: UInt8.self), nil, nil, nil],
-                             destinationStrides: [Int32(width * 8), 0, 0, 0])
+                             destination: [out.baseAddress, nil, nil, nil],
+                             destinationStrides: [Int32(width * 4 * bytesPerSample), 0, 0, 0])
         }
+        let sample: (Int) -> UInt32 = deep
+            ? { i in UInt32(rgba[2 * i]) | UInt32(rgba[2 * i + 1]) << 8 }
+            : { i in UInt32(rgba[i]) * 257 }
         var samples = [UInt16](repeating: 0, count: width * height * 3)
         for p in 0..<(width * height) {
-            let alpha = UInt32(UInt16(littleEndian: rgba[p * 4 + 3]))
+            let alpha = sample(p * 4 + 3)
             for c in 0..<3 {
-                let value = UInt32(UInt16(littleEndian: rgba[p * 4 + c]))
-                // Over white: v * a + 65535 * (1 - a), all in 16-bit units, rounded.
-                samples[p * 3 + c] = UInt16((value * alpha + 65535 * (65535 - alpha) + 32767) / 65535)
+                // Over white: v * a + 65535 * (1 - a), in 16-bit units, rounded.
+                samples[p * 3 + c] = UInt16((sample(p * 4 + c) * alpha + 65535 * (65535 - alpha) + 32767) / 65535)
             }
         }
         self.init(width: width, height: height, samples: samples)

@@ -1,0 +1,131 @@
+import XCTest
+@testable import StylizeKit
+
+/// The `stylize` executable end to end: results, and bad input giving one line on stderr, a
+/// non-zero exit and no output file.
+final class CommandLineTests: XCTestCase {
+    struct Outcome {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    func stylize(_ arguments: [String]) throws -> Outcome {
+        let process = Process()
+        process.executableURL = TestSupport.executable
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                       stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// Runs a command that must fail: one line on stderr containing `message`, nothing new in `dir`.
+    func assertFails(_ arguments: [String], in dir: URL, saying message: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let before = Set(try FileManager.default.contentsOfDirectory(atPath: dir.path))
+        let outcome = try stylize(arguments)
+        XCTAssertNotEqual(outcome.status, 0, "exit status", file: file, line: line)
+        let lines = outcome.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line on stderr, got: \(outcome.stderr)", file: file, line: line)
+        XCTAssertTrue(outcome.stderr.contains(message), "stderr \"\(outcome.stderr)\" should say \"\(message)\"", file: file, line: line)
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)), before, "no file written", file: file, line: line)
+    }
+
+    func testVectorThenImage() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let vector = dir.appendingPathComponent("starry.json").path
+        let made = try stylize(["vector", TestSupport.fixture("style_256.png").path, "-o", vector])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let read = try StyleVectorFile.read(URL(fileURLWithPath: vector))
+        XCTAssertGreaterThanOrEqual(read.cosine(try StyleVector(TestSupport.floats("style_256.vector.f32"))), 0.9999)
+
+        let output = dir.appendingPathComponent("cat.png").path
+        let ran = try stylize(["image", TestSupport.fixture("content_101x66.png").path, "-s", vector, "-o", output,
+                               "--precision", "f32", "--json"])
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        let summary = try JSONSerialization.jsonObject(with: Data(ran.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(summary?["precision"] as? String, "f32")
+        let picture = try Picture(contentsOf: URL(fileURLWithPath: output))
+        XCTAssertEqual([picture.width, picture.height], [101, 66])
+        let reference = RGBImage(width: 101, height: 66, pixels: try TestSupport.floats("content_101x66.stylized.f32"))
+        XCTAssertGreaterThanOrEqual(picture.rgbImage.psnr(reference), 40, "8-bit PNG output of the f32 path vs the float reference")
+
+        // A mix of a picture and a vector file, weakened, at another brush scale, as JPEG.
+        let mixed = dir.appendingPathComponent("mixed.jpg").path
+        let mix = "\(TestSupport.fixture("content_96x96.png").path):0.25,\(vector):0.75"
+        let ranMix = try stylize(["image", TestSupport.fixture("content_101x66.png").path, "-s", mix, "-o", mixed,
+                                  "--strength", "0.6", "--size", "48"])
+        XCTAssertEqual(ranMix.status, 0, ranMix.stderr)
+        XCTAssertEqual(try Picture(contentsOf: URL(fileURLWithPath: mixed)).width, 101)
+    }
+
+    func testBadInputs() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let content = TestSupport.fixture("content_96x96.png").path
+        let style = TestSupport.fixture("style_256.png").path
+        let out = dir.appendingPathComponent("out.png").path
+        let text = dir.appendingPathComponent("notes.txt")
+        try String(repeating: "plain text, not a picture\n", count: 10).write(to: text, atomically: true, encoding: .utf8)
+
+        try assertFails(["image", dir.appendingPathComponent("missing.png").path, "-s", style, "-o", out], in: dir, saying: "no such file")
+        try assertFails(["image", text.path, "-s", style, "-o", out], in: dir, saying: "notes.txt")
+        try assertFails(["image", content, "-s", text.path, "-o", out], in: dir, saying: "neither a picture nor a .json vector file")
+        try assertFails(["image", content, "-s", dir.appendingPathComponent("gone.jpg").path, "-o", out], in: dir, saying: "no such file")
+        try assertFails(["image", content, "-s", "\(style):-1", "-o", out], in: dir, saying: "negative")
+        try assertFails(["image", content, "-s", style, "-o", dir.appendingPathComponent("out.gif").path], in: dir, saying: "use .png or .jpg")
+        try assertFails(["image", content, "-s", style, "-o", out, "--strength", "2"], in: dir, saying: "strength")
+        try assertFails(["vector", text.path, "-o", dir.appendingPathComponent("v.json").path], in: dir, saying: "neither a picture")
+    }
+
+    func testRefusesToOverwriteOrToWriteOverTheInput() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let out = dir.appendingPathComponent("exists.png")
+        try "precious".write(to: out, atomically: true, encoding: .utf8)
+        let content = TestSupport.fixture("content_96x96.png").path
+        let style = TestSupport.fixture("style_256.png").path
+        try assertFails(["image", content, "-s", style, "-o", out.path], in: dir, saying: "--overwrite")
+        XCTAssertEqual(try String(contentsOf: out, encoding: .utf8), "precious")
+        let copy = dir.appendingPathComponent("in.png")
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: content), to: copy)
+        try assertFails(["image", copy.path, "-s", style, "-o", copy.path, "--overwrite"], in: dir, saying: "is the input")
+        let ok = try stylize(["image", content, "-s", style, "-o", out.path, "--overwrite", "--size", "32"])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertEqual(try Picture(contentsOf: out).width, 96)
+    }
+
+    func testDamagedModelIsReported() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let models = dir.appendingPathComponent("models")
+        try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+        for name in [ModelStore.predictorFile, ModelStore.transformerFile] {
+            let source = try ModelStore.locate(name, explicit: nil)
+            var bytes = try Data(contentsOf: source)
+            if name == ModelStore.transformerFile { bytes[bytes.count / 2] ^= 0xFF }
+            try bytes.write(to: models.appendingPathComponent(name))
+        }
+        let out = dir.appendingPathComponent("out.png").path
+        try assertFails(["image", TestSupport.fixture("content_96x96.png").path, "-s", TestSupport.fixture("style_256.png").path,
+                         "-o", out, "--models", models.path], in: dir, saying: "scripts/fetch-models")
+        XCTAssertThrowsError(try Stylizer(modelsDirectory: models)) { error in
+            guard case StylizeError.modelDamaged(let path, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(path, models.appendingPathComponent(ModelStore.transformerFile).path)
+        }
+    }
+
+    /// A truncated file with the right name fails its checksum; a file that is not ONNX at all
+    /// (checked below the checksum) is reported as such.
+    func testModelThatIsNotONNX() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let url = dir.appendingPathComponent("broken.onnx")
+        try Data([0x08, 0x07, 0x3A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]).write(to: url)
+        XCTAssertThrowsError(try ONNXModel(contentsOf: url)) { error in
+            guard case StylizeError.modelDamaged(_, let reason) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(reason.contains("not an ONNX file"), reason)
+        }
+    }
+}
