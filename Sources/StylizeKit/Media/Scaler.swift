@@ -10,12 +10,41 @@ final class Scaler {
          to destination: (width: Int, height: Int, format: AVPixelFormat)) throws {
         let shrinking = destination.width < source.width || destination.height < source.height
         let flags = (shrinking ? SWS_AREA : SWS_BICUBIC) | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP
-        guard let context = sws_getContext(Int32(source.width), Int32(source.height), source.format,
-                                           Int32(destination.width), Int32(destination.height), destination.format,
+        let (sourceFormat, sourceFullRange) = Self.withoutJPEGRange(source.format)
+        let (destinationFormat, destinationFullRange) = Self.withoutJPEGRange(destination.format)
+        guard let context = sws_getContext(Int32(source.width), Int32(source.height), sourceFormat,
+                                           Int32(destination.width), Int32(destination.height), destinationFormat,
                                            flags, nil, nil, nil) else {
             throw StylizeError.ffmpeg(call: "sws_getContext", code: 0, text: "cannot convert \(pixelFormatName(source.format)) to \(pixelFormatName(destination.format))")
         }
         self.context = context
+        if sourceFullRange || destinationFullRange {
+            try setRanges(sourceFull: sourceFullRange, destinationFull: destinationFullRange)
+        }
+    }
+
+    /// The deprecated full-range "yuvj" formats (JPEG) as their plain YUV layout plus a
+    /// full-range flag, which is how swscale wants them.
+    private static func withoutJPEGRange(_ format: AVPixelFormat) -> (AVPixelFormat, Bool) {
+        switch format {
+        case AV_PIX_FMT_YUVJ420P: return (AV_PIX_FMT_YUV420P, true)
+        case AV_PIX_FMT_YUVJ422P: return (AV_PIX_FMT_YUV422P, true)
+        case AV_PIX_FMT_YUVJ444P: return (AV_PIX_FMT_YUV444P, true)
+        case AV_PIX_FMT_YUVJ440P: return (AV_PIX_FMT_YUV440P, true)
+        case AV_PIX_FMT_YUVJ411P: return (AV_PIX_FMT_YUV411P, true)
+        default: return (format, false)
+        }
+    }
+
+    /// Marks the source and/or destination YUV as full range (JPEG) rather than limited.
+    func setRanges(sourceFull: Bool, destinationFull: Bool) throws {
+        var inverseTable: UnsafeMutablePointer<Int32>?, table: UnsafeMutablePointer<Int32>?
+        var sourceRange: Int32 = 0, destinationRange: Int32 = 0, brightness: Int32 = 0, contrast: Int32 = 0, saturation: Int32 = 0
+        guard sws_getColorspaceDetails(context, &inverseTable, &sourceRange, &table, &destinationRange,
+                                       &brightness, &contrast, &saturation) >= 0 else { return }  // RGB to RGB: no ranges
+        try ffmpegCheck(sws_setColorspaceDetails(context, inverseTable, sourceFull ? 1 : sourceRange, table,
+                                                 destinationFull ? 1 : destinationRange, brightness, contrast, saturation),
+                        "sws_setColorspaceDetails")
     }
 
     deinit { sws_freeContext(context) }
