@@ -1,0 +1,110 @@
+import Dispatch
+import Foundation
+
+/// The stage chain in the middle of every job: items are read one at a time, frames are
+/// processed by several workers at once, and every item is written in reading order.
+///
+/// A fixed number of frames is in flight whatever the length of the input (`framesInFlight`),
+/// so memory stays flat. Pass-through items (audio packets, say) skip the workers but keep
+/// their place in the order. Reading, processing and writing overlap: the reader runs on the
+/// caller's thread, each worker on its own serial queue, and writing on one serial queue.
+public final class OrderedPipeline<Worker, Input, Output> {
+    /// What the reader yields.
+    public enum Item {
+        /// A frame for the workers.
+        case work(Input)
+        /// Something that goes straight to the writer, in order.
+        case passThrough(Output)
+    }
+
+    private let workers: [(worker: Worker, queue: DispatchQueue)]
+    private let framesInFlight: Int
+    private let process: (Worker, Input) throws -> Output
+    private let write: (Output) throws -> Void
+
+    private let writerQueue = DispatchQueue(label: "stylize.pipeline.writer")
+    private let lock = NSLock()
+    private var firstError: Error?
+    /// Processed items waiting for their turn, by sequence number (writer queue only).
+    private var pending: [Int: Done] = [:]
+    private var nextToWrite = 0
+
+    /// - Parameters:
+    ///   - workers: one per concurrent worker (each owns its scratch memory).
+    ///   - framesInFlight: frames read but not yet written, at most.
+    ///   - process: turns an input into an output on a worker's queue.
+    ///   - write: consumes outputs in reading order on the writer queue.
+    public init(workers: [Worker], framesInFlight: Int,
+                process: @escaping (Worker, Input) throws -> Output,
+                write: @escaping (Output) throws -> Void) {
+        precondition(!workers.isEmpty && framesInFlight > 0)
+        self.workers = workers.enumerated().map { ($0.element, DispatchQueue(label: "stylize.pipeline.worker\($0.offset)")) }
+        self.framesInFlight = max(framesInFlight, workers.count)
+        self.process = process
+        self.write = write
+    }
+
+    /// The first error any stage threw, if any.
+    public var error: Error? {
+        lock.lock(); defer { lock.unlock() }
+        return firstError
+    }
+
+    private func fail(_ error: Error) {
+        lock.lock(); defer { lock.unlock() }
+        if firstError == nil { firstError = error }
+    }
+
+    /// Reads items with `read` until it returns nil (or a stage fails), waits until every item
+    /// read has been written, and rethrows the first error of any stage.
+    public func run(read: () throws -> Item?) throws {
+        let slots = DispatchSemaphore(value: framesInFlight)
+        let group = DispatchGroup()
+        var sequence = 0, frames = 0
+        while error == nil {
+            let item: Item?
+            do { item = try read() } catch { fail(error); break }
+            guard let item else { break }
+            let number = sequence
+            sequence += 1
+            group.enter()
+            switch item {
+            case .passThrough(let output):
+                writerQueue.async { self.deliver(number, output, holdsSlot: false, slots: slots, group: group) }
+            case .work(let input):
+                slots.wait()
+                let (worker, queue) = workers[frames % workers.count]
+                frames += 1
+                queue.async {
+                    var processed: Output?
+                    if self.error == nil {
+                        do { processed = try self.process(worker, input) } catch { self.fail(error) }
+                    }
+                    let output = processed
+                    self.writerQueue.async { self.deliver(number, output, holdsSlot: true, slots: slots, group: group) }
+                }
+            }
+        }
+        group.wait()
+        if let error { throw error }
+    }
+
+    /// Writer queue only: files the item numbered `number` and writes everything that is now
+    /// next in order. A nil output (its stage failed) is skipped; slots are always given back.
+    private func deliver(_ number: Int, _ output: Output?, holdsSlot: Bool, slots: DispatchSemaphore, group: DispatchGroup) {
+        pending[number] = Done(output: output, holdsSlot: holdsSlot)
+        while let done = pending.removeValue(forKey: nextToWrite) {
+            if error == nil, let output = done.output {
+                do { try write(output) } catch { fail(error) }
+            }
+            if done.holdsSlot { slots.signal() }
+            nextToWrite += 1
+            group.leave()
+        }
+    }
+
+    private struct Done {
+        var output: Output?
+        var holdsSlot: Bool
+    }
+}
