@@ -5,9 +5,19 @@ final class Demuxer {
     let context: UnsafeMutablePointer<AVFormatContext>
     let path: String
 
-    init(path: String) throws {
+    /// Opens `path` ("-" reads standard input); `formatName` forces a container (needed for
+    /// pipes of formats that cannot be probed, and for image sequences: "image2").
+    init(path: String, formatName: String? = nil, options: [String: String] = [:]) throws {
+        var format: UnsafePointer<AVInputFormat>?
+        if let formatName {
+            guard let found = av_find_input_format(formatName) else { throw StylizeError.invalidArgument("unknown input format \(formatName)") }
+            format = found
+        }
+        var dictionary: OpaquePointer?
+        defer { av_dict_free(&dictionary) }
+        for (key, value) in options { av_dict_set(&dictionary, key, value, 0) }
         var context: UnsafeMutablePointer<AVFormatContext>?
-        let code = avformat_open_input(&context, path, nil, nil)
+        let code = avformat_open_input(&context, path == "-" ? "pipe:0" : path, format, &dictionary)
         guard code >= 0, let context else {
             if code == -ENOENT { throw StylizeError.fileNotFound(path) }
             throw StylizeError.unreadable(path: path, reason: "not a readable image or media file (\(ffmpegErrorText(code)))")

@@ -4,13 +4,15 @@ import CFFmpeg
 final class FrameDecoder {
     let context: UnsafeMutablePointer<AVCodecContext>
 
-    init(stream: UnsafeMutablePointer<AVStream>, codec: UnsafePointer<AVCodec>) throws {
+    /// - Parameter threads: decoding threads; 0 lets FFmpeg choose, 1 decodes on the caller's thread.
+    init(stream: UnsafeMutablePointer<AVStream>, codec: UnsafePointer<AVCodec>, threads: Int = 1) throws {
         guard let context = avcodec_alloc_context3(codec) else {
             throw StylizeError.ffmpeg(call: "avcodec_alloc_context3", code: cffmpeg_error_enomem(), text: "out of memory")
         }
         self.context = context
         try ffmpegCheck(avcodec_parameters_to_context(context, stream.pointee.codecpar), "avcodec_parameters_to_context")
         context.pointee.pkt_timebase = stream.pointee.time_base
+        context.pointee.thread_count = Int32(threads)
         try ffmpegCheck(avcodec_open2(context, codec, nil), "avcodec_open2(\(String(cString: codec.pointee.name)))")
     }
 

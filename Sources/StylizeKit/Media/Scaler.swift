@@ -19,8 +19,31 @@ final class Scaler {
         }
         self.context = context
         if sourceFullRange || destinationFullRange {
-            try setRanges(sourceFull: sourceFullRange, destinationFull: destinationFullRange)
+            try setColorDetails(source: ColorDetails(fullRange: sourceFullRange ? true : nil),
+                                destination: ColorDetails(fullRange: destinationFullRange ? true : nil))
         }
+    }
+
+    /// YUV matrix and range of one side of a conversion; nil keeps swscale's current choice.
+    struct ColorDetails {
+        /// An AVColorSpace value (BT.601, BT.709, BT.2020, ...).
+        var matrix: AVColorSpace?
+        /// Full (JPEG) rather than limited (TV) range.
+        var fullRange: Bool?
+    }
+
+    /// Sets the YUV matrices and ranges used on either side; a no-op for RGB-to-RGB conversions.
+    func setColorDetails(source: ColorDetails, destination: ColorDetails) throws {
+        var inverseTable: UnsafeMutablePointer<Int32>?, table: UnsafeMutablePointer<Int32>?
+        var sourceRange: Int32 = 0, destinationRange: Int32 = 0, brightness: Int32 = 0, contrast: Int32 = 0, saturation: Int32 = 0
+        guard sws_getColorspaceDetails(context, &inverseTable, &sourceRange, &table, &destinationRange,
+                                       &brightness, &contrast, &saturation) >= 0 else { return }
+        let sourceTable = source.matrix.map { UnsafeMutablePointer(mutating: sws_getCoefficients(Int32($0.rawValue))) } ?? inverseTable
+        let destinationTable = destination.matrix.map { UnsafeMutablePointer(mutating: sws_getCoefficients(Int32($0.rawValue))) } ?? table
+        try ffmpegCheck(sws_setColorspaceDetails(context, sourceTable, source.fullRange.map { $0 ? 1 : 0 } ?? sourceRange,
+                                                 destinationTable, destination.fullRange.map { $0 ? 1 : 0 } ?? destinationRange,
+                                                 brightness, contrast, saturation),
+                        "sws_setColorspaceDetails")
     }
 
     /// The deprecated full-range "yuvj" formats (JPEG) as their plain YUV layout plus a
@@ -34,17 +57,6 @@ final class Scaler {
         case AV_PIX_FMT_YUVJ411P: return (AV_PIX_FMT_YUV411P, true)
         default: return (format, false)
         }
-    }
-
-    /// Marks the source and/or destination YUV as full range (JPEG) rather than limited.
-    func setRanges(sourceFull: Bool, destinationFull: Bool) throws {
-        var inverseTable: UnsafeMutablePointer<Int32>?, table: UnsafeMutablePointer<Int32>?
-        var sourceRange: Int32 = 0, destinationRange: Int32 = 0, brightness: Int32 = 0, contrast: Int32 = 0, saturation: Int32 = 0
-        guard sws_getColorspaceDetails(context, &inverseTable, &sourceRange, &table, &destinationRange,
-                                       &brightness, &contrast, &saturation) >= 0 else { return }  // RGB to RGB: no ranges
-        try ffmpegCheck(sws_setColorspaceDetails(context, inverseTable, sourceFull ? 1 : sourceRange, table,
-                                                 destinationFull ? 1 : destinationRange, brightness, contrast, saturation),
-                        "sws_setColorspaceDetails")
     }
 
     deinit { sws_freeContext(context) }

@@ -1,0 +1,71 @@
+import Foundation
+
+/// Everything a video or frame-sequence job can be told, with its defaults. The command line
+/// only maps flags onto this.
+public struct VideoOptions: Sendable {
+    /// Shorter side, in pixels, at which the transformer runs; frames are scaled back to their
+    /// own size for encoding. nil runs at the clip's resolution.
+    public var processingSize: Int?
+    /// 1 is the full style; lower values blend towards the clip's own style vector, computed
+    /// once per clip from `identitySamples` frames spread over it.
+    public var strength: Double = 1
+    /// Frames sampled (evenly over the clip) for the clip's own style vector.
+    public var identitySamples: Int = 5
+    public var precision: Precision = .auto
+    /// Start of the part to stylize, in seconds from the beginning of the clip.
+    public var start: Double?
+    /// Length of the part to stylize, in seconds.
+    public var duration: Double?
+    /// Constant-quality setting of the video encoder; nil picks the codec's default here
+    /// (18 for H.264, 20 for H.265, 31 for VP9 and AV1).
+    public var crf: Int?
+    /// Video encoder by FFmpeg name (libx264, libx265, libvpx-vp9, libaom-av1, ...); nil
+    /// picks what the output container prefers, as ffmpeg does.
+    public var codec: String?
+    /// Container of the output by FFmpeg name (mp4, matroska, nut, ...); nil guesses from the
+    /// extension. Required when writing to "-".
+    public var outputFormat: String?
+    /// Container of the input, for pipes that cannot be probed.
+    public var inputFormat: String?
+    public var overwrite = false
+    /// Transformer workers, each with its own scratch memory.
+    public var workers: Int = 1
+    /// Frames decoded but not yet encoded, at most: bounds memory whatever the clip length.
+    public var framesInFlight: Int = 4
+
+    public init() {}
+
+    func validate() throws {
+        guard (0...1).contains(strength) else { throw StylizeError.invalidArgument("strength must be between 0 and 1, got \(strength)") }
+        if let size = processingSize, size < StyleTransformer.minimumSide {
+            throw StylizeError.invalidArgument("size must be at least \(StyleTransformer.minimumSide) pixels, got \(size)")
+        }
+        if let start, !(start >= 0) { throw StylizeError.invalidArgument("start must be 0 or later, got \(start)") }
+        if let duration, !(duration > 0) { throw StylizeError.invalidArgument("duration must be positive, got \(duration)") }
+        if let crf, !(0...63).contains(crf) { throw StylizeError.invalidArgument("crf must be between 0 and 63, got \(crf)") }
+        guard workers >= 1, framesInFlight >= 1 else { throw StylizeError.invalidArgument("workers and frames in flight must be positive") }
+    }
+}
+
+/// How far a job has got, for progress bars; return false from the callback to stop the job.
+public struct VideoProgress: Sendable {
+    public var framesDone: Int
+    /// An estimate from the container's duration and frame rate; nil when unknown.
+    public var framesTotal: Int?
+    public var seconds: Double
+    public var framesPerSecond: Double { seconds > 0 ? Double(framesDone) / seconds : 0 }
+}
+
+/// What a finished job did.
+public struct VideoSummary: Sendable, Codable {
+    public var input: String
+    public var output: String
+    public var frames: Int
+    public var seconds: Double
+    public var framesPerSecond: Double
+    public var width: Int
+    public var height: Int
+    public var videoCodec: String
+    /// Streams copied unchanged, re-encoded, or left out (and why), one line each.
+    public var streams: [String]
+}

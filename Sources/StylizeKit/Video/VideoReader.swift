@@ -1,0 +1,160 @@
+import CFFmpeg
+import Foundation
+
+/// What the reader hands on: a decoded video frame, or a packet of another stream to copy.
+enum VideoInputItem {
+    /// A decoded frame with its presentation time in the video stream's time base, already
+    /// moved so that the output starts at zero.
+    case frame(Frame, pts: Int64)
+    /// A packet of input stream `stream`, timestamps moved like the frames' and in the
+    /// packet's `time_base`.
+    case packet(Packet, stream: Int32)
+}
+
+/// Demuxes and decodes the input: the best video stream decoded frame by frame, every other
+/// stream's packets handed on as they are. Applies the cut (`start`, `duration`): seeks near
+/// the start, then drops what lies outside, and shifts every timestamp so the output starts at 0.
+final class VideoReader {
+    let demuxer: Demuxer
+    let videoIndex: Int32
+    let decoder: FrameDecoder
+    /// The video stream's time base.
+    let timeBase: AVRational
+    /// Input streams whose packets are wanted (set before reading).
+    var copiedStreams: Set<Int32> = []
+
+    private let startSeconds: Double
+    /// Length of the cut: the output's end, in seconds from its zero.
+    private let duration: Double?
+    /// Subtracted from every timestamp, in seconds: the container's start time plus the cut.
+    private let originSeconds: Double
+    private let packet: Packet
+    private var draining = false
+    private var videoDone = false
+    private var finished = false
+    private var lastPTS: Int64?
+
+    init(path: String, formatName: String?, start: Double?, duration: Double?) throws {
+        demuxer = try Demuxer(path: path, formatName: formatName)
+        let (index, codec) = try demuxer.bestVideoStream()
+        videoIndex = index
+        let stream = demuxer.stream(index)
+        decoder = try FrameDecoder(stream: stream, codec: codec, threads: 0)
+        timeBase = stream.pointee.time_base
+        packet = try Packet()
+        let startSeconds = start ?? 0
+        self.startSeconds = startSeconds
+        self.duration = duration
+        let containerStart = demuxer.context.pointee.start_time
+        originSeconds = (containerStart == cffmpeg_nopts_value() ? 0 : Double(containerStart) / Double(AV_TIME_BASE)) + startSeconds
+        if startSeconds > 0 {
+            let target = Int64(originSeconds * Double(AV_TIME_BASE))
+            // Land on a keyframe at or before the start; frames before it are decoded and dropped.
+            if avformat_seek_file(demuxer.context, -1, Int64.min, target, target, 0) < 0 {
+                try ffmpegCheck(av_seek_frame(demuxer.context, -1, target, AVSEEK_FLAG_BACKWARD), "seek to \(startSeconds) s in \(path)")
+            }
+        }
+    }
+
+    var videoStream: UnsafeMutablePointer<AVStream> { demuxer.stream(videoIndex) }
+
+    /// Seconds of a timestamp in `timeBase`, measured from the output's zero.
+    private func seconds(_ ts: Int64, _ timeBase: AVRational) -> Double {
+        Double(ts) * av_q2d(timeBase) - originSeconds
+    }
+
+    /// `ts` (in `timeBase`) moved so that the output starts at zero.
+    private func shifted(_ ts: Int64, _ timeBase: AVRational) -> Int64 {
+        ts == cffmpeg_nopts_value() ? ts : ts - Int64((originSeconds / av_q2d(timeBase)).rounded())
+    }
+
+    /// The next frame or packet, or nil at the end (of the file or of the cut).
+    func next() throws -> VideoInputItem? {
+        while !finished {
+            if !videoDone, let frame = try decodedFrame() { return frame }
+            if draining && videoDone { finished = true; return nil }
+            // Feed the decoder; hand on packets of copied streams.
+            guard try demuxer.read(into: packet) else {
+                draining = true
+                if !videoDone { _ = try decoder.send(nil) }
+                continue
+            }
+            let index = packet.pointer.pointee.stream_index
+            if videoDone, let duration, packetSeconds(index).map({ $0 > duration + Self.interleaveMargin }) ?? false {
+                // Past the cut by more than any interleaving skew: nothing later belongs to it.
+                packet.unref()
+                finished = true
+                return nil
+            }
+            if index == videoIndex && !videoDone {
+                do { _ = try decoder.send(packet) } catch StylizeError.ffmpeg(_, _, let text) {
+                    // A damaged packet costs a frame, not the job (as ffmpeg does).
+                    FileHandle.standardError.write(Data("stylize: skipped a damaged video packet (\(text))\n".utf8))
+                }
+                packet.unref()
+            } else if copiedStreams.contains(index), let item = try passThrough(index) {
+                return item
+            } else {
+                packet.unref()
+            }
+        }
+        return nil
+    }
+
+    /// Seconds of file position by which other streams may trail the video stream.
+    private static let interleaveMargin = 2.0
+
+    /// The next decoded frame inside the cut, or nil when the decoder needs input. Sets
+    /// `videoDone` at the end of the stream or of the cut.
+    private func decodedFrame() throws -> VideoInputItem? {
+        while true {
+            let frame = try Frame()
+            switch try decoder.receive(into: frame) {
+            case .produced:
+                var pts = frame.pointer.pointee.best_effort_timestamp
+                if pts == cffmpeg_nopts_value() {
+                    // No timestamp: one frame duration after the last one.
+                    let rate = av_guess_frame_rate(demuxer.context, videoStream, nil)
+                    let step = frame.pointer.pointee.pkt_duration > 0 ? frame.pointer.pointee.pkt_duration
+                        : max(1, Int64((1 / av_q2d(rate.num > 0 ? rate : AVRational(num: 25, den: 1)) / av_q2d(timeBase)).rounded()))
+                    pts = (lastPTS ?? Int64((originSeconds / av_q2d(timeBase)).rounded()) - step) + step
+                }
+                let t = seconds(pts, timeBase)
+                if let duration, t >= duration - 1e-6 { videoDone = true; return nil }
+                if t < -1e-6 { continue }  // before the cut
+                if let lastPTS, pts <= lastPTS { continue }  // a repeated timestamp would break the muxer
+                lastPTS = pts
+                return .frame(frame, pts: shifted(pts, timeBase))
+            case .endOfStream:
+                videoDone = true
+                return nil
+            case .needsInput:
+                if draining { videoDone = true }
+                return nil
+            }
+        }
+    }
+
+    /// Seconds of the current packet from the output's zero, if it has a timestamp.
+    private func packetSeconds(_ index: Int32) -> Double? {
+        let p = packet.pointer.pointee
+        let ts = p.pts != cffmpeg_nopts_value() ? p.pts : p.dts
+        return ts == cffmpeg_nopts_value() ? nil : seconds(ts, demuxer.stream(index).pointee.time_base)
+    }
+
+    /// The current packet of a copied stream, moved into the output's time, or nil when it lies
+    /// outside the cut.
+    private func passThrough(_ index: Int32) throws -> VideoInputItem? {
+        let timeBase = demuxer.stream(index).pointee.time_base
+        if let t = packetSeconds(index), t < -1e-6 || (duration.map { t >= $0 - 1e-6 } ?? false) {
+            packet.unref()
+            return nil
+        }
+        let copy = try Packet()
+        av_packet_move_ref(copy.pointer, packet.pointer)
+        copy.pointer.pointee.pts = shifted(copy.pointer.pointee.pts, timeBase)
+        copy.pointer.pointee.dts = shifted(copy.pointer.pointee.dts, timeBase)
+        copy.pointer.pointee.time_base = timeBase
+        return .packet(copy, stream: index)
+    }
+}

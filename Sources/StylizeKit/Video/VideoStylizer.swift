@@ -1,0 +1,144 @@
+import CFFmpeg
+import Foundation
+
+/// Stylizes a whole clip: demux/decode -> to RGB -> transformer workers -> to YUV -> encode/mux,
+/// joined by `OrderedPipeline`, with every other stream copied through in order.
+public final class VideoStylizer {
+    public let stylizer: Stylizer
+    public let options: VideoOptions
+
+    public init(stylizer: Stylizer, options: VideoOptions) {
+        self.stylizer = stylizer
+        self.options = options
+    }
+
+    /// Stylizes `input` into `output` ("-" for standard input/output). The style vector is
+    /// fixed before the first frame. `progress` is called as frames are read; returning false
+    /// stops the job, which then throws `StylizeError.cancelled` and leaves no output behind.
+    public func run(input: String, output: String, style: StyleVector,
+                    progress: ((VideoProgress) -> Bool)? = nil) throws -> VideoSummary {
+        try options.validate()
+        if input != "-", output != "-",
+           URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath() == URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath() {
+            throw StylizeError.invalidArgument("the output \(output) is the input; choose another file")
+        }
+        let started = Date()
+        let reader = try VideoReader(path: input, formatName: options.inputFormat, start: options.start, duration: options.duration)
+        let writer = try VideoWriter(destination: output, reader: reader, options: options)
+        var first: VideoInputItem?
+        var vector = style
+        if options.strength < 1 {
+            let identity: StyleVector
+            if input == "-" {
+                // A pipe cannot be read twice: the first frame stands for the clip.
+                first = try reader.next()
+                guard case .frame(let frame, _)? = first else { throw StylizeError.unreadable(path: input, reason: "no video frames") }
+                identity = try stylizer.styleVector(for: Picture(frame: frame))
+            } else {
+                identity = try identityVector(of: input)
+            }
+            vector = try style.blended(towards: identity, strength: options.strength)
+        }
+        let conditioning = stylizer.transformer.conditioning(for: vector)
+
+        let (processWidth, processHeight) = processingSize(width: writer.width, height: writer.height)
+        let workers = try (0..<options.workers).map { _ in (try stylizer.makeWorker(precision: options.precision), FrameConverter()) }
+        let counter = FrameCounter()
+        let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter), (frame: Frame, pts: Int64), VideoOutputItem>(
+            workers: workers, framesInFlight: max(options.framesInFlight, options.workers),
+            process: { worker, job in
+                let image = try worker.1.rgbImage(from: job.frame, width: processWidth, height: processHeight)
+                let stylized = try worker.0.stylize(image, conditioning)
+                let frame = try worker.1.frame(from: stylized, width: writer.width, height: writer.height,
+                                               format: writer.pixelFormat, colors: writer.colors)
+                frame.pointer.pointee.pts = job.pts
+                frame.pointer.pointee.sample_aspect_ratio = job.frame.pointer.pointee.sample_aspect_ratio
+                return .frame(frame)
+            },
+            write: { item in
+                try writer.write(item)
+                if case .frame = item { counter.increment() }
+            })
+        let total = estimatedFrames(reader)
+        do {
+            try pipeline.run {
+                if let progress, !progress(VideoProgress(framesDone: counter.value, framesTotal: total, seconds: Date().timeIntervalSince(started))) {
+                    throw StylizeError.cancelled
+                }
+                let item: VideoInputItem?
+                if let pending = first { item = pending; first = nil } else { item = try reader.next() }
+                switch item {
+                case .frame(let frame, let pts)?: return .work((frame, pts))
+                case .packet(let packet, let stream)?: return .passThrough(.packet(packet, stream: stream))
+                case nil: return nil
+                }
+            }
+            guard counter.value > 0 else { throw StylizeError.unreadable(path: input, reason: "no video frames in the chosen part") }
+            try writer.finish()
+        } catch {
+            writer.muxer.abandon()
+            throw error
+        }
+        let seconds = Date().timeIntervalSince(started)
+        _ = progress?(VideoProgress(framesDone: counter.value, framesTotal: counter.value, seconds: seconds))
+        return VideoSummary(input: input, output: output, frames: counter.value, seconds: seconds,
+                            framesPerSecond: Double(counter.value) / max(seconds, 1e-9), width: writer.width, height: writer.height,
+                            videoCodec: writer.codecName, streams: writer.notes)
+    }
+
+    /// The transformer's input size: the frame's, or its shorter side at `processingSize`.
+    func processingSize(width: Int, height: Int) -> (Int, Int) {
+        guard let size = options.processingSize else { return (width, height) }
+        let scale = Double(size) / Double(min(width, height))
+        return (max(StyleTransformer.minimumSide, Int((Double(width) * scale).rounded())),
+                max(StyleTransformer.minimumSide, Int((Double(height) * scale).rounded())))
+    }
+
+    /// The clip's own style vector: the mean of the vectors of `identitySamples` frames spread
+    /// evenly over the part being stylized (computed once, never per frame, so strength below 1
+    /// does not flicker).
+    public func identityVector(of input: String) throws -> StyleVector {
+        func firstFrame(from start: Double?) throws -> StyleVector? {
+            let reader = try VideoReader(path: input, formatName: options.inputFormat, start: start, duration: nil)
+            while let item = try reader.next() {
+                if case .frame(let frame, _) = item { return try stylizer.styleVector(for: Picture(frame: frame)) }
+            }
+            return nil
+        }
+        let start = options.start ?? 0
+        let known = try Demuxer(path: input, formatName: options.inputFormat).durationSeconds - start
+        let length = min(options.duration ?? known, known)
+        let samples = length > 0 ? max(1, options.identitySamples) : 1
+        let vectors = try (0..<samples).compactMap { k in
+            try firstFrame(from: start + max(0, length) * (Double(k) + 0.5) / Double(samples))
+        }
+        guard !vectors.isEmpty else { throw StylizeError.unreadable(path: input, reason: "no video frames to sample") }
+        return try StyleVector.mix(vectors.map { ($0, 1) })
+    }
+
+    private func estimatedFrames(_ reader: VideoReader) -> Int? {
+        let rate = av_q2d(av_guess_frame_rate(reader.demuxer.context, reader.videoStream, nil))
+        guard rate > 0 else { return nil }
+        if let duration = options.duration { return Int((duration * rate).rounded()) }
+        let count = Int(reader.videoStream.pointee.nb_frames)
+        if count > 0 && (options.start ?? 0) == 0 { return count }
+        let seconds = reader.demuxer.durationSeconds - (options.start ?? 0)
+        return seconds > 0 ? Int((seconds * rate).rounded()) : nil
+    }
+}
+
+/// Frames written so far, read from another thread for progress.
+final class FrameCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
+    func increment() { lock.lock(); count += 1; lock.unlock() }
+}
+
+extension Demuxer {
+    /// The container's duration in seconds, 0 when unknown.
+    var durationSeconds: Double {
+        let d = context.pointee.duration
+        return d == cffmpeg_nopts_value() || d <= 0 ? 0 : Double(d) / Double(AV_TIME_BASE)
+    }
+}

@@ -1,0 +1,185 @@
+import CFFmpeg
+import Foundation
+
+/// What reaches the writer, in order: a stylized frame to encode, or a packet to copy.
+enum VideoOutputItem {
+    case frame(Frame)
+    case packet(Packet, stream: Int32)
+}
+
+/// Encodes the stylized frames and muxes them with the streams copied from the input.
+///
+/// The video encoder follows the container the way ffmpeg does (H.264 via libx264 in
+/// .mp4/.mov/.mkv, VP9 in .webm) unless a codec is named; 4:2:0 for wide playability. Frame
+/// rate, every frame's timestamp, sample aspect ratio, display rotation, colour tags and
+/// metadata are carried over from the input.
+final class VideoWriter {
+    let muxer: Muxer
+    let encoder: FrameEncoder
+    /// Size and pixel format the worker must deliver frames in.
+    let width: Int, height: Int
+    let pixelFormat: AVPixelFormat
+    let colors: VideoColors
+    let codecName: String
+    /// One line per input stream: copied, or left out and why.
+    private(set) var notes: [String] = []
+    /// Input stream index -> output stream index, for copied streams.
+    private(set) var streamMap: [Int32: Int32] = [:]
+    private let packet: Packet
+
+    init(destination: String, reader: VideoReader, options: VideoOptions) throws {
+        muxer = try Muxer(destination: destination, formatName: options.outputFormat, overwrite: options.overwrite)
+        packet = try Packet()
+        let input = reader.videoStream.pointee
+        let parameters = input.codecpar.pointee
+
+        // The encoder: named, or the container's preferred video codec.
+        let codec: UnsafePointer<AVCodec>
+        if let name = options.codec {
+            guard let found = avcodec_find_encoder_by_name(name), found.pointee.type == AVMEDIA_TYPE_VIDEO else {
+                throw StylizeError.invalidArgument("no video encoder named \(name) in this FFmpeg")
+            }
+            codec = found
+        } else {
+            guard let found = avcodec_find_encoder(muxer.format.pointee.video_codec) else {
+                throw StylizeError.invalidArgument("\(destination): this container has no video encoder here; name one with --codec")
+            }
+            codec = found
+        }
+        guard muxer.accepts(codec.pointee.id) else {
+            throw StylizeError.invalidArgument("\(String(cString: codec.pointee.name)) video cannot go into \(String(cString: muxer.format.pointee.name)); choose another --codec or container")
+        }
+        codecName = String(cString: codec.pointee.name)
+        let formats = Self.pixelFormats(of: codec)
+        pixelFormat = formats.contains(AV_PIX_FMT_YUV420P) || formats.isEmpty ? AV_PIX_FMT_YUV420P : formats[0]
+        // 4:2:0 needs even sides: an odd side loses its last pixel to a slight rescale.
+        let subsampled = pixelFormat == AV_PIX_FMT_YUV420P
+        width = subsampled ? Int(parameters.width) & ~1 : Int(parameters.width)
+        height = subsampled ? Int(parameters.height) & ~1 : Int(parameters.height)
+        guard width > 0, height > 0 else { throw StylizeError.unreadable(path: reader.demuxer.path, reason: "the video stream has no size") }
+
+        let frameRate = av_guess_frame_rate(reader.demuxer.context, reader.videoStream, nil)
+        let sampleAspect = parameters.sample_aspect_ratio.num > 0 ? parameters.sample_aspect_ratio : input.sample_aspect_ratio
+        colors = VideoColors(matrix: parameters.color_space, range: parameters.color_range,
+                             primaries: parameters.color_primaries, transfer: parameters.color_trc, height: height)
+        let crf = options.crf ?? Self.defaultCRF[codecName]
+        let globalHeader = muxer.wantsGlobalHeader
+        let colors = colors
+        let configure: (UnsafeMutablePointer<AVCodecContext>) -> Void = { context in
+            context.pointee.framerate = frameRate
+            context.pointee.sample_aspect_ratio = sampleAspect
+            context.pointee.colorspace = colors.matrix
+            context.pointee.color_range = colors.range == AVCOL_RANGE_JPEG ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG
+            context.pointee.color_primaries = colors.primaries
+            context.pointee.color_trc = colors.transfer
+            if globalHeader { context.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER }
+            if let crf {
+                av_opt_set(context.pointee.priv_data, "crf", "\(crf)", 0)
+                context.pointee.bit_rate = 0  // constant quality (libvpx and libaom need b=0 for it)
+            }
+        }
+        do {
+            // The input's own time base keeps every timestamp exact (variable frame rate too).
+            encoder = try FrameEncoder(name: codecName, width: width, height: height, format: pixelFormat,
+                                       timeBase: input.time_base, configure: configure)
+        } catch {
+            // Some encoders (MPEG-4 Part 2, ...) cap the time base; fall back to 1/frame rate.
+            guard frameRate.num > 0 else { throw error }
+            encoder = try FrameEncoder(name: codecName, width: width, height: height, format: pixelFormat,
+                                       timeBase: av_inv_q(frameRate), configure: configure)
+        }
+
+        let videoOut = try muxer.addStream()
+        try ffmpegCheck(avcodec_parameters_from_context(videoOut.pointee.codecpar, encoder.context), "avcodec_parameters_from_context")
+        videoOut.pointee.time_base = encoder.context.pointee.time_base
+        videoOut.pointee.avg_frame_rate = frameRate
+        videoOut.pointee.r_frame_rate = frameRate
+        videoOut.pointee.sample_aspect_ratio = sampleAspect
+        videoOut.pointee.disposition = input.disposition
+        av_dict_copy(&videoOut.pointee.metadata, input.metadata, 0)
+        try Self.copySideData(from: reader.videoStream, to: videoOut)
+        notes.append("video: \(String(cString: avcodec_get_name(parameters.codec_id))) -> \(codecName) \(width)x\(height)")
+
+        av_dict_copy(&muxer.context.pointee.metadata, reader.demuxer.context.pointee.metadata, 0)
+        try mapOtherStreams(reader)
+        try muxer.writeHeader()
+    }
+
+    /// Codec defaults for --crf: visually transparent to near-transparent on each codec's scale.
+    static let defaultCRF: [String: Int] = ["libx264": 18, "libx264rgb": 18, "libx265": 20, "libvpx-vp9": 31, "libaom-av1": 31, "libsvtav1": 31]
+
+    private static func pixelFormats(of codec: UnsafePointer<AVCodec>) -> [AVPixelFormat] {
+        guard var p = codec.pointee.pix_fmts else { return [] }
+        var formats: [AVPixelFormat] = []
+        while p.pointee != AV_PIX_FMT_NONE { formats.append(p.pointee); p += 1 }
+        return formats
+    }
+
+    private static func copySideData(from input: UnsafeMutablePointer<AVStream>, to output: UnsafeMutablePointer<AVStream>) throws {
+        for i in 0..<Int(input.pointee.nb_side_data) {
+            let side = input.pointee.side_data[i]
+            guard let target = av_stream_new_side_data(output, side.type, side.size) else {
+                throw StylizeError.ffmpeg(call: "av_stream_new_side_data", code: cffmpeg_error_enomem(), text: "out of memory")
+            }
+            target.update(from: side.data, count: Int(side.size))
+        }
+    }
+
+    /// Audio and subtitle streams are copied when the container takes their codec; everything
+    /// else is left out with a note.
+    private func mapOtherStreams(_ reader: VideoReader) throws {
+        let demuxer = reader.demuxer
+        for index in 0..<Int32(demuxer.context.pointee.nb_streams) where index != reader.videoIndex {
+            let stream = demuxer.stream(index)
+            let parameters = stream.pointee.codecpar.pointee
+            let kind = av_get_media_type_string(parameters.codec_type).map { String(cString: $0) } ?? "data"
+            let codec = String(cString: avcodec_get_name(parameters.codec_id))
+            guard parameters.codec_type == AVMEDIA_TYPE_AUDIO || parameters.codec_type == AVMEDIA_TYPE_SUBTITLE else {
+                notes.append("\(kind) stream \(index) (\(codec)): left out, only audio and subtitles are carried over")
+                continue
+            }
+            guard muxer.accepts(parameters.codec_id) else {
+                if parameters.codec_type == AVMEDIA_TYPE_AUDIO {
+                    throw StylizeError.invalidArgument("\(codec) audio cannot be copied into \(String(cString: muxer.format.pointee.name)); write .mkv to keep it")
+                }
+                notes.append("subtitle stream \(index) (\(codec)): left out, \(String(cString: muxer.format.pointee.name)) cannot hold it")
+                continue
+            }
+            let out = try muxer.addStream()
+            try ffmpegCheck(avcodec_parameters_copy(out.pointee.codecpar, stream.pointee.codecpar), "avcodec_parameters_copy")
+            out.pointee.codecpar.pointee.codec_tag = 0
+            out.pointee.time_base = stream.pointee.time_base
+            out.pointee.disposition = stream.pointee.disposition
+            av_dict_copy(&out.pointee.metadata, stream.pointee.metadata, 0)
+            streamMap[index] = out.pointee.index
+            reader.copiedStreams.insert(index)
+            notes.append("\(kind) stream \(index) (\(codec)): copied")
+        }
+    }
+
+    func write(_ item: VideoOutputItem) throws {
+        switch item {
+        case .frame(let frame):
+            frame.pointer.pointee.pict_type = AV_PICTURE_TYPE_NONE
+            _ = try encoder.send(frame)
+            try drainEncoder()
+        case .packet(let packet, let stream):
+            guard let out = streamMap[stream] else { return }
+            try muxer.write(packet, stream: out, timeBase: packet.pointer.pointee.time_base)
+        }
+    }
+
+    private func drainEncoder() throws {
+        while try encoder.receive(into: packet) == .produced {
+            try muxer.write(packet, stream: 0, timeBase: encoder.context.pointee.time_base)
+            packet.unref()
+        }
+    }
+
+    /// Flushes the encoder, writes the trailer and moves the file into place.
+    func finish() throws {
+        _ = try encoder.send(nil)
+        try drainEncoder()
+        try muxer.finish()
+    }
+}

@@ -1,0 +1,188 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import StylizeKit
+
+/// Flags shared by `video` and `frames` that control the stylization itself.
+struct ProcessingOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "The style: a picture, a .json vector file, or a mix a.jpg:0.7,b.json:0.3.")
+    var style: String
+
+    @Option(help: "Run the network with the frames' shorter side at this many pixels (the brush scale); frames keep their own size.")
+    var size: Int?
+
+    @Option(help: "Style strength from 0 to 1. Below 1 the style is blended with the clip's own style vector, computed once from 5 frames spread over the clip (the first frame for a pipe).")
+    var strength: Double = 1
+
+    @Option(help: "Arithmetic: auto (bf16 where the CPU has native bf16, else f32), f32 or bf16.")
+    var precision: Precision = .auto
+
+    @Option(help: "Transformer workers (frames stylized at once).")
+    var workers = 1
+
+    @Flag(help: "Replace the output if it exists.")
+    var overwrite = false
+
+    @Flag(help: "Print a JSON summary on stdout.")
+    var json = false
+
+    @Flag(help: "No progress bar.")
+    var quiet = false
+
+    func validate() throws {
+        guard (0...1).contains(strength) else { throw ValidationError("--strength must be between 0 and 1") }
+        if let size, size < StyleTransformer.minimumSide { throw ValidationError("--size must be at least \(StyleTransformer.minimumSide)") }
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+    }
+
+    func apply(to options: inout VideoOptions) {
+        options.processingSize = size
+        options.strength = strength
+        options.precision = precision
+        options.workers = workers
+        options.framesInFlight = max(4, 2 * workers)
+        options.overwrite = overwrite
+    }
+}
+
+/// Ctrl-C and SIGTERM ask the running job to stop; the job then removes its partial output.
+final class StopRequest: @unchecked Sendable {
+    private let lock = NSLock()
+    private var signalNumber: Int32?
+    private var sources: [DispatchSourceSignal] = []
+
+    init() {
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [weak self] in self?.lock.withLock { self?.signalNumber = number } }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    var requested: Int32? { lock.withLock { signalNumber } }
+}
+
+/// A one-line progress bar on stderr, drawn only when stderr is a terminal.
+final class ProgressLine {
+    private let enabled: Bool
+    private var lastDraw = Date.distantPast
+
+    init(quiet: Bool) { enabled = !quiet && isatty(STDERR_FILENO) == 1 }
+
+    func draw(_ p: VideoProgress, force: Bool = false) {
+        guard enabled, force || Date().timeIntervalSince(lastDraw) > 0.2 else { return }
+        lastDraw = Date()
+        var line = "\r\(p.framesDone)"
+        if let total = p.framesTotal, total > 0 {
+            let fraction = min(1, Double(p.framesDone) / Double(total))
+            let width = 24, filled = Int(fraction * Double(width))
+            line += "/\(total) frames [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(Int(fraction * 100))%"
+            if p.framesPerSecond > 0 {
+                let eta = Int(Double(max(0, total - p.framesDone)) / p.framesPerSecond)
+                line += String(format: "  ETA %d:%02d", eta / 60, eta % 60)
+            }
+        } else {
+            line += " frames"
+        }
+        line += String(format: "  %.1f fps ", p.framesPerSecond)
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func finish() {
+        if enabled { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
+
+struct VideoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "video",
+        abstract: "Stylize a video clip, keeping its sound, timing, rotation and metadata.",
+        discussion: """
+        The output's container and codec follow its extension as with ffmpeg (H.264 in .mp4/.mov/.mkv, VP9 in .webm); \
+        audio and subtitles are copied. "-" as input or output streams through stdin/stdout (name the container with --format).
+        """
+    )
+
+    @Argument(help: "The clip (any container and codec FFmpeg reads), or - for standard input.")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "Where to write the result, or - for standard output.")
+    var output: String
+
+    @OptionGroup var processing: ProcessingOptions
+
+    @Option(help: "Start of the part to stylize: seconds (2.5) or HH:MM:SS.mmm.")
+    var start: String?
+
+    @Option(help: "Length of the part to stylize: seconds or HH:MM:SS.mmm.")
+    var duration: String?
+
+    @Option(help: "Constant-quality level of the video encoder (lower is better; default 18 for H.264).")
+    var crf: Int?
+
+    @Option(help: "Video encoder by FFmpeg name: libx264, libx265, libvpx-vp9, libaom-av1, ...")
+    var codec: String?
+
+    @Option(help: "Output container by FFmpeg name (mp4, matroska, nut, ...): needed with -o -.")
+    var format: String?
+
+    @Option(help: "Input container by FFmpeg name, for pipes that cannot be probed.")
+    var inputFormat: String?
+
+    @OptionGroup var models: ModelOptions
+
+    func validate() throws {
+        if let start { _ = try parseSeconds(start) }
+        if let duration { guard try parseSeconds(duration) > 0 else { throw ValidationError("--duration must be positive") } }
+        if output == "-" && format == nil { throw ValidationError("writing to standard output needs --format (e.g. nut or matroska)") }
+        if input != "-" && output != "-" { try validateDistinct(input: input, output: output) }
+    }
+
+    func run() throws {
+        let stop = StopRequest()
+        try reportingErrors {
+            var options = VideoOptions()
+            processing.apply(to: &options)
+            options.start = try start.map(parseSeconds)
+            options.duration = try duration.map(parseSeconds)
+            options.crf = crf
+            options.codec = codec
+            options.outputFormat = format
+            options.inputFormat = inputFormat
+            if input != "-" && !FileManager.default.fileExists(atPath: input) { throw StylizeError.fileNotFound(input) }
+            if output != "-" && !options.overwrite && FileManager.default.fileExists(atPath: output) { throw StylizeError.outputExists(output) }
+            let stylizer = try models.load()
+            let spec = try StyleSpec(parsing: processing.style)
+            let vector = try stylizer.styleVector(for: spec)
+            let bar = ProgressLine(quiet: processing.quiet || output == "-")
+            let summary: VideoSummary
+            do {
+                summary = try VideoStylizer(stylizer: stylizer, options: options).run(input: input, output: output, style: vector) { progress in
+                    bar.draw(progress)
+                    return stop.requested == nil
+                }
+            } catch StylizeError.cancelled {
+                bar.finish()
+                FileHandle.standardError.write(Data("stylize: \(StylizeError.cancelled.localizedDescription)\n".utf8))
+                throw ExitCode(128 + (stop.requested ?? SIGINT))
+            }
+            bar.finish()
+            if processing.json { try printJSON(JobSummary(summary, style: spec.description, precision: processing.precision.resolved)) }
+        }
+    }
+}
+
+/// The `--json` summary of a video or frames job.
+struct JobSummary: Encodable {
+    var input: String, output: String, frames: Int, seconds: Double, fps: Double
+    var width: Int, height: Int, codec: String, streams: [String], style: String, precision: String
+
+    init(_ s: VideoSummary, style: String, precision: Precision) {
+        (input, output, frames, seconds, fps) = (s.input, s.output, s.frames, s.seconds, s.framesPerSecond)
+        (width, height, codec, streams) = (s.width, s.height, s.videoCodec, s.streams)
+        self.style = style
+        self.precision = precision.rawValue
+    }
+}
