@@ -13,7 +13,7 @@ struct Stylize: ParsableCommand {
     /// ArgumentParser's own main, except that a usage error is one line on stderr (not the
     /// whole usage text) and help still goes to stdout.
     static func main() {
-        FFmpegLogging.errorsOnly()
+        FFmpegLogging.quiet()
         do {
             var command = try parseAsRoot()
             try command.run()

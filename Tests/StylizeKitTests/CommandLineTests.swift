@@ -4,25 +4,8 @@ import XCTest
 /// The `stylize` executable end to end: results, and bad input giving one line on stderr, a
 /// non-zero exit and no output file.
 final class CommandLineTests: XCTestCase {
-    struct Outcome {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    func stylize(_ arguments: [String]) throws -> Outcome {
-        let process = Process()
-        process.executableURL = TestSupport.executable
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                       stderr: String(decoding: stderr, as: UTF8.self))
+    func stylize(_ arguments: [String]) throws -> TestSupport.Outcome {
+        try TestSupport.stylize(arguments)
     }
 
     /// Runs a command that must fail: one line on stderr containing `message`, nothing new in `dir`.

@@ -19,6 +19,16 @@ enum TestSupport {
     /// Both networks, loaded once (from $STYLIZE_MODELS or the cache: run scripts/fetch-models).
     static let stylizer = Result { try Stylizer() }
 
+    /// The fixture style as a vector file (so that clip tests skip the predictor), written once
+    /// per test run into a temporary directory.
+    static let styleVectorFile = Result { () throws -> URL in
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stylize-tests-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let url = dir.appendingPathComponent("style_256.json")
+        try StyleVectorFile(vector: StyleVector(floats("style_256.vector.f32")), source: "style_256.png").write(to: url, overwrite: true)
+        return url
+    }
+
     /// The `stylize` executable, built into the same directory as the test bundle.
     static var executable: URL {
         let bundle = Bundle(for: Marker.self).bundleURL
@@ -35,6 +45,48 @@ enum TestSupport {
     }
 
     private final class Marker {}
+
+    struct Outcome {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs a program to completion, collecting its output.
+    static func run(_ executable: URL, _ arguments: [String]) throws -> Outcome {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both pipes while the process runs, so neither fills up and blocks it.
+        final class Box: @unchecked Sendable { var data = Data() }
+        let stderr = Box()
+        let readErr = Thread { stderr.data = err.fileHandleForReading.readDataToEndOfFile() }
+        readErr.start()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        while !readErr.isFinished { usleep(1000) }
+        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                       stderr: String(decoding: stderr.data, as: UTF8.self))
+    }
+
+    /// Runs the `stylize` executable.
+    static func stylize(_ arguments: [String]) throws -> Outcome {
+        try run(executable, arguments)
+    }
+
+    /// Runs a tool from PATH (ffmpeg, ffprobe), failing the test when it fails.
+    @discardableResult
+    static func tool(_ name: String, _ arguments: [String]) throws -> String {
+        let outcome = try run(URL(fileURLWithPath: "/usr/bin/env"), [name] + arguments)
+        guard outcome.status == 0 else { throw ToolFailure(message: "\(name) \(arguments.joined(separator: " ")): \(outcome.stderr)") }
+        return outcome.stdout
+    }
+
+    struct ToolFailure: Error, CustomStringConvertible { var message: String; var description: String { message } }
 }
 
 extension XCTestCase {

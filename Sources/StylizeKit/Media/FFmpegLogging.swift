@@ -2,8 +2,9 @@ import CFFmpeg
 
 /// FFmpeg's own log, which goes to stderr.
 public enum FFmpegLogging {
-    /// Keeps FFmpeg to errors only (no encoder statistics), as a command-line tool wants.
-    public static func errorsOnly() {
-        av_log_set_level(AV_LOG_ERROR)
+    /// Silences FFmpeg's own messages except fatal ones: StylizeKit reports every failure
+    /// itself, in one line, and encoder statistics are noise on a command line.
+    public static func quiet() {
+        av_log_set_level(AV_LOG_FATAL)
     }
 }

@@ -35,3 +35,27 @@ public struct RGBImage: Sendable, Equatable {
         return mse == 0 ? .infinity : 10 * log10(1 / mse)
     }
 }
+
+extension RGBImage {
+    /// The image turned clockwise by `degrees` (a multiple of 90).
+    public func rotated(clockwise degrees: Int) -> RGBImage {
+        let turns = ((degrees / 90) % 4 + 4) % 4
+        guard turns != 0 else { return self }
+        let (w, h) = turns == 2 ? (width, height) : (height, width)
+        var out = [Float](repeating: 0, count: pixels.count)
+        for y in 0..<h {
+            for x in 0..<w {
+                // The source pixel that lands at (x, y).
+                let (sx, sy): (Int, Int)
+                switch turns {
+                case 1: (sx, sy) = (y, height - 1 - x)
+                case 2: (sx, sy) = (width - 1 - x, height - 1 - y)
+                default: (sx, sy) = (width - 1 - y, x)
+                }
+                let s = (sy * width + sx) * 3, d = (y * w + x) * 3
+                out[d] = pixels[s]; out[d + 1] = pixels[s + 1]; out[d + 2] = pixels[s + 2]
+            }
+        }
+        return RGBImage(width: w, height: h, pixels: out)
+    }
+}

@@ -41,14 +41,17 @@ public final class VideoStylizer {
         }
         let conditioning = stylizer.transformer.conditioning(for: vector)
 
-        let (processWidth, processHeight) = processingSize(width: writer.width, height: writer.height)
+        // The transformer sees frames as decoded; a turn for the container comes after it.
+        let turned = writer.pixelRotation % 180 != 0
+        let (processWidth, processHeight) = processingSize(width: turned ? writer.height : writer.width,
+                                                          height: turned ? writer.width : writer.height)
         let workers = try (0..<options.workers).map { _ in (try stylizer.makeWorker(precision: options.precision), FrameConverter()) }
         let counter = FrameCounter()
         let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter), (frame: Frame, pts: Int64), VideoOutputItem>(
             workers: workers, framesInFlight: max(options.framesInFlight, options.workers),
             process: { worker, job in
                 let image = try worker.1.rgbImage(from: job.frame, width: processWidth, height: processHeight)
-                let stylized = try worker.0.stylize(image, conditioning)
+                let stylized = try worker.0.stylize(image, conditioning).rotated(clockwise: writer.pixelRotation)
                 let frame = try worker.1.frame(from: stylized, width: writer.width, height: writer.height,
                                                format: writer.pixelFormat, colors: writer.colors)
                 frame.pointer.pointee.pts = job.pts

@@ -21,6 +21,9 @@ final class VideoWriter {
     let pixelFormat: AVPixelFormat
     let colors: VideoColors
     let codecName: String
+    /// Clockwise turn the workers apply to the pixels: the input's display rotation, for
+    /// containers that cannot store it (only the MP4/MOV family can, in FFmpeg 5.1).
+    let pixelRotation: Int
     /// One line per input stream: copied, or left out and why.
     private(set) var notes: [String] = []
     /// Input stream index -> output stream index, for copied streams.
@@ -52,10 +55,15 @@ final class VideoWriter {
         codecName = String(cString: codec.pointee.name)
         let formats = Self.pixelFormats(of: codec)
         pixelFormat = formats.contains(AV_PIX_FMT_YUV420P) || formats.isEmpty ? AV_PIX_FMT_YUV420P : formats[0]
+        let rotation = Self.displayRotation(of: reader.videoStream)
+        let storesRotation = Self.formatsWithRotation.contains(String(cString: muxer.format.pointee.name))
+        pixelRotation = storesRotation ? 0 : rotation
+        let (sourceWidth, sourceHeight) = pixelRotation % 180 == 0
+            ? (Int(parameters.width), Int(parameters.height)) : (Int(parameters.height), Int(parameters.width))
         // 4:2:0 needs even sides: an odd side loses its last pixel to a slight rescale.
         let subsampled = pixelFormat == AV_PIX_FMT_YUV420P
-        width = subsampled ? Int(parameters.width) & ~1 : Int(parameters.width)
-        height = subsampled ? Int(parameters.height) & ~1 : Int(parameters.height)
+        width = subsampled ? sourceWidth & ~1 : sourceWidth
+        height = subsampled ? sourceHeight & ~1 : sourceHeight
         guard width > 0, height > 0 else { throw StylizeError.unreadable(path: reader.demuxer.path, reason: "the video stream has no size") }
 
         let frameRate = av_guess_frame_rate(reader.demuxer.context, reader.videoStream, nil)
@@ -97,8 +105,9 @@ final class VideoWriter {
         videoOut.pointee.sample_aspect_ratio = sampleAspect
         videoOut.pointee.disposition = input.disposition
         av_dict_copy(&videoOut.pointee.metadata, input.metadata, 0)
-        try Self.copySideData(from: reader.videoStream, to: videoOut)
-        notes.append("video: \(String(cString: avcodec_get_name(parameters.codec_id))) -> \(codecName) \(width)x\(height)")
+        try Self.copySideData(from: reader.videoStream, to: videoOut, skipping: pixelRotation != 0 ? [AV_PKT_DATA_DISPLAYMATRIX.rawValue] : [])
+        notes.append("video: \(String(cString: avcodec_get_name(parameters.codec_id))) -> \(codecName) \(width)x\(height)"
+                     + (pixelRotation != 0 ? ", turned \(pixelRotation) degrees (the container cannot store rotation)" : ""))
 
         av_dict_copy(&muxer.context.pointee.metadata, reader.demuxer.context.pointee.metadata, 0)
         try mapOtherStreams(reader)
@@ -115,9 +124,24 @@ final class VideoWriter {
         return formats
     }
 
-    private static func copySideData(from input: UnsafeMutablePointer<AVStream>, to output: UnsafeMutablePointer<AVStream>) throws {
+    /// Containers (FFmpeg muxer names) that store a display rotation.
+    static let formatsWithRotation: Set<String> = ["mov", "mp4", "ipod", "ismv", "3gp", "3g2", "psp", "f4v"]
+
+    /// The clockwise turn a player applies to show the stream upright (0, 90, 180 or 270).
+    static func displayRotation(of stream: UnsafeMutablePointer<AVStream>) -> Int {
+        var size: Int = 0
+        guard let matrix = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &size), size >= 36 else { return 0 }
+        let degrees = matrix.withMemoryRebound(to: Int32.self, capacity: 9) { av_display_rotation_get($0) }
+        guard degrees.isFinite else { return 0 }
+        // av_display_rotation_get is counter-clockwise; round to quarter turns.
+        return ((Int((-degrees / 90).rounded()) % 4 + 4) % 4) * 90
+    }
+
+    private static func copySideData(from input: UnsafeMutablePointer<AVStream>, to output: UnsafeMutablePointer<AVStream>,
+                                     skipping: Set<UInt32>) throws {
         for i in 0..<Int(input.pointee.nb_side_data) {
             let side = input.pointee.side_data[i]
+            if skipping.contains(side.type.rawValue) { continue }
             guard let target = av_stream_new_side_data(output, side.type, side.size) else {
                 throw StylizeError.ffmpeg(call: "av_stream_new_side_data", code: cffmpeg_error_enomem(), text: "out of memory")
             }

@@ -1,0 +1,173 @@
+import Foundation
+import XCTest
+@testable import StylizeKit
+
+/// `stylize video` end to end on real and made-up clips, checked with ffprobe.
+final class VideoTests: XCTestCase {
+    static let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("SampleClips/bigbuckbunny.mp4")
+    var style: URL { get throws { try TestSupport.styleVectorFile.get() } }
+
+    /// Presentation times (seconds) of every frame or packet of `stream` ("v:0", "a:0").
+    func times(_ url: URL, _ stream: String) throws -> [Double] {
+        let kind = stream.hasPrefix("v") ? "frame=best_effort_timestamp_time" : "packet=pts_time"
+        return try TestSupport.tool("ffprobe", ["-v", "error", "-select_streams", stream, "-show_entries", kind, "-of", "csv=p=0", url.path])
+            .split(whereSeparator: \.isNewline).compactMap { Double($0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: ","))) }
+    }
+
+    /// Seconds from the first audio packet's start to the last one's end.
+    func audioSpan(_ url: URL) throws -> Double {
+        let rows = try TestSupport.tool("ffprobe", ["-v", "error", "-select_streams", "a:0", "-show_entries", "packet=pts_time,duration_time",
+                                                    "-of", "csv=p=0", url.path])
+            .split(whereSeparator: \.isNewline).map { $0.split(separator: ",").compactMap { Double($0) } }.filter { $0.count == 2 }
+        guard let first = rows.first, let last = rows.last else { return 0 }
+        return last[0] + last[1] - first[0]
+    }
+
+    func streamInfo(_ url: URL) throws -> [[String: Any]] {
+        let json = try TestSupport.tool("ffprobe", ["-v", "error", "-show_streams", "-of", "json", url.path])
+        return (try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])?["streams"] as? [[String: Any]] ?? []
+    }
+
+    /// A 320x180 copy of the sample clip with its audio: 132 frames at 25 fps, AAC.
+    func smallClip(_ dir: URL) throws -> URL {
+        let url = dir.appendingPathComponent("small.mp4")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-i", Self.sample.path, "-vf", "scale=320:180", "-c:v", "libx264", "-crf", "23",
+                                        "-c:a", "copy", url.path])
+        return url
+    }
+
+    func testClipKeepsEveryFrameTimingAndAudio() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try smallClip(dir)
+        let output = dir.appendingPathComponent("out.mp4")
+        let ran = try TestSupport.stylize(["video", input.path, "-s", try style.path, "-o", output.path, "--size", "64", "--json"])
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        let inFrames = try times(input, "v:0"), outFrames = try times(output, "v:0")
+        XCTAssertEqual(outFrames.count, inFrames.count, "every frame")
+        XCTAssertEqual(outFrames.count, 132)
+        XCTAssertEqual(outFrames, outFrames.sorted(), "monotonic timestamps")
+        XCTAssertEqual(outFrames.last! - outFrames.first!, inFrames.last! - inFrames.first!, accuracy: 0.04 + 1e-6, "duration within one frame")
+        XCTAssertEqual(try audioSpan(output), try audioSpan(input), accuracy: 0.05, "audio kept, same duration within 50 ms")
+        let streams = try streamInfo(output)
+        XCTAssertEqual(streams.map { $0["codec_name"] as? String }, ["h264", "aac"])
+        XCTAssertEqual(streams[0]["pix_fmt"] as? String, "yuv420p")
+        XCTAssertEqual(streams[0]["width"] as? Int, 320)
+        let summary = try JSONSerialization.jsonObject(with: Data(ran.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(summary?["frames"] as? Int, 132)
+    }
+
+    func testCutPointsApplyToVideoAndAudio() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try smallClip(dir)
+        let output = dir.appendingPathComponent("cut.mkv")
+        let ran = try TestSupport.stylize(["video", input.path, "-s", try style.path, "-o", output.path, "--size", "32",
+                                           "--start", "1.2", "--duration", "00:00:02.000"])
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        let frames = try times(output, "v:0")
+        XCTAssertEqual(frames.count, 50, "2 s at 25 fps")
+        XCTAssertEqual(frames.first ?? -1, 0, accuracy: 0.001, "starts at zero")
+        XCTAssertEqual(try audioSpan(output), 2, accuracy: 0.05)
+    }
+
+    func testVariableFrameRateKeepsTimestamps() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = dir.appendingPathComponent("vfr.mkv")
+        // 10 frames 40 ms apart, then 10 frames 100 ms apart, then 5 frames 33 ms apart.
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=100", "-frames:v", "25",
+                                        "-vf", "setpts='(if(lt(N,10),N*0.04,if(lt(N,20),0.4+(N-10)*0.1,1.4+(N-20)*0.033)))/TB'",
+                                        "-fps_mode", "passthrough", "-c:v", "libx264", input.path])
+        let expected = try times(input, "v:0")
+        XCTAssertEqual(expected.count, 25)
+        let output = dir.appendingPathComponent("vfr-out.mkv")
+        let ran = try TestSupport.stylize(["video", input.path, "-s", try style.path, "-o", output.path])
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        let got = try times(output, "v:0")
+        XCTAssertEqual(got.count, expected.count)
+        for (a, b) in zip(got, expected) { XCTAssertEqual(a, b, accuracy: 0.0015) }
+    }
+
+    func testRotationIsKept() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = dir.appendingPathComponent("rotated.mp4")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=128x72:rate=10", "-t", "1",
+                                        "-c:v", "libx264", input.path])
+        // Turn it into a phone-style portrait clip: the track header's matrix says "rotate 90".
+        var bytes = [UInt8](try Data(contentsOf: input))
+        let identity: [UInt8] = [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0]
+        let rotated: [UInt8] = [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0]
+        let tkhd = try XCTUnwrap((0..<(bytes.count - 4)).first { bytes[$0..<($0 + 4)].elementsEqual("tkhd".utf8) })
+        let matrix = try XCTUnwrap((tkhd..<(bytes.count - 36)).first { bytes[$0..<($0 + 36)].elementsEqual(identity) })
+        bytes.replaceSubrange(matrix..<(matrix + 36), with: rotated)
+        try Data(bytes).write(to: input)
+        func rotation(_ url: URL) throws -> Int? {
+            let sideData = try streamInfo(url).first?["side_data_list"] as? [[String: Any]]
+            return sideData?.compactMap { $0["rotation"] as? Int }.first
+        }
+        let expected = try rotation(input)
+        XCTAssertNotNil(expected, "the made-up clip carries a rotation")
+        // MP4 stores the rotation: kept as a tag, pixels untouched.
+        let mp4 = dir.appendingPathComponent("out.mp4")
+        var ran = try TestSupport.stylize(["video", input.path, "-s", try style.path, "-o", mp4.path])
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        XCTAssertEqual(try rotation(mp4), expected)
+        XCTAssertEqual(try streamInfo(mp4).first?["width"] as? Int, 128)
+        // Matroska cannot store it in FFmpeg 5.1: the pixels are turned instead, so players
+        // still show the clip upright.
+        let mkv = dir.appendingPathComponent("out.mkv")
+        ran = try TestSupport.stylize(["video", input.path, "-s", try style.path, "-o", mkv.path, "--json"])
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        XCTAssertNil(try rotation(mkv))
+        XCTAssertEqual([try streamInfo(mkv).first?["width"] as? Int, try streamInfo(mkv).first?["height"] as? Int], [72, 128])
+    }
+
+    func testRotatedImage() {
+        // 3x2:  a b c      turned clockwise:  d a
+        //       d e f                         e b
+        //                                     f c
+        let image = RGBImage(width: 3, height: 2, pixels: (0..<6).flatMap { [Float($0), 0, 0] })
+        XCTAssertEqual(image.rotated(clockwise: 90).pixels.enumerated().filter { $0.offset % 3 == 0 }.map(\.element), [3, 0, 4, 1, 5, 2])
+        XCTAssertEqual(image.rotated(clockwise: 180).pixels.enumerated().filter { $0.offset % 3 == 0 }.map(\.element), [5, 4, 3, 2, 1, 0])
+        XCTAssertEqual(image.rotated(clockwise: 270).pixels.enumerated().filter { $0.offset % 3 == 0 }.map(\.element), [2, 5, 1, 4, 0, 3])
+        XCTAssertEqual(image.rotated(clockwise: 360), image)
+        XCTAssertEqual(image.rotated(clockwise: 90).rotated(clockwise: 270), image)
+    }
+
+    func testRefusesToOverwriteAndLeavesNothingOnFailure() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let output = dir.appendingPathComponent("exists.mp4")
+        try "precious".write(to: output, atomically: true, encoding: .utf8)
+        let ran = try TestSupport.stylize(["video", Self.sample.path, "-s", try style.path, "-o", output.path])
+        XCTAssertNotEqual(ran.status, 0)
+        XCTAssertTrue(ran.stderr.contains("--overwrite"), ran.stderr)
+        XCTAssertEqual(try String(contentsOf: output, encoding: .utf8), "precious")
+
+        let notVideo = dir.appendingPathComponent("notes.mp4")
+        try String(repeating: "not a clip\n", count: 50).write(to: notVideo, atomically: true, encoding: .utf8)
+        let bad = try TestSupport.stylize(["video", notVideo.path, "-s", try style.path, "-o", dir.appendingPathComponent("x.mp4").path])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, bad.stderr)
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)), ["exists.mp4", "notes.mp4"])
+    }
+
+    func testInterruptRemovesPartialOutput() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let output = dir.appendingPathComponent("out.mkv")
+        let process = Process()
+        process.executableURL = TestSupport.executable
+        process.arguments = ["video", Self.sample.path, "-s", try style.path, "-o", output.path, "--precision", "f32"]
+        process.standardError = Pipe()
+        try process.run()
+        // Wait until the job has started writing (its temporary file exists), then interrupt.
+        let deadline = Date().addingTimeInterval(60)
+        while (try FileManager.default.contentsOfDirectory(atPath: dir.path)).isEmpty && Date() < deadline && process.isRunning {
+            usleep(20_000)
+        }
+        usleep(300_000)
+        XCTAssertTrue(process.isRunning, "the job should still be running")
+        process.interrupt()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [], "no output and no temporary file")
+    }
+}
