@@ -1,11 +1,15 @@
 #ifndef STYLIZE_CFFMPEG_SHIM_H
 #define STYLIZE_CFFMPEG_SHIM_H
 
-// FFmpeg 5.1 (Debian 12: libavformat-dev, libavcodec-dev, libswscale-dev, libavutil-dev).
+// FFmpeg 5.1 (Debian 12: libavformat-dev, libavcodec-dev, libswscale-dev, libswresample-dev,
+// libavutil-dev).
 #include <errno.h>
 #include <libavformat/avformat.h>
 #include <libavcodec/avcodec.h>
 #include <libswscale/swscale.h>
+#include <libswresample/swresample.h>
+#include <libavutil/audio_fifo.h>
+#include <libavutil/channel_layout.h>
 #include <libavutil/avutil.h>
 #include <libavutil/error.h>
 #include <libavutil/imgutils.h>

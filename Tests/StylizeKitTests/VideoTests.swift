@@ -121,6 +121,31 @@ final class VideoTests: XCTestCase {
         XCTAssertEqual([try streamInfo(mkv).first?["width"] as? Int, try streamInfo(mkv).first?["height"] as? Int], [72, 128])
     }
 
+    /// A webcam-style AVI (MJPEG + PCM): PCM cannot go into MP4 or WebM, so it is re-encoded
+    /// (AAC, Opus) rather than dropped; Matroska takes it as it is.
+    func testAudioIsReencodedWhenTheContainerNeedsIt() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = dir.appendingPathComponent("cam.avi")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=15", "-f", "lavfi",
+                                        "-i", "sine=frequency=440:sample_rate=22050", "-t", "2", "-c:v", "mjpeg", "-c:a", "pcm_s16le", input.path])
+        let inputAudio = try audioSpan(input)
+        XCTAssertEqual(inputAudio, 2, accuracy: 0.05)
+        for (name, codec) in [("out.mp4", "aac"), ("out.webm", "opus"), ("out.mkv", "pcm_s16le")] {
+            let output = dir.appendingPathComponent(name)
+            let ran = try TestSupport.stylize(["video", input.path, "-s", try style.path, "-o", output.path])
+            XCTAssertEqual(ran.status, 0, ran.stderr)
+            let streams = try streamInfo(output)
+            XCTAssertEqual(streams.count, 2, name)
+            XCTAssertEqual(streams.last?["codec_name"] as? String, codec, name)
+            XCTAssertEqual(try times(output, "v:0").count, 30, name)
+            XCTAssertEqual(try audioSpan(output), inputAudio, accuracy: 0.05, name)
+            // The whole output decodes without a single error.
+            let check = try TestSupport.run(URL(fileURLWithPath: "/usr/bin/env"), ["ffmpeg", "-v", "error", "-i", output.path, "-f", "null", "-"])
+            XCTAssertEqual(check.status, 0)
+            XCTAssertEqual(check.stderr, "", name)
+        }
+    }
+
     func testRotatedImage() {
         // 3x2:  a b c      turned clockwise:  d a
         //       d e f                         e b

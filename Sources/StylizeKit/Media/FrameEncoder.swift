@@ -6,21 +6,33 @@ final class FrameEncoder {
 
     /// Opens encoder `name` for `width` x `height` frames of `format`; `configure` sets anything
     /// else (quality, colour range) before the codec opens.
-    init(name: String, width: Int, height: Int, format: AVPixelFormat, timeBase: AVRational,
-         configure: (UnsafeMutablePointer<AVCodecContext>) -> Void = { _ in }) throws {
+    convenience init(name: String, width: Int, height: Int, format: AVPixelFormat, timeBase: AVRational,
+                     configure: (UnsafeMutablePointer<AVCodecContext>) -> Void = { _ in }) throws {
         guard let codec = avcodec_find_encoder_by_name(name) else {
             throw StylizeError.ffmpeg(call: "avcodec_find_encoder_by_name", code: 0, text: "this FFmpeg has no \(name) encoder")
         }
+        try self.init(codec: codec, timeBase: timeBase) { context in
+            context.pointee.width = Int32(width)
+            context.pointee.height = Int32(height)
+            context.pointee.pix_fmt = format
+            configure(context)
+        }
+    }
+
+    /// Opens `codec` with `timeBase`; `configure` sets everything else before it opens.
+    init(codec: UnsafePointer<AVCodec>, timeBase: AVRational, configure: (UnsafeMutablePointer<AVCodecContext>) -> Void) throws {
         guard let context = avcodec_alloc_context3(codec) else {
             throw StylizeError.ffmpeg(call: "avcodec_alloc_context3", code: cffmpeg_error_enomem(), text: "out of memory")
         }
         self.context = context
-        context.pointee.width = Int32(width)
-        context.pointee.height = Int32(height)
-        context.pointee.pix_fmt = format
         context.pointee.time_base = timeBase
         configure(context)
-        try ffmpegCheck(avcodec_open2(context, codec, nil), "avcodec_open2(\(name))")
+        let code = avcodec_open2(context, codec, nil)
+        if code < 0 {
+            var context: UnsafeMutablePointer<AVCodecContext>? = context
+            avcodec_free_context(&context)
+            throw StylizeError.ffmpeg(call: "avcodec_open2(\(String(cString: codec.pointee.name)))", code: code, text: ffmpegErrorText(code))
+        }
     }
 
     deinit {

@@ -28,6 +28,8 @@ final class VideoWriter {
     private(set) var notes: [String] = []
     /// Input stream index -> output stream index, for copied streams.
     private(set) var streamMap: [Int32: Int32] = [:]
+    /// Input stream index -> its re-encoder, for audio the container cannot hold as it is.
+    private var transcoders: [Int32: AudioTranscoder] = [:]
     private let packet: Packet
 
     init(destination: String, reader: VideoReader, options: VideoOptions) throws {
@@ -162,10 +164,11 @@ final class VideoWriter {
                 notes.append("\(kind) stream \(index) (\(codec)): left out, only audio and subtitles are carried over")
                 continue
             }
+            if parameters.codec_type == AVMEDIA_TYPE_AUDIO && !Self.copiesAudio(parameters.codec_id, into: muxer) {
+                try addTranscodedAudio(stream, index: index, reader: reader)
+                continue
+            }
             guard muxer.accepts(parameters.codec_id) else {
-                if parameters.codec_type == AVMEDIA_TYPE_AUDIO {
-                    throw StylizeError.invalidArgument("\(codec) audio cannot be copied into \(String(cString: muxer.format.pointee.name)); write .mkv to keep it")
-                }
                 notes.append("subtitle stream \(index) (\(codec)): left out, \(String(cString: muxer.format.pointee.name)) cannot hold it")
                 continue
             }
@@ -181,6 +184,39 @@ final class VideoWriter {
         }
     }
 
+    /// MP4 and MOV players reliably play only these audio codecs; FFmpeg would also mux MP2,
+    /// Vorbis and others there, but many players then stay silent.
+    static let playableInMP4: Set<UInt32> = [AV_CODEC_ID_AAC, AV_CODEC_ID_MP3, AV_CODEC_ID_AC3, AV_CODEC_ID_EAC3,
+                                             AV_CODEC_ID_ALAC, AV_CODEC_ID_OPUS, AV_CODEC_ID_FLAC].map(\.rawValue).reduce(into: []) { $0.insert($1) }
+
+    /// Whether an audio stream of `codec` goes into the output as it is.
+    static func copiesAudio(_ codec: AVCodecID, into muxer: Muxer) -> Bool {
+        guard muxer.accepts(codec) else { return false }
+        return !formatsWithRotation.contains(String(cString: muxer.format.pointee.name)) || playableInMP4.contains(codec.rawValue)
+    }
+
+    /// Audio whose codec the container rejects is re-encoded to the container's own default
+    /// (AAC for MP4/MOV, Opus for WebM), never dropped.
+    private func addTranscodedAudio(_ stream: UnsafeMutablePointer<AVStream>, index: Int32, reader: VideoReader) throws {
+        let target = muxer.format.pointee.audio_codec
+        let from = String(cString: avcodec_get_name(stream.pointee.codecpar.pointee.codec_id))
+        guard target != AV_CODEC_ID_NONE, muxer.accepts(target) else {
+            throw StylizeError.invalidArgument("\(String(cString: muxer.format.pointee.name)) cannot hold \(from) audio nor re-encoded audio; choose another container")
+        }
+        let out = try muxer.addStream()
+        let muxer = self.muxer, outIndex = out.pointee.index
+        let transcoder = try AudioTranscoder(stream: stream, codecID: target, globalHeader: muxer.wantsGlobalHeader) { packet in
+            try muxer.write(packet, stream: outIndex, timeBase: packet.pointer.pointee.time_base)
+        }
+        try ffmpegCheck(avcodec_parameters_from_context(out.pointee.codecpar, transcoder.encoder.context), "avcodec_parameters_from_context")
+        out.pointee.time_base = transcoder.encoder.context.pointee.time_base
+        out.pointee.disposition = stream.pointee.disposition
+        av_dict_copy(&out.pointee.metadata, stream.pointee.metadata, 0)
+        transcoders[index] = transcoder
+        reader.copiedStreams.insert(index)
+        notes.append("audio stream \(index) (\(from)): re-encoded to \(transcoder.codecName) for \(String(cString: muxer.format.pointee.name))")
+    }
+
     func write(_ item: VideoOutputItem) throws {
         switch item {
         case .frame(let frame):
@@ -188,6 +224,7 @@ final class VideoWriter {
             _ = try encoder.send(frame)
             try drainEncoder()
         case .packet(let packet, let stream):
+            if let transcoder = transcoders[stream] { return try transcoder.transcode(packet) }
             guard let out = streamMap[stream] else { return }
             try muxer.write(packet, stream: out, timeBase: packet.pointer.pointee.time_base)
         }
@@ -204,6 +241,7 @@ final class VideoWriter {
     func finish() throws {
         _ = try encoder.send(nil)
         try drainEncoder()
+        for transcoder in transcoders.values { try transcoder.finish() }
         try muxer.finish()
     }
 }
