@@ -51,6 +51,9 @@ final class DNNLMemory {
 
     var floats: UnsafeMutablePointer<Float> { data.assumingMemoryBound(to: Float.self) }
 
+    /// The C of an N, C, H, W memory.
+    var channelCount: Int { Int(desc.dims.1) }
+
     /// Copies `values` into a plain f32 buffer.
     func write(_ values: [Float]) {
         precondition(values.count * 4 <= byteCount, "buffer too small")

@@ -16,8 +16,10 @@ final class ConvolutionLayer {
     ///   - input: NHWC memory of `inputHeight` x `inputWidth` (already reflect-padded where
     ///     the network pads by reflection; the spec's own zero padding is applied here).
     ///   - type: element type of `input` and of the weights (f32, or bf16 for AMX/AVX512-BF16).
+    ///   - output: where to write (a plain NHWC f32 memory of the output's shape), shared with
+    ///     other layers whose outputs are dead by then; nil allocates one.
     init(_ spec: ConvSpec, input: DNNLMemory, inputHeight: Int, inputWidth: Int, type: DNNLDataType,
-         activation: ConvActivation, stream: DNNLStream) throws {
+         activation: ConvActivation, output: DNNLMemory? = nil, stream: DNNLStream) throws {
         let engine = stream.engine
         let (o, i, kh, kw, g) = (spec.outputChannels, spec.inputChannels, spec.kernelHeight, spec.kernelWidth, spec.groups)
         let sh = spec.strides[0], sw = spec.strides[1]
@@ -55,9 +57,9 @@ final class ConvolutionLayer {
         try DNNLPrimitive.reorder(userWeights, into: weights, stream: stream)
         let bias = try DNNLMemory(biasDesc, engine: engine)
         bias.write(spec.bias)
-        output = try DNNLMemory(dstDesc, engine: engine)
+        self.output = try output ?? DNNLMemory(dstDesc, engine: engine)
         primitive = try DNNLPrimitive(pd, arguments: [
-            (DNNL_ARG_SRC, input), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_BIAS, bias), (DNNL_ARG_DST, output),
+            (DNNL_ARG_SRC, input), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_BIAS, bias), (DNNL_ARG_DST, self.output),
         ])
     }
 

@@ -143,18 +143,39 @@ final class TransformerPlan {
         let engine = stream.engine
         let h4 = (height + 3) / 4 * 4, w4 = (width + 3) / 4 * 4
 
+        // Every padded buffer is filled by a gather and read by the very next conv, so one
+        // buffer per shape serves the whole network.
+        var paddedBuffers: [[Int]: DNNLMemory] = [:]
         func paddedMemory(channels: Int, height: Int, width: Int) throws -> DNNLMemory {
-            try DNNLMemory(dnnlMemoryDesc([1, channels, height, width], type.raw, dnnl_nhwc), engine: engine)
+            let shape = [channels, height, width]
+            if let buffer = paddedBuffers[shape] { return buffer }
+            let buffer = try DNNLMemory(dnnlMemoryDesc([1, channels, height, width], type.raw, dnnl_nhwc), engine: engine)
+            paddedBuffers[shape] = buffer
+            return buffer
+        }
+        // Outputs of the contracting and expanding convs die as soon as the next gather has read
+        // them, so those of one shape share a buffer too (conv1's with expand/conv2's, conv2's
+        // with expand/conv1's). The trunk and the residual scratch are kept apart.
+        var outputBuffers: [[Int]: DNNLMemory] = [:]
+        func sharedOutput(_ spec: ConvSpec, inputHeight: Int, inputWidth: Int, upsample: Int) throws -> DNNLMemory {
+            let pad = spec.kernelHeight / 2
+            let h = (inputHeight * upsample + 2 * pad - spec.kernelHeight) / spec.strides[0] + 1
+            let w = (inputWidth * upsample + 2 * pad - spec.kernelWidth) / spec.strides[1] + 1
+            let shape = [spec.outputChannels, h, w]
+            if let buffer = outputBuffers[shape] { return buffer }
+            let buffer = try DNNLMemory(f32: [1] + shape, tag: dnnl_nhwc, engine: engine)
+            outputBuffers[shape] = buffer
+            return buffer
         }
         var steps: [() throws -> Void] = []
         var norms: [InstanceNormLayer] = []
         /// Appends reflect-pad (+ upsample) of `source` and the conv that reads it.
         func convolution(_ spec: ConvSpec, from source: DNNLMemory, height: Int, width: Int, upsample: Int = 1,
-                         activation: ConvActivation = .none) throws -> ConvolutionLayer {
+                         activation: ConvActivation = .none, output: DNNLMemory? = nil) throws -> ConvolutionLayer {
             let pad = ReflectPad(height: height, width: width, channels: spec.inputChannels, pad: spec.kernelHeight / 2, upsample: upsample)
             let padded = try paddedMemory(channels: spec.inputChannels, height: pad.outputHeight, width: pad.outputWidth)
             let layer = try ConvolutionLayer(spec, input: padded, inputHeight: pad.outputHeight, inputWidth: pad.outputWidth,
-                                             type: type, activation: activation, stream: stream)
+                                             type: type, activation: activation, output: output, stream: stream)
             steps.append {
                 try stream.wait()
                 pad.run(from: source.floats, to: padded.data, type: type)
@@ -179,19 +200,28 @@ final class TransformerPlan {
                               channels: 3, sourceWidth: width)
         inputPadded = try paddedMemory(channels: 3, height: inputPad.outputHeight, width: inputPad.outputWidth)
         let firstLayer = try ConvolutionLayer(first, input: inputPadded, inputHeight: inputPad.outputHeight, inputWidth: inputPad.outputWidth,
-                                              type: type, activation: .relu, stream: stream)
+                                              type: type, activation: .relu,
+                                              output: sharedOutput(first, inputHeight: h4, inputWidth: w4, upsample: 1), stream: stream)
         steps.append { try firstLayer.execute(stream) }
         var layer = firstLayer
-        for spec in net.contract.dropFirst() {
-            layer = try convolution(spec, from: layer.output, height: layer.outputHeight, width: layer.outputWidth, activation: .relu)
+        for (index, spec) in net.contract.enumerated().dropFirst() {
+            let isTrunk = index == net.contract.count - 1
+            let output = isTrunk ? nil : try sharedOutput(spec, inputHeight: layer.outputHeight, inputWidth: layer.outputWidth, upsample: 1)
+            layer = try convolution(spec, from: layer.output, height: layer.outputHeight, width: layer.outputWidth, activation: .relu, output: output)
         }
 
         let trunk = layer.output  // residual blocks add into this buffer in place
         let (qh, qw) = (layer.outputHeight, layer.outputWidth)
+        // Inside a block, conv1's output is dead once conv2's padded input is gathered, and
+        // conv2's once it is added to the trunk: one scratch buffer serves all ten convs.
+        let scratch = try DNNLMemory(f32: [1, net.residual[0].0.outputChannels, qh, qw], tag: dnnl_nhwc, engine: engine)
         for (conv1, conv2) in net.residual {
-            let a = try convolution(conv1, from: trunk, height: qh, width: qw)
+            guard conv1.outputChannels == scratch.channelCount, conv2.outputChannels == scratch.channelCount else {
+                throw StylizeError.modelDamaged(path: "transformer", reason: "residual blocks change the channel count")
+            }
+            let a = try convolution(conv1, from: trunk, height: qh, width: qw, output: scratch)
             try styleNorm(a, channels: conv1.outputChannels, relu: true)
-            let b = try convolution(conv2, from: a.output, height: qh, width: qw)
+            let b = try convolution(conv2, from: a.output, height: qh, width: qw, output: scratch)
             try styleNorm(b, channels: conv2.outputChannels, relu: false)
             let add = try AddLayer(trunk, b.output, into: trunk, stream: stream)
             steps.append { try add.execute(stream) }
@@ -200,7 +230,9 @@ final class TransformerPlan {
         var (source, h, w) = (trunk, qh, qw)
         for (index, spec) in net.expand.enumerated() {
             let last = index == net.expand.count - 1
-            let upsampled = try convolution(spec, from: source, height: h, width: w, upsample: last ? 1 : 2)
+            let upsample = last ? 1 : 2
+            let upsampled = try convolution(spec, from: source, height: h, width: w, upsample: upsample,
+                                            output: sharedOutput(spec, inputHeight: h, inputWidth: w, upsample: upsample))
             try styleNorm(upsampled, channels: spec.outputChannels, relu: !last)
             (source, h, w) = (upsampled.output, upsampled.outputHeight, upsampled.outputWidth)
         }
