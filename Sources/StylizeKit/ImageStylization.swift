@@ -35,14 +35,21 @@ extension Stylizer {
         if options.strength < 1 {
             vector = try style.blended(towards: styleVector(for: content), strength: options.strength)
         }
-        let worker = try worker ?? makeWorker(precision: options.precision)
+        return try stylize(content, conditioning: transformer.conditioning(for: vector), processingSize: options.processingSize,
+                           worker: worker ?? makeWorker(precision: options.precision))
+    }
+
+    /// Repaints `content` with a style already turned into StyleNorm parameters (the way to go
+    /// for many frames of one style), at `processingSize` if set.
+    public func stylize(_ content: Picture, conditioning: StyleConditioning, processingSize: Int?,
+                        worker: TransformerWorker) throws -> Picture {
         var input = content
-        if let size = options.processingSize {
+        if let size = processingSize {
             let scale = Double(size) / Double(min(content.width, content.height))
             input = try content.resized(width: max(1, Int((Double(content.width) * scale).rounded())),
                                         height: max(1, Int((Double(content.height) * scale).rounded())))
         }
-        let output = Picture(try worker.stylize(input.rgbImage, transformer.conditioning(for: vector)))
+        let output = Picture(try worker.stylize(input.rgbImage, conditioning))
         return try output.resized(width: content.width, height: content.height)
     }
 }

@@ -60,7 +60,7 @@ final class CommandLineTests: XCTestCase {
         try assertFails(["image", content, "-s", text.path, "-o", out], in: dir, saying: "neither a picture nor a .json vector file")
         try assertFails(["image", content, "-s", dir.appendingPathComponent("gone.jpg").path, "-o", out], in: dir, saying: "no such file")
         try assertFails(["image", content, "-s", "\(style):-1", "-o", out], in: dir, saying: "negative")
-        try assertFails(["image", content, "-s", style, "-o", dir.appendingPathComponent("out.gif").path], in: dir, saying: "use .png or .jpg")
+        try assertFails(["image", content, "-s", style, "-o", dir.appendingPathComponent("out.gif").path], in: dir, saying: "cannot write .gif")
         try assertFails(["image", content, "-s", style, "-o", out, "--strength", "2"], in: dir, saying: "strength")
         try assertFails(["vector", text.path, "-o", dir.appendingPathComponent("v.json").path], in: dir, saying: "neither a picture")
     }

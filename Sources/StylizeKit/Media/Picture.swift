@@ -131,20 +131,38 @@ public struct Picture: Sendable, Equatable {
 
     /// Formats `write(to:)` can produce, chosen by the file extension.
     public enum OutputFormat: String, CaseIterable, Sendable {
-        case png, jpeg
+        case png, jpeg, bmp, ppm, pgm, tiff, webp
+
+        /// Extensions that name each format.
+        public static let extensions: [String: OutputFormat] = [
+            "png": .png, "jpg": .jpeg, "jpeg": .jpeg, "bmp": .bmp, "ppm": .ppm, "pgm": .pgm,
+            "tif": .tiff, "tiff": .tiff, "webp": .webp,
+        ]
 
         public init(for url: URL) throws {
-            switch url.pathExtension.lowercased() {
-            case "png": self = .png
-            case "jpg", "jpeg": self = .jpeg
-            default:
-                throw StylizeError.invalidArgument("\(url.path): cannot write .\(url.pathExtension) pictures; use .png or .jpg")
+            guard let format = Self.extensions[url.pathExtension.lowercased()] else {
+                throw StylizeError.invalidArgument("\(url.path): cannot write .\(url.pathExtension) pictures; use .png, .jpg, .bmp, .ppm, .pgm, .tiff or .webp")
+            }
+            self = format
+        }
+
+        /// FFmpeg encoder and the pixel format it is fed.
+        var encoder: (name: String, format: AVPixelFormat) {
+            switch self {
+            case .png: return ("png", AV_PIX_FMT_RGB24)
+            case .jpeg: return ("mjpeg", AV_PIX_FMT_YUVJ420P)
+            case .bmp: return ("bmp", AV_PIX_FMT_BGR24)
+            case .ppm: return ("ppm", AV_PIX_FMT_RGB24)
+            case .pgm: return ("pgm", AV_PIX_FMT_GRAY8)  // grey: the luma of the result
+            case .tiff: return ("tiff", AV_PIX_FMT_RGB24)
+            case .webp: return ("libwebp", AV_PIX_FMT_YUV420P)
             }
         }
     }
 
-    /// Encodes as 8-bit PNG or JPEG (quality 2 on FFmpeg's 1-31 scale, full-range 4:2:0) and
-    /// writes it atomically; an existing file is replaced only with `overwrite`.
+    /// Encodes as an 8-bit picture in the format the extension names (JPEG at quality 2 of
+    /// FFmpeg's 1-31, WebP at quality 90) and writes it atomically; an existing file is
+    /// replaced only with `overwrite`.
     public func write(to url: URL, overwrite: Bool) throws {
         let format = try OutputFormat(for: url)
         try OutputFile.checkWritable(url, overwrite: overwrite)
@@ -156,20 +174,27 @@ public struct Picture: Sendable, Equatable {
                 base[y * stride + i] = UInt8((UInt32(samples[y * width * 3 + i]) * 255 + 32767) / 65535)
             }
         }
-        let data: Data
-        switch format {
-        case .png:
-            data = try Self.encode(rgb, codec: "png", format: AV_PIX_FMT_RGB24)
-        case .jpeg:
-            let yuv = try Frame(width: width, height: height, format: AV_PIX_FMT_YUVJ420P)
-            let scaler = try Scaler(from: (width, height, AV_PIX_FMT_RGB24), to: (width, height, AV_PIX_FMT_YUVJ420P))
-            let s = rgb.pointer.pointee, d = yuv.pointer.pointee
+        let (codec, pixelFormat) = format.encoder
+        var frame = rgb
+        if pixelFormat != AV_PIX_FMT_RGB24 {
+            frame = try Frame(width: width, height: height, format: pixelFormat)
+            let scaler = try Scaler(from: (width, height, AV_PIX_FMT_RGB24), to: (width, height, pixelFormat))
+            let s = rgb.pointer.pointee, d = frame.pointer.pointee
             try scaler.scale(source: [UnsafePointer(s.data.0), nil, nil, nil], sourceStrides: [s.linesize.0, 0, 0, 0], height: height,
-                             destination: [d.data.0, d.data.1, d.data.2, nil], destinationStrides: [d.linesize.0, d.linesize.1, d.linesize.2, 0])
-            data = try Self.encode(yuv, codec: "mjpeg", format: AV_PIX_FMT_YUVJ420P) { context in
+                             destination: [d.data.0, d.data.1, d.data.2, d.data.3],
+                             destinationStrides: [d.linesize.0, d.linesize.1, d.linesize.2, d.linesize.3])
+        }
+        let data = try Self.encode(frame, codec: codec, format: pixelFormat) { context in
+            switch format {
+            case .jpeg:
                 context.pointee.flags |= AV_CODEC_FLAG_QSCALE
                 context.pointee.global_quality = 2 * FF_QP2LAMBDA
                 context.pointee.color_range = AVCOL_RANGE_JPEG
+            case .webp:
+                context.pointee.global_quality = 90 * FF_QP2LAMBDA
+                context.pointee.flags |= AV_CODEC_FLAG_QSCALE
+            default:
+                break
             }
         }
         try OutputFile.write(data, to: url, overwrite: overwrite)

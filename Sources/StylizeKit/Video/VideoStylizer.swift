@@ -24,7 +24,7 @@ public final class VideoStylizer {
         }
         let started = Date()
         let reader = try VideoReader(path: input, formatName: options.inputFormat, start: options.start, duration: options.duration)
-        let writer = try VideoWriter(destination: output, reader: reader, options: options)
+        let writer = try VideoWriter(destination: output, video: .init(reader), reader: reader, options: options)
         var first: VideoInputItem?
         var vector = style
         if options.strength < 1 {

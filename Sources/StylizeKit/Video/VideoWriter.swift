@@ -32,11 +32,56 @@ final class VideoWriter {
     private var transcoders: [Int32: AudioTranscoder] = [:]
     private let packet: Packet
 
-    init(destination: String, reader: VideoReader, options: VideoOptions) throws {
+    /// What the writer needs to know of the video it will encode.
+    struct VideoDescription {
+        var width: Int, height: Int
+        /// Time base of the frames' timestamps.
+        var timeBase: AVRational
+        var frameRate: AVRational
+        var sampleAspectRatio: AVRational
+        var colors: VideoColors
+        /// The clockwise turn a player applies (from the input's display matrix).
+        var rotation: Int
+        /// Where the frames come from (for the summary).
+        var sourceCodec: String
+        /// The input stream, whose metadata, disposition and side data are carried over.
+        var stream: UnsafeMutablePointer<AVStream>?
+
+        /// The description of a demuxed input's video stream.
+        init(_ reader: VideoReader) {
+            let stream = reader.videoStream
+            let parameters = stream.pointee.codecpar.pointee
+            width = Int(parameters.width)
+            height = Int(parameters.height)
+            timeBase = stream.pointee.time_base
+            frameRate = av_guess_frame_rate(reader.demuxer.context, stream, nil)
+            sampleAspectRatio = parameters.sample_aspect_ratio.num > 0 ? parameters.sample_aspect_ratio : stream.pointee.sample_aspect_ratio
+            colors = VideoColors(matrix: parameters.color_space, range: parameters.color_range,
+                                 primaries: parameters.color_primaries, transfer: parameters.color_trc, height: height)
+            rotation = VideoWriter.displayRotation(of: stream)
+            sourceCodec = String(cString: avcodec_get_name(parameters.codec_id))
+            self.stream = stream
+        }
+
+        init(width: Int, height: Int, frameRate: AVRational, colors: VideoColors, sourceCodec: String) {
+            self.width = width
+            self.height = height
+            timeBase = av_inv_q(frameRate)
+            self.frameRate = frameRate
+            sampleAspectRatio = AVRational(num: 1, den: 1)
+            self.colors = colors
+            rotation = 0
+            self.sourceCodec = sourceCodec
+            stream = nil
+        }
+    }
+
+    /// - Parameters:
+    ///   - reader: the demuxed input whose other streams (audio, subtitles) go along; nil for
+    ///     frames that come from elsewhere (an image sequence).
+    init(destination: String, video: VideoDescription, reader: VideoReader?, options: VideoOptions) throws {
         muxer = try Muxer(destination: destination, formatName: options.outputFormat, overwrite: options.overwrite)
         packet = try Packet()
-        let input = reader.videoStream.pointee
-        let parameters = input.codecpar.pointee
 
         // The encoder: named, or the container's preferred video codec.
         let codec: UnsafePointer<AVCodec>
@@ -57,21 +102,18 @@ final class VideoWriter {
         codecName = String(cString: codec.pointee.name)
         let formats = Self.pixelFormats(of: codec)
         pixelFormat = formats.contains(AV_PIX_FMT_YUV420P) || formats.isEmpty ? AV_PIX_FMT_YUV420P : formats[0]
-        let rotation = Self.displayRotation(of: reader.videoStream)
         let storesRotation = Self.formatsWithRotation.contains(String(cString: muxer.format.pointee.name))
-        pixelRotation = storesRotation ? 0 : rotation
-        let (sourceWidth, sourceHeight) = pixelRotation % 180 == 0
-            ? (Int(parameters.width), Int(parameters.height)) : (Int(parameters.height), Int(parameters.width))
+        pixelRotation = storesRotation ? 0 : video.rotation
+        let (sourceWidth, sourceHeight) = pixelRotation % 180 == 0 ? (video.width, video.height) : (video.height, video.width)
         // 4:2:0 needs even sides: an odd side loses its last pixel to a slight rescale.
         let subsampled = pixelFormat == AV_PIX_FMT_YUV420P
         width = subsampled ? sourceWidth & ~1 : sourceWidth
         height = subsampled ? sourceHeight & ~1 : sourceHeight
-        guard width > 0, height > 0 else { throw StylizeError.unreadable(path: reader.demuxer.path, reason: "the video stream has no size") }
+        guard width > 0, height > 0 else { throw StylizeError.invalidArgument("the video has no size") }
 
-        let frameRate = av_guess_frame_rate(reader.demuxer.context, reader.videoStream, nil)
-        let sampleAspect = parameters.sample_aspect_ratio.num > 0 ? parameters.sample_aspect_ratio : input.sample_aspect_ratio
-        colors = VideoColors(matrix: parameters.color_space, range: parameters.color_range,
-                             primaries: parameters.color_primaries, transfer: parameters.color_trc, height: height)
+        let frameRate = video.frameRate
+        let sampleAspect = video.sampleAspectRatio
+        colors = video.colors
         let crf = options.crf ?? Self.defaultCRF[codecName]
         let globalHeader = muxer.wantsGlobalHeader
         let colors = colors
@@ -91,7 +133,7 @@ final class VideoWriter {
         do {
             // The input's own time base keeps every timestamp exact (variable frame rate too).
             encoder = try FrameEncoder(name: codecName, width: width, height: height, format: pixelFormat,
-                                       timeBase: input.time_base, configure: configure)
+                                       timeBase: video.timeBase, configure: configure)
         } catch {
             // Some encoders (MPEG-4 Part 2, ...) cap the time base; fall back to 1/frame rate.
             guard frameRate.num > 0 else { throw error }
@@ -105,14 +147,18 @@ final class VideoWriter {
         videoOut.pointee.avg_frame_rate = frameRate
         videoOut.pointee.r_frame_rate = frameRate
         videoOut.pointee.sample_aspect_ratio = sampleAspect
-        videoOut.pointee.disposition = input.disposition
-        av_dict_copy(&videoOut.pointee.metadata, input.metadata, 0)
-        try Self.copySideData(from: reader.videoStream, to: videoOut, skipping: pixelRotation != 0 ? [AV_PKT_DATA_DISPLAYMATRIX.rawValue] : [])
-        notes.append("video: \(String(cString: avcodec_get_name(parameters.codec_id))) -> \(codecName) \(width)x\(height)"
+        if let input = video.stream {
+            videoOut.pointee.disposition = input.pointee.disposition
+            av_dict_copy(&videoOut.pointee.metadata, input.pointee.metadata, 0)
+            try Self.copySideData(from: input, to: videoOut, skipping: pixelRotation != 0 ? [AV_PKT_DATA_DISPLAYMATRIX.rawValue] : [])
+        }
+        notes.append("video: \(video.sourceCodec) -> \(codecName) \(width)x\(height)"
                      + (pixelRotation != 0 ? ", turned \(pixelRotation) degrees (the container cannot store rotation)" : ""))
 
-        av_dict_copy(&muxer.context.pointee.metadata, reader.demuxer.context.pointee.metadata, 0)
-        try mapOtherStreams(reader)
+        if let reader {
+            av_dict_copy(&muxer.context.pointee.metadata, reader.demuxer.context.pointee.metadata, 0)
+            try mapOtherStreams(reader)
+        }
         try muxer.writeHeader()
     }
 

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import StylizeKit
+
+extension Picture.OutputFormat: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let format = Picture.OutputFormat.extensions[argument.lowercased()] else { return nil }
+        self = format
+    }
+}
+
+struct FramesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "frames",
+        abstract: "Stylize an image sequence: a folder of frames, a glob or a printf pattern.",
+        discussion: """
+        IN is a folder (its pictures in natural order: frame2 before frame10), a glob ('cam/*.jpg') or a printf \
+        pattern (cam_%05d.jpg). OUT is a folder (the same file names and formats, unless --format) or a video file \
+        (.mp4, .mkv, .webm, ...) assembled at --fps. With --watch, frames a camera is still writing are taken as they \
+        appear (each once it has stopped changing), until Ctrl-C or --idle-exit.
+        """
+    )
+
+    @Argument(help: "The frames: a folder, a glob or a printf pattern.")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "A folder for the stylized frames, or a video file.")
+    var output: String
+
+    @OptionGroup var processing: ProcessingOptions
+
+    @Option(help: "Frame rate of a video output.")
+    var fps: Double = 30
+
+    @Option(help: "Picture format of a folder output: png, jpg, bmp, ppm, pgm, tiff or webp (default: each frame's own).")
+    var format: Picture.OutputFormat?
+
+    @Flag(help: "Keep taking new frames as they appear in the input folder, until Ctrl-C or --idle-exit.")
+    var watch = false
+
+    @Option(help: "With --watch: stop after this many seconds without a new frame.")
+    var idleExit: Double?
+
+    @Option(help: "Constant-quality level of a video output's encoder (lower is better; default 18 for H.264).")
+    var crf: Int?
+
+    @Option(help: "Video encoder of a video output, by FFmpeg name.")
+    var codec: String?
+
+    @OptionGroup var models: ModelOptions
+
+    func validate() throws {
+        guard fps > 0 else { throw ValidationError("--fps must be positive") }
+        if let idleExit, !(idleExit > 0) { throw ValidationError("--idle-exit must be positive") }
+        if idleExit != nil && !watch { throw ValidationError("--idle-exit goes with --watch") }
+    }
+
+    func run() throws {
+        let stop = StopRequest()
+        try reportingErrors {
+            var options = FrameSequenceOptions()
+            processing.apply(to: &options.video)
+            options.video.crf = crf
+            options.video.codec = codec
+            options.frameRate = fps
+            options.pictureFormat = format
+            options.watch = watch
+            options.idleExit = idleExit
+            _ = try FrameSequence(input)
+            let stylizer = try models.load()
+            let spec = try StyleSpec(parsing: processing.style)
+            let vector = try stylizer.styleVector(for: spec)
+            let bar = ProgressLine(quiet: processing.quiet)
+            let job = FrameSequenceStylizer(stylizer: stylizer, options: options)
+            if job.writesVideo(output) && output != "-" && !options.video.overwrite && FileManager.default.fileExists(atPath: output) {
+                throw StylizeError.outputExists(output)
+            }
+            let summary: VideoSummary
+            do {
+                summary = try job.run(input: input, output: output, style: vector) { progress in
+                    bar.draw(progress)
+                    return stop.requested == nil
+                }
+            } catch StylizeError.cancelled {
+                bar.finish()
+                FileHandle.standardError.write(Data("stylize: \(StylizeError.cancelled.localizedDescription)\n".utf8))
+                throw ExitCode(128 + (stop.requested ?? SIGINT))
+            }
+            bar.finish()
+            if processing.json { try printJSON(JobSummary(summary, style: spec.description, precision: processing.precision.resolved)) }
+        }
+    }
+}
