@@ -1,0 +1,123 @@
+import Foundation
+import XCTest
+@testable import StylizeKit
+
+/// `stylize frames` and the pieces behind it.
+final class FrameSequenceTests: XCTestCase {
+    var style: URL { get throws { try TestSupport.styleVectorFile.get() } }
+
+    /// A webcam-style folder of grey PGM frames named cam1.pgm ... camN.pgm.
+    func cameraFolder(_ dir: URL, count: Int) throws -> URL {
+        let folder = dir.appendingPathComponent("cam")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10", "-frames:v", "\(count)",
+                                        "-vf", "format=gray", "-start_number", "1", folder.appendingPathComponent("cam%d.pgm").path])
+        return folder
+    }
+
+    func testNaturalOrder() {
+        let names = ["frame10.png", "frame2.png", "frame1.png", "frame100.png", "frame20.png"]
+        XCTAssertEqual(names.sorted(by: FrameSequence.naturalOrder), ["frame1.png", "frame2.png", "frame10.png", "frame20.png", "frame100.png"])
+    }
+
+    func testFolderGlobAndPatternListTheSameFrames() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let folder = try cameraFolder(dir, count: 12)
+        try "not a frame".write(to: folder.appendingPathComponent("notes.txt"), atomically: true, encoding: .utf8)
+        let expected = (1...12).map { folder.appendingPathComponent("cam\($0).pgm").path }
+        XCTAssertEqual(try FrameSequence(folder.path).files().map(\.path), expected)
+        XCTAssertEqual(try FrameSequence(folder.path + "/*.pgm").files().map(\.path), expected)
+        XCTAssertEqual(try FrameSequence(folder.path + "/cam%d.pgm").files().map(\.path), expected)
+        XCTAssertThrowsError(try FrameSequence(dir.appendingPathComponent("missing").path))
+    }
+
+    func testGreyCameraFramesToFolderKeepNamesAndFormat() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let folder = try cameraFolder(dir, count: 12)
+        let out = dir.appendingPathComponent("out")
+        let ran = try TestSupport.stylize(["frames", folder.path, "-s", try style.path, "-o", out.path, "--json"])
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        let names = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted(by: FrameSequence.naturalOrder)
+        XCTAssertEqual(names, (1...12).map { "cam\($0).pgm" })
+        let format = try TestSupport.tool("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,pix_fmt,width,height", "-of", "csv=p=0",
+                                                      out.appendingPathComponent("cam7.pgm").path])
+        XCTAssertEqual(format.trimmingCharacters(in: .whitespacesAndNewlines), "pgm,64,48,gray")
+        // Each output frame is what `stylize image` makes of that frame.
+        let single = dir.appendingPathComponent("single.pgm")
+        XCTAssertEqual(try TestSupport.stylize(["image", folder.appendingPathComponent("cam7.pgm").path, "-s", try style.path, "-o", single.path]).status, 0)
+        XCTAssertEqual(try Data(contentsOf: single), try Data(contentsOf: out.appendingPathComponent("cam7.pgm")))
+
+        // --format png writes colour PNGs with the same base names.
+        let png = dir.appendingPathComponent("png")
+        XCTAssertEqual(try TestSupport.stylize(["frames", folder.path + "/cam%d.pgm", "-s", try style.path, "-o", png.path, "--format", "png"]).status, 0)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: png.path).count, 12)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: png.appendingPathComponent("cam12.png").path))
+    }
+
+    func testFramesToClip() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let folder = try cameraFolder(dir, count: 12)
+        let clip = dir.appendingPathComponent("cam.mp4")
+        let ran = try TestSupport.stylize(["frames", folder.path, "-s", try style.path, "-o", clip.path, "--fps", "12"])
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        let info = try TestSupport.tool("ffprobe", ["-v", "error", "-count_frames", "-show_entries", "stream=codec_name,nb_read_frames,r_frame_rate,width,height",
+                                                    "-of", "csv=p=0", clip.path])
+        XCTAssertEqual(info.trimmingCharacters(in: .whitespacesAndNewlines), "h264,64,48,12/1,12")
+    }
+
+    func testRefusesToWriteOverItsOwnFramesOrExistingOnes() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let folder = try cameraFolder(dir, count: 3)
+        let before = try Data(contentsOf: folder.appendingPathComponent("cam1.pgm"))
+        let same = try TestSupport.stylize(["frames", folder.path, "-s", try style.path, "-o", folder.path])
+        XCTAssertNotEqual(same.status, 0)
+        XCTAssertTrue(same.stderr.contains("input folder"), same.stderr)
+        XCTAssertEqual(try Data(contentsOf: folder.appendingPathComponent("cam1.pgm")), before)
+        let out = dir.appendingPathComponent("out")
+        XCTAssertEqual(try TestSupport.stylize(["frames", folder.path, "-s", try style.path, "-o", out.path]).status, 0)
+        let again = try TestSupport.stylize(["frames", folder.path, "-s", try style.path, "-o", out.path])
+        XCTAssertNotEqual(again.status, 0)
+        XCTAssertTrue(again.stderr.contains("--overwrite"), again.stderr)
+        XCTAssertEqual(try TestSupport.stylize(["frames", folder.path, "-s", try style.path, "-o", out.path, "--overwrite"]).status, 0)
+    }
+
+    /// --watch takes frames written after it started, including one written in two halves
+    /// with a pause between them, and ends after --idle-exit.
+    func testWatchPicksUpNewFramesOnlyWhenComplete() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let source = try cameraFolder(dir, count: 6)
+        let watched = dir.appendingPathComponent("watched")
+        try FileManager.default.createDirectory(at: watched, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: source.appendingPathComponent("cam1.pgm"), to: watched.appendingPathComponent("cam1.pgm"))
+        let out = dir.appendingPathComponent("out")
+        let process = Process()
+        process.executableURL = TestSupport.executable
+        process.arguments = ["frames", watched.path, "-s", try style.path, "-o", out.path, "--watch", "--idle-exit", "2.5"]
+        process.standardError = Pipe()
+        try process.run()
+        Thread.sleep(forTimeInterval: 0.8)
+        for i in 2...5 {
+            // Written elsewhere and moved in, as careful cameras do.
+            let temporary = dir.appendingPathComponent("partial")
+            try FileManager.default.copyItem(at: source.appendingPathComponent("cam\(i).pgm"), to: temporary)
+            try FileManager.default.moveItem(at: temporary, to: watched.appendingPathComponent("cam\(i).pgm"))
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        // Written in place, half of it, a pause, then the rest.
+        let data = try Data(contentsOf: source.appendingPathComponent("cam6.pgm"))
+        let slow = watched.appendingPathComponent("cam6.pgm")
+        XCTAssertTrue(FileManager.default.createFile(atPath: slow.path, contents: nil))
+        let handle = try FileHandle(forWritingTo: slow)
+        handle.write(data.prefix(data.count / 2))
+        Thread.sleep(forTimeInterval: 1.2)
+        handle.write(data.suffix(from: data.count / 2))
+        try handle.close()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        let names = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted(by: FrameSequence.naturalOrder)
+        XCTAssertEqual(names, (1...6).map { "cam\($0).pgm" })
+        let single = dir.appendingPathComponent("single.pgm")
+        XCTAssertEqual(try TestSupport.stylize(["image", source.appendingPathComponent("cam6.pgm").path, "-s", try style.path, "-o", single.path]).status, 0)
+        XCTAssertEqual(try Data(contentsOf: single), try Data(contentsOf: out.appendingPathComponent("cam6.pgm")), "the paused frame was read whole")
+    }
+}
