@@ -51,6 +51,7 @@ struct FramesCommand: ParsableCommand {
 
     func validate() throws {
         guard fps > 0 else { throw ValidationError("--fps must be positive") }
+        guard input != "-", output != "-" else { throw ValidationError("frames reads and writes files; use stylize video for pipes") }
         if let idleExit, !(idleExit > 0) { throw ValidationError("--idle-exit must be positive") }
         if idleExit != nil && !watch { throw ValidationError("--idle-exit goes with --watch") }
     }

@@ -137,6 +137,7 @@ struct VideoCommand: ParsableCommand {
         if let start { _ = try parseSeconds(start) }
         if let duration { guard try parseSeconds(duration) > 0 else { throw ValidationError("--duration must be positive") } }
         if output == "-" && format == nil { throw ValidationError("writing to standard output needs --format (e.g. nut or matroska)") }
+        if output == "-" && processing.json { throw ValidationError("--json cannot go with -o -: standard output carries the video") }
         if input != "-" && output != "-" { try validateDistinct(input: input, output: output) }
     }
 

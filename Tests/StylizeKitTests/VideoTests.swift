@@ -146,6 +146,21 @@ final class VideoTests: XCTestCase {
         }
     }
 
+    /// "-" streams through stdin and stdout, so stylize sits between two ffmpeg commands.
+    func testPipesChainWithFFmpeg() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let output = dir.appendingPathComponent("piped.mkv")
+        let command = """
+        ffmpeg -v error -i '\(Self.sample.path)' -t 2 -vf scale=160:90 -c:v mpeg4 -c:a copy -f nut - \
+          | '\(TestSupport.executable.path)' video - -s '\(try style.path)' -o - --format nut \
+          | ffmpeg -v error -f nut -i - -c copy '\(output.path)'
+        """
+        let ran = try TestSupport.run(URL(fileURLWithPath: "/bin/bash"), ["-o", "pipefail", "-c", command])
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        XCTAssertEqual(try times(output, "v:0").count, 50)
+        XCTAssertEqual(try audioSpan(output), 2, accuracy: 0.05)
+    }
+
     func testRotatedImage() {
         // 3x2:  a b c      turned clockwise:  d a
         //       d e f                         e b

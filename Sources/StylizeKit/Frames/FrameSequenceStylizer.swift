@@ -33,7 +33,7 @@ public final class FrameSequenceStylizer {
 
     /// Whether `output` names a video (by extension, or because a container was named).
     public func writesVideo(_ output: String) -> Bool {
-        options.video.outputFormat != nil || output == "-" || Self.videoExtensions.contains(URL(fileURLWithPath: output).pathExtension.lowercased())
+        options.video.outputFormat != nil || Self.videoExtensions.contains(URL(fileURLWithPath: output).pathExtension.lowercased())
     }
 
     public func run(input: String, output: String, style: StyleVector,
