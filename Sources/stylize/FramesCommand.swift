@@ -52,6 +52,7 @@ struct FramesCommand: ParsableCommand {
     func validate() throws {
         guard fps > 0 else { throw ValidationError("--fps must be positive") }
         guard input != "-", output != "-" else { throw ValidationError("frames reads and writes files; use stylize video for pipes") }
+        if watch && processing.filmstrip != nil { throw ValidationError("--filmstrip needs the frames in advance, which --watch does not give") }
         if let idleExit, !(idleExit > 0) { throw ValidationError("--idle-exit must be positive") }
         if idleExit != nil && !watch { throw ValidationError("--idle-exit goes with --watch") }
     }
@@ -69,8 +70,7 @@ struct FramesCommand: ParsableCommand {
             options.idleExit = idleExit
             _ = try FrameSequence(input)
             let stylizer = try models.load()
-            let spec = try StyleSpec(parsing: processing.style)
-            let vector = try stylizer.styleVector(for: spec)
+            let (timeline, styleDescription) = try processing.timeline(stylizer)
             let bar = ProgressLine(quiet: processing.quiet)
             let job = FrameSequenceStylizer(stylizer: stylizer, options: options)
             if job.writesVideo(output) && output != "-" && !options.video.overwrite && FileManager.default.fileExists(atPath: output) {
@@ -78,7 +78,7 @@ struct FramesCommand: ParsableCommand {
             }
             let summary: VideoSummary
             do {
-                summary = try job.run(input: input, output: output, style: vector) { progress in
+                summary = try job.run(input: input, output: output, timeline: timeline) { progress in
                     bar.draw(progress)
                     return stop.requested == nil
                 }
@@ -88,7 +88,7 @@ struct FramesCommand: ParsableCommand {
                 throw ExitCode(128 + (stop.requested ?? SIGINT))
             }
             bar.finish()
-            if processing.json { try printJSON(JobSummary(summary, style: spec.description, precision: processing.precision.resolved)) }
+            if processing.json { try printJSON(JobSummary(summary, style: styleDescription, precision: processing.precision.resolved)) }
         }
     }
 }

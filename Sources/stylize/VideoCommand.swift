@@ -6,19 +6,36 @@ import StylizeKit
 /// Flags shared by `video` and `frames` that control the stylization itself.
 struct ProcessingOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "The style: a picture, a .json vector file, or a mix a.jpg:0.7,b.json:0.3.")
-    var style: String
+    var style: String?
+
+    @Option(name: .customLong("keyframe"), help: ArgumentHelp(
+        "A style at a moment: TIME=STYLE[@STRENGTH], TIME in seconds (2.5), HH:MM:SS.mmm, or a frame index #N. Repeat it; between keyframes the style and strength move frame by frame, and hold before the first and after the last.",
+        valueName: "time=style[@strength]"))
+    var keyframes: [String] = []
+
+    @Option(name: .customLong("keyframes"), help: ArgumentHelp("Keyframes from a JSON file: {\"ease\": \"smooth\", \"keyframes\": [{\"time\": \"0\", \"style\": \"a.jpg\", \"strength\": 1}, ...]}.", valueName: "file.json"))
+    var keyframeFile: String?
+
+    @Option(help: "Pace of the transitions between keyframes: linear, smooth, in, out or in-out (default: the keyframes file's, else linear).")
+    var ease: Easing?
+
+    @Option(help: "Style strength from 0 to 1 (default 1). Below 1 the style is blended with the content's own style vector, computed once from 5 frames spread over the clip (the first frame for a pipe or --watch), never per frame.")
+    var strength: Double?
 
     @Option(help: "Run the network with the frames' shorter side at this many pixels (the brush scale); frames keep their own size.")
     var size: Int?
-
-    @Option(help: "Style strength from 0 to 1. Below 1 the style is blended with the clip's own style vector, computed once from 5 frames spread over the clip (the first frame for a pipe).")
-    var strength: Double = 1
 
     @Option(help: "Arithmetic: auto (bf16 where the CPU has native bf16, else f32), f32 or bf16.")
     var precision: Precision = .auto
 
     @Option(help: "Transformer workers (frames stylized at once).")
     var workers = 1
+
+    @Option(help: "Also write a filmstrip: evenly spaced output frames side by side in one picture (.png, .jpg, ...).")
+    var filmstrip: String?
+
+    @Option(help: "Frames in the filmstrip.")
+    var filmstripFrames = 8
 
     @Flag(help: "Replace the output if it exists.")
     var overwrite = false
@@ -30,20 +47,47 @@ struct ProcessingOptions: ParsableArguments {
     var quiet = false
 
     func validate() throws {
-        guard (0...1).contains(strength) else { throw ValidationError("--strength must be between 0 and 1") }
+        if let strength, !(0...1).contains(strength) { throw ValidationError("--strength must be between 0 and 1") }
         if let size, size < StyleTransformer.minimumSide { throw ValidationError("--size must be at least \(StyleTransformer.minimumSide)") }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        let keyed = !keyframes.isEmpty || keyframeFile != nil
+        if keyed && style != nil { throw ValidationError("give either -s STYLE or keyframes, not both") }
+        if keyed && strength != nil { throw ValidationError("with keyframes, give strengths in them: TIME=STYLE@STRENGTH") }
+        if !keyed && style == nil { throw ValidationError("give a style with -s STYLE, or keyframes with --keyframe TIME=STYLE") }
+        if !keyed && ease != nil { throw ValidationError("--ease goes with keyframes") }
+        for keyframe in keyframes { _ = try KeyframeSpec(parsing: keyframe) }
     }
 
     func apply(to options: inout VideoOptions) {
         options.processingSize = size
-        options.strength = strength
         options.precision = precision
         options.workers = workers
         options.framesInFlight = max(4, 2 * workers)
         options.overwrite = overwrite
+        options.filmstrip = filmstrip.map { URL(fileURLWithPath: $0) }
+        options.filmstripFrames = filmstripFrames
+    }
+
+    /// The style over time, every vector computed now, and a description for summaries.
+    func timeline(_ stylizer: Stylizer) throws -> (StyleTimeline, String) {
+        if let style {
+            let spec = try StyleSpec(parsing: style)
+            return (try StyleTimeline(constant: stylizer.styleVector(for: spec), strength: strength ?? 1), spec.description)
+        }
+        var specs: [KeyframeSpec] = []
+        var easing = ease
+        if let keyframeFile {
+            let file = try KeyframeFile.read(URL(fileURLWithPath: keyframeFile))
+            specs += file.keyframes
+            easing = easing ?? file.ease
+        }
+        specs += try keyframes.map(KeyframeSpec.init(parsing:))
+        let description = specs.map { "\($0.time)=\($0.style)@\($0.strength)" }.joined(separator: " ")
+        return (try stylizer.timeline(specs, easing: easing ?? .linear), description)
     }
 }
+
+extension Easing: ExpressibleByArgument {}
 
 /// Ctrl-C and SIGTERM ask the running job to stop; the job then removes its partial output.
 final class StopRequest: @unchecked Sendable {
@@ -155,12 +199,11 @@ struct VideoCommand: ParsableCommand {
             if input != "-" && !FileManager.default.fileExists(atPath: input) { throw StylizeError.fileNotFound(input) }
             if output != "-" && !options.overwrite && FileManager.default.fileExists(atPath: output) { throw StylizeError.outputExists(output) }
             let stylizer = try models.load()
-            let spec = try StyleSpec(parsing: processing.style)
-            let vector = try stylizer.styleVector(for: spec)
+            let (timeline, styleDescription) = try processing.timeline(stylizer)
             let bar = ProgressLine(quiet: processing.quiet || output == "-")
             let summary: VideoSummary
             do {
-                summary = try VideoStylizer(stylizer: stylizer, options: options).run(input: input, output: output, style: vector) { progress in
+                summary = try VideoStylizer(stylizer: stylizer, options: options).run(input: input, output: output, timeline: timeline) { progress in
                     bar.draw(progress)
                     return stop.requested == nil
                 }
@@ -170,7 +213,7 @@ struct VideoCommand: ParsableCommand {
                 throw ExitCode(128 + (stop.requested ?? SIGINT))
             }
             bar.finish()
-            if processing.json { try printJSON(JobSummary(summary, style: spec.description, precision: processing.precision.resolved)) }
+            if processing.json { try printJSON(JobSummary(summary, style: styleDescription, precision: processing.precision.resolved)) }
         }
     }
 }

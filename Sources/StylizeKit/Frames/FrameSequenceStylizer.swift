@@ -36,9 +36,20 @@ public final class FrameSequenceStylizer {
         options.video.outputFormat != nil || Self.videoExtensions.contains(URL(fileURLWithPath: output).pathExtension.lowercased())
     }
 
-    public func run(input: String, output: String, style: StyleVector,
+    /// One style at `strength` for the whole sequence.
+    public func run(input: String, output: String, style: StyleVector, strength: Double = 1,
+                    progress: ((VideoProgress) -> Bool)? = nil) throws -> VideoSummary {
+        try run(input: input, output: output, timeline: StyleTimeline(constant: style, strength: strength), progress: progress)
+    }
+
+    /// Each frame with the style the timeline gives at its time, index / `frameRate` (so `#N`
+    /// keyframes are frame N of the sequence).
+    public func run(input: String, output: String, timeline: StyleTimeline,
                     progress: ((VideoProgress) -> Bool)? = nil) throws -> VideoSummary {
         try options.video.validate()
+        if options.video.filmstrip != nil && options.watch {
+            throw StylizeError.invalidArgument("a filmstrip needs to know the frames in advance, which --watch does not")
+        }
         guard options.frameRate > 0, options.frameRate.isFinite else { throw StylizeError.invalidArgument("the frame rate must be positive") }
         let sequence = try FrameSequence(input)
         let started = Date()
@@ -51,8 +62,8 @@ public final class FrameSequenceStylizer {
             pending = try sequence.files().map { SequenceFrame(url: $0, picture: nil) }
             guard !pending.isEmpty else { throw StylizeError.unreadable(path: input, reason: "no frames found") }
         }
-        var vector = style
-        if options.video.strength < 1 {
+        var identity: StyleVector?
+        if timeline.needsIdentity {
             // The sequence's own style vector, once: from frames spread over it (the first one
             // when watching, as later ones do not exist yet).
             let sample: [SequenceFrame]
@@ -64,13 +75,17 @@ public final class FrameSequenceStylizer {
                 let n = min(max(1, options.video.identitySamples), pending.count)
                 sample = (0..<n).map { pending[(2 * $0 + 1) * pending.count / (2 * n)] }
             }
-            let vectors = try sample.map { (try stylizer.styleVector(for: $0.load()), 1.0) }
-            vector = try style.blended(towards: StyleVector.mix(vectors), strength: options.video.strength)
+            identity = try StyleVector.mix(sample.map { (try stylizer.styleVector(for: $0.load()), 1.0) })
         }
-        let conditioning = stylizer.transformer.conditioning(for: vector)
-        let nextFile: () throws -> SequenceFrame? = {
-            if !pending.isEmpty { return pending.removeFirst() }
-            return self.options.watch ? try feed.next(shouldStop: stop) : nil
+        let schedule = ConditioningSchedule(transformer: stylizer.transformer, timeline: timeline, frameRate: options.frameRate, identity: identity)
+        let filmstrip = options.video.filmstrip.map { Filmstrip(url: $0, count: options.video.filmstripFrames, total: pending.count) }
+        var index = 0
+        let nextFile: () throws -> SequenceJob? = {
+            let frame: SequenceFrame?
+            if !pending.isEmpty { frame = pending.removeFirst() } else { frame = self.options.watch ? try feed.next(shouldStop: stop) : nil }
+            guard let frame else { return nil }
+            defer { index += 1 }
+            return SequenceJob(frame: frame, index: index, conditioning: try schedule.conditioning(at: Double(index) / self.options.frameRate))
         }
         let total = options.watch ? nil : pending.count
         let report: () throws -> Void = {
@@ -81,11 +96,12 @@ public final class FrameSequenceStylizer {
         }
         let (width, height, codec, notes): (Int, Int, String, [String])
         if writesVideo(output) {
-            (width, height, codec, notes) = try runToVideo(output, conditioning: conditioning, nextFile: nextFile, report: report, counter: counter)
+            (width, height, codec, notes) = try runToVideo(output, nextFile: nextFile, filmstrip: filmstrip, report: report, counter: counter)
         } else {
-            (width, height, codec, notes) = try runToFolder(input: sequence, output, conditioning: conditioning, nextFile: nextFile,
+            (width, height, codec, notes) = try runToFolder(input: sequence, output, nextFile: nextFile, filmstrip: filmstrip,
                                                              report: report, counter: counter)
         }
+        try filmstrip?.write(overwrite: options.video.overwrite)
         let seconds = Date().timeIntervalSince(started)
         return VideoSummary(input: input, output: output, frames: counter.value, seconds: seconds,
                             framesPerSecond: Double(counter.value) / max(seconds, 1e-9), width: width, height: height,
@@ -96,7 +112,7 @@ public final class FrameSequenceStylizer {
         try (0..<options.video.workers).map { _ in try stylizer.makeWorker(precision: options.video.precision) }
     }
 
-    private func runToFolder(input: FrameSequence, _ output: String, conditioning: StyleConditioning, nextFile: @escaping () throws -> SequenceFrame?,
+    private func runToFolder(input: FrameSequence, _ output: String, nextFile: @escaping () throws -> SequenceJob?, filmstrip: Filmstrip?,
                              report: @escaping () throws -> Void, counter: FrameCounter) throws -> (Int, Int, String, [String]) {
         let folder = URL(fileURLWithPath: output)
         var isDirectory: ObjCBool = false
@@ -118,12 +134,13 @@ public final class FrameSequenceStylizer {
         }
         var size = (0, 0)
         let sizeLock = NSLock()
-        let pipeline = OrderedPipeline<TransformerWorker, SequenceFrame, URL>(
+        let pipeline = OrderedPipeline<TransformerWorker, SequenceJob, URL>(
             workers: try workers(), framesInFlight: max(options.video.framesInFlight, options.video.workers),
-            process: { worker, source in
-                let target = destination(source.url)
-                let picture = try source.load()
-                let result = try self.stylizer.stylize(picture, conditioning: conditioning, processingSize: self.options.video.processingSize, worker: worker)
+            process: { worker, job in
+                let target = destination(job.frame.url)
+                let picture = try job.frame.load()
+                let result = try self.stylizer.stylize(picture, conditioning: job.conditioning, processingSize: self.options.video.processingSize, worker: worker)
+                try filmstrip?.offer(job.index, result.rgbImage)
                 try result.write(to: target, overwrite: self.options.video.overwrite)
                 sizeLock.withLock { size = (picture.width, picture.height) }
                 return target
@@ -131,38 +148,40 @@ public final class FrameSequenceStylizer {
             write: { _ in counter.increment() })
         try pipeline.run {
             try report()
-            guard let file = try nextFile() else { return nil }
-            if !self.options.video.overwrite && FileManager.default.fileExists(atPath: destination(file.url).path) {
-                throw StylizeError.outputExists(destination(file.url).path)
+            guard let job = try nextFile() else { return nil }
+            if !self.options.video.overwrite && FileManager.default.fileExists(atPath: destination(job.frame.url).path) {
+                throw StylizeError.outputExists(destination(job.frame.url).path)
             }
-            return .work(file)
+            return .work(job)
         }
         guard counter.value > 0 else { throw StylizeError.unreadable(path: "\(input)", reason: "no frames found") }
         return (size.0, size.1, format?.rawValue ?? "same as input", [])
     }
 
-    private func runToVideo(_ output: String, conditioning: StyleConditioning, nextFile: @escaping () throws -> SequenceFrame?,
+    private func runToVideo(_ output: String, nextFile: @escaping () throws -> SequenceJob?, filmstrip: Filmstrip?,
                             report: @escaping () throws -> Void, counter: FrameCounter) throws -> (Int, Int, String, [String]) {
         // The first frame fixes the video's size; later frames of another size are scaled to it.
-        guard let firstFile = try nextFile() else { throw StylizeError.unreadable(path: output, reason: "no frames found") }
-        let first = try firstFile.load()
+        guard var firstJob = try nextFile() else { throw StylizeError.unreadable(path: output, reason: "no frames found") }
+        let first = try firstJob.frame.load()
+        firstJob.frame.picture = first
         let rate = av_d2q(options.frameRate, 1_000_000)
         let colors = VideoColors(matrix: AVCOL_SPC_UNSPECIFIED, range: AVCOL_RANGE_MPEG, primaries: AVCOL_PRI_BT709,
                                  transfer: AVCOL_TRC_IEC61966_2_1, height: first.height)
         let writer = try VideoWriter(destination: output,
                                      video: .init(width: first.width, height: first.height, frameRate: rate, colors: colors, sourceCodec: "pictures"),
                                      reader: nil, options: options.video)
-        var index: Int64 = 0
-        var queued: SequenceFrame? = SequenceFrame(url: firstFile.url, picture: first)
+        var queued: SequenceJob? = firstJob
         let converters = try workers().map { ($0, FrameConverter()) }
-        let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter), (SequenceFrame, Int64), VideoOutputItem>(
+        let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter), SequenceJob, VideoOutputItem>(
             workers: converters, framesInFlight: max(options.video.framesInFlight, options.video.workers),
             process: { worker, job in
-                let picture = try job.0.load()
-                let result = try self.stylizer.stylize(picture, conditioning: conditioning, processingSize: self.options.video.processingSize, worker: worker.0)
-                let frame = try worker.1.frame(from: result.rgbImage, width: writer.width, height: writer.height,
+                let picture = try job.frame.load()
+                let result = try self.stylizer.stylize(picture, conditioning: job.conditioning, processingSize: self.options.video.processingSize,
+                                                       worker: worker.0).rgbImage
+                try filmstrip?.offer(job.index, result)
+                let frame = try worker.1.frame(from: result, width: writer.width, height: writer.height,
                                                format: writer.pixelFormat, colors: writer.colors)
-                frame.pointer.pointee.pts = job.1
+                frame.pointer.pointee.pts = Int64(job.index)
                 return .frame(frame)
             },
             write: { item in
@@ -172,11 +191,9 @@ public final class FrameSequenceStylizer {
         do {
             try pipeline.run {
                 try report()
-                let file: SequenceFrame?
-                if let q = queued { file = q; queued = nil } else { file = try nextFile() }
-                guard let file else { return nil }
-                defer { index += 1 }
-                return .work((file, index))
+                let job: SequenceJob?
+                if let q = queued { job = q; queued = nil } else { job = try nextFile() }
+                return job.map { .work($0) }
             }
             try writer.finish()
         } catch {
@@ -185,4 +202,12 @@ public final class FrameSequenceStylizer {
         }
         return (writer.width, writer.height, writer.codecName, writer.notes)
     }
+}
+
+/// A frame of a sequence on its way through the workers.
+struct SequenceJob {
+    var frame: SequenceFrame
+    /// Position in the sequence; also the video timestamp, in 1 / frame rate.
+    var index: Int
+    var conditioning: StyleConditioning
 }

@@ -18,6 +18,11 @@ public struct StyleVector: Equatable, Sendable, Codable {
         self.values = values
     }
 
+    /// For values already known to be 100 finite numbers (interpolations of vectors).
+    init(unchecked values: [Float]) {
+        self.values = values
+    }
+
     /// The weighted sum of `parts`; weights are normalised to sum to 1.
     public static func mix(_ parts: [(vector: StyleVector, weight: Double)]) throws -> StyleVector {
         guard !parts.isEmpty else { throw StylizeError.badStyle("a mix needs at least one style") }

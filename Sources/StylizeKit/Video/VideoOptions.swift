@@ -6,10 +6,8 @@ public struct VideoOptions: Sendable {
     /// Shorter side, in pixels, at which the transformer runs; frames are scaled back to their
     /// own size for encoding. nil runs at the clip's resolution.
     public var processingSize: Int?
-    /// 1 is the full style; lower values blend towards the clip's own style vector, computed
-    /// once per clip from `identitySamples` frames spread over it.
-    public var strength: Double = 1
-    /// Frames sampled (evenly over the clip) for the clip's own style vector.
+    /// Frames sampled (evenly over the clip) for the clip's own style vector, which strengths
+    /// below 1 blend towards. Computed once per clip, never per frame.
     public var identitySamples: Int = 5
     public var precision: Precision = .auto
     /// Start of the part to stylize, in seconds from the beginning of the clip.
@@ -32,17 +30,22 @@ public struct VideoOptions: Sendable {
     public var workers: Int = 1
     /// Frames decoded but not yet encoded, at most: bounds memory whatever the clip length.
     public var framesInFlight: Int = 4
+    /// Where to write a filmstrip: `filmstripFrames` output frames evenly spaced over the job,
+    /// side by side in one picture, to check a transition at a glance.
+    public var filmstrip: URL?
+    public var filmstripFrames: Int = 8
 
     public init() {}
 
     func validate() throws {
-        guard (0...1).contains(strength) else { throw StylizeError.invalidArgument("strength must be between 0 and 1, got \(strength)") }
         if let size = processingSize, size < StyleTransformer.minimumSide {
             throw StylizeError.invalidArgument("size must be at least \(StyleTransformer.minimumSide) pixels, got \(size)")
         }
         if let start, !(start >= 0) { throw StylizeError.invalidArgument("start must be 0 or later, got \(start)") }
         if let duration, !(duration > 0) { throw StylizeError.invalidArgument("duration must be positive, got \(duration)") }
         if let crf, !(0...63).contains(crf) { throw StylizeError.invalidArgument("crf must be between 0 and 63, got \(crf)") }
+        guard (2...64).contains(filmstripFrames) else { throw StylizeError.invalidArgument("a filmstrip has 2 to 64 frames, not \(filmstripFrames)") }
+        if let filmstrip { _ = try Picture.OutputFormat(for: filmstrip) }
         guard workers >= 1, framesInFlight >= 1 else { throw StylizeError.invalidArgument("workers and frames in flight must be positive") }
     }
 }

@@ -12,10 +12,19 @@ public final class VideoStylizer {
         self.options = options
     }
 
-    /// Stylizes `input` into `output` ("-" for standard input/output). The style vector is
-    /// fixed before the first frame. `progress` is called as frames are read; returning false
-    /// stops the job, which then throws `StylizeError.cancelled` and leaves no output behind.
-    public func run(input: String, output: String, style: StyleVector,
+    /// Stylizes `input` into `output` ("-" for standard input/output) with one style at
+    /// `strength`. See `run(input:output:timeline:progress:)`.
+    public func run(input: String, output: String, style: StyleVector, strength: Double = 1,
+                    progress: ((VideoProgress) -> Bool)? = nil) throws -> VideoSummary {
+        try run(input: input, output: output, timeline: StyleTimeline(constant: style, strength: strength), progress: progress)
+    }
+
+    /// Stylizes `input` into `output` ("-" for standard input/output), each frame with the
+    /// style the timeline gives at its time on the input's timeline (frame indices `#N` are
+    /// N / the clip's nominal frame rate). Every style vector is known before the first frame.
+    /// `progress` is called as frames are read; returning false stops the job, which then
+    /// throws `StylizeError.cancelled` and leaves no output behind.
+    public func run(input: String, output: String, timeline: StyleTimeline,
                     progress: ((VideoProgress) -> Bool)? = nil) throws -> VideoSummary {
         try options.validate()
         if input != "-", output != "-",
@@ -26,9 +35,8 @@ public final class VideoStylizer {
         let reader = try VideoReader(path: input, formatName: options.inputFormat, start: options.start, duration: options.duration)
         let writer = try VideoWriter(destination: output, video: .init(reader), reader: reader, options: options)
         var first: VideoInputItem?
-        var vector = style
-        if options.strength < 1 {
-            let identity: StyleVector
+        var identity: StyleVector?
+        if timeline.needsIdentity {
             if input == "-" {
                 // A pipe cannot be read twice: the first frame stands for the clip.
                 first = try reader.next()
@@ -37,9 +45,15 @@ public final class VideoStylizer {
             } else {
                 identity = try identityVector(of: input)
             }
-            vector = try style.blended(towards: identity, strength: options.strength)
         }
-        let conditioning = stylizer.transformer.conditioning(for: vector)
+        let frameRate = writer.encoder.context.pointee.framerate
+        let schedule = ConditioningSchedule(transformer: stylizer.transformer, timeline: timeline,
+                                            frameRate: frameRate.num > 0 ? av_q2d(frameRate) : 25, identity: identity)
+        let total = estimatedFrames(reader)
+        if options.filmstrip != nil && total == nil {
+            throw StylizeError.invalidArgument("a filmstrip needs the clip's length, which this input does not tell")
+        }
+        let filmstrip = options.filmstrip.map { Filmstrip(url: $0, count: options.filmstripFrames, total: total!) }
 
         // The transformer sees frames as decoded; a turn for the container comes after it.
         let turned = writer.pixelRotation % 180 != 0
@@ -47,11 +61,13 @@ public final class VideoStylizer {
                                                           height: turned ? writer.width : writer.height)
         let workers = try (0..<options.workers).map { _ in (try stylizer.makeWorker(precision: options.precision), FrameConverter()) }
         let counter = FrameCounter()
-        let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter), (frame: Frame, pts: Int64), VideoOutputItem>(
+        typealias Job = (frame: Frame, pts: Int64, index: Int, conditioning: StyleConditioning)
+        let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter), Job, VideoOutputItem>(
             workers: workers, framesInFlight: max(options.framesInFlight, options.workers),
             process: { worker, job in
                 let image = try worker.1.rgbImage(from: job.frame, width: processWidth, height: processHeight)
-                let stylized = try worker.0.stylize(image, conditioning).rotated(clockwise: writer.pixelRotation)
+                let stylized = try worker.0.stylize(image, job.conditioning).rotated(clockwise: writer.pixelRotation)
+                try filmstrip?.offer(job.index, stylized)
                 let frame = try worker.1.frame(from: stylized, width: writer.width, height: writer.height,
                                                format: writer.pixelFormat, colors: writer.colors)
                 frame.pointer.pointee.pts = job.pts
@@ -62,7 +78,7 @@ public final class VideoStylizer {
                 try writer.write(item)
                 if case .frame = item { counter.increment() }
             })
-        let total = estimatedFrames(reader)
+        var index = 0
         do {
             try pipeline.run {
                 if let progress, !progress(VideoProgress(framesDone: counter.value, framesTotal: total, seconds: Date().timeIntervalSince(started))) {
@@ -71,7 +87,11 @@ public final class VideoStylizer {
                 let item: VideoInputItem?
                 if let pending = first { item = pending; first = nil } else { item = try reader.next() }
                 switch item {
-                case .frame(let frame, let pts)?: return .work((frame, pts))
+                case .frame(let frame, let pts)?:
+                    // Keyframe times are on the input's timeline, so a cut does not move them.
+                    let seconds = Double(pts) * av_q2d(reader.timeBase) + (options.start ?? 0)
+                    defer { index += 1 }
+                    return .work((frame, pts, index, try schedule.conditioning(at: seconds)))
                 case .packet(let packet, let stream)?: return .passThrough(.packet(packet, stream: stream))
                 case nil: return nil
                 }
@@ -82,6 +102,7 @@ public final class VideoStylizer {
             writer.muxer.abandon()
             throw error
         }
+        try filmstrip?.write(overwrite: options.overwrite)
         let seconds = Date().timeIntervalSince(started)
         _ = progress?(VideoProgress(framesDone: counter.value, framesTotal: counter.value, seconds: seconds))
         return VideoSummary(input: input, output: output, frames: counter.value, seconds: seconds,
