@@ -18,11 +18,11 @@ let package = Package(
             name: "CDNNL",
             providers: [.apt(["libdnnl-dev"])]
         ),
-        // libavformat, libavcodec, libswscale, libswresample and libavutil.
+        // libavformat, libavfilter, libavcodec, libswscale, libswresample and libavutil.
         .systemLibrary(
             name: "CFFmpeg",
             pkgConfig: "libavformat",
-            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libswresample-dev", "libavutil-dev"])]
+            providers: [.apt(["libavformat-dev", "libavfilter-dev", "libavcodec-dev", "libswscale-dev", "libswresample-dev", "libavutil-dev"])]
         ),
         .target(
             name: "StylizeKit",

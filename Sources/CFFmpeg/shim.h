@@ -1,10 +1,13 @@
 #ifndef STYLIZE_CFFMPEG_SHIM_H
 #define STYLIZE_CFFMPEG_SHIM_H
 
-// FFmpeg 5.1 (Debian 12: libavformat-dev, libavcodec-dev, libswscale-dev, libswresample-dev,
-// libavutil-dev).
+// FFmpeg 5.1 (Debian 12: libavformat-dev, libavfilter-dev, libavcodec-dev, libswscale-dev,
+// libswresample-dev, libavutil-dev).
 #include <errno.h>
 #include <libavformat/avformat.h>
+#include <libavfilter/avfilter.h>
+#include <libavfilter/buffersrc.h>
+#include <libavfilter/buffersink.h>
 #include <libavcodec/avcodec.h>
 #include <libswscale/swscale.h>
 #include <libswresample/swresample.h>

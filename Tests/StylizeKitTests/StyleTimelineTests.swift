@@ -112,3 +112,28 @@ final class StyleTimelineTests: XCTestCase {
         XCTAssertEqual(strip.width, 5 * 240 + 6 * 4, "five frames 240 wide and six gaps")
     }
 }
+
+final class ContactSheetTests: XCTestCase {
+    func testSheetHasACellPerStyleAndStrengthAndLabels() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let output = dir.appendingPathComponent("sheet.png")
+        let style = try TestSupport.styleVectorFile.get().path
+        let ran = try TestSupport.stylize(["sheet", TestSupport.fixture("content_101x66.png").path, "-s", style,
+                                           "-s", TestSupport.fixture("style_256.png").path, "--strengths", "0,1", "--cell-width", "100", "-o", output.path])
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        let sheet = try Picture(contentsOf: output)
+        // 200 label pixels, two 100-pixel cells with 8-pixel gaps; a 40-pixel header, two rows 65 high.
+        XCTAssertEqual([sheet.width, sheet.height], [200 + 2 * 108 + 8, 40 + 2 * 73 + 8])
+        // The header holds light text on the dark background.
+        let header = (0..<40).flatMap { y in (200..<300).map { x in sheet.samples[(y * sheet.width + x) * 3] } }
+        XCTAssertTrue(header.contains { $0 > 40000 }, "the column label is drawn")
+        // Strength 0 is the content's own style: unlike strength 1.
+        func cell(_ row: Int, _ column: Int) -> [UInt16] {
+            (0..<65).flatMap { y in
+                let start = ((40 + row * 73 + y) * sheet.width + 200 + column * 108) * 3
+                return Array(sheet.samples[start..<(start + 300)])
+            }
+        }
+        XCTAssertNotEqual(cell(0, 0), cell(0, 1))
+    }
+}

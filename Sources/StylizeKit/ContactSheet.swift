@@ -1,0 +1,55 @@
+import Foundation
+
+/// A labelled grid of one picture in several styles and strengths: one row per style, one
+/// column per strength, to choose a style by looking rather than reading.
+public struct ContactSheetOptions: Sendable {
+    public var strengths: [Double] = [0.25, 0.5, 0.75, 1]
+    /// Shorter side at which the network runs (the brush scale); nil: the picture's own size.
+    public var processingSize: Int?
+    public var precision: Precision = .auto
+    /// Width of each cell in the sheet, in pixels.
+    public var cellWidth: Int = 320
+
+    public init() {}
+}
+
+extension Stylizer {
+    /// Renders the sheet. `styles` are (label, vector) pairs, one row each.
+    public func contactSheet(of content: Picture, styles: [(label: String, vector: StyleVector)],
+                             options: ContactSheetOptions) throws -> Picture {
+        guard !styles.isEmpty else { throw StylizeError.invalidArgument("a sheet needs at least one style") }
+        guard !options.strengths.isEmpty, options.strengths.allSatisfy({ (0...1).contains($0) }) else {
+            throw StylizeError.invalidArgument("strengths must be between 0 and 1")
+        }
+        guard options.cellWidth >= 32 else { throw StylizeError.invalidArgument("cells must be at least 32 pixels wide") }
+        let worker = try makeWorker(precision: options.precision)
+        let identity = options.strengths.contains { $0 < 1 } ? try styleVector(for: content) : nil
+        let cellWidth = options.cellWidth
+        let cellHeight = max(1, Int((Double(content.height) * Double(cellWidth) / Double(content.width)).rounded()))
+        let (gap, labelWidth, headerHeight, fontSize) = (8, 200, 40, 18)
+        let width = labelWidth + options.strengths.count * (cellWidth + gap) + gap
+        let height = headerHeight + styles.count * (cellHeight + gap) + gap
+        var samples = [UInt16](repeating: 0x2020, count: width * height * 3)
+        var labels: [LabelPainter.Label] = []
+        for (column, strength) in options.strengths.enumerated() {
+            labels.append(.init(String(format: "strength %.2f", strength), x: labelWidth + column * (cellWidth + gap) + 4,
+                                y: (headerHeight - fontSize) / 2, size: fontSize))
+        }
+        for (row, style) in styles.enumerated() {
+            let top = headerHeight + row * (cellHeight + gap)
+            labels.append(.init(String(style.label.prefix(20)), x: gap, y: top + (cellHeight - fontSize) / 2, size: fontSize))
+            for (column, strength) in options.strengths.enumerated() {
+                let vector = try identity.map { try style.vector.blended(towards: $0, strength: strength) } ?? style.vector
+                let stylized = try stylize(content, conditioning: transformer.conditioning(for: vector),
+                                           processingSize: options.processingSize, worker: worker)
+                let cell = try stylized.resized(width: cellWidth, height: cellHeight)
+                let left = labelWidth + column * (cellWidth + gap)
+                for y in 0..<cellHeight {
+                    let target = ((top + y) * width + left) * 3, source = y * cellWidth * 3
+                    samples.replaceSubrange(target..<(target + cellWidth * 3), with: cell.samples[source..<(source + cellWidth * 3)])
+                }
+            }
+        }
+        return try LabelPainter.paint(labels, on: Picture(width: width, height: height, samples: samples))
+    }
+}
