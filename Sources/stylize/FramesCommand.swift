@@ -41,11 +41,7 @@ struct FramesCommand: ParsableCommand {
     @Option(help: "With --watch: stop after this many seconds without a new frame.")
     var idleExit: Double?
 
-    @Option(help: "Constant-quality level of a video output's encoder (lower is better; default 18 for H.264).")
-    var crf: Int?
-
-    @Option(help: "Video encoder of a video output, by FFmpeg name.")
-    var codec: String?
+    @OptionGroup var encoding: EncodingOptions
 
     @OptionGroup var models: ModelOptions
 
@@ -62,33 +58,20 @@ struct FramesCommand: ParsableCommand {
         try reportingErrors {
             var options = FrameSequenceOptions()
             processing.apply(to: &options.video)
-            options.video.crf = crf
-            options.video.codec = codec
+            encoding.apply(to: &options.video)
             options.frameRate = fps
             options.pictureFormat = format
             options.watch = watch
             options.idleExit = idleExit
             _ = try FrameSequence(input)
             let stylizer = try models.load()
-            let (timeline, styleDescription) = try processing.timeline(stylizer)
-            let bar = ProgressLine(quiet: processing.quiet)
             let job = FrameSequenceStylizer(stylizer: stylizer, options: options)
-            if job.writesVideo(output) && output != "-" && !options.video.overwrite && FileManager.default.fileExists(atPath: output) {
+            if job.writesVideo(output) && !options.video.overwrite && FileManager.default.fileExists(atPath: output) {
                 throw StylizeError.outputExists(output)
             }
-            let summary: VideoSummary
-            do {
-                summary = try job.run(input: input, output: output, timeline: timeline) { progress in
-                    bar.draw(progress)
-                    return stop.requested == nil
-                }
-            } catch StylizeError.cancelled {
-                bar.finish()
-                FileHandle.standardError.write(Data("stylize: \(StylizeError.cancelled.localizedDescription)\n".utf8))
-                throw ExitCode(128 + (stop.requested ?? SIGINT))
+            try processing.runJob(stylizer, stop: stop, showProgress: true) { timeline, progress in
+                try job.run(input: input, output: output, timeline: timeline, progress: progress)
             }
-            bar.finish()
-            if processing.json { try printJSON(JobSummary(summary, style: styleDescription, precision: processing.precision.resolved)) }
         }
     }
 }

@@ -89,6 +89,20 @@ struct ProcessingOptions: ParsableArguments {
 
 extension Easing: ExpressibleByArgument {}
 
+/// The video encoder's flags, for `video` and for `frames` written as a clip.
+struct EncodingOptions: ParsableArguments {
+    @Option(help: "Constant-quality level of the video encoder (lower is better; default 18 for H.264).")
+    var crf: Int?
+
+    @Option(help: "Video encoder by FFmpeg name: libx264, libx265, libvpx-vp9, libaom-av1, ...")
+    var codec: String?
+
+    func apply(to options: inout VideoOptions) {
+        options.crf = crf
+        options.codec = codec
+    }
+}
+
 /// Ctrl-C and SIGTERM ask the running job to stop; the job then removes its partial output.
 final class StopRequest: @unchecked Sendable {
     private let lock = NSLock()
@@ -163,11 +177,7 @@ struct VideoCommand: ParsableCommand {
     @Option(help: "Length of the part to stylize: seconds or HH:MM:SS.mmm.")
     var duration: String?
 
-    @Option(help: "Constant-quality level of the video encoder (lower is better; default 18 for H.264).")
-    var crf: Int?
-
-    @Option(help: "Video encoder by FFmpeg name: libx264, libx265, libvpx-vp9, libaom-av1, ...")
-    var codec: String?
+    @OptionGroup var encoding: EncodingOptions
 
     @Option(help: "Output container by FFmpeg name (mp4, matroska, nut, ...): needed with -o -.")
     var format: String?
@@ -192,29 +202,39 @@ struct VideoCommand: ParsableCommand {
             processing.apply(to: &options)
             options.start = try start.map(parseSeconds)
             options.duration = try duration.map(parseSeconds)
-            options.crf = crf
-            options.codec = codec
+            encoding.apply(to: &options)
             options.outputFormat = format
             options.inputFormat = inputFormat
             if input != "-" && !FileManager.default.fileExists(atPath: input) { throw StylizeError.fileNotFound(input) }
             if output != "-" && !options.overwrite && FileManager.default.fileExists(atPath: output) { throw StylizeError.outputExists(output) }
             let stylizer = try models.load()
-            let (timeline, styleDescription) = try processing.timeline(stylizer)
-            let bar = ProgressLine(quiet: processing.quiet || output == "-")
-            let summary: VideoSummary
-            do {
-                summary = try VideoStylizer(stylizer: stylizer, options: options).run(input: input, output: output, timeline: timeline) { progress in
-                    bar.draw(progress)
-                    return stop.requested == nil
-                }
-            } catch StylizeError.cancelled {
-                bar.finish()
-                FileHandle.standardError.write(Data("stylize: \(StylizeError.cancelled.localizedDescription)\n".utf8))
-                throw ExitCode(128 + (stop.requested ?? SIGINT))
+            try processing.runJob(stylizer, stop: stop, showProgress: output != "-") { timeline, progress in
+                try VideoStylizer(stylizer: stylizer, options: options).run(input: input, output: output, timeline: timeline, progress: progress)
             }
-            bar.finish()
-            if processing.json { try printJSON(JobSummary(summary, style: styleDescription, precision: processing.precision.resolved)) }
         }
+    }
+}
+
+extension ProcessingOptions {
+    /// Runs a video or frames job with the style timeline, a progress line, Ctrl-C handling
+    /// (exit 128 + the signal) and the `--json` summary.
+    func runJob(_ stylizer: Stylizer, stop: StopRequest, showProgress: Bool,
+                _ job: (StyleTimeline, @escaping (VideoProgress) -> Bool) throws -> VideoSummary) throws {
+        let (timeline, styleDescription) = try timeline(stylizer)
+        let bar = ProgressLine(quiet: quiet || !showProgress)
+        let summary: VideoSummary
+        do {
+            summary = try job(timeline) { progress in
+                bar.draw(progress)
+                return stop.requested == nil
+            }
+        } catch StylizeError.cancelled {
+            bar.finish()
+            FileHandle.standardError.write(Data("stylize: \(StylizeError.cancelled.localizedDescription)\n".utf8))
+            throw ExitCode(128 + (stop.requested ?? SIGINT))
+        }
+        bar.finish()
+        if json { try printJSON(JobSummary(summary, style: styleDescription, precision: precision.resolved)) }
     }
 }
 
