@@ -37,6 +37,12 @@ struct ProcessingOptions: ParsableArguments {
     @Option(help: "Frames in the filmstrip.")
     var filmstripFrames = 8
 
+    @Option(help: "Temporal stabilization from 0 to 1: how much of the previous output, moved along the motion, a frame keeps where the motion explains it. Steadies crawling strokes; moving objects and scene cuts are left alone.")
+    var stabilize = 0.6
+
+    @Flag(help: "Stylize every frame on its own (the same as --stabilize 0).")
+    var noStabilize = false
+
     @Flag(help: "Replace the output if it exists.")
     var overwrite = false
 
@@ -47,6 +53,7 @@ struct ProcessingOptions: ParsableArguments {
     var quiet = false
 
     func validate() throws {
+        guard (0...1).contains(stabilize) else { throw ValidationError("--stabilize must be between 0 and 1") }
         if let strength, !(0...1).contains(strength) { throw ValidationError("--strength must be between 0 and 1") }
         if let size, size < StyleTransformer.minimumSide { throw ValidationError("--size must be at least \(StyleTransformer.minimumSide)") }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
@@ -64,6 +71,7 @@ struct ProcessingOptions: ParsableArguments {
         options.workers = workers
         options.framesInFlight = max(4, 2 * workers)
         options.overwrite = overwrite
+        options.stabilization = noStabilize ? 0 : stabilize
         options.filmstrip = filmstrip.map { URL(fileURLWithPath: $0) }
         options.filmstripFrames = filmstripFrames
     }

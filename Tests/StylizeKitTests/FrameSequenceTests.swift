@@ -35,7 +35,7 @@ final class FrameSequenceTests: XCTestCase {
         let dir = try TestSupport.temporaryDirectory(self)
         let folder = try cameraFolder(dir, count: 12)
         let out = dir.appendingPathComponent("out")
-        let ran = try TestSupport.stylize(["frames", folder.path, "-s", try style.path, "-o", out.path, "--json"])
+        let ran = try TestSupport.stylize(["frames", folder.path, "-s", try style.path, "-o", out.path, "--json", "--no-stabilize"])
         XCTAssertEqual(ran.status, 0, ran.stderr)
         let names = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted(by: FrameSequence.naturalOrder)
         XCTAssertEqual(names, (1...12).map { "cam\($0).pgm" })
@@ -92,7 +92,7 @@ final class FrameSequenceTests: XCTestCase {
         let out = dir.appendingPathComponent("out")
         let process = Process()
         process.executableURL = TestSupport.executable
-        process.arguments = ["frames", watched.path, "-s", try style.path, "-o", out.path, "--watch", "--idle-exit", "2.5"]
+        process.arguments = ["frames", watched.path, "-s", try style.path, "-o", out.path, "--watch", "--idle-exit", "2.5", "--no-stabilize"]
         process.standardError = Pipe()
         try process.run()
         Thread.sleep(forTimeInterval: 0.8)

@@ -134,18 +134,30 @@ public final class FrameSequenceStylizer {
         }
         var size = (0, 0)
         let sizeLock = NSLock()
-        let pipeline = OrderedPipeline<TransformerWorker, SequenceJob, URL>(
+        let stabilizer = self.stabilizer()
+        let finish = { (index: Int, stylized: RGBImage, target: URL) throws in
+            try filmstrip?.offer(index, stylized)
+            try Picture(stylized).write(to: target, overwrite: self.options.video.overwrite)
+        }
+        // With stabilization, frames are finished in order in the writing stage; without it,
+        // each worker writes its own.
+        let pipeline = OrderedPipeline<TransformerWorker, SequenceJob, SequenceResult>(
             workers: try workers(), framesInFlight: max(options.video.framesInFlight, options.video.workers),
             process: { worker, job in
                 let target = destination(job.frame.url)
                 let picture = try job.frame.load()
                 let result = try self.stylizer.stylize(picture, conditioning: job.conditioning, processingSize: self.options.video.processingSize, worker: worker)
-                try filmstrip?.offer(job.index, result.rgbImage)
-                try result.write(to: target, overwrite: self.options.video.overwrite)
                 sizeLock.withLock { size = (picture.width, picture.height) }
-                return target
+                if stabilizer != nil { return .pending(index: job.index, input: picture.rgbImage, stylized: result.rgbImage, target: target) }
+                try finish(job.index, result.rgbImage, target)
+                return .done
             },
-            write: { _ in counter.increment() })
+            write: { result in
+                if case .pending(let index, let input, let stylized, let target) = result {
+                    try finish(index, stabilizer!.stabilize(input: input, stylized: stylized), target)
+                }
+                counter.increment()
+            })
         try pipeline.run {
             try report()
             guard let job = try nextFile() else { return nil }
@@ -155,7 +167,7 @@ public final class FrameSequenceStylizer {
             return .work(job)
         }
         guard counter.value > 0 else { throw StylizeError.unreadable(path: "\(input)", reason: "no frames found") }
-        return (size.0, size.1, format?.rawValue ?? "same as input", [])
+        return (size.0, size.1, format?.rawValue ?? "same as input", stabilizer.map { [Self.note($0, self.options.video.stabilization)] } ?? [])
     }
 
     private func runToVideo(_ output: String, nextFile: @escaping () throws -> SequenceJob?, filmstrip: Filmstrip?,
@@ -172,20 +184,32 @@ public final class FrameSequenceStylizer {
                                      reader: nil, options: options.video)
         var queued: SequenceJob? = firstJob
         let converters = try workers().map { ($0, FrameConverter()) }
+        let stabilizer = self.stabilizer()
+        let writerConverter = FrameConverter()
+        let encode = { (index: Int, stylized: RGBImage, converter: FrameConverter) throws -> Frame in
+            try filmstrip?.offer(index, stylized)
+            let frame = try converter.frame(from: stylized, width: writer.width, height: writer.height,
+                                            format: writer.pixelFormat, colors: writer.colors)
+            frame.pointer.pointee.pts = Int64(index)
+            return frame
+        }
         let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter), SequenceJob, VideoOutputItem>(
             workers: converters, framesInFlight: max(options.video.framesInFlight, options.video.workers),
             process: { worker, job in
                 let picture = try job.frame.load()
                 let result = try self.stylizer.stylize(picture, conditioning: job.conditioning, processingSize: self.options.video.processingSize,
                                                        worker: worker.0).rgbImage
-                try filmstrip?.offer(job.index, result)
-                let frame = try worker.1.frame(from: result, width: writer.width, height: writer.height,
-                                               format: writer.pixelFormat, colors: writer.colors)
-                frame.pointer.pointee.pts = Int64(job.index)
-                return .frame(frame)
+                if stabilizer != nil {
+                    return .image(input: picture.rgbImage, stylized: result, pts: Int64(job.index), aspect: AVRational(num: 1, den: 1))
+                }
+                return .frame(try encode(job.index, result, worker.1))
             },
             write: { item in
-                try writer.write(item)
+                if case .image(let input, let stylized, let pts, _) = item {
+                    try writer.write(.frame(encode(Int(pts), stabilizer!.stabilize(input: input, stylized: stylized), writerConverter)))
+                } else {
+                    try writer.write(item)
+                }
                 counter.increment()
             })
         do {
@@ -200,8 +224,22 @@ public final class FrameSequenceStylizer {
             writer.muxer.abandon()
             throw error
         }
-        return (writer.width, writer.height, writer.codecName, writer.notes)
+        return (writer.width, writer.height, writer.codecName, writer.notes + (stabilizer.map { [Self.note($0, self.options.video.stabilization)] } ?? []))
     }
+
+    private func stabilizer() -> TemporalStabilizer? {
+        options.video.stabilization > 0 ? TemporalStabilizer(strength: options.video.stabilization) : nil
+    }
+
+    static func note(_ stabilizer: TemporalStabilizer, _ strength: Double) -> String {
+        "stabilized (strength \(strength)), \(stabilizer.cuts) scene cuts"
+    }
+}
+
+/// A frame out of a worker: finished, or waiting for the in-order stage (stabilization).
+enum SequenceResult {
+    case done
+    case pending(index: Int, input: RGBImage, stylized: RGBImage, target: URL)
 }
 
 /// A frame of a sequence on its way through the workers.

@@ -30,6 +30,9 @@ public struct VideoOptions: Sendable {
     public var workers: Int = 1
     /// Frames decoded but not yet encoded, at most: bounds memory whatever the clip length.
     public var framesInFlight: Int = 4
+    /// Temporal stabilization (0 turns it off): how much of the previous output, moved along
+    /// the motion, a frame keeps where the motion explains its input. See `TemporalStabilizer`.
+    public var stabilization: Double = 0.6
     /// Where to write a filmstrip: `filmstripFrames` output frames evenly spaced over the job,
     /// side by side in one picture, to check a transition at a glance.
     public var filmstrip: URL?
@@ -44,6 +47,7 @@ public struct VideoOptions: Sendable {
         if let start, !(start >= 0) { throw StylizeError.invalidArgument("start must be 0 or later, got \(start)") }
         if let duration, !(duration > 0) { throw StylizeError.invalidArgument("duration must be positive, got \(duration)") }
         if let crf, !(0...63).contains(crf) { throw StylizeError.invalidArgument("crf must be between 0 and 63, got \(crf)") }
+        guard (0...1).contains(stabilization) else { throw StylizeError.invalidArgument("stabilization must be between 0 and 1, got \(stabilization)") }
         guard (2...64).contains(filmstripFrames) else { throw StylizeError.invalidArgument("a filmstrip has 2 to 64 frames, not \(filmstripFrames)") }
         if let filmstrip { _ = try Picture.OutputFormat(for: filmstrip) }
         guard workers >= 1, framesInFlight >= 1 else { throw StylizeError.invalidArgument("workers and frames in flight must be positive") }

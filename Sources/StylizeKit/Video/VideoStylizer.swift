@@ -61,22 +61,41 @@ public final class VideoStylizer {
                                                           height: turned ? writer.width : writer.height)
         let workers = try (0..<options.workers).map { _ in (try stylizer.makeWorker(precision: options.precision), FrameConverter()) }
         let counter = FrameCounter()
+        // Stabilization needs frames in order, so it runs in the writing stage; without it the
+        // workers finish each frame themselves.
+        let stabilizer = options.stabilization > 0 ? TemporalStabilizer(strength: options.stabilization) : nil
+        let writerConverter = FrameConverter()
+        var written = 0
+        func encode(_ stylized: RGBImage, pts: Int64, aspect: AVRational, index: Int, converter: FrameConverter) throws -> Frame {
+            let turned = stylized.rotated(clockwise: writer.pixelRotation)
+            try filmstrip?.offer(index, turned)
+            let frame = try converter.frame(from: turned, width: writer.width, height: writer.height,
+                                            format: writer.pixelFormat, colors: writer.colors)
+            frame.pointer.pointee.pts = pts
+            frame.pointer.pointee.sample_aspect_ratio = aspect
+            return frame
+        }
         typealias Job = (frame: Frame, pts: Int64, index: Int, conditioning: StyleConditioning)
         let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter), Job, VideoOutputItem>(
             workers: workers, framesInFlight: max(options.framesInFlight, options.workers),
             process: { worker, job in
                 let image = try worker.1.rgbImage(from: job.frame, width: processWidth, height: processHeight)
-                let stylized = try worker.0.stylize(image, job.conditioning).rotated(clockwise: writer.pixelRotation)
-                try filmstrip?.offer(job.index, stylized)
-                let frame = try worker.1.frame(from: stylized, width: writer.width, height: writer.height,
-                                               format: writer.pixelFormat, colors: writer.colors)
-                frame.pointer.pointee.pts = job.pts
-                frame.pointer.pointee.sample_aspect_ratio = job.frame.pointer.pointee.sample_aspect_ratio
-                return .frame(frame)
+                let stylized = try worker.0.stylize(image, job.conditioning)
+                let aspect = job.frame.pointer.pointee.sample_aspect_ratio
+                if stabilizer != nil { return .image(input: image, stylized: stylized, pts: job.pts, aspect: aspect) }
+                return .frame(try encode(stylized, pts: job.pts, aspect: aspect, index: job.index, converter: worker.1))
             },
             write: { item in
-                try writer.write(item)
-                if case .frame = item { counter.increment() }
+                switch item {
+                case .image(let input, let stylized, let pts, let aspect):
+                    let steady = stabilizer!.stabilize(input: input, stylized: stylized)
+                    try writer.write(.frame(encode(steady, pts: pts, aspect: aspect, index: written, converter: writerConverter)))
+                default:
+                    try writer.write(item)
+                }
+                if case .packet = item { return }
+                written += 1
+                counter.increment()
             })
         var index = 0
         do {
@@ -107,7 +126,8 @@ public final class VideoStylizer {
         _ = progress?(VideoProgress(framesDone: counter.value, framesTotal: counter.value, seconds: seconds))
         return VideoSummary(input: input, output: output, frames: counter.value, seconds: seconds,
                             framesPerSecond: Double(counter.value) / max(seconds, 1e-9), width: writer.width, height: writer.height,
-                            videoCodec: writer.codecName, streams: writer.notes)
+                            videoCodec: writer.codecName,
+                            streams: writer.notes + (stabilizer.map { [FrameSequenceStylizer.note($0, options.stabilization)] } ?? []))
     }
 
     /// The transformer's input size: the frame's, or its shorter side at `processingSize`.

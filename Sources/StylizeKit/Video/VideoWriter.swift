@@ -5,6 +5,9 @@ import Foundation
 enum VideoOutputItem {
     case frame(Frame)
     case packet(Packet, stream: Int32)
+    /// A stylized frame still in RGB, with the network's input, for a stage that needs both
+    /// in order (temporal stabilization) before it becomes a `frame`.
+    case image(input: RGBImage, stylized: RGBImage, pts: Int64, aspect: AVRational)
 }
 
 /// Encodes the stylized frames and muxes them with the streams copied from the input.
@@ -269,6 +272,8 @@ final class VideoWriter {
             frame.pointer.pointee.pict_type = AV_PICTURE_TYPE_NONE
             _ = try encoder.send(frame)
             try drainEncoder()
+        case .image:
+            preconditionFailure("images are turned into frames before the writer")
         case .packet(let packet, let stream):
             if let transcoder = transcoders[stream] { return try transcoder.transcode(packet) }
             guard let out = streamMap[stream] else { return }

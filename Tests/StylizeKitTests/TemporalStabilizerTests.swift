@@ -1,0 +1,103 @@
+import XCTest
+@testable import StylizeKit
+
+/// The stabilizer's pieces: motion on a known shift, the blend, scene cuts, reset.
+final class TemporalStabilizerTests: XCTestCase {
+    /// A textured RGB image (smooth noise, so block matching has something to hold on to).
+    func texture(width: Int, height: Int, seed: UInt64) -> RGBImage {
+        var rng = SplitMix(seed)
+        let coarse = (0..<((width / 4 + 2) * (height / 4 + 2) * 3)).map { _ in Float(rng.next() % 1000) / 1000 }
+        var pixels = [Float](repeating: 0, count: width * height * 3)
+        for y in 0..<height {
+            for x in 0..<width {
+                for c in 0..<3 { pixels[(y * width + x) * 3 + c] = coarse[((y / 4) * (width / 4 + 2) + x / 4) * 3 + c] * 0.7 + Float((x * 7 + y * 13 + c * 5) % 17) / 60 }
+            }
+        }
+        return RGBImage(width: width, height: height, pixels: pixels)
+    }
+
+    /// `image` moved left by `shift` pixels (new content on the right is taken from `fill`).
+    func shiftedLeft(_ image: RGBImage, by shift: Int, fill: RGBImage) -> RGBImage {
+        var pixels = fill.pixels
+        for y in 0..<image.height {
+            for x in 0..<(image.width - shift) {
+                for c in 0..<3 { pixels[(y * image.width + x) * 3 + c] = image.pixels[(y * image.width + x + shift) * 3 + c] }
+            }
+        }
+        return RGBImage(width: image.width, height: image.height, pixels: pixels)
+    }
+
+    struct SplitMix {
+        var state: UInt64
+        init(_ seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E3779B97F4A7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+            z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    func testMotionOnAKnownShift() {
+        let a = texture(width: 96, height: 64, seed: 1)
+        let b = shiftedLeft(a, by: 4, fill: texture(width: 96, height: 64, seed: 2))
+        let field = MotionField(previous: LumaPlane(a, scale: 1), current: LumaPlane(b, scale: 1), scale: 1)
+        for row in 0..<field.rows {
+            for column in 0..<(field.columns - 1) {  // the last column holds new content
+                let i = row * field.columns + column
+                XCTAssertEqual([field.dx[i], field.dy[i]], [4, 0], "block \(column),\(row)")
+                XCTAssertEqual(field.error[i], 0, accuracy: 1e-6)
+            }
+        }
+        // Still content stays at zero motion.
+        let still = MotionField(previous: LumaPlane(a, scale: 1), current: LumaPlane(a, scale: 1), scale: 1)
+        XCTAssertTrue(still.dx.allSatisfy { $0 == 0 } && still.dy.allSatisfy { $0 == 0 })
+    }
+
+    func testBlendFollowsTheMotion() {
+        let stabilizer = TemporalStabilizer(strength: 0.5)
+        let inputA = texture(width: 96, height: 64, seed: 1)
+        let inputB = shiftedLeft(inputA, by: 4, fill: texture(width: 96, height: 64, seed: 2))
+        let styledA = texture(width: 96, height: 64, seed: 3)
+        let styledB = texture(width: 96, height: 64, seed: 4)
+        XCTAssertEqual(stabilizer.stabilize(input: inputA, stylized: styledA), styledA, "the first frame comes out as it is")
+        let out = stabilizer.stabilize(input: inputB, stylized: styledB)
+        // Inside, every pixel is half its own stylization, half the previous output moved along.
+        for y in [5, 30, 60] {
+            for x in [3, 40, 80] {
+                for c in 0..<3 {
+                    let expected = 0.5 * styledB.pixels[(y * 96 + x) * 3 + c] + 0.5 * styledA.pixels[(y * 96 + x + 4) * 3 + c]
+                    XCTAssertEqual(out.pixels[(y * 96 + x) * 3 + c], expected, accuracy: 1e-5)
+                }
+            }
+        }
+        XCTAssertEqual(stabilizer.cuts, 0)
+    }
+
+    func testSceneCutAndResetPassTheFrameThrough() {
+        let stabilizer = TemporalStabilizer(strength: 0.8)
+        let styled = texture(width: 64, height: 64, seed: 9)
+        _ = stabilizer.stabilize(input: texture(width: 64, height: 64, seed: 1), stylized: texture(width: 64, height: 64, seed: 3))
+        // An unrelated picture: a cut.
+        XCTAssertEqual(stabilizer.stabilize(input: texture(width: 64, height: 64, seed: 5), stylized: styled), styled)
+        XCTAssertEqual(stabilizer.cuts, 1)
+        // The same picture again would blend; after a reset it does not.
+        stabilizer.reset()
+        XCTAssertEqual(stabilizer.stabilize(input: texture(width: 64, height: 64, seed: 5), stylized: styled), styled)
+        XCTAssertNotEqual(stabilizer.stabilize(input: texture(width: 64, height: 64, seed: 5), stylized: texture(width: 64, height: 64, seed: 11)),
+                          texture(width: 64, height: 64, seed: 11))
+        // A new size is a new scene too.
+        let small = texture(width: 32, height: 32, seed: 1)
+        XCTAssertEqual(stabilizer.stabilize(input: small, stylized: small), small)
+    }
+
+    func testStrengthZeroChangesNothing() {
+        let stabilizer = TemporalStabilizer(strength: 0)
+        let input = texture(width: 48, height: 48, seed: 1)
+        for seed in 2...4 {
+            let styled = texture(width: 48, height: 48, seed: UInt64(seed))
+            XCTAssertEqual(stabilizer.stabilize(input: input, stylized: styled), styled)
+        }
+    }
+}

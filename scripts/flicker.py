@@ -1,0 +1,139 @@
+"""Measures temporal flicker: warping error (Lai et al., ECCV 2018) of stylized frames, for the
+input, for plain per-frame stylization (--no-stabilize) and for the stabilized output.
+
+  (a) pan:    a real photo panned by a whole-pixel shift per frame (a multiple of 4): the motion
+              is exact; valid pixels are those whose source is inside the frame.
+  (b) static: the same photo, a still camera with sensor-like noise (sigma 2/255): motion 0.
+  (c) real:   frames of a real clip; a frame-difference variant that needs no flow: mean (O_t - O_t-1)^2
+              over the pixels where the input did not change (every channel within 5/255), i.e. the
+              flicker the stylization adds where there is nothing to show. The unmasked mean is
+              printed too, with the share of pixels the mask keeps.
+
+Also the lowest PSNR of a stabilized frame against its own per-frame stylization (no smear), and,
+with --throughput CLIP, end-to-end fps of `stylize video` on CLIP with and without the stabilizer
+in the same run. Frames go through `stylize frames` as PNG, so no codec touches the numbers.
+
+    python3 scripts/flicker.py --style SampleClips/starry_night.jpg [--photo P] [--clip C] [--throughput C]
+
+Needs numpy and pillow, the ffmpeg tool, and a release build (swift build -c release).
+"""
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def read_frames(folder: Path) -> list:
+    return [np.asarray(Image.open(p).convert("RGB"), dtype=np.float64) / 255
+            for p in sorted(folder.glob("*.png"), key=lambda p: int("".join(filter(str.isdigit, p.stem)) or 0))]
+
+
+def warping_error(frames: list, shift: int) -> float:
+    """Mean over valid pixels and channels of (O_t-1(x) - O_t(x - shift))^2, content moving left by
+    `shift` pixels per frame (the camera pans right)."""
+    errors = []
+    for prev, cur in zip(frames, frames[1:]):
+        if shift:
+            errors.append(np.mean((prev[:, shift:] - cur[:, :-shift]) ** 2))
+        else:
+            errors.append(np.mean((prev - cur) ** 2))
+    return float(np.mean(errors))
+
+
+def masked_difference(frames: list, inputs: list) -> tuple:
+    """Mean (O_t - O_t-1)^2 where the input is unchanged, the unmasked mean, and the mask's share."""
+    masked, plain, kept = [], [], []
+    for (p, c), (ip, ic) in zip(zip(frames, frames[1:]), zip(inputs, inputs[1:])):
+        still = np.all(np.abs(ic - ip) <= 5 / 255, axis=2)
+        d = np.mean((c - p) ** 2, axis=2)
+        if still.any():
+            masked.append(d[still].mean())
+        plain.append(d.mean())
+        kept.append(still.mean())
+    return float(np.mean(masked)), float(np.mean(plain)), float(np.mean(kept))
+
+
+def psnr(a, b) -> float:
+    m = np.mean((a - b) ** 2)
+    return float("inf") if m == 0 else 10 * np.log10(1 / m)
+
+
+def stylize(binary: str, src: Path, dst: Path, style: str, extra: list) -> None:
+    subprocess.run([binary, "frames", str(src), "-o", str(dst), "-s", style, "--quiet", *extra], check=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--style", default=str(ROOT / "SampleClips/starry_night.jpg"))
+    parser.add_argument("--photo", default=str(ROOT / "SampleClips/chelsea.png"), help="photo for the pan and static cases")
+    parser.add_argument("--clip", default=str(ROOT / "SampleClips/bigbuckbunny.mp4"), help="real clip for case (c)")
+    parser.add_argument("--frames", type=int, default=24)
+    parser.add_argument("--shift", type=int, default=4)
+    parser.add_argument("--stabilize", default="0.6")
+    parser.add_argument("--throughput", help="a clip to time `stylize video` on, with and without the stabilizer")
+    parser.add_argument("--stylize", default=str(ROOT / ".build/release/stylize"))
+    args = parser.parse_args()
+    rng = np.random.default_rng(1)
+    photo = np.asarray(Image.open(args.photo).convert("RGB"), dtype=np.float64) / 255
+    h, w, _ = photo.shape
+    width = w - args.shift * (args.frames - 1)
+    if width < 64:
+        sys.exit("the photo is too narrow for that many frames and that shift")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        cases = {}
+        pan = tmp / "pan"; pan.mkdir()
+        for t in range(args.frames):
+            x = t * args.shift
+            Image.fromarray((photo[:, x:x + width] * 255).round().astype(np.uint8)).save(pan / f"f{t}.png")
+        cases["a pan"] = (pan, args.shift)
+        still = tmp / "static"; still.mkdir()
+        for t in range(args.frames):
+            noisy = np.clip(photo[:, :width] + rng.normal(0, 2 / 255, photo[:, :width].shape), 0, 1)
+            Image.fromarray((noisy * 255).round().astype(np.uint8)).save(still / f"f{t}.png")
+        cases["b static+noise"] = (still, 0)
+        real = tmp / "real"; real.mkdir()
+        subprocess.run(["ffmpeg", "-v", "error", "-i", args.clip, "-frames:v", str(args.frames), "-vf", "scale=480:-2",
+                        str(real / "f%d.png")], check=True)
+        cases["c real (frame diff)"] = (real, None)
+        notes = []
+        for name, (folder, shift) in cases.items():
+            plain, steady = tmp / (folder.name + "-plain"), tmp / (folder.name + "-steady")
+            stylize(args.stylize, folder, plain, args.style, ["--no-stabilize"])
+            stylize(args.stylize, folder, steady, args.style, ["--stabilize", args.stabilize])
+            frames_in, frames_plain, frames_steady = read_frames(folder), read_frames(plain), read_frames(steady)
+            if shift is None:
+                (e_in, u_in, kept), (e_plain, u_plain, _), (e_steady, u_steady, _) = (
+                    masked_difference(f, frames_in) for f in (frames_in, frames_plain, frames_steady))
+                notes.append(f"(c) unmasked frame difference: input {u_in:.6f}, per-frame {u_plain:.6f}, stabilized {u_steady:.6f}; "
+                             f"the mask keeps {100 * kept:.0f}% of the pixels")
+            else:
+                e_in, e_plain, e_steady = (warping_error(f, shift) for f in (frames_in, frames_plain, frames_steady))
+            worst = min(psnr(a, b) for a, b in zip(frames_plain, frames_steady))
+            rows.append((name, e_in, e_plain, e_steady, e_steady / e_plain, worst))
+    print(f"style {Path(args.style).name}, {args.frames} frames, stabilize {args.stabilize}")
+    print(f"{'case':<22}{'input':>11}{'per-frame':>11}{'stabilized':>12}{'ratio':>8}{'min PSNR vs per-frame':>24}")
+    for name, e_in, e_plain, e_steady, ratio, worst in rows:
+        print(f"{name:<22}{e_in:>11.6f}{e_plain:>11.6f}{e_steady:>12.6f}{ratio:>8.3f}{worst:>21.2f} dB")
+    for note in notes:
+        print(note)
+    if args.throughput:
+        fps = {}
+        for label, extra in (("off", ["--no-stabilize"]), ("on", ["--stabilize", args.stabilize])):
+            out = subprocess.run([args.stylize, "video", args.throughput, "-s", args.style, "-o", str(Path(tempfile.gettempdir()) / f"flicker-{label}.mkv"),
+                                  "--overwrite", "--json", "--quiet", *extra], check=True, capture_output=True, text=True)
+            fps[label] = json.loads(out.stdout)["fps"]
+        print(f"end-to-end fps on {Path(args.throughput).name}: stabilizer off {fps['off']:.2f}, on {fps['on']:.2f} "
+              f"({100 * fps['on'] / fps['off']:.0f}%)")
+
+
+if __name__ == "__main__":
+    main()
