@@ -242,6 +242,7 @@ extension ProcessingOptions {
             throw ExitCode(128 + (stop.requested ?? SIGINT))
         }
         bar.finish()
+        for warning in summary.warnings { FileHandle.standardError.write(Data("stylize: warning: \(warning)\n".utf8)) }
         if json { try printJSON(JobSummary(summary, style: styleDescription, precision: precision.resolved)) }
     }
 }
@@ -250,10 +251,12 @@ extension ProcessingOptions {
 struct JobSummary: Encodable {
     var input: String, output: String, frames: Int, seconds: Double, fps: Double
     var width: Int, height: Int, codec: String, streams: [String], style: String, precision: String
+    var damaged: Int, warnings: [String], peakMemoryMiB: Double
 
     init(_ s: VideoSummary, style: String, precision: Precision) {
         (input, output, frames, seconds, fps) = (s.input, s.output, s.frames, s.seconds, s.framesPerSecond)
         (width, height, codec, streams) = (s.width, s.height, s.videoCodec, s.streams)
+        (damaged, warnings, peakMemoryMiB) = (s.damaged, s.warnings, s.peakMemoryMiB)
         self.style = style
         self.precision = precision.rawValue
     }

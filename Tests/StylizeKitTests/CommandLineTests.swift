@@ -8,17 +8,6 @@ final class CommandLineTests: XCTestCase {
         try TestSupport.stylize(arguments)
     }
 
-    /// Runs a command that must fail: one line on stderr containing `message`, nothing new in `dir`.
-    func assertFails(_ arguments: [String], in dir: URL, saying message: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let before = Set(try FileManager.default.contentsOfDirectory(atPath: dir.path))
-        let outcome = try stylize(arguments)
-        XCTAssertNotEqual(outcome.status, 0, "exit status", file: file, line: line)
-        let lines = outcome.stderr.split(separator: "\n")
-        XCTAssertEqual(lines.count, 1, "one line on stderr, got: \(outcome.stderr)", file: file, line: line)
-        XCTAssertTrue(outcome.stderr.contains(message), "stderr \"\(outcome.stderr)\" should say \"\(message)\"", file: file, line: line)
-        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)), before, "no file written", file: file, line: line)
-    }
-
     func testVectorThenImage() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let vector = dir.appendingPathComponent("starry.json").path

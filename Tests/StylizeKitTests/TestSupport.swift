@@ -50,6 +50,8 @@ enum TestSupport {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// Whether a signal ended the process (a crash, or a trap).
+        var crashed = false
     }
 
     /// Runs a program to completion, collecting its output.
@@ -70,7 +72,7 @@ enum TestSupport {
         process.waitUntilExit()
         while !readErr.isFinished { usleep(1000) }
         return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                       stderr: String(decoding: stderr.data, as: UTF8.self))
+                       stderr: String(decoding: stderr.data, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal)
     }
 
     /// Runs the `stylize` executable.
@@ -92,5 +94,18 @@ enum TestSupport {
 extension XCTestCase {
     var stylizer: Stylizer {
         get throws { try TestSupport.stylizer.get() }
+    }
+
+    /// Runs `stylize` expecting failure: a non-zero exit, one line on stderr containing
+    /// `message`, and `dir` holding exactly what it held before (no output, no temporary file).
+    func assertFails(_ arguments: [String], in dir: URL, saying message: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let before = Set(try FileManager.default.contentsOfDirectory(atPath: dir.path))
+        let outcome = try TestSupport.stylize(arguments)
+        XCTAssertNotEqual(outcome.status, 0, "exit status", file: file, line: line)
+        XCTAssertFalse(outcome.crashed, "a clean exit, not a crash: \(outcome.stderr)", file: file, line: line)
+        let lines = outcome.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line on stderr, got: \(outcome.stderr)", file: file, line: line)
+        XCTAssertTrue(outcome.stderr.contains(message), "stderr \"\(outcome.stderr)\" should say \"\(message)\"", file: file, line: line)
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)), before, "no file written", file: file, line: line)
     }
 }

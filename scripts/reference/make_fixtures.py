@@ -63,4 +63,9 @@ rgba[1, 0] = (0, 0, 0, 128)     # half-transparent black: mid grey
 rgba[1, 1] = (0, 255, 0, 255)   # opaque green
 Image.fromarray(rgba, "RGBA").save(out / "rgba_2x2.png")
 
+# A CMYK JPEG, as print workflows write them, and the RGB picture it was made from.
+cmyk_source = cat.resize((64, 43), Image.BILINEAR)
+cmyk_source.save(out / "cmyk_source.png")
+cmyk_source.convert("CMYK").save(out / "cmyk.jpg", quality=95)
+
 print("fixtures written to", out)

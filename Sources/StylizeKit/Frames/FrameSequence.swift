@@ -49,16 +49,35 @@ public struct FrameSequence: Sendable {
             let paths = (0..<Int(matches.gl_pathc)).compactMap { matches.gl_pathv[$0].map { String(cString: $0) } }
             return paths.sorted(by: Self.naturalOrder).map { URL(fileURLWithPath: $0) }
         case .pattern(let text):
-            // As FFmpeg's image2 demuxer: the first number found in 0...4, then every next one.
-            let exists = { (n: Int) in FileManager.default.fileExists(atPath: String(format: text, n)) }
-            guard var n = (0...4).first(where: exists) else { return [] }
-            var urls: [URL] = []
-            while exists(n) {
-                urls.append(URL(fileURLWithPath: String(format: text, n)))
-                n += 1
+            // Every file the pattern matches, in numeric order; a gap in the numbering is
+            // skipped over, not an end.
+            let url = URL(fileURLWithPath: text)
+            let folder = url.deletingLastPathComponent()
+            guard let regex = try? NSRegularExpression(pattern: Self.regex(forPattern: url.lastPathComponent)),
+                  let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return [] }
+            let numbered = names.compactMap { name -> (Int, String)? in
+                let range = NSRange(name.startIndex..., in: name)
+                guard let match = regex.firstMatch(in: name, range: range), let digits = Range(match.range(at: 1), in: name),
+                      let number = Int(name[digits]) else { return nil }
+                return (number, name)
             }
-            return urls
+            return numbered.sorted { $0.0 < $1.0 }.map { folder.appendingPathComponent($0.1) }
         }
+    }
+
+    /// A printf file-name pattern (`cam_%05d.jpg`) as an anchored regular expression whose
+    /// first group is the number.
+    static func regex(forPattern name: String) -> String {
+        var regex = "^"
+        var rest = Substring(name)
+        while let percent = rest.firstIndex(of: "%") {
+            regex += NSRegularExpression.escapedPattern(for: String(rest[..<percent]))
+            let spec = rest[percent...].prefix { $0 != "d" }
+            let width = Int(spec.dropFirst().drop { $0 == "0" }) ?? 0
+            regex += width > 0 && spec.dropFirst().first == "0" ? "([0-9]{\(width)})" : "([0-9]+)"
+            rest = rest[rest.index(percent, offsetBy: spec.count + 1)...]
+        }
+        return regex + NSRegularExpression.escapedPattern(for: String(rest)) + "$"
     }
 
     /// Where the frames' folder is, for watching.

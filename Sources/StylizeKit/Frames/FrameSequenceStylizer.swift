@@ -94,18 +94,21 @@ public final class FrameSequenceStylizer {
                 if !self.options.watch { throw StylizeError.cancelled }
             }
         }
-        let (width, height, codec, notes): (Int, Int, String, [String])
+        let (width, height, codec, notes, warnings): (Int, Int, String, [String], [String])
         if writesVideo(output) {
-            (width, height, codec, notes) = try runToVideo(output, nextFile: nextFile, filmstrip: filmstrip, report: report, counter: counter)
+            (width, height, codec, notes, warnings) = try runToVideo(output, nextFile: nextFile, filmstrip: filmstrip, report: report, counter: counter)
         } else {
-            (width, height, codec, notes) = try runToFolder(input: sequence, output, nextFile: nextFile, filmstrip: filmstrip,
+            (width, height, codec, notes, warnings) = try runToFolder(input: sequence, output, nextFile: nextFile, filmstrip: filmstrip,
                                                              report: report, counter: counter)
         }
         try filmstrip?.write(overwrite: options.video.overwrite)
         let seconds = Date().timeIntervalSince(started)
-        return VideoSummary(input: input, output: output, frames: counter.value, seconds: seconds,
-                            framesPerSecond: Double(counter.value) / max(seconds, 1e-9), width: width, height: height,
-                            videoCodec: codec, streams: notes)
+        var summary = VideoSummary(input: input, output: output, frames: counter.value, seconds: seconds,
+                                   framesPerSecond: Double(counter.value) / max(seconds, 1e-9), width: width, height: height,
+                                   videoCodec: codec, streams: notes)
+        summary.damaged = warnings.count
+        summary.warnings = warnings
+        return summary
     }
 
     private func workers() throws -> [TransformerWorker] {
@@ -113,7 +116,7 @@ public final class FrameSequenceStylizer {
     }
 
     private func runToFolder(input: FrameSequence, _ output: String, nextFile: @escaping () throws -> SequenceJob?, filmstrip: Filmstrip?,
-                             report: @escaping () throws -> Void, counter: FrameCounter) throws -> (Int, Int, String, [String]) {
+                             report: @escaping () throws -> Void, counter: FrameCounter) throws -> (Int, Int, String, [String], [String]) {
         let folder = URL(fileURLWithPath: output)
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory) {
@@ -135,6 +138,7 @@ public final class FrameSequenceStylizer {
         var size = (0, 0)
         let sizeLock = NSLock()
         let stabilizer = self.stabilizer()
+        var skipped: [String] = []
         let finish = { (index: Int, stylized: RGBImage, target: URL) throws in
             try filmstrip?.offer(index, stylized)
             try Picture(stylized).write(to: target, overwrite: self.options.video.overwrite)
@@ -145,7 +149,7 @@ public final class FrameSequenceStylizer {
             workers: try workers(), framesInFlight: max(options.video.framesInFlight, options.video.workers),
             process: { worker, job in
                 let target = destination(job.frame.url)
-                let picture = try job.frame.load()
+                guard let picture = try Self.load(job.frame) else { return .skipped(job.frame.url.path) }
                 let result = try self.stylizer.stylize(picture, conditioning: job.conditioning, processingSize: self.options.video.processingSize, worker: worker)
                 sizeLock.withLock { size = (picture.width, picture.height) }
                 if stabilizer != nil { return .pending(index: job.index, input: picture.rgbImage, stylized: result.rgbImage, target: target) }
@@ -153,8 +157,14 @@ public final class FrameSequenceStylizer {
                 return .done
             },
             write: { result in
-                if case .pending(let index, let input, let stylized, let target) = result {
+                switch result {
+                case .pending(let index, let input, let stylized, let target):
                     try finish(index, stabilizer!.stabilize(input: input, stylized: stylized), target)
+                case .skipped(let path):
+                    skipped.append(path)
+                    return
+                case .done:
+                    break
                 }
                 counter.increment()
             })
@@ -166,12 +176,13 @@ public final class FrameSequenceStylizer {
             }
             return .work(job)
         }
-        guard counter.value > 0 else { throw StylizeError.unreadable(path: "\(input)", reason: "no frames found") }
-        return (size.0, size.1, format?.rawValue ?? "same as input", stabilizer.map { [Self.note($0, self.options.video.stabilization)] } ?? [])
+        guard counter.value > 0 else { throw StylizeError.unreadable(path: "\(input)", reason: "no frame could be read") }
+        return (size.0, size.1, format?.rawValue ?? "same as input",
+                stabilizer.map { [Self.note($0, self.options.video.stabilization)] } ?? [], skipped.map { "skipped \($0): not a readable picture" })
     }
 
     private func runToVideo(_ output: String, nextFile: @escaping () throws -> SequenceJob?, filmstrip: Filmstrip?,
-                            report: @escaping () throws -> Void, counter: FrameCounter) throws -> (Int, Int, String, [String]) {
+                            report: @escaping () throws -> Void, counter: FrameCounter) throws -> (Int, Int, String, [String], [String]) {
         // The first frame fixes the video's size; later frames of another size are scaled to it.
         guard var firstJob = try nextFile() else { throw StylizeError.unreadable(path: output, reason: "no frames found") }
         let first = try firstJob.frame.load()
@@ -186,6 +197,7 @@ public final class FrameSequenceStylizer {
         let converters = try workers().map { ($0, FrameConverter()) }
         let stabilizer = self.stabilizer()
         let writerConverter = FrameConverter()
+        var skipped: [String] = []
         let encode = { (index: Int, stylized: RGBImage, converter: FrameConverter) throws -> Frame in
             try filmstrip?.offer(index, stylized)
             let frame = try converter.frame(from: stylized, width: writer.width, height: writer.height,
@@ -196,7 +208,7 @@ public final class FrameSequenceStylizer {
         let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter), SequenceJob, VideoOutputItem>(
             workers: converters, framesInFlight: max(options.video.framesInFlight, options.video.workers),
             process: { worker, job in
-                let picture = try job.frame.load()
+                guard let picture = try Self.load(job.frame) else { return .skipped(job.frame.url.path) }
                 let result = try self.stylizer.stylize(picture, conditioning: job.conditioning, processingSize: self.options.video.processingSize,
                                                        worker: worker.0).rgbImage
                 if stabilizer != nil {
@@ -205,9 +217,13 @@ public final class FrameSequenceStylizer {
                 return .frame(try encode(job.index, result, worker.1))
             },
             write: { item in
-                if case .image(let input, let stylized, let pts, _) = item {
+                switch item {
+                case .image(let input, let stylized, let pts, _):
                     try writer.write(.frame(encode(Int(pts), stabilizer!.stabilize(input: input, stylized: stylized), writerConverter)))
-                } else {
+                case .skipped(let path):
+                    skipped.append(path)
+                    return
+                default:
                     try writer.write(item)
                 }
                 counter.increment()
@@ -224,7 +240,14 @@ public final class FrameSequenceStylizer {
             writer.muxer.abandon()
             throw error
         }
-        return (writer.width, writer.height, writer.codecName, writer.notes + (stabilizer.map { [Self.note($0, self.options.video.stabilization)] } ?? []))
+        return (writer.width, writer.height, writer.codecName,
+                writer.notes + (stabilizer.map { [Self.note($0, self.options.video.stabilization)] } ?? []), skipped.map { "skipped \($0): not a readable picture" })
+    }
+
+    /// A frame's picture, or nil when the file is not a readable picture (it is skipped and
+    /// reported; a sequence is not lost to one broken frame). Other errors stop the job.
+    static func load(_ frame: SequenceFrame) throws -> Picture? {
+        do { return try frame.load() } catch StylizeError.unreadable { return nil }
     }
 
     private func stabilizer() -> TemporalStabilizer? {
@@ -239,6 +262,7 @@ public final class FrameSequenceStylizer {
 /// A frame out of a worker: finished, or waiting for the in-order stage (stabilization).
 enum SequenceResult {
     case done
+    case skipped(String)
     case pending(index: Int, input: RGBImage, stylized: RGBImage, target: URL)
 }
 

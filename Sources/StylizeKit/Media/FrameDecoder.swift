@@ -13,6 +13,8 @@ final class FrameDecoder {
         try ffmpegCheck(avcodec_parameters_to_context(context, stream.pointee.codecpar), "avcodec_parameters_to_context")
         context.pointee.pkt_timebase = stream.pointee.time_base
         context.pointee.thread_count = Int32(threads)
+        // Refuse frames beyond the picture limits before allocating them.
+        context.pointee.max_pixels = Int64(Picture.maximumPixels)
         try ffmpegCheck(avcodec_open2(context, codec, nil), "avcodec_open2(\(String(cString: codec.pointee.name)))")
     }
 

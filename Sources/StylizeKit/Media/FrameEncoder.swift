@@ -27,12 +27,8 @@ final class FrameEncoder {
         self.context = context
         context.pointee.time_base = timeBase
         configure(context)
-        let code = avcodec_open2(context, codec, nil)
-        if code < 0 {
-            var context: UnsafeMutablePointer<AVCodecContext>? = context
-            avcodec_free_context(&context)
-            throw StylizeError.ffmpeg(call: "avcodec_open2(\(String(cString: codec.pointee.name)))", code: code, text: ffmpegErrorText(code))
-        }
+        // Thrown with `context` set, so deinit frees it.
+        try ffmpegCheck(avcodec_open2(context, codec, nil), "avcodec_open2(\(String(cString: codec.pointee.name)))")
     }
 
     deinit {

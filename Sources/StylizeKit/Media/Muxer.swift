@@ -28,10 +28,8 @@ final class Muxer {
         self.context = context!
         if format.pointee.flags & AVFMT_NOFILE == 0 {
             let code = avio_open(&self.context.pointee.pb, temporary ?? "pipe:1", AVIO_FLAG_WRITE)
-            if code < 0 {
-                avformat_free_context(self.context)
-                throw StylizeError.unwritable(path: destination, reason: ffmpegErrorText(code))
-            }
+            // Thrown after every property is set, so deinit frees the context.
+            if code < 0 { throw StylizeError.unwritable(path: destination, reason: ffmpegErrorText(code)) }
         }
     }
 

@@ -25,6 +25,7 @@ public struct Picture: Sendable, Equatable {
         guard !isDirectory.boolValue else { throw StylizeError.unreadable(path: path, reason: "is a directory, not an image") }
         let demuxer = try Demuxer(path: path)
         let (index, codec) = try demuxer.bestVideoStream()
+        try Self.checkSize(demuxer.stream(index), path: path)
         let decoder = try FrameDecoder(stream: demuxer.stream(index), codec: codec)
         let packet = try Packet(), frame = try Frame()
         var decoded = false
@@ -33,8 +34,8 @@ public struct Picture: Sendable, Equatable {
             if more && packet.pointer.pointee.stream_index != index { packet.unref(); continue }
             do {
                 _ = try decoder.send(more ? packet : nil)
-            } catch StylizeError.ffmpeg(_, let code, let text) {
-                throw StylizeError.unreadable(path: path, reason: "damaged picture data (\(text), \(code))")
+            } catch StylizeError.ffmpeg(_, _, let text) {
+                throw StylizeError.unreadable(path: path, reason: "cannot decode the picture: damaged data, or a size beyond the limits (\(text))")
             }
             packet.unref()
             switch try decoder.receive(into: frame) {
@@ -47,6 +48,19 @@ public struct Picture: Sendable, Equatable {
             throw StylizeError.unreadable(path: path, reason: "no picture could be decoded")
         }
         self = try Self(frame: frame)
+    }
+
+    /// Largest side and area accepted, so a file that declares an absurd size is refused before
+    /// anything is allocated for it.
+    public static let maximumSide = 16384
+    public static let maximumPixels = 150_000_000
+
+    /// Refuses a stream that declares a size beyond the limits.
+    static func checkSize(_ stream: UnsafeMutablePointer<AVStream>, path: String) throws {
+        let w = Int(stream.pointee.codecpar.pointee.width), h = Int(stream.pointee.codecpar.pointee.height)
+        if w > maximumSide || h > maximumSide || w * h > maximumPixels {
+            throw StylizeError.unreadable(path: path, reason: "too large (\(w)x\(h); at most \(maximumSide) pixels a side and \(maximumPixels / 1_000_000) megapixels)")
+        }
     }
 
     /// Converts a decoded frame of any pixel format. Sources of up to 8 bits go through

@@ -75,4 +75,17 @@ public struct VideoSummary: Sendable, Codable {
     public var videoCodec: String
     /// Streams copied unchanged, re-encoded, or left out (and why), one line each.
     public var streams: [String]
+    /// Input frames (or video packets) that could not be decoded and were skipped.
+    public var damaged: Int = 0
+    /// Problems that did not stop the job: a truncated input, frames skipped, ...
+    public var warnings: [String] = []
+    /// Peak resident memory of the process, in MiB.
+    public var peakMemoryMiB: Double = currentPeakMemoryMiB()
+}
+
+/// The process's peak resident memory so far (getrusage), in MiB.
+public func currentPeakMemoryMiB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024  // kilobytes on Linux
 }

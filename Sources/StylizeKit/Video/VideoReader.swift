@@ -22,6 +22,11 @@ final class VideoReader {
     let timeBase: AVRational
     /// Input streams whose packets are wanted (set before reading).
     var copiedStreams: Set<Int32> = []
+    /// Video packets or frames the decoder could not decode and that were skipped (FFmpeg
+    /// conceals what it can; the rest costs a frame, not the job).
+    private(set) var damaged = 0
+    /// Why the input stopped before its end, if it did (a truncated file, a read error).
+    private(set) var endedEarly: String?
 
     private let startSeconds: Double
     /// Length of the cut: the output's end, in seconds from its zero.
@@ -39,6 +44,7 @@ final class VideoReader {
         let (index, codec) = try demuxer.bestVideoStream()
         videoIndex = index
         let stream = demuxer.stream(index)
+        try Picture.checkSize(stream, path: path)
         decoder = try FrameDecoder(stream: stream, codec: codec, threads: 0)
         timeBase = stream.pointee.time_base
         packet = try Packet()
@@ -74,7 +80,13 @@ final class VideoReader {
             if !videoDone, let frame = try decodedFrame() { return frame }
             if draining && videoDone { finished = true; return nil }
             // Feed the decoder; hand on packets of copied streams.
-            guard try demuxer.read(into: packet) else {
+            let more: Bool
+            do { more = try demuxer.read(into: packet) } catch StylizeError.ffmpeg(_, _, let text) {
+                // A truncated or unreadable tail: keep what came before it.
+                endedEarly = text
+                more = false
+            }
+            guard more else {
                 draining = true
                 if !videoDone { _ = try decoder.send(nil) }
                 continue
@@ -87,9 +99,8 @@ final class VideoReader {
                 return nil
             }
             if index == videoIndex && !videoDone {
-                do { _ = try decoder.send(packet) } catch StylizeError.ffmpeg(_, _, let text) {
-                    // A damaged packet costs a frame, not the job (as ffmpeg does).
-                    FileHandle.standardError.write(Data("stylize: skipped a damaged video packet (\(text))\n".utf8))
+                do { _ = try decoder.send(packet) } catch StylizeError.ffmpeg {
+                    damaged += 1
                 }
                 packet.unref()
             } else if copiedStreams.contains(index), let item = try passThrough(index) {
@@ -109,7 +120,12 @@ final class VideoReader {
     private func decodedFrame() throws -> VideoInputItem? {
         while true {
             let frame = try Frame()
-            switch try decoder.receive(into: frame) {
+            let result: PumpResult
+            do { result = try decoder.receive(into: frame) } catch StylizeError.ffmpeg {
+                damaged += 1  // this frame is lost; the decoder goes on with the next
+                continue
+            }
+            switch result {
             case .produced:
                 var pts = frame.pointer.pointee.best_effort_timestamp
                 if pts == cffmpeg_nopts_value() {

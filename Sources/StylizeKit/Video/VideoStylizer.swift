@@ -124,10 +124,14 @@ public final class VideoStylizer {
         try filmstrip?.write(overwrite: options.overwrite)
         let seconds = Date().timeIntervalSince(started)
         _ = progress?(VideoProgress(framesDone: counter.value, framesTotal: counter.value, seconds: seconds))
-        return VideoSummary(input: input, output: output, frames: counter.value, seconds: seconds,
-                            framesPerSecond: Double(counter.value) / max(seconds, 1e-9), width: writer.width, height: writer.height,
-                            videoCodec: writer.codecName,
-                            streams: writer.notes + (stabilizer.map { [FrameSequenceStylizer.note($0, options.stabilization)] } ?? []))
+        var summary = VideoSummary(input: input, output: output, frames: counter.value, seconds: seconds,
+                                   framesPerSecond: Double(counter.value) / max(seconds, 1e-9), width: writer.width, height: writer.height,
+                                   videoCodec: writer.codecName,
+                                   streams: writer.notes + (stabilizer.map { [FrameSequenceStylizer.note($0, options.stabilization)] } ?? []))
+        summary.damaged = reader.damaged
+        if reader.damaged > 0 { summary.warnings.append("\(reader.damaged) damaged video packets or frames were skipped") }
+        if let early = reader.endedEarly { summary.warnings.append("the input ends early (\(early)); everything before that was stylized") }
+        return summary
     }
 
     /// The transformer's input size: the frame's, or its shorter side at `processingSize`.

@@ -8,6 +8,8 @@ enum VideoOutputItem {
     /// A stylized frame still in RGB, with the network's input, for a stage that needs both
     /// in order (temporal stabilization) before it becomes a `frame`.
     case image(input: RGBImage, stylized: RGBImage, pts: Int64, aspect: AVRational)
+    /// A frame that could not be read (an image sequence's broken file): nothing to write.
+    case skipped(String)
 }
 
 /// Encodes the stylized frames and muxes them with the streams copied from the input.
@@ -274,6 +276,8 @@ final class VideoWriter {
             try drainEncoder()
         case .image:
             preconditionFailure("images are turned into frames before the writer")
+        case .skipped:
+            return
         case .packet(let packet, let stream):
             if let transcoder = transcoders[stream] { return try transcoder.transcode(packet) }
             guard let out = streamMap[stream] else { return }
