@@ -230,3 +230,40 @@ final class RobustnessTests: XCTestCase {
         }
     }
 }
+
+/// A very long clip: every frame comes out, audio and video end together, memory stays flat.
+final class LongClipTests: XCTestCase {
+    /// The end time (seconds) of the last packet of `stream` ("v:0", "a:0") and the packet count.
+    func end(_ url: URL, _ stream: String) throws -> (seconds: Double, packets: Int) {
+        let rows = try TestSupport.tool("ffprobe", ["-v", "error", "-select_streams", stream, "-show_entries", "packet=pts_time,duration_time",
+                                                    "-of", "csv=p=0", url.path])
+            .split(whereSeparator: \.isNewline).map { $0.split(separator: ",").compactMap { Double($0) } }.filter { $0.count == 2 }
+        return (rows.map { $0[0] + $0[1] }.max() ?? 0, rows.count)
+    }
+
+    func testThirtyMinutesOfSmallFrames() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let style = try TestSupport.styleVectorFile.get().path
+        var peaks: [Double] = []
+        for minutes in [1, 30] {
+            let input = dir.appendingPathComponent("long\(minutes).mp4")
+            try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x36:rate=25", "-f", "lavfi",
+                                            "-i", "sine=frequency=300:sample_rate=16000", "-t", "\(minutes * 60)",
+                                            "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", "-b:a", "32k", input.path])
+            let output = dir.appendingPathComponent("out\(minutes).mkv")
+            let ran = try TestSupport.stylize(["video", input.path, "-s", style, "-o", output.path, "--json"])
+            XCTAssertEqual(ran.status, 0, ran.stderr)
+            let summary = try JSONSerialization.jsonObject(with: Data(ran.stdout.utf8)) as? [String: Any]
+            XCTAssertEqual(summary?["frames"] as? Int, minutes * 60 * 25)
+            let video = try end(output, "v:0"), audio = try end(output, "a:0")
+            XCTAssertEqual(video.packets, minutes * 60 * 25, "frames in == frames out")
+            XCTAssertEqual(video.seconds, Double(minutes * 60), accuracy: 0.04)
+            XCTAssertEqual(audio.seconds, video.seconds, accuracy: 0.04, "audio and video end within one frame")
+            peaks.append(summary?["peakMemoryMiB"] as? Double ?? .infinity)
+            try FileManager.default.removeItem(at: input)
+            try FileManager.default.removeItem(at: output)
+        }
+        print("peak memory: 1 minute \(peaks[0]) MiB, 30 minutes \(peaks[1]) MiB")
+        XCTAssertLessThanOrEqual(peaks[1], peaks[0] * 1.1 + 8, "memory does not grow with the clip's length")
+    }
+}
