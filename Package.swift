@@ -39,6 +39,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // libFuzzer targets over the parsers (scripts/fuzz builds them with -sanitize=fuzzer);
+        // a plain build replays inputs.
+        .executableTarget(
+            name: "stylize-fuzz",
+            dependencies: ["StylizeKit"]
+        ),
         .testTarget(
             name: "StylizeKitTests",
             dependencies: ["StylizeKit", "stylize"],

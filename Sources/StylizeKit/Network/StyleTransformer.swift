@@ -44,8 +44,8 @@ public final class StyleTransformer: @unchecked Sendable {
         norms = try zip(normed, normChannels).map { name, channels in
             let gamma = try model.conv(weights: "style_params/\(name)/StyleNorm/Conv_1/weights")
             let beta = try model.conv(weights: "style_params/\(name)/StyleNorm/Conv/weights")
-            guard gamma.outputChannels == channels, beta.outputChannels == channels,
-                  gamma.inputChannels == StyleVector.dimension, beta.inputChannels == StyleVector.dimension else {
+            guard gamma.outputChannels == channels, beta.outputChannels == channels, gamma.groups == 1, beta.groups == 1,
+                  gamma.weights.shape == [channels, StyleVector.dimension, 1, 1], beta.weights.shape == [channels, StyleVector.dimension, 1, 1] else {
                 throw StylizeError.modelDamaged(path: model.path, reason: "StyleNorm of \(name) does not fit its conv")
             }
             return StyleNormSpec(name: name, channels: channels, gamma: gamma, beta: beta)

@@ -35,12 +35,17 @@ final class ONNXModel {
     private let nodes: [Onnx_NodeProto]
     private var constants: [String: FloatTensor] = [:]
 
-    init(contentsOf url: URL) throws {
-        path = url.path
+    convenience init(contentsOf url: URL) throws {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw StylizeError.modelDamaged(path: path, reason: "cannot read: \(error.localizedDescription)")
+            throw StylizeError.modelDamaged(path: url.path, reason: "cannot read: \(error.localizedDescription)")
         }
+        try self.init(data: data, path: url.path)
+    }
+
+    /// Parses an ONNX file's bytes; `path` names it in errors.
+    init(data: Data, path: String) throws {
+        self.path = path
         let model: Onnx_ModelProto
         do { model = try Onnx_ModelProto(serializedBytes: data) } catch {
             throw StylizeError.modelDamaged(path: path, reason: "not an ONNX file")
@@ -52,13 +57,13 @@ final class ONNXModel {
         }
         constants = raw
         for node in nodes where node.opType == "DequantizeLinear" {
-            guard let x = raw[node.input[0]] else { continue }  // an activation, not a weight
-            guard node.input.count >= 2, let scale = raw[node.input[1]] else {
+            guard let input = node.input.first, let x = raw[input] else { continue }  // an activation, not a weight
+            guard node.input.count >= 2, let scale = raw[node.input[1]], let output = node.output.first else {
                 throw StylizeError.modelDamaged(path: path, reason: "DequantizeLinear \(node.name) has no scale")
             }
             let zeroPoint = node.input.count > 2 ? raw[node.input[2]] : nil
-            let axis = node.attribute.first { $0.name == "axis" }.map { Int($0.i) } ?? 1
-            constants[node.output[0]] = try Self.dequantize(x, scale: scale, zeroPoint: zeroPoint, axis: axis, path: path)
+            let axis = node.attribute.first { $0.name == "axis" }.map { Int(clamping: $0.i) } ?? 1
+            constants[output] = try Self.dequantize(x, scale: scale, zeroPoint: zeroPoint, axis: axis, path: path)
         }
     }
 
@@ -85,12 +90,17 @@ final class ONNXModel {
             throw StylizeError.modelDamaged(path: path, reason: "bias of \(weightsName) has \(bias.count) values")
         }
         func ints(_ name: String, _ fallback: [Int]) -> [Int] {
-            node.attribute.first { $0.name == name }.map { $0.ints.map(Int.init) } ?? fallback
+            node.attribute.first { $0.name == name }.map { $0.ints.map { Int(clamping: $0) } } ?? fallback
         }
         let pads = ints("pads", [0, 0, 0, 0])
-        let groups = node.attribute.first { $0.name == "group" }.map { Int($0.i) } ?? 1
-        return ConvSpec(name: weightsName, weights: weights, bias: bias, groups: groups,
-                        strides: ints("strides", [1, 1]),
+        let strides = ints("strides", [1, 1])
+        let groups = node.attribute.first { $0.name == "group" }.map { Int(clamping: $0.i) } ?? 1
+        guard pads.count == 4, pads.allSatisfy({ (0...64).contains($0) }), strides.count == 2, strides.allSatisfy({ (1...64).contains($0) }),
+              (1...65536).contains(groups), weights.shape.allSatisfy({ (1...65536).contains($0) }),
+              weights.shape[0] % groups == 0 else {
+            throw StylizeError.modelDamaged(path: path, reason: "Conv with \(weightsName) has impossible attributes")
+        }
+        return ConvSpec(name: weightsName, weights: weights, bias: bias, groups: groups, strides: strides,
                         padTop: pads[0], padLeft: pads[1], padBottom: pads[2], padRight: pads[3])
     }
 
@@ -109,8 +119,17 @@ final class ONNXModel {
     }
 
     private static func decode(_ tensor: Onnx_TensorProto, path: String) throws -> FloatTensor {
+        // Dimensions come from the file: refuse negative ones and products beyond any real model.
+        guard tensor.dims.allSatisfy({ (0...Int64(Int32.max)).contains($0) }) else {
+            throw StylizeError.modelDamaged(path: path, reason: "\(tensor.name) has an impossible shape")
+        }
         let shape = tensor.dims.map(Int.init)
-        let count = shape.reduce(1, *)
+        var count = 1
+        for dim in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dim)
+            guard !overflow, product <= 1 << 32 else { throw StylizeError.modelDamaged(path: path, reason: "\(tensor.name) is impossibly large") }
+            count = product
+        }
         guard tensor.dataLocation == 0 else {
             throw StylizeError.modelDamaged(path: path, reason: "\(tensor.name) is stored outside the file")
         }
@@ -154,6 +173,7 @@ final class ONNXModel {
             return FloatTensor(shape: x.shape, values: x.values.map { ($0 - z) * s })
         }
         let axis = axis < 0 ? axis + x.shape.count : axis
+        guard !x.values.isEmpty else { return x }
         guard axis >= 0, axis < x.shape.count, x.shape[axis] == scale.values.count,
               zero.count == 1 || zero.count == scale.values.count else {
             throw StylizeError.modelDamaged(path: path, reason: "per-axis scale does not fit its tensor")

@@ -128,6 +128,13 @@ public struct KeyframeFile: Codable, Sendable {
     public static func read(_ url: URL) throws -> (keyframes: [KeyframeSpec], ease: Easing?) {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw StylizeError.fileNotFound(url.path) }
+        return try parse(data, path: url.path)
+    }
+
+    /// Parses the contents of a keyframes file found at `path` (relative styles resolve against
+    /// its folder).
+    public static func parse(_ data: Data, path: String) throws -> (keyframes: [KeyframeSpec], ease: Easing?) {
+        let url = URL(fileURLWithPath: path)
         let file: KeyframeFile
         do { file = try JSONDecoder().decode(KeyframeFile.self, from: data) } catch {
             throw StylizeError.invalidArgument("\(url.path) is not a keyframes file: {\"ease\": \"linear\", \"keyframes\": [{\"time\": \"0\", \"style\": \"a.jpg\"}, ...]}")

@@ -80,6 +80,12 @@ public struct StyleVectorFile: Codable, Sendable {
                 ? StylizeError.unreadable(path: url.path, reason: error.localizedDescription)
                 : StylizeError.fileNotFound(url.path)
         }
+        return try parse(data, path: url.path)
+    }
+
+    /// Parses the contents of a vector file found at `path`.
+    public static func parse(_ data: Data, path: String) throws -> StyleVector {
+        let url = URL(fileURLWithPath: path)
         let file: StyleVectorFile
         do { file = try JSONDecoder().decode(StyleVectorFile.self, from: data) } catch {
             throw StylizeError.badStyle("\(url.path) is not a style vector file (a JSON object with a \"vector\" of \(StyleVector.dimension) numbers)")
