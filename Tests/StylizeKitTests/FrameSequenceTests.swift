@@ -20,6 +20,15 @@ final class FrameSequenceTests: XCTestCase {
         XCTAssertEqual(names.sorted(by: FrameSequence.naturalOrder), ["frame1.png", "frame2.png", "frame10.png", "frame20.png", "frame100.png"])
     }
 
+    func testPrintfPatternsBecomeRegularExpressions() {
+        XCTAssertEqual(FrameSequence.regex(forPattern: "cam_%05d.jpg"), #"^cam_([0-9]{5})\.jpg$"#)
+        XCTAssertEqual(FrameSequence.regex(forPattern: "f%d.png"), #"^f([0-9]+)\.png$"#)
+        // A "%" that is not a number stands for itself, wherever it is.
+        XCTAssertEqual(FrameSequence.regex(forPattern: "img_%04d_50%.png"), #"^img_([0-9]{4})_50%\.png$"#)
+        XCTAssertEqual(FrameSequence.regex(forPattern: "100%"), #"^100%$"#)
+        XCTAssertEqual(FrameSequence.regex(forPattern: "%s_%d"), #"^%s_([0-9]+)$"#)
+    }
+
     func testFolderGlobAndPatternListTheSameFrames() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let folder = try cameraFolder(dir, count: 12)

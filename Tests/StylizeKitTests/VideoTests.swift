@@ -159,6 +159,28 @@ final class VideoTests: XCTestCase {
         XCTAssertEqual(ran.status, 0, ran.stderr)
         XCTAssertEqual(try times(output, "v:0").count, 50)
         XCTAssertEqual(try audioSpan(output), 2, accuracy: 0.05)
+
+        // A pipe cannot seek or be read twice: a cut and a strength below 1 still work.
+        let cut = dir.appendingPathComponent("piped-cut.mkv")
+        let cutCommand = command.replacingOccurrences(of: "--format nut", with: "--format nut --start 0.5 --strength 0.5")
+            .replacingOccurrences(of: output.path, with: cut.path)
+        let cutRan = try TestSupport.run(URL(fileURLWithPath: "/bin/bash"), ["-o", "pipefail", "-c", cutCommand])
+        XCTAssertEqual(cutRan.status, 0, cutRan.stderr)
+        XCTAssertEqual(Double(try times(cut, "v:0").count), 37.5, accuracy: 1)
+    }
+
+    /// MPEG-4 Part 2 (AVI's default) cannot take MPEG-TS's 1/90000 time base; the encoder falls
+    /// back to 1/frame rate and the timestamps must follow it.
+    func testTimestampsSurviveAnEncoderTimeBaseFallback() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = dir.appendingPathComponent("in.ts")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25", "-t", "2", "-c:v", "libx264", input.path])
+        let output = dir.appendingPathComponent("out.avi")
+        let ran = try TestSupport.stylize(["video", input.path, "-s", try style.path, "-o", output.path])
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        let got = try times(output, "v:0")
+        XCTAssertEqual(got.count, 50)
+        for (i, t) in got.enumerated() { XCTAssertEqual(t, Double(i) * 0.04, accuracy: 0.001) }
     }
 
     func testRotatedImage() {

@@ -70,12 +70,19 @@ public struct FrameSequence: Sendable {
     static func regex(forPattern name: String) -> String {
         var regex = "^"
         var rest = Substring(name)
+        // Only "%d" and "%0Nd" are numbers; any other "%" stands for itself.
         while let percent = rest.firstIndex(of: "%") {
             regex += NSRegularExpression.escapedPattern(for: String(rest[..<percent]))
-            let spec = rest[percent...].prefix { $0 != "d" }
-            let width = Int(spec.dropFirst().drop { $0 == "0" }) ?? 0
-            regex += width > 0 && spec.dropFirst().first == "0" ? "([0-9]{\(width)})" : "([0-9]+)"
-            rest = rest[rest.index(percent, offsetBy: spec.count + 1)...]
+            let digits = rest[rest.index(after: percent)...].prefix { $0.isASCII && $0.isNumber }
+            let end = digits.endIndex
+            guard end < rest.endIndex, rest[end] == "d", digits.count <= 3 else {
+                regex += "%"
+                rest = rest[rest.index(after: percent)...]
+                continue
+            }
+            let width = Int(digits) ?? 0
+            regex += width > 0 && digits.first == "0" ? "([0-9]{\(width)})" : "([0-9]+)"
+            rest = rest[rest.index(after: end)...]
         }
         return regex + NSRegularExpression.escapedPattern(for: String(rest)) + "$"
     }
@@ -129,17 +136,10 @@ final class FrameFeed {
     /// The next frame, or nil when there are no more (not watching: the listing is done;
     /// watching: idle too long, or `shouldStop` said so).
     func next(shouldStop: () -> Bool) throws -> SequenceFrame? {
+        precondition(watch, "a sequence that is not watched is listed once, with FrameSequence.files()")
         while true {
             if !queue.isEmpty { return queue.removeFirst() }
             if shouldStop() { return nil }
-            if !watch {
-                if !seen.isEmpty { return nil }
-                let files = try sequence.files()
-                seen.formUnion(files.map(\.path))
-                queue = files.map { SequenceFrame(url: $0, picture: nil) }
-                if queue.isEmpty { return nil }
-                continue
-            }
             try scan()
             if queue.isEmpty {
                 if let idleExit, Date().timeIntervalSince(lastNew) >= idleExit { return nil }

@@ -80,9 +80,15 @@ public final class FrameSequenceStylizer {
         let schedule = ConditioningSchedule(transformer: stylizer.transformer, timeline: timeline, frameRate: options.frameRate, identity: identity)
         let filmstrip = options.video.filmstrip.map { Filmstrip(url: $0, count: options.video.filmstripFrames, total: pending.count) }
         var index = 0
+        var nextPending = 0
         let nextFile: () throws -> SequenceJob? = {
             let frame: SequenceFrame?
-            if !pending.isEmpty { frame = pending.removeFirst() } else { frame = self.options.watch ? try feed.next(shouldStop: stop) : nil }
+            if nextPending < pending.count {
+                frame = pending[nextPending]
+                nextPending += 1
+            } else {
+                frame = self.options.watch ? try feed.next(shouldStop: stop) : nil
+            }
             guard let frame else { return nil }
             defer { index += 1 }
             return SequenceJob(frame: frame, index: index, conditioning: try schedule.conditioning(at: Double(index) / self.options.frameRate))
@@ -131,9 +137,13 @@ public final class FrameSequenceStylizer {
             let name = format.map { source.deletingPathExtension().lastPathComponent + "." + ($0 == .jpeg ? "jpg" : $0.rawValue) }
             return folder.appendingPathComponent(name ?? source.lastPathComponent)
         }
-        if let inputFolder = input.folder, inputFolder.standardizedFileURL.resolvingSymlinksInPath() == folder.standardizedFileURL.resolvingSymlinksInPath(),
-           format == nil {
-            throw StylizeError.invalidArgument("the output folder is the input folder: the frames would be replaced; choose another folder or --format")
+        if let inputFolder = input.folder, inputFolder.standardizedFileURL.resolvingSymlinksInPath() == folder.standardizedFileURL.resolvingSymlinksInPath() {
+            if format == nil {
+                throw StylizeError.invalidArgument("the output folder is the input folder: the frames would be replaced; choose another folder or --format")
+            }
+            if options.watch {
+                throw StylizeError.invalidArgument("with --watch the output folder cannot be the input folder: every result would be taken for a new frame")
+            }
         }
         var size = (0, 0)
         let sizeLock = NSLock()

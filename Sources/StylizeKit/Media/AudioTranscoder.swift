@@ -7,7 +7,9 @@ final class AudioTranscoder {
     let encoder: FrameEncoder
     private let decoder: FrameDecoder
     private let inputTimeBase: AVRational
-    private let resampler: OpaquePointer
+    private var resampler: OpaquePointer
+    /// The input layout, format and rate the resampler was made for.
+    private var resamplerInput: (channels: Int32, format: Int32, rate: Int32)
     private let fifo: OpaquePointer
     private let decoded: Frame
     private let packet: Packet
@@ -54,21 +56,35 @@ final class AudioTranscoder {
             if globalHeader { context.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER }
         }
 
-        var swr: OpaquePointer?
-        var inputLayout = decoder.context.pointee.ch_layout
-        if inputLayout.order == AV_CHANNEL_ORDER_UNSPEC { av_channel_layout_default(&inputLayout, inputLayout.nb_channels) }
-        try ffmpegCheck(swr_alloc_set_opts2(&swr, &encoder.context.pointee.ch_layout, format, rate,
-                                            &inputLayout, input.sample_fmt, input.sample_rate, 0, nil), "swr_alloc_set_opts2")
-        try ffmpegCheck(swr_init(swr), "swr_init")
-        resampler = swr!
+        decoded = try Frame()
+        packet = try Packet()
+        var swr = try Self.makeResampler(to: encoder.context, from: decoder.context.pointee.ch_layout,
+                                         format: input.sample_fmt, rate: input.sample_rate)
         guard let fifo = av_audio_fifo_alloc(format, encoder.context.pointee.ch_layout.nb_channels, 1) else {
             swr_free(&swr)
             throw StylizeError.ffmpeg(call: "av_audio_fifo_alloc", code: cffmpeg_error_enomem(), text: "out of memory")
         }
+        resampler = swr!
+        resamplerInput = (input.ch_layout.nb_channels, input.sample_fmt.rawValue, input.sample_rate)
         self.fifo = fifo
-        decoded = try Frame()
-        packet = try Packet()
         self.emit = emit
+    }
+
+    /// A resampler from `layout`/`format`/`rate` to what `encoder` takes; freed here if it
+    /// cannot be initialised.
+    private static func makeResampler(to encoder: UnsafeMutablePointer<AVCodecContext>, from layout: AVChannelLayout,
+                                      format: AVSampleFormat, rate: Int32) throws -> OpaquePointer? {
+        var swr: OpaquePointer?
+        var inputLayout = layout
+        if inputLayout.order == AV_CHANNEL_ORDER_UNSPEC { av_channel_layout_default(&inputLayout, max(1, inputLayout.nb_channels)) }
+        try ffmpegCheck(swr_alloc_set_opts2(&swr, &encoder.pointee.ch_layout, encoder.pointee.sample_fmt, encoder.pointee.sample_rate,
+                                            &inputLayout, format, rate, 0, nil), "swr_alloc_set_opts2")
+        let code = swr_init(swr)
+        if code < 0 {
+            swr_free(&swr)
+            try ffmpegCheck(code, "swr_init")
+        }
+        return swr
     }
 
     deinit {
@@ -117,8 +133,19 @@ final class AudioTranscoder {
         }
     }
 
-    /// Resamples `frame` (nil drains the resampler) and queues the samples in the fifo.
+    /// Resamples `frame` (nil drains the resampler) and queues the samples in the fifo. A
+    /// stream whose layout, format or rate changes part-way (broadcast captures do) gets a new
+    /// resampler for the new signature.
     private func resample(_ frame: Frame?, into converted: Frame) throws {
+        if let f = frame?.pointer.pointee,
+           (f.ch_layout.nb_channels, f.format, f.sample_rate) != resamplerInput {
+            try resample(nil, into: try Frame())  // drain what the old one holds
+            let swr = try Self.makeResampler(to: encoder.context, from: f.ch_layout, format: AVSampleFormat(rawValue: f.format), rate: f.sample_rate)
+            var old: OpaquePointer? = resampler
+            swr_free(&old)
+            resampler = swr!
+            resamplerInput = (f.ch_layout.nb_channels, f.format, f.sample_rate)
+        }
         let c = encoder.context.pointee
         converted.pointer.pointee.format = c.sample_fmt.rawValue
         converted.pointer.pointee.sample_rate = c.sample_rate

@@ -78,23 +78,29 @@ final class FilterGraph {
         guard let graph = avfilter_graph_alloc() else {
             throw StylizeError.ffmpeg(call: "avfilter_graph_alloc", code: cffmpeg_error_enomem(), text: "out of memory")
         }
-        self.graph = graph
         var source: UnsafeMutablePointer<AVFilterContext>?, sink: UnsafeMutablePointer<AVFilterContext>?
-        let arguments = "video_size=\(width)x\(height):pix_fmt=\(pixelFormatName(format)):time_base=1/1:pixel_aspect=1/1"
-        try ffmpegCheck(avfilter_graph_create_filter(&source, avfilter_get_by_name("buffer"), "in", arguments, nil, graph), "buffer source")
-        try ffmpegCheck(avfilter_graph_create_filter(&sink, avfilter_get_by_name("buffersink"), "out", nil, nil, graph), "buffer sink")
+        do {
+            let arguments = "video_size=\(width)x\(height):pix_fmt=\(pixelFormatName(format)):time_base=1/1:pixel_aspect=1/1"
+            try ffmpegCheck(avfilter_graph_create_filter(&source, avfilter_get_by_name("buffer"), "in", arguments, nil, graph), "buffer source")
+            try ffmpegCheck(avfilter_graph_create_filter(&sink, avfilter_get_by_name("buffersink"), "out", nil, nil, graph), "buffer sink")
+            // The parser consumes the lists it links and leaves the rest in these two variables.
+            var outputs = avfilter_inout_alloc(), inputs = avfilter_inout_alloc()
+            defer { avfilter_inout_free(&outputs); avfilter_inout_free(&inputs) }
+            guard let out = outputs, let into = inputs else {
+                throw StylizeError.ffmpeg(call: "avfilter_inout_alloc", code: cffmpeg_error_enomem(), text: "out of memory")
+            }
+            out.pointee.name = av_strdup("in"); out.pointee.filter_ctx = source; out.pointee.pad_idx = 0; out.pointee.next = nil
+            into.pointee.name = av_strdup("out"); into.pointee.filter_ctx = sink; into.pointee.pad_idx = 0; into.pointee.next = nil
+            try ffmpegCheck(avfilter_graph_parse_ptr(graph, description + ",format=\(pixelFormatName(format))", &inputs, &outputs, nil), "avfilter_graph_parse_ptr")
+            try ffmpegCheck(avfilter_graph_config(graph, nil), "avfilter_graph_config")
+        } catch {
+            var owned: UnsafeMutablePointer<AVFilterGraph>? = graph
+            avfilter_graph_free(&owned)
+            throw error
+        }
+        self.graph = graph
         self.source = source!
         self.sink = sink!
-        // The parser consumes the lists it links and leaves the rest in these two variables.
-        var outputs = avfilter_inout_alloc(), inputs = avfilter_inout_alloc()
-        defer { avfilter_inout_free(&outputs); avfilter_inout_free(&inputs) }
-        guard let out = outputs, let into = inputs else {
-            throw StylizeError.ffmpeg(call: "avfilter_inout_alloc", code: cffmpeg_error_enomem(), text: "out of memory")
-        }
-        out.pointee.name = av_strdup("in"); out.pointee.filter_ctx = source; out.pointee.pad_idx = 0; out.pointee.next = nil
-        into.pointee.name = av_strdup("out"); into.pointee.filter_ctx = sink; into.pointee.pad_idx = 0; into.pointee.next = nil
-        try ffmpegCheck(avfilter_graph_parse_ptr(graph, description + ",format=\(pixelFormatName(format))", &inputs, &outputs, nil), "avfilter_graph_parse_ptr")
-        try ffmpegCheck(avfilter_graph_config(graph, nil), "avfilter_graph_config")
     }
 
     deinit {

@@ -72,6 +72,10 @@ final class ONNXModel {
         guard let tensor = constants[name] else {
             throw StylizeError.modelDamaged(path: path, reason: "missing tensor \(name)")
         }
+        // Tensors of types the networks never read are kept without values; refuse them here.
+        guard tensor.values.count == tensor.shape.reduce(1, *) else {
+            throw StylizeError.modelDamaged(path: path, reason: "tensor \(name) has a type StylizeKit does not read")
+        }
         return tensor
     }
 
@@ -107,7 +111,7 @@ final class ONNXModel {
     /// The constant input of the first node of type `op` whose output starts with `outputPrefix`.
     func constantInput(op: String, outputPrefix: String) throws -> FloatTensor {
         for node in nodes where node.opType == op && node.output.contains(where: { $0.hasPrefix(outputPrefix) }) {
-            if let name = node.input.first(where: { constants[$0] != nil }) { return constants[name]! }
+            if let name = node.input.first(where: { constants[$0] != nil }) { return try constant(name) }
         }
         throw StylizeError.modelDamaged(path: path, reason: "no \(op) node with a constant input at \(outputPrefix)")
     }

@@ -28,6 +28,7 @@ public final class OrderedPipeline<Worker, Input, Output> {
     /// Processed items waiting for their turn, by sequence number (writer queue only).
     private var pending: [Int: Done] = [:]
     private var nextToWrite = 0
+    private var started = false
 
     /// - Parameters:
     ///   - workers: one per concurrent worker (each owns its scratch memory).
@@ -56,8 +57,10 @@ public final class OrderedPipeline<Worker, Input, Output> {
     }
 
     /// Reads items with `read` until it returns nil (or a stage fails), waits until every item
-    /// read has been written, and rethrows the first error of any stage.
+    /// read has been written, and rethrows the first error of any stage. Call it once.
     public func run(read: () throws -> Item?) throws {
+        precondition(!started, "an OrderedPipeline runs once")
+        started = true
         let slots = DispatchSemaphore(value: framesInFlight)
         let group = DispatchGroup()
         var sequence = 0, frames = 0

@@ -8,11 +8,12 @@ public func parseSeconds(_ text: String) throws -> Double {
     }
     var seconds = last
     for (i, part) in parts.dropLast().reversed().enumerated() {
-        guard let value = Int(part), value >= 0 else {
+        guard let value = Int(part), (0...1_000_000).contains(value) else {
             throw StylizeError.invalidArgument("bad time \"\(text)\": use seconds (2.5) or HH:MM:SS.mmm")
         }
         seconds += Double(value) * (i == 0 ? 60 : 3600)
     }
+    guard seconds <= 1e9 else { throw StylizeError.invalidArgument("bad time \"\(text)\": too far") }
     if parts.count > 1 && last >= 60 {
         throw StylizeError.invalidArgument("bad time \"\(text)\": seconds must be below 60 in MM:SS")
     }

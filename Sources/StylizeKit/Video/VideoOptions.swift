@@ -44,8 +44,10 @@ public struct VideoOptions: Sendable {
         if let size = processingSize, size < StyleTransformer.minimumSide {
             throw StylizeError.invalidArgument("size must be at least \(StyleTransformer.minimumSide) pixels, got \(size)")
         }
-        if let start, !(start >= 0) { throw StylizeError.invalidArgument("start must be 0 or later, got \(start)") }
-        if let duration, !(duration > 0) { throw StylizeError.invalidArgument("duration must be positive, got \(duration)") }
+        // A year is far beyond any clip and keeps every timestamp computation in range.
+        let year = 366.0 * 24 * 3600
+        if let start, !(0...year).contains(start) { throw StylizeError.invalidArgument("start must be between 0 and a year, got \(start)") }
+        if let duration, !(duration > 0 && duration <= year) { throw StylizeError.invalidArgument("duration must be positive and at most a year, got \(duration)") }
         if let crf, !(0...63).contains(crf) { throw StylizeError.invalidArgument("crf must be between 0 and 63, got \(crf)") }
         guard (0...1).contains(stabilization) else { throw StylizeError.invalidArgument("stabilization must be between 0 and 1, got \(stabilization)") }
         guard (2...64).contains(filmstripFrames) else { throw StylizeError.invalidArgument("a filmstrip has 2 to 64 frames, not \(filmstripFrames)") }

@@ -28,7 +28,6 @@ final class VideoReader {
     /// Why the input stopped before its end, if it did (a truncated file, a read error).
     private(set) var endedEarly: String?
 
-    private let startSeconds: Double
     /// Length of the cut: the output's end, in seconds from its zero.
     private let duration: Double?
     /// Subtracted from every timestamp, in seconds: the container's start time plus the cut.
@@ -38,6 +37,7 @@ final class VideoReader {
     private var videoDone = false
     private var finished = false
     private var lastPTS: Int64?
+    private var failuresInARow = 0
 
     init(path: String, formatName: String?, start: Double?, duration: Double?) throws {
         demuxer = try Demuxer(path: path, formatName: formatName)
@@ -49,15 +49,15 @@ final class VideoReader {
         timeBase = stream.pointee.time_base
         packet = try Packet()
         let startSeconds = start ?? 0
-        self.startSeconds = startSeconds
         self.duration = duration
         let containerStart = demuxer.context.pointee.start_time
         originSeconds = (containerStart == cffmpeg_nopts_value() ? 0 : Double(containerStart) / Double(AV_TIME_BASE)) + startSeconds
         if startSeconds > 0 {
             let target = Int64(originSeconds * Double(AV_TIME_BASE))
             // Land on a keyframe at or before the start; frames before it are decoded and dropped.
+            // A pipe cannot seek: then the frames before the start are decoded and dropped.
             if avformat_seek_file(demuxer.context, -1, Int64.min, target, target, 0) < 0 {
-                try ffmpegCheck(av_seek_frame(demuxer.context, -1, target, AVSEEK_FLAG_BACKWARD), "seek to \(startSeconds) s in \(path)")
+                _ = av_seek_frame(demuxer.context, -1, target, AVSEEK_FLAG_BACKWARD)
             }
         }
     }
@@ -71,7 +71,16 @@ final class VideoReader {
 
     /// `ts` (in `timeBase`) moved so that the output starts at zero.
     private func shifted(_ ts: Int64, _ timeBase: AVRational) -> Int64 {
-        ts == cffmpeg_nopts_value() ? ts : ts - Int64((originSeconds / av_q2d(timeBase)).rounded())
+        guard ts != cffmpeg_nopts_value() else { return ts }
+        let offset = Self.clampedInt64(originSeconds / av_q2d(timeBase))
+        let (moved, overflow) = ts.subtractingReportingOverflow(offset)
+        return overflow ? cffmpeg_nopts_value() : moved
+    }
+
+    /// `value` rounded to an Int64, clamped into its range (timestamps come from the file).
+    static func clampedInt64(_ value: Double) -> Int64 {
+        guard value.isFinite else { return 0 }
+        return Int64(min(max(value.rounded(), -9.0e18), 9.0e18))
     }
 
     /// The next frame or packet, or nil at the end (of the file or of the cut).
@@ -121,8 +130,15 @@ final class VideoReader {
         while true {
             let frame = try Frame()
             let result: PumpResult
-            do { result = try decoder.receive(into: frame) } catch StylizeError.ffmpeg {
-                damaged += 1  // this frame is lost; the decoder goes on with the next
+            do {
+                result = try decoder.receive(into: frame)
+                failuresInARow = 0
+            } catch StylizeError.ffmpeg(let call, let code, let text) {
+                // This frame is lost; the decoder goes on with the next. A decoder that fails
+                // on and on is broken, not damaged.
+                damaged += 1
+                failuresInARow += 1
+                if failuresInARow > 1000 { throw StylizeError.ffmpeg(call: call, code: code, text: text) }
                 continue
             }
             switch result {
@@ -132,8 +148,11 @@ final class VideoReader {
                     // No timestamp: one frame duration after the last one.
                     let rate = av_guess_frame_rate(demuxer.context, videoStream, nil)
                     let step = frame.pointer.pointee.pkt_duration > 0 ? frame.pointer.pointee.pkt_duration
-                        : max(1, Int64((1 / av_q2d(rate.num > 0 ? rate : AVRational(num: 25, den: 1)) / av_q2d(timeBase)).rounded()))
-                    pts = (lastPTS ?? Int64((originSeconds / av_q2d(timeBase)).rounded()) - step) + step
+                        : max(1, Self.clampedInt64(1 / av_q2d(rate.num > 0 ? rate : AVRational(num: 25, den: 1)) / av_q2d(timeBase)))
+                    let previous = lastPTS ?? Self.clampedInt64(originSeconds / av_q2d(timeBase)) &- step
+                    let (next, overflow) = previous.addingReportingOverflow(step)
+                    if overflow { damaged += 1; continue }
+                    pts = next
                 }
                 let t = seconds(pts, timeBase)
                 if let duration, t >= duration - 1e-6 { videoDone = true; return nil }

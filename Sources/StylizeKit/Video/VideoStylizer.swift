@@ -34,14 +34,20 @@ public final class VideoStylizer {
         let started = Date()
         let reader = try VideoReader(path: input, formatName: options.inputFormat, start: options.start, duration: options.duration)
         let writer = try VideoWriter(destination: output, video: .init(reader), reader: reader, options: options)
-        var first: VideoInputItem?
+        // Items read ahead of the pipeline (a pipe's first frame and the packets before it).
+        var readAhead: [VideoInputItem] = []
         var identity: StyleVector?
         if timeline.needsIdentity {
             if input == "-" {
                 // A pipe cannot be read twice: the first frame stands for the clip.
-                first = try reader.next()
-                guard case .frame(let frame, _)? = first else { throw StylizeError.unreadable(path: input, reason: "no video frames") }
-                identity = try stylizer.styleVector(for: Picture(frame: frame))
+                while let item = try reader.next() {
+                    readAhead.append(item)
+                    if case .frame(let frame, _) = item {
+                        identity = try stylizer.styleVector(for: Picture(frame: frame))
+                        break
+                    }
+                }
+                guard identity != nil else { throw StylizeError.unreadable(path: input, reason: "no video frames") }
             } else {
                 identity = try identityVector(of: input)
             }
@@ -103,8 +109,7 @@ public final class VideoStylizer {
                 if let progress, !progress(VideoProgress(framesDone: counter.value, framesTotal: total, seconds: Date().timeIntervalSince(started))) {
                     throw StylizeError.cancelled
                 }
-                let item: VideoInputItem?
-                if let pending = first { item = pending; first = nil } else { item = try reader.next() }
+                let item = readAhead.isEmpty ? try reader.next() : readAhead.removeFirst()
                 switch item {
                 case .frame(let frame, let pts)?:
                     // Keyframe times are on the input's timeline, so a cut does not move them.

@@ -36,6 +36,9 @@ final class VideoWriter {
     /// Input stream index -> its re-encoder, for audio the container cannot hold as it is.
     private var transcoders: [Int32: AudioTranscoder] = [:]
     private let packet: Packet
+    /// Time base of the frames' timestamps as they arrive; the encoder's may differ (fallback).
+    private let frameTimeBase: AVRational
+    private var lastPTS: Int64?
 
     /// What the writer needs to know of the video it will encode.
     struct VideoDescription {
@@ -87,6 +90,7 @@ final class VideoWriter {
     init(destination: String, video: VideoDescription, reader: VideoReader?, options: VideoOptions) throws {
         muxer = try Muxer(destination: destination, formatName: options.outputFormat, overwrite: options.overwrite)
         packet = try Packet()
+        frameTimeBase = video.timeBase
 
         // The encoder: named, or the container's preferred video codec.
         let codec: UnsafePointer<AVCodec>
@@ -271,6 +275,11 @@ final class VideoWriter {
     func write(_ item: VideoOutputItem) throws {
         switch item {
         case .frame(let frame):
+            // Into the encoder's time base; a coarser one may merge timestamps, which must still rise.
+            var pts = av_rescale_q(frame.pointer.pointee.pts, frameTimeBase, encoder.context.pointee.time_base)
+            if let lastPTS, pts <= lastPTS { pts = lastPTS + 1 }
+            lastPTS = pts
+            frame.pointer.pointee.pts = pts
             frame.pointer.pointee.pict_type = AV_PICTURE_TYPE_NONE
             _ = try encoder.send(frame)
             try drainEncoder()
