@@ -156,7 +156,7 @@ public final class FrameSequenceStylizer {
         // With stabilization, frames are finished in order in the writing stage; without it,
         // each worker writes its own.
         let pipeline = OrderedPipeline<TransformerWorker, SequenceJob, SequenceResult>(
-            workers: try workers(), framesInFlight: max(options.video.framesInFlight, options.video.workers),
+            workers: try workers(), framesInFlight: options.video.framesInFlight,
             process: { worker, job in
                 let target = destination(job.frame.url)
                 guard let picture = try Self.load(job.frame) else { return .skipped(job.frame.url.path) }
@@ -216,7 +216,7 @@ public final class FrameSequenceStylizer {
             return frame
         }
         let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter), SequenceJob, VideoOutputItem>(
-            workers: converters, framesInFlight: max(options.video.framesInFlight, options.video.workers),
+            workers: converters, framesInFlight: options.video.framesInFlight,
             process: { worker, job in
                 guard let picture = try Self.load(job.frame) else { return .skipped(job.frame.url.path) }
                 let result = try self.stylizer.stylize(picture, conditioning: job.conditioning, processingSize: self.options.video.processingSize,

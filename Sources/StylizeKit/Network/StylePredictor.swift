@@ -27,9 +27,11 @@ public final class StylePredictor: @unchecked Sendable {
         var (height, width, channels) = (size, size, 3)
         var steps: [() throws -> Void] = []
         func conv(_ weights: String, _ activation: ConvActivation) throws {
-            let spec = try model.conv(weights: weights)
+            try conv(model.conv(weights: weights), activation)
+        }
+        func conv(_ spec: ConvSpec, _ activation: ConvActivation) throws {
             guard spec.inputChannels == channels else {
-                throw StylizeError.modelDamaged(path: model.path, reason: "\(weights) expects \(spec.inputChannels) channels, gets \(channels)")
+                throw StylizeError.modelDamaged(path: model.path, reason: "\(spec.name) expects \(spec.inputChannels) channels, gets \(channels)")
             }
             let layer = try ConvolutionLayer(spec, input: current, inputHeight: height, inputWidth: width, type: .f32,
                                              activation: activation, stream: stream)
@@ -45,10 +47,10 @@ public final class StylePredictor: @unchecked Sendable {
             let prefix = "MobilenetV2/expanded_conv" + (block == 0 ? "" : "_\(block)")
             guard let depthwise = try? model.conv(weights: prefix + "/depthwise/depthwise_weights") else { break }
             let (blockInput, inputChannels) = (current, channels)
-            if (try? model.conv(weights: prefix + "/expand/weights")) != nil {
-                try conv(prefix + "/expand/weights", .relu6)
+            if let expand = try? model.conv(weights: prefix + "/expand/weights") {
+                try conv(expand, .relu6)
             }
-            try conv(prefix + "/depthwise/depthwise_weights", .relu6)
+            try conv(depthwise, .relu6)
             try conv(prefix + "/project/weights", .none)
             if depthwise.strides == [1, 1] && channels == inputChannels {
                 let add = try AddLayer(current, blockInput, into: current, stream: stream)

@@ -83,7 +83,7 @@ public final class VideoStylizer {
         }
         typealias Job = (frame: Frame, pts: Int64, index: Int, conditioning: StyleConditioning)
         let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter), Job, VideoOutputItem>(
-            workers: workers, framesInFlight: max(options.framesInFlight, options.workers),
+            workers: workers, framesInFlight: options.framesInFlight,
             process: { worker, job in
                 let image = try worker.1.rgbImage(from: job.frame, width: processWidth, height: processHeight)
                 let stylized = try worker.0.stylize(image, job.conditioning)
