@@ -24,10 +24,13 @@ let package = Package(
             pkgConfig: "libavformat",
             providers: [.apt(["libavformat-dev", "libavfilter-dev", "libavcodec-dev", "libswscale-dev", "libswresample-dev", "libavutil-dev"])]
         ),
+        // The transformer's memory-bound kernels that oneDNN has no fused primitive for.
+        .target(name: "StylizeKernels"),
         .target(
             name: "StylizeKit",
             dependencies: [
                 "CDNNL",
+                "StylizeKernels",
                 "CFFmpeg",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]

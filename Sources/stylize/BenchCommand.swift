@@ -18,6 +18,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed runs per case, after one warm-up run.")
     var runs = 5
 
+    @Flag(help: "Also time every step of the transformer (gathers, convs, norms, colour out) at the first size, per precision: ms, GFLOP/s and share of the frame (median over the runs).")
+    var layers = false
+
     @Flag(help: "Print the results as JSON on stdout.")
     var json = false
 
@@ -26,6 +29,16 @@ struct BenchCommand: ParsableCommand {
     struct Result: Encodable {
         var network: String, width: Int, height: Int, precision: String
         var medianMilliseconds: Double, minMilliseconds: Double, runs: Int
+    }
+
+    struct LayerResult: Encodable {
+        var width: Int, height: Int, precision: String
+        var step: String, flops: Double, medianMilliseconds: Double
+    }
+
+    struct Report: Encodable {
+        var results: [Result]
+        var layers: [LayerResult]
     }
 
     func parsedSizes() throws -> [(Int, Int)] {
@@ -101,7 +114,34 @@ struct BenchCommand: ParsableCommand {
                     record("transformer", w, h, precision.rawValue, try time { _ = try worker.stylize(content, conditioning) })
                 }
             }
-            if json { try printJSON(results) }
+            var layerResults: [LayerResult] = []
+            if layers, let (w, h) = try parsedSizes().first {
+                let content = picture(w, h)
+                for precision in try parsedPrecisions() {
+                    let worker = try stylizer.makeWorker(precision: precision)
+                    _ = try worker.profile(content, conditioning)  // warm-up
+                    let runs = try (0..<self.runs).map { _ in try worker.profile(content, conditioning) }
+                    let rows = runs[0].indices.map { i in
+                        let times = runs.map { $0[i].milliseconds }.sorted()
+                        return LayerResult(width: w, height: h, precision: precision.rawValue, step: runs[0][i].step,
+                                           flops: runs[0][i].flops, medianMilliseconds: times[times.count / 2])
+                    }
+                    layerResults += rows
+                    if !json { printLayers(rows) }
+                }
+            }
+            if json { try printJSON(Report(results: results, layers: layerResults)) }
+        }
+    }
+
+    func printLayers(_ rows: [LayerResult]) {
+        guard let first = rows.first else { return }
+        let total = rows.reduce(0) { $0 + $1.medianMilliseconds }
+        print("\ntransformer \(first.width)x\(first.height) \(first.precision), step by step (each waited for; sum \(String(format: "%.1f", total)) ms)")
+        for row in rows {
+            let rate = row.flops > 0 ? String(format: "%7.0f", row.flops / row.medianMilliseconds / 1e6) : "      -"
+            print(String(format: "  %-58@ %8.2f ms %@ GFLOP/s %5.1f%%", row.step as NSString, row.medianMilliseconds, rate as NSString,
+                         100 * row.medianMilliseconds / total))
         }
     }
 }

@@ -8,6 +8,9 @@ enum ConvActivation {
 /// A convolution primitive built for one input size, its weights reordered once into the
 /// layout the chosen implementation wants, writing a plain NHWC f32 output.
 final class ConvolutionLayer {
+    let name: String
+    /// Floating-point operations per run (two per multiply-add).
+    let flops: Double
     let output: DNNLMemory
     let outputHeight: Int, outputWidth: Int
     private let primitive: DNNLPrimitive
@@ -21,6 +24,7 @@ final class ConvolutionLayer {
     init(_ spec: ConvSpec, input: DNNLMemory, inputHeight: Int, inputWidth: Int, type: DNNLDataType,
          activation: ConvActivation, output: DNNLMemory? = nil, stream: DNNLStream) throws {
         let engine = stream.engine
+        name = spec.name
         let (o, i, kh, kw, g) = (spec.outputChannels, spec.inputChannels, spec.kernelHeight, spec.kernelWidth, spec.groups)
         let sh = spec.strides[0], sw = spec.strides[1]
         outputHeight = (inputHeight + spec.padTop + spec.padBottom - kh) / sh + 1
@@ -28,6 +32,7 @@ final class ConvolutionLayer {
         guard outputHeight > 0, outputWidth > 0 else {
             throw StylizeError.invalidArgument("the image is too small for the network (\(inputWidth)x\(inputHeight) at \(spec.name))")
         }
+        flops = 2 * Double(outputHeight * outputWidth * o * (i / g) * kh * kw)
         let weightDims = g == 1 ? [o, i, kh, kw] : [g, o / g, i / g, kh, kw]
         let srcDesc = try dnnlMemoryDesc([1, i, inputHeight, inputWidth], type.raw, dnnl_nhwc)
         let weightsAny = try dnnlMemoryDesc(weightDims, type.raw, dnnl_format_tag_any)

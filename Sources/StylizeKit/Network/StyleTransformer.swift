@@ -105,6 +105,11 @@ public final class TransformerWorker {
 
     /// Repaints `image` in the style `conditioning` stands for. The result has the input's size.
     public func stylize(_ image: RGBImage, _ conditioning: StyleConditioning) throws -> RGBImage {
+        try stylize(image, conditioning, profile: nil)
+    }
+
+    private func stylize(_ image: RGBImage, _ conditioning: StyleConditioning,
+                         profile: ((String, Double, Double) -> Void)?) throws -> RGBImage {
         guard min(image.width, image.height) >= StyleTransformer.minimumSide else {
             throw StylizeError.invalidArgument("the image is too small (\(image.width)x\(image.height)); both sides need at least \(StyleTransformer.minimumSide) pixels")
         }
@@ -117,9 +122,26 @@ public final class TransformerWorker {
             }
         }
         var output = RGBImage(width: image.width, height: image.height, pixels: [Float](repeating: 0, count: image.pixels.count))
-        try plan!.run(image, conditioning, into: &output)
+        try plan!.run(image, conditioning, into: &output, profile: profile)
         return output
     }
+
+    /// Stylizes `image` once with every step waited for and timed: the name of each gather,
+    /// primitive and kernel in network order, with its milliseconds (`stylize bench --layers`).
+    public func profile(_ image: RGBImage, _ conditioning: StyleConditioning) throws -> [TransformerStepTiming] {
+        var steps: [TransformerStepTiming] = []
+        _ = try stylize(image, conditioning) { steps.append(TransformerStepTiming(step: $0, flops: $1, milliseconds: $2)) }
+        return steps
+    }
+}
+
+/// One step of a timed transformer run (`TransformerWorker.profile`).
+public struct TransformerStepTiming: Sendable, Encodable {
+    /// The layer and what was done to it, e.g. "transformer/expand/conv3/conv: norm statistics".
+    public var step: String
+    /// Floating-point operations (convolutions only; 0 for memory-bound steps).
+    public var flops: Double
+    public var milliseconds: Double
 }
 
 /// The transformer laid out for one frame size: buffers, gathers and primitives in order.
@@ -129,8 +151,9 @@ final class TransformerPlan {
     private let type: DNNLDataType
     private let inputPad: ReflectPad
     private let inputPadded: DNNLMemory
-    private var steps: [() throws -> Void] = []
+    private var steps: [Step] = []
     private var norms: [InstanceNormLayer] = []
+    private var expandNorms: [FusedStyleNorm] = []
     private let result: DNNLMemory
     /// The conditioning whose gammas and betas the norm layers hold now.
     private var applied: StyleConditioning?
@@ -167,7 +190,7 @@ final class TransformerPlan {
             outputBuffers[shape] = buffer
             return buffer
         }
-        var steps: [() throws -> Void] = []
+        var steps: [Step] = []
         var norms: [InstanceNormLayer] = []
         /// Appends reflect-pad (+ upsample) of `source` and the conv that reads it.
         func convolution(_ spec: ConvSpec, from source: DNNLMemory, height: Int, width: Int, upsample: Int = 1,
@@ -176,17 +199,17 @@ final class TransformerPlan {
             let padded = try paddedMemory(channels: spec.inputChannels, height: pad.outputHeight, width: pad.outputWidth)
             let layer = try ConvolutionLayer(spec, input: padded, inputHeight: pad.outputHeight, inputWidth: pad.outputWidth,
                                              type: type, activation: activation, output: output, stream: stream)
-            steps.append {
+            steps.append(Step("\(spec.name): pad") {
                 try stream.wait()
                 pad.run(from: source.floats, to: padded.data, type: type)
-            }
-            steps.append { try layer.execute(stream) }
+            })
+            steps.append(Step(spec.name, flops: layer.flops) { try layer.execute(stream) })
             return layer
         }
         func styleNorm(_ layer: ConvolutionLayer, channels: Int, relu: Bool) throws {
             let norm = try InstanceNormLayer(data: layer.output, channels: channels, epsilon: net.epsilon, relu: relu, stream: stream)
             norms.append(norm)
-            steps.append { try norm.execute(stream) }
+            steps.append(Step("\(layer.name): norm") { try norm.execute(stream) })
         }
 
         // The input, reflect-padded to a multiple of 4 at the bottom and right, then by the
@@ -202,7 +225,7 @@ final class TransformerPlan {
         let firstLayer = try ConvolutionLayer(first, input: inputPadded, inputHeight: inputPad.outputHeight, inputWidth: inputPad.outputWidth,
                                               type: type, activation: .relu,
                                               output: sharedOutput(first, inputHeight: h4, inputWidth: w4, upsample: 1), stream: stream)
-        steps.append { try firstLayer.execute(stream) }
+        steps.append(Step(first.name, flops: firstLayer.flops) { try firstLayer.execute(stream) })
         var layer = firstLayer
         for (index, spec) in net.contract.enumerated().dropFirst() {
             let isTrunk = index == net.contract.count - 1
@@ -224,35 +247,93 @@ final class TransformerPlan {
             let b = try convolution(conv2, from: a.output, height: qh, width: qw, output: scratch)
             try styleNorm(b, channels: conv2.outputChannels, relu: false)
             let add = try AddLayer(trunk, b.output, into: trunk, stream: stream)
-            steps.append { try add.execute(stream) }
+            steps.append(Step("\(conv2.name): add") { try add.execute(stream) })
         }
 
-        var (source, h, w) = (trunk, qh, qw)
+        // The expanding convs run with StyleNorms of their own (FusedStyleNorm): statistics
+        // measured after each conv, applied by the gather that feeds the next one. The two
+        // upsampling convs run at the low resolution in phase form (nearest x2 + reflect 1 is
+        // edge 1 at the low resolution), their outputs stored as 2x2 phases.
+        var (source, h, w, phases) = (trunk, qh, qw, 1)
+        var sourceNorm: FusedStyleNorm?
+        var expandNorms: [FusedStyleNorm] = []
         for (index, spec) in net.expand.enumerated() {
             let last = index == net.expand.count - 1
-            let upsample = last ? 1 : 2
-            let upsampled = try convolution(spec, from: source, height: h, width: w, upsample: upsample,
-                                            output: sharedOutput(spec, inputHeight: h, inputWidth: w, upsample: upsample))
-            try styleNorm(upsampled, channels: spec.outputChannels, relu: !last)
-            (source, h, w) = (upsampled.output, upsampled.outputHeight, upsampled.outputWidth)
+            let gather = last
+                ? NormalizingGather.reflect(height: h, width: w, pad: spec.kernelHeight / 2, channels: spec.inputChannels, phases: phases)
+                : NormalizingGather.edge(height: h, width: w, pad: 1, channels: spec.inputChannels, phases: phases)
+            let padded = try paddedMemory(channels: spec.inputChannels, height: gather.outputHeight, width: gather.outputWidth)
+            let (from, norm) = (source, sourceNorm)
+            steps.append(Step("\(spec.name): pad\(norm == nil ? "" : " + norm")") {
+                try stream.wait()
+                gather.run(from: from.floats, to: padded.data, type: type, norm: norm, relu: norm != nil)
+            })
+            let layer = try ConvolutionLayer(last ? spec : spec.nearestUpsampledPhases(), input: padded,
+                                             inputHeight: gather.outputHeight, inputWidth: gather.outputWidth,
+                                             type: type, activation: .none, stream: stream)
+            steps.append(Step(spec.name, flops: layer.flops) { try layer.execute(stream) })
+            let outputPhases = last ? 1 : 2
+            let styleNorm = FusedStyleNorm(channels: spec.outputChannels, epsilon: net.epsilon, phaseCount: outputPhases * outputPhases)
+            expandNorms.append(styleNorm)
+            let pixels = layer.outputHeight * layer.outputWidth, output = layer.output
+            steps.append(Step("\(spec.name): norm statistics") {
+                try stream.wait()
+                styleNorm.measure(output.floats, pixels: pixels)
+            })
+            (source, sourceNorm, phases) = (layer.output, styleNorm, outputPhases)
+            (h, w) = (layer.outputHeight * outputPhases, layer.outputWidth * outputPhases)
         }
         guard h == h4, w == w4 else {
             throw StylizeError.modelDamaged(path: "transformer", reason: "output is \(w)x\(h), expected \(w4)x\(h4)")
         }
+        let (output, lastNorm) = (source, expandNorms[expandNorms.count - 1])
+        steps.append(Step("output norm") { lastNorm.apply(output.floats, pixels: h4 * w4) })
         let sigmoid = try EltwiseLayer(dnnl_eltwise_logistic, data: source, stream: stream)
-        steps.append { try sigmoid.execute(stream) }
+        steps.append(Step("sigmoid") { try sigmoid.execute(stream) })
         result = source
         self.steps = steps
         self.norms = norms
+        self.expandNorms = expandNorms
     }
 
-    func run(_ image: RGBImage, _ conditioning: StyleConditioning, into output: inout RGBImage) throws {
+    /// One step of a frame: a gather, a primitive or a kernel, named for `stylize bench --layers`.
+    struct Step {
+        let name: String
+        /// Floating-point operations of a conv step (0 for the memory-bound ones).
+        let flops: Double
+        let body: () throws -> Void
+        init(_ name: String, flops: Double = 0, _ body: @escaping () throws -> Void) {
+            self.name = name
+            self.flops = flops
+            self.body = body
+        }
+    }
+
+    /// Runs the network on `image`. With `profile`, each step is waited for and reported with
+    /// its milliseconds.
+    func run(_ image: RGBImage, _ conditioning: StyleConditioning, into output: inout RGBImage,
+             profile: ((_ step: String, _ flops: Double, _ milliseconds: Double) -> Void)? = nil) throws {
         if applied !== conditioning {
             for (i, norm) in norms.enumerated() { norm.set(gamma: conditioning.gammas[i], beta: conditioning.betas[i]) }
+            for (i, norm) in expandNorms.enumerated() {
+                norm.set(gamma: conditioning.gammas[norms.count + i], beta: conditioning.betas[norms.count + i])
+            }
             applied = conditioning
         }
+        var clock = profile.map { _ in DispatchTime.now().uptimeNanoseconds }
+        func lap(_ name: String, flops: Double = 0) throws {
+            guard let start = clock else { return }
+            try stream.wait()
+            let now = DispatchTime.now().uptimeNanoseconds
+            profile?(name, flops, Double(now - start) / 1e6)
+            clock = now
+        }
         image.pixels.withUnsafeBufferPointer { inputPad.run(from: $0.baseAddress!, to: inputPadded.data, type: type) }
-        for step in steps { try step() }
+        try lap("input: pad")
+        for step in steps {
+            try step.body()
+            try lap(step.name, flops: step.flops)
+        }
         try stream.wait()
         // Crop the multiple-of-4 result back to the input's size.
         let w4 = (width + 3) / 4 * 4
@@ -262,5 +343,6 @@ final class TransformerPlan {
                 (out.baseAddress! + y * width * 3).update(from: source + y * w4 * 3, count: width * 3)
             }
         }
+        try lap("output: crop")
     }
 }

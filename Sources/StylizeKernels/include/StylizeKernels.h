@@ -1,0 +1,32 @@
+#ifndef STYLIZE_KERNELS_H
+#define STYLIZE_KERNELS_H
+
+// The transformer's memory-bound steps that oneDNN has no fused primitive for: per-channel
+// moments (StyleNorm's statistics), the gathers that apply a StyleNorm while they reflect- or
+// edge-pad (and undo the phase layout of an upsampling conv), and an in-place affine map.
+// Buffers are NHWC f32 unless said otherwise. Each function does a range of rows, so callers
+// split a frame across threads. Kernels are cloned per instruction set and picked at run time.
+
+#include <stdint.h>
+
+/// Adds the sum and the sum of squares of every channel of `count` interleaved values
+/// (`count` a multiple of `channels`, at most 64 channels) to `sum` and `sum_squares`.
+void stylize_channel_moments(const float *src, long count, int channels, double *sum, double *sum_squares);
+
+/// Rows [row_begin, row_end) of a gather: destination pixel (y, x) takes the source pixel at
+/// logical position (rows[y], columns[x]), mapped through `scale`/`shift` per channel (both
+/// NULL: copied) and clamped at 0 when `relu` is set, written as f32 or, with `bf16`, as bf16
+/// (round to nearest even).
+/// The source is a grid `source_width` wide whose pixels hold `phases` x `phases` logical
+/// pixels of `channels` each (phase (py, px) at channel offset (py * phases + px) * channels):
+/// the output of a nearest-x2-upsample-then-conv computed at the low resolution has phases 2;
+/// a plain image has phases 1. The destination is `width` pixels wide with `channels` values each.
+void stylize_gather(const float *src, int source_width, int channels, int phases,
+                    const int32_t *rows, int row_begin, int row_end, const int32_t *columns, int width,
+                    const float *scale, const float *shift, int relu, void *dst, int bf16);
+
+/// data = data * scale[c] + shift[c] in place over `count` interleaved values of `channels`
+/// (at most 64) channels.
+void stylize_affine(float *data, long count, int channels, const float *scale, const float *shift);
+
+#endif

@@ -1,0 +1,178 @@
+import Dispatch
+import StylizeKernels
+
+/// Splits `count` items into at most `chunks` contiguous ranges and runs them in parallel;
+/// `body` gets the chunk's index and its range.
+func parallelRanges(_ count: Int, chunks: Int = 8, _ body: (Int, Range<Int>) -> Void) {
+    let n = max(1, min(count, chunks))
+    DispatchQueue.concurrentPerform(iterations: n) { i in
+        body(i, count * i / n..<count * (i + 1) / n)
+    }
+}
+
+/// A StyleNorm whose statistics are measured by StylizeKernels and whose scale and shift are
+/// applied by the gather that reads the layer for the next conv (or in place, for the last
+/// layer), instead of a separate oneDNN batch-norm pass over the frame: at full resolution
+/// and 3 or 8 channels oneDNN has only slow generic kernels for that.
+final class FusedStyleNorm {
+    let channels: Int
+    let epsilon: Float
+    /// How many logical pixels one stored pixel holds (4 for the phase layout of an upsampling
+    /// conv, see `ConvSpec.nearestUpsampledPhases`), each with `channels` values.
+    let phaseCount: Int
+    private var gamma: [Float]
+    private var beta: [Float]
+    /// What the last `measure` found: the normalization folded with gamma and beta.
+    private(set) var scale: [Float]
+    private(set) var shift: [Float]
+
+    init(channels: Int, epsilon: Float, phaseCount: Int = 1) {
+        self.channels = channels
+        self.epsilon = epsilon
+        self.phaseCount = phaseCount
+        gamma = [Float](repeating: 1, count: channels)
+        beta = [Float](repeating: 0, count: channels)
+        scale = gamma
+        shift = beta
+    }
+
+    func set(gamma: [Float], beta: [Float]) {
+        precondition(gamma.count == channels && beta.count == channels)
+        self.gamma = gamma
+        self.beta = beta
+    }
+
+    /// Measures mean and variance per channel over `pixels` stored pixels of `data` (NHWC f32,
+    /// `channels * phaseCount` values each) and folds them into `scale` and `shift`.
+    func measure(_ data: UnsafePointer<Float>, pixels: Int) {
+        let stored = channels * phaseCount
+        let chunks = min(8, max(1, pixels / 4096))
+        var partial = [Double](repeating: 0, count: 2 * stored * chunks)
+        partial.withUnsafeMutableBufferPointer { partial in
+            let partial = UncheckedSendable(partial.baseAddress!), data = UncheckedSendable(data)
+            parallelRanges(pixels, chunks: chunks) { chunk, range in
+                let sums = partial.value + 2 * stored * chunk
+                stylize_channel_moments(data.value + range.lowerBound * stored, range.count * stored, Int32(stored), sums, sums + stored)
+            }
+        }
+        let n = Double(pixels * phaseCount)
+        for c in 0..<channels {
+            var sum = 0.0, squares = 0.0
+            for chunk in 0..<chunks {
+                for phase in 0..<phaseCount {
+                    sum += partial[2 * stored * chunk + phase * channels + c]
+                    squares += partial[2 * stored * chunk + stored + phase * channels + c]
+                }
+            }
+            let mean = sum / n
+            let variance = max(squares / n - mean * mean, 0)
+            let s = Double(gamma[c]) / (variance + Double(epsilon)).squareRoot()
+            scale[c] = Float(s)
+            shift[c] = Float(Double(beta[c]) - mean * s)
+        }
+    }
+
+    /// Applies `scale` and `shift` in place (the last layer, which no gather reads).
+    func apply(_ data: UnsafeMutablePointer<Float>, pixels: Int) {
+        let stored = channels * phaseCount
+        let data = UncheckedSendable(data)
+        let scale = Array(repeatElement(scale, count: phaseCount).joined()), shift = Array(repeatElement(shift, count: phaseCount).joined())
+        parallelRanges(pixels) { _, range in
+            stylize_affine(data.value + range.lowerBound * stored, range.count * stored, Int32(stored), scale, shift)
+        }
+    }
+}
+
+/// Pads (by reflection or by repeating the edge) a layer for the next conv, reading it through
+/// its phase layout and applying a `FusedStyleNorm` (and ReLU) on the way: one pass per layer.
+struct NormalizingGather {
+    /// Logical source row for each output row, logical source column for each output column.
+    let rows: [Int32]
+    let columns: [Int32]
+    let channels: Int
+    /// Phases per side of the source (2: the phase layout of an upsampling conv, 1: plain).
+    let phases: Int
+    /// The source's stored width (its logical width / `phases`).
+    let sourceWidth: Int
+
+    var outputHeight: Int { rows.count }
+    var outputWidth: Int { columns.count }
+
+    /// Edge padding by `pad` of a logical `height` x `width` source.
+    static func edge(height: Int, width: Int, pad: Int, channels: Int, phases: Int) -> NormalizingGather {
+        func indices(_ n: Int) -> [Int32] { (-pad..<(n + pad)).map { Int32(min(max($0, 0), n - 1)) } }
+        return NormalizingGather(rows: indices(height), columns: indices(width), channels: channels, phases: phases, sourceWidth: width / phases)
+    }
+
+    /// Reflect padding by `pad` of a logical `height` x `width` source.
+    static func reflect(height: Int, width: Int, pad: Int, channels: Int, phases: Int) -> NormalizingGather {
+        NormalizingGather(rows: ReflectPad.indices(size: height, upsample: 1, before: pad, after: pad),
+                          columns: ReflectPad.indices(size: width, upsample: 1, before: pad, after: pad),
+                          channels: channels, phases: phases, sourceWidth: width / phases)
+    }
+
+    /// Writes the padded copy of `source` (through `norm` and ReLU if given) into `destination` as `type`.
+    func run(from source: UnsafePointer<Float>, to destination: UnsafeMutableRawPointer, type: DNNLDataType,
+             norm: FusedStyleNorm? = nil, relu: Bool = false) {
+        let source = UncheckedSendable(source), destination = UncheckedSendable(destination)
+        let scale = norm?.scale ?? [Float](repeating: 1, count: channels), shift = norm?.shift ?? [Float](repeating: 0, count: channels)
+        rows.withUnsafeBufferPointer { rows in
+            columns.withUnsafeBufferPointer { columns in
+                let rows = UncheckedSendable(rows.baseAddress!), columns = UncheckedSendable(columns.baseAddress!)
+                parallelRanges(outputHeight) { _, range in
+                    stylize_gather(source.value, Int32(sourceWidth), Int32(channels), Int32(phases), rows.value,
+                                   Int32(range.lowerBound), Int32(range.upperBound), columns.value, Int32(outputWidth),
+                                   scale, shift, relu ? 1 : 0, destination.value, type == .bf16 ? 1 : 0)
+                }
+            }
+        }
+    }
+}
+
+extension ConvSpec {
+    /// This 3x3 conv applied after a nearest x2 upsampling and a reflect pad of 1, rewritten to
+    /// run at the low resolution: reflecting the upsampled picture by one pixel repeats the edge
+    /// of the small one, and each of the four output phases (py, px) sees a 2x2 window of the
+    /// small picture (edge-padded by 1) with its taps summed. The four phases' kernels, embedded
+    /// in 3x3, become one conv with 4x the output channels, phase (py, px) at channels
+    /// (py * 2 + px) * O ..< +O. A quarter of the pixels with 4x the channels suits oneDNN's
+    /// kernels far better than 8 or 16 channels at full resolution.
+    func nearestUpsampledPhases() throws -> ConvSpec {
+        guard kernelHeight == 3, kernelWidth == 3, groups == 1, strides == [1, 1] else {
+            throw StylizeError.modelDamaged(path: "transformer", reason: "\(name) is not a 3x3 stride-1 conv")
+        }
+        // mix[phase][tap'][tap]: which original taps land on each tap of the phase kernel.
+        let mix: [[[Float]]] = [
+            [[1, 0, 0], [0, 1, 1], [0, 0, 0]],  // phase 0: rows a-1, a, a  -> taps 0, 1
+            [[0, 0, 0], [1, 1, 0], [0, 0, 1]],  // phase 1: rows a, a, a+1  -> taps 1, 2
+        ]
+        let (o, i) = (outputChannels, inputChannels)
+        var values = [Float](repeating: 0, count: 4 * o * i * 9)
+        for py in 0..<2 {
+            for px in 0..<2 {
+                for oc in 0..<o {
+                    for ic in 0..<i {
+                        let from = (oc * i + ic) * 9, to = (((py * 2 + px) * o + oc) * i + ic) * 9
+                        for ky2 in 0..<3 {
+                            for kx2 in 0..<3 {
+                                var sum: Float = 0
+                                for ky in 0..<3 where mix[py][ky2][ky] != 0 {
+                                    for kx in 0..<3 where mix[px][kx2][kx] != 0 {
+                                        sum += weights.values[from + ky * 3 + kx]
+                                    }
+                                }
+                                values[to + ky2 * 3 + kx2] = sum
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var spec = self
+        spec.name = name + " (x2 phases)"
+        spec.weights = FloatTensor(shape: [4 * o, i, 3, 3], values: values)
+        spec.bias = Array(repeatElement(bias, count: 4).joined())
+        (spec.padTop, spec.padLeft, spec.padBottom, spec.padRight) = (0, 0, 0, 0)
+        return spec
+    }
+}
