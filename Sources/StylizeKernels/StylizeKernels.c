@@ -57,27 +57,31 @@ static inline uint16_t bfloat16(float value) {
 }
 
 // One destination row; `channels` is a constant where it is inlined, so the channel loop
-// becomes whole vectors.
+// becomes whole vectors. Destination pixel x is at out + (x / q) * q * q * channels + (x % q) * channels.
 static inline __attribute__((always_inline)) void gather_row(
-    const float *source_row, long pixel_stride, int channels, int phases, const int32_t *columns, int width,
+    const float *source_row, const int64_t *column_offsets, int channels, int width, int q,
     const float *scale, const float *shift, float floor, void *out, int bf16) {
-    for (int x = 0; x < width; x++) {
-        const int s = columns[x];
-        const float *p = source_row + (long)(s / phases) * pixel_stride + (long)(s % phases) * channels;
-        if (bf16) {
-            uint16_t *o = (uint16_t *)out + (long)x * channels;
-            for (int c = 0; c < channels; c++) o[c] = bfloat16(fmaxf(p[c] * scale[c] + shift[c], floor));
-        } else {
-            float *o = (float *)out + (long)x * channels;
-            for (int c = 0; c < channels; c++) o[c] = fmaxf(p[c] * scale[c] + shift[c], floor);
+    for (int block = 0; block < width / q; block++) {
+        for (int phase = 0; phase < q; phase++) {
+            const int x = block * q + phase;
+            const float *p = source_row + column_offsets[x];
+            const long o = ((long)block * q * q + phase) * channels;
+            if (bf16) {
+                uint16_t *d = (uint16_t *)out + o;
+                for (int c = 0; c < channels; c++) d[c] = bfloat16(fmaxf(p[c] * scale[c] + shift[c], floor));
+            } else {
+                float *d = (float *)out + o;
+                for (int c = 0; c < channels; c++) d[c] = fmaxf(p[c] * scale[c] + shift[c], floor);
+            }
         }
     }
 }
 
-CLONED void stylize_gather(const float *src, int source_width, int channels, int phases,
-                           const int32_t *rows, int row_begin, int row_end, const int32_t *columns, int width,
+CLONED void stylize_gather(const float *src, const int64_t *row_offsets, const int64_t *column_offsets, int channels,
+                           int row_begin, int row_end, int width, int destination_phases,
                            const float *scale, const float *shift, int relu, void *dst, int bf16) {
-    if (channels <= 0 || channels > MAX_CHANNELS || phases <= 0) return;
+    const int q = destination_phases;
+    if (channels <= 0 || channels > MAX_CHANNELS || q <= 0 || width % q) return;
     float ones[MAX_CHANNELS], zeros[MAX_CHANNELS];
     if (!scale || !shift) {
         for (int c = 0; c < channels; c++) { ones[c] = 1; zeros[c] = 0; }
@@ -85,18 +89,17 @@ CLONED void stylize_gather(const float *src, int source_width, int channels, int
         shift = zeros;
     }
     const float floor = relu ? 0.0f : -INFINITY;
-    const long pixel_stride = (long)phases * phases * channels;
-    const long out_row = (long)width * channels * (bf16 ? 2 : 4);
+    const long element = bf16 ? 2 : 4;
     for (int y = row_begin; y < row_end; y++) {
-        const int r = rows[y];
-        const float *source_row = src + (long)(r / phases) * source_width * pixel_stride + (long)(r % phases) * phases * channels;
-        void *out = (char *)dst + y * out_row;
+        const float *source_row = src + row_offsets[y];
+        // Stored row y / q holds width * q pixels; this row's pixels start at phase row y % q.
+        void *out = (char *)dst + ((long)(y / q) * width * q + (long)(y % q) * q) * channels * element;
         switch (channels) {
-        case 3: gather_row(source_row, pixel_stride, 3, phases, columns, width, scale, shift, floor, out, bf16); break;
-        case 8: gather_row(source_row, pixel_stride, 8, phases, columns, width, scale, shift, floor, out, bf16); break;
-        case 16: gather_row(source_row, pixel_stride, 16, phases, columns, width, scale, shift, floor, out, bf16); break;
-        case 32: gather_row(source_row, pixel_stride, 32, phases, columns, width, scale, shift, floor, out, bf16); break;
-        default: gather_row(source_row, pixel_stride, channels, phases, columns, width, scale, shift, floor, out, bf16); break;
+        case 3: gather_row(source_row, column_offsets, 3, width, q, scale, shift, floor, out, bf16); break;
+        case 8: gather_row(source_row, column_offsets, 8, width, q, scale, shift, floor, out, bf16); break;
+        case 16: gather_row(source_row, column_offsets, 16, width, q, scale, shift, floor, out, bf16); break;
+        case 32: gather_row(source_row, column_offsets, 32, width, q, scale, shift, floor, out, bf16); break;
+        default: gather_row(source_row, column_offsets, channels, width, q, scale, shift, floor, out, bf16); break;
         }
     }
 }

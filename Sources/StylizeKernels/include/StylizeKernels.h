@@ -13,16 +13,16 @@
 /// (`count` a multiple of `channels`, at most 64 channels) to `sum` and `sum_squares`.
 void stylize_channel_moments(const float *src, long count, int channels, double *sum, double *sum_squares);
 
-/// Rows [row_begin, row_end) of a gather: destination pixel (y, x) takes the source pixel at
-/// logical position (rows[y], columns[x]), mapped through `scale`/`shift` per channel (both
-/// NULL: copied) and clamped at 0 when `relu` is set, written as f32 or, with `bf16`, as bf16
-/// (round to nearest even).
-/// The source is a grid `source_width` wide whose pixels hold `phases` x `phases` logical
-/// pixels of `channels` each (phase (py, px) at channel offset (py * phases + px) * channels):
-/// the output of a nearest-x2-upsample-then-conv computed at the low resolution has phases 2;
-/// a plain image has phases 1. The destination is `width` pixels wide with `channels` values each.
-void stylize_gather(const float *src, int source_width, int channels, int phases,
-                    const int32_t *rows, int row_begin, int row_end, const int32_t *columns, int width,
+/// Rows [row_begin, row_end) of a gather: destination pixel (y, x) takes the `channels` values
+/// at src + row_offsets[y] + column_offsets[x] (offsets in floats), mapped through
+/// `scale`/`shift` per channel (both NULL: copied) and clamped at 0 when `relu` is set, written
+/// as f32 or, with `bf16`, as bf16 (round to nearest even).
+/// The destination is `width` pixels wide. With `destination_phases` Q > 1 it is stored
+/// space-to-depth: each stored pixel holds Q x Q destination pixels, pixel (y, x) at stored
+/// (y / Q, x / Q) with its channels at offset ((y % Q) * Q + x % Q) * channels; `width` and
+/// the row count are multiples of Q.
+void stylize_gather(const float *src, const int64_t *row_offsets, const int64_t *column_offsets, int channels,
+                    int row_begin, int row_end, int width, int destination_phases,
                     const float *scale, const float *shift, int relu, void *dst, int bf16);
 
 /// data = data * scale[c] + shift[c] in place over `count` interleaved values of `channels`

@@ -83,52 +83,6 @@ final class FusedStyleNorm {
     }
 }
 
-/// Pads (by reflection or by repeating the edge) a layer for the next conv, reading it through
-/// its phase layout and applying a `FusedStyleNorm` (and ReLU) on the way: one pass per layer.
-struct NormalizingGather {
-    /// Logical source row for each output row, logical source column for each output column.
-    let rows: [Int32]
-    let columns: [Int32]
-    let channels: Int
-    /// Phases per side of the source (2: the phase layout of an upsampling conv, 1: plain).
-    let phases: Int
-    /// The source's stored width (its logical width / `phases`).
-    let sourceWidth: Int
-
-    var outputHeight: Int { rows.count }
-    var outputWidth: Int { columns.count }
-
-    /// Edge padding by `pad` of a logical `height` x `width` source.
-    static func edge(height: Int, width: Int, pad: Int, channels: Int, phases: Int) -> NormalizingGather {
-        func indices(_ n: Int) -> [Int32] { (-pad..<(n + pad)).map { Int32(min(max($0, 0), n - 1)) } }
-        return NormalizingGather(rows: indices(height), columns: indices(width), channels: channels, phases: phases, sourceWidth: width / phases)
-    }
-
-    /// Reflect padding by `pad` of a logical `height` x `width` source.
-    static func reflect(height: Int, width: Int, pad: Int, channels: Int, phases: Int) -> NormalizingGather {
-        NormalizingGather(rows: ReflectPad.indices(size: height, upsample: 1, before: pad, after: pad),
-                          columns: ReflectPad.indices(size: width, upsample: 1, before: pad, after: pad),
-                          channels: channels, phases: phases, sourceWidth: width / phases)
-    }
-
-    /// Writes the padded copy of `source` (through `norm` and ReLU if given) into `destination` as `type`.
-    func run(from source: UnsafePointer<Float>, to destination: UnsafeMutableRawPointer, type: DNNLDataType,
-             norm: FusedStyleNorm? = nil, relu: Bool = false) {
-        let source = UncheckedSendable(source), destination = UncheckedSendable(destination)
-        let scale = norm?.scale ?? [Float](repeating: 1, count: channels), shift = norm?.shift ?? [Float](repeating: 0, count: channels)
-        rows.withUnsafeBufferPointer { rows in
-            columns.withUnsafeBufferPointer { columns in
-                let rows = UncheckedSendable(rows.baseAddress!), columns = UncheckedSendable(columns.baseAddress!)
-                parallelRanges(outputHeight) { _, range in
-                    stylize_gather(source.value, Int32(sourceWidth), Int32(channels), Int32(phases), rows.value,
-                                   Int32(range.lowerBound), Int32(range.upperBound), columns.value, Int32(outputWidth),
-                                   scale, shift, relu ? 1 : 0, destination.value, type == .bf16 ? 1 : 0)
-                }
-            }
-        }
-    }
-}
-
 extension ConvSpec {
     /// This 3x3 conv applied after a nearest x2 upsampling and a reflect pad of 1, rewritten to
     /// run at the low resolution: reflecting the upsampled picture by one pixel repeats the edge
@@ -173,6 +127,50 @@ extension ConvSpec {
         spec.weights = FloatTensor(shape: [4 * o, i, 3, 3], values: values)
         spec.bias = Array(repeatElement(bias, count: 4).joined())
         (spec.padTop, spec.padLeft, spec.padBottom, spec.padRight) = (0, 0, 0, 0)
+        return spec
+    }
+
+    /// This stride-1 VALID conv (a K x K kernel) rewritten space-to-depth: input and output
+    /// stored with `block` x `block` pixels per stored pixel (channel offset
+    /// ((y % block) * block + x % block) * C), so the conv runs on 1/block^2 of the pixels with
+    /// block^2 times the channels. Output phase (py, px) reading input phase (qy, qx) at stored
+    /// offset (dy, dx) uses original tap (block * dy + qy - py, block * dx + qx - px), or 0
+    /// where that falls outside the kernel. Needs K - 1 to be a multiple of `block`, so that the
+    /// new kernel, (K - 1) / block + 1 taps wide, maps a padded input of a multiple of `block`
+    /// to an output of a multiple of `block`.
+    func spaceToDepth(_ block: Int) throws -> ConvSpec {
+        let k = kernelHeight
+        guard kernelWidth == k, groups == 1, strides == [1, 1], (k - 1) % block == 0,
+              padTop == 0, padLeft == 0, padBottom == 0, padRight == 0 else {
+            throw StylizeError.modelDamaged(path: "transformer", reason: "\(name) cannot run space-to-depth")
+        }
+        let taps = (k - 1) / block + 1, (o, i) = (outputChannels, inputChannels)
+        let (o2, i2) = (o * block * block, i * block * block)
+        var values = [Float](repeating: 0, count: o2 * i2 * taps * taps)
+        for py in 0..<block {
+            for px in 0..<block {
+                for qy in 0..<block {
+                    for qx in 0..<block {
+                        for dy in 0..<taps {
+                            for dx in 0..<taps {
+                                let ky = block * dy + qy - py, kx = block * dx + qx - px
+                                guard (0..<k).contains(ky), (0..<k).contains(kx) else { continue }
+                                for oc in 0..<o {
+                                    for ic in 0..<i {
+                                        let to = (((py * block + px) * o + oc) * i2 + (qy * block + qx) * i + ic) * taps * taps + dy * taps + dx
+                                        values[to] = weights.values[((oc * i + ic) * k + ky) * k + kx]
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var spec = self
+        spec.name = name + " (space-to-depth \(block))"
+        spec.weights = FloatTensor(shape: [o2, i2, taps, taps], values: values)
+        spec.bias = Array(repeatElement(bias, count: block * block).joined())
         return spec
     }
 }

@@ -145,18 +145,33 @@ public struct TransformerStepTiming: Sendable, Encodable {
 }
 
 /// The transformer laid out for one frame size: buffers, gathers and primitives in order.
+///
+/// Where oneDNN's kernels waste most of each vector on few channels at full resolution, the
+/// layers are rewritten to run at a lower resolution with more channels, computing exactly the
+/// same function:
+/// - the 9x9 convs in (3 -> 8) and out (8 -> 3) run space-to-depth: 4x4 pixels per stored pixel,
+///   as 3x3 convs 48 -> 128 and 128 -> 48 (`ConvSpec.spaceToDepth`);
+/// - the two nearest-x2-then-3x3 convs run at the low resolution in phase form
+///   (`ConvSpec.nearestUpsampledPhases`).
+/// Layers stay in those layouts; the gathers that pad them for the next conv read through them.
+/// The expanding StyleNorms are measured by a kernel and applied by the next gather
+/// (`FusedStyleNorm`); the trunk's, at 32 channels, are oneDNN's batch norm.
 final class TransformerPlan {
     let width: Int, height: Int
     private let stream: DNNLStream
     private let type: DNNLDataType
-    private let inputPad: ReflectPad
+    private let inputGather: PaddingGather
     private let inputPadded: DNNLMemory
+    private let outputGather: PaddingGather
     private var steps: [Step] = []
     private var norms: [InstanceNormLayer] = []
     private var expandNorms: [FusedStyleNorm] = []
     private let result: DNNLMemory
     /// The conditioning whose gammas and betas the norm layers hold now.
     private var applied: StyleConditioning?
+
+    /// Pixels per side of one stored pixel of the 9x9 convs' space-to-depth form.
+    static let blockSide = 4
 
     init(_ net: StyleTransformer, width: Int, height: Int, type: DNNLDataType, stream: DNNLStream) throws {
         self.width = width
@@ -165,43 +180,31 @@ final class TransformerPlan {
         self.type = type
         let engine = stream.engine
         let h4 = (height + 3) / 4 * 4, w4 = (width + 3) / 4 * 4
+        let block = Self.blockSide
 
         // Every padded buffer is filled by a gather and read by the very next conv, so one
         // buffer per shape serves the whole network.
         var paddedBuffers: [[Int]: DNNLMemory] = [:]
-        func paddedMemory(channels: Int, height: Int, width: Int) throws -> DNNLMemory {
-            let shape = [channels, height, width]
+        func paddedMemory(_ gather: PaddingGather) throws -> DNNLMemory {
+            let p = gather.destinationPhases
+            let shape = [gather.channels * p * p, gather.outputHeight / p, gather.outputWidth / p]
             if let buffer = paddedBuffers[shape] { return buffer }
-            let buffer = try DNNLMemory(dnnlMemoryDesc([1, channels, height, width], type.raw, dnnl_nhwc), engine: engine)
+            let buffer = try DNNLMemory(dnnlMemoryDesc([1] + shape, type.raw, dnnl_nhwc), engine: engine)
             paddedBuffers[shape] = buffer
-            return buffer
-        }
-        // Outputs of the contracting and expanding convs die as soon as the next gather has read
-        // them, so those of one shape share a buffer too (conv1's with expand/conv2's, conv2's
-        // with expand/conv1's). The trunk and the residual scratch are kept apart.
-        var outputBuffers: [[Int]: DNNLMemory] = [:]
-        func sharedOutput(_ spec: ConvSpec, inputHeight: Int, inputWidth: Int, upsample: Int) throws -> DNNLMemory {
-            let pad = spec.kernelHeight / 2
-            let h = (inputHeight * upsample + 2 * pad - spec.kernelHeight) / spec.strides[0] + 1
-            let w = (inputWidth * upsample + 2 * pad - spec.kernelWidth) / spec.strides[1] + 1
-            let shape = [spec.outputChannels, h, w]
-            if let buffer = outputBuffers[shape] { return buffer }
-            let buffer = try DNNLMemory(f32: [1] + shape, tag: dnnl_nhwc, engine: engine)
-            outputBuffers[shape] = buffer
             return buffer
         }
         var steps: [Step] = []
         var norms: [InstanceNormLayer] = []
-        /// Appends reflect-pad (+ upsample) of `source` and the conv that reads it.
-        func convolution(_ spec: ConvSpec, from source: DNNLMemory, height: Int, width: Int, upsample: Int = 1,
+        /// Appends the gather of `source` into `gather`'s padded buffer and the conv that reads it.
+        func convolution(_ spec: ConvSpec, gather: PaddingGather, from source: DNNLMemory, norm: FusedStyleNorm? = nil,
                          activation: ConvActivation = .none, output: DNNLMemory? = nil) throws -> ConvolutionLayer {
-            let pad = ReflectPad(height: height, width: width, channels: spec.inputChannels, pad: spec.kernelHeight / 2, upsample: upsample)
-            let padded = try paddedMemory(channels: spec.inputChannels, height: pad.outputHeight, width: pad.outputWidth)
-            let layer = try ConvolutionLayer(spec, input: padded, inputHeight: pad.outputHeight, inputWidth: pad.outputWidth,
+            let padded = try paddedMemory(gather)
+            let p = gather.destinationPhases
+            let layer = try ConvolutionLayer(spec, input: padded, inputHeight: gather.outputHeight / p, inputWidth: gather.outputWidth / p,
                                              type: type, activation: activation, output: output, stream: stream)
-            steps.append(Step("\(spec.name): pad") {
+            steps.append(Step("\(spec.name): pad\(norm == nil ? "" : " + norm")") {
                 try stream.wait()
-                pad.run(from: source.floats, to: padded.data, type: type)
+                gather.run(from: source.floats, to: padded.data, type: type, norm: norm, relu: norm != nil)
             })
             steps.append(Step(spec.name, flops: layer.flops) { try layer.execute(stream) })
             return layer
@@ -213,24 +216,26 @@ final class TransformerPlan {
         }
 
         // The input, reflect-padded to a multiple of 4 at the bottom and right, then by the
-        // first conv's half kernel on every side: one gather with composed index tables.
+        // first conv's half kernel on every side: one gather with composed index tables,
+        // straight into the space-to-depth layout.
         let first = net.contract[0]
         let firstPad = first.kernelHeight / 2
-        let rows4 = (0..<h4).map { ReflectPad.reflect($0, height) }
-        let columns4 = (0..<w4).map { ReflectPad.reflect($0, width) }
-        inputPad = ReflectPad(rows: (-firstPad..<(h4 + firstPad)).map { Int32(rows4[ReflectPad.reflect($0, h4)]) },
-                              columns: (-firstPad..<(w4 + firstPad)).map { Int32(columns4[ReflectPad.reflect($0, w4)]) },
-                              channels: 3, sourceWidth: width)
-        inputPadded = try paddedMemory(channels: 3, height: inputPad.outputHeight, width: inputPad.outputWidth)
-        let firstLayer = try ConvolutionLayer(first, input: inputPadded, inputHeight: inputPad.outputHeight, inputWidth: inputPad.outputWidth,
-                                              type: type, activation: .relu,
-                                              output: sharedOutput(first, inputHeight: h4, inputWidth: w4, upsample: 1), stream: stream)
+        let rows4 = (0..<h4).map { PaddingGather.reflect($0, height) }
+        let columns4 = (0..<w4).map { PaddingGather.reflect($0, width) }
+        inputGather = PaddingGather(rows: (-firstPad..<(h4 + firstPad)).map { Int32(rows4[PaddingGather.reflect($0, h4)]) },
+                                    columns: (-firstPad..<(w4 + firstPad)).map { Int32(columns4[PaddingGather.reflect($0, w4)]) },
+                                    channels: 3, sourceWidth: width, destinationPhases: block)
+        inputPadded = try paddedMemory(inputGather)
+        let firstLayer = try ConvolutionLayer(first.spaceToDepth(block), input: inputPadded,
+                                              inputHeight: inputGather.outputHeight / block, inputWidth: inputGather.outputWidth / block,
+                                              type: type, activation: .relu, stream: stream)
         steps.append(Step(first.name, flops: firstLayer.flops) { try firstLayer.execute(stream) })
-        var layer = firstLayer
-        for (index, spec) in net.contract.enumerated().dropFirst() {
-            let isTrunk = index == net.contract.count - 1
-            let output = isTrunk ? nil : try sharedOutput(spec, inputHeight: layer.outputHeight, inputWidth: layer.outputWidth, upsample: 1)
-            layer = try convolution(spec, from: layer.output, height: layer.outputHeight, width: layer.outputWidth, activation: .relu, output: output)
+        var (layer, phases) = (firstLayer, block)
+        for spec in net.contract.dropFirst() {
+            let (h, w) = (layer.outputHeight * phases, layer.outputWidth * phases)
+            let gather = PaddingGather.reflect(height: h, width: w, pad: spec.kernelHeight / 2, channels: spec.inputChannels, sourcePhases: phases)
+            layer = try convolution(spec, gather: gather, from: layer.output, activation: .relu)
+            phases = 1
         }
 
         let trunk = layer.output  // residual blocks add into this buffer in place
@@ -242,37 +247,31 @@ final class TransformerPlan {
             guard conv1.outputChannels == scratch.channelCount, conv2.outputChannels == scratch.channelCount else {
                 throw StylizeError.modelDamaged(path: "transformer", reason: "residual blocks change the channel count")
             }
-            let a = try convolution(conv1, from: trunk, height: qh, width: qw, output: scratch)
+            let pad = PaddingGather.reflect(height: qh, width: qw, pad: conv1.kernelHeight / 2, channels: conv1.inputChannels)
+            let a = try convolution(conv1, gather: pad, from: trunk, output: scratch)
             try styleNorm(a, channels: conv1.outputChannels, relu: true)
-            let b = try convolution(conv2, from: a.output, height: qh, width: qw, output: scratch)
+            let b = try convolution(conv2, gather: pad, from: a.output, output: scratch)
             try styleNorm(b, channels: conv2.outputChannels, relu: false)
             let add = try AddLayer(trunk, b.output, into: trunk, stream: stream)
             steps.append(Step("\(conv2.name): add") { try add.execute(stream) })
         }
 
-        // The expanding convs run with StyleNorms of their own (FusedStyleNorm): statistics
-        // measured after each conv, applied by the gather that feeds the next one. The two
-        // upsampling convs run at the low resolution in phase form (nearest x2 + reflect 1 is
-        // edge 1 at the low resolution), their outputs stored as 2x2 phases.
-        var (source, h, w, phases) = (trunk, qh, qw, 1)
+        // The expanding convs: the two upsampling ones in phase form (nearest x2 then reflect 1
+        // is edge 1 at the low resolution), outputs stored as 2x2 phases; the last one
+        // space-to-depth. Each StyleNorm is measured after its conv and applied by the next gather.
+        var (source, h, w) = (trunk, qh, qw)
+        phases = 1
         var sourceNorm: FusedStyleNorm?
         var expandNorms: [FusedStyleNorm] = []
         for (index, spec) in net.expand.enumerated() {
             let last = index == net.expand.count - 1
             let gather = last
-                ? NormalizingGather.reflect(height: h, width: w, pad: spec.kernelHeight / 2, channels: spec.inputChannels, phases: phases)
-                : NormalizingGather.edge(height: h, width: w, pad: 1, channels: spec.inputChannels, phases: phases)
-            let padded = try paddedMemory(channels: spec.inputChannels, height: gather.outputHeight, width: gather.outputWidth)
-            let (from, norm) = (source, sourceNorm)
-            steps.append(Step("\(spec.name): pad\(norm == nil ? "" : " + norm")") {
-                try stream.wait()
-                gather.run(from: from.floats, to: padded.data, type: type, norm: norm, relu: norm != nil)
-            })
-            let layer = try ConvolutionLayer(last ? spec : spec.nearestUpsampledPhases(), input: padded,
-                                             inputHeight: gather.outputHeight, inputWidth: gather.outputWidth,
-                                             type: type, activation: .none, stream: stream)
-            steps.append(Step(spec.name, flops: layer.flops) { try layer.execute(stream) })
-            let outputPhases = last ? 1 : 2
+                ? PaddingGather.reflect(height: h, width: w, pad: spec.kernelHeight / 2, channels: spec.inputChannels,
+                                        sourcePhases: phases, destinationPhases: block)
+                : PaddingGather.edge(height: h, width: w, pad: 1, channels: spec.inputChannels, sourcePhases: phases)
+            let layer = try convolution(last ? spec.spaceToDepth(block) : spec.nearestUpsampledPhases(), gather: gather,
+                                        from: source, norm: sourceNorm)
+            let outputPhases = last ? block : 2
             let styleNorm = FusedStyleNorm(channels: spec.outputChannels, epsilon: net.epsilon, phaseCount: outputPhases * outputPhases)
             expandNorms.append(styleNorm)
             let pixels = layer.outputHeight * layer.outputWidth, output = layer.output
@@ -287,9 +286,12 @@ final class TransformerPlan {
             throw StylizeError.modelDamaged(path: "transformer", reason: "output is \(w)x\(h), expected \(w4)x\(h4)")
         }
         let (output, lastNorm) = (source, expandNorms[expandNorms.count - 1])
-        steps.append(Step("output norm") { lastNorm.apply(output.floats, pixels: h4 * w4) })
+        steps.append(Step("output: norm") { lastNorm.apply(output.floats, pixels: h4 * w4 / (block * block)) })
         let sigmoid = try EltwiseLayer(dnnl_eltwise_logistic, data: source, stream: stream)
-        steps.append(Step("sigmoid") { try sigmoid.execute(stream) })
+        steps.append(Step("output: sigmoid") { try sigmoid.execute(stream) })
+        // Back from space-to-depth, cropped to the input's size.
+        outputGather = PaddingGather(rows: (0..<height).map(Int32.init), columns: (0..<width).map(Int32.init), channels: 3,
+                                     sourceWidth: w4, sourcePhases: block)
         result = source
         self.steps = steps
         self.norms = norms
@@ -299,7 +301,7 @@ final class TransformerPlan {
     /// One step of a frame: a gather, a primitive or a kernel, named for `stylize bench --layers`.
     struct Step {
         let name: String
-        /// Floating-point operations of a conv step (0 for the memory-bound ones).
+        /// Floating-point operations of a conv step as it runs (0 for the memory-bound ones).
         let flops: Double
         let body: () throws -> Void
         init(_ name: String, flops: Double = 0, _ body: @escaping () throws -> Void) {
@@ -328,21 +330,14 @@ final class TransformerPlan {
             profile?(name, flops, Double(now - start) / 1e6)
             clock = now
         }
-        image.pixels.withUnsafeBufferPointer { inputPad.run(from: $0.baseAddress!, to: inputPadded.data, type: type) }
+        image.pixels.withUnsafeBufferPointer { inputGather.run(from: $0.baseAddress!, to: inputPadded.data, type: type) }
         try lap("input: pad")
         for step in steps {
             try step.body()
             try lap(step.name, flops: step.flops)
         }
         try stream.wait()
-        // Crop the multiple-of-4 result back to the input's size.
-        let w4 = (width + 3) / 4 * 4
-        let source = result.floats
-        output.pixels.withUnsafeMutableBufferPointer { out in
-            for y in 0..<height {
-                (out.baseAddress! + y * width * 3).update(from: source + y * w4 * 3, count: width * 3)
-            }
-        }
+        output.pixels.withUnsafeMutableBytes { outputGather.run(from: result.floats, to: $0.baseAddress!, type: .f32) }
         try lap("output: crop")
     }
 }

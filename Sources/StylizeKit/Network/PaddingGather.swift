@@ -1,0 +1,91 @@
+import StylizeKernels
+
+/// The copy that feeds each conv: a layer padded by reflection (TensorFlow's MirrorPad
+/// "REFLECT", ONNX Pad "reflect") or by repeating its edge, read through the layout it is
+/// stored in, with a `FusedStyleNorm` (and ReLU) applied on the way, and converted to the
+/// conv's element type. oneDNN pads with zeros only, so every `pad, then VALID conv` layer of
+/// the transformer gathers its input here in one pass (StylizeKernels' `stylize_gather`).
+///
+/// Layouts: NHWC, optionally space-to-depth. A layer stored with P phases holds P x P logical
+/// pixels per stored pixel, logical pixel (y, x) at stored (y / P, x / P), channel offset
+/// ((y % P) * P + x % P) * channels: the output of a conv rewritten to run at 1/P resolution.
+struct PaddingGather {
+    /// Logical source row for each output row, logical source column for each output column.
+    let rows: [Int32]
+    let columns: [Int32]
+    let channels: Int
+    /// Phases per side of the destination's layout.
+    let destinationPhases: Int
+    private let rowOffsets: [Int64]
+    private let columnOffsets: [Int64]
+
+    var outputHeight: Int { rows.count }
+    var outputWidth: Int { columns.count }
+
+    /// - Parameters:
+    ///   - sourceWidth: the source's logical width; `sourcePhases` its layout's phases per side.
+    init(rows: [Int32], columns: [Int32], channels: Int, sourceWidth: Int, sourcePhases: Int = 1, destinationPhases: Int = 1) {
+        precondition(rows.count % destinationPhases == 0 && columns.count % destinationPhases == 0 && sourceWidth % sourcePhases == 0)
+        self.rows = rows
+        self.columns = columns
+        self.channels = channels
+        self.destinationPhases = destinationPhases
+        let p = sourcePhases, pixel = p * p * channels, storedWidth = sourceWidth / p
+        rowOffsets = rows.map { Int64((Int($0) / p * storedWidth) * pixel + Int($0) % p * p * channels) }
+        columnOffsets = columns.map { Int64(Int($0) / p * pixel + Int($0) % p * channels) }
+    }
+
+    /// Index of `i` in [-pad, n + pad) reflected into [0, n) (the edge is not repeated).
+    static func reflect(_ i: Int, _ n: Int) -> Int {
+        precondition(n > 1 || i == 0)
+        var i = i
+        let period = 2 * (n - 1)
+        if period > 0 {
+            i %= period
+            if i < 0 { i += period }
+        }
+        return i < n ? i : period - i
+    }
+
+    /// Reflect padding by `pad` on every side of a logical `height` x `width` source.
+    static func reflect(height: Int, width: Int, pad: Int, channels: Int, sourcePhases: Int = 1,
+                        destinationPhases: Int = 1) -> PaddingGather {
+        func indices(_ n: Int) -> [Int32] { (-pad..<(n + pad)).map { Int32(reflect($0, n)) } }
+        return PaddingGather(rows: indices(height), columns: indices(width), channels: channels, sourceWidth: width,
+                             sourcePhases: sourcePhases, destinationPhases: destinationPhases)
+    }
+
+    /// Edge padding (the border pixel repeated) by `pad` on every side.
+    static func edge(height: Int, width: Int, pad: Int, channels: Int, sourcePhases: Int = 1) -> PaddingGather {
+        func indices(_ n: Int) -> [Int32] { (-pad..<(n + pad)).map { Int32(min(max($0, 0), n - 1)) } }
+        return PaddingGather(rows: indices(height), columns: indices(width), channels: channels, sourceWidth: width, sourcePhases: sourcePhases)
+    }
+
+    /// Writes the gathered copy of `source` (through `norm` and, with `relu`, clamped at 0)
+    /// into `destination` as `type`.
+    func run(from source: UnsafePointer<Float>, to destination: UnsafeMutableRawPointer, type: DNNLDataType,
+             norm: FusedStyleNorm? = nil, relu: Bool = false) {
+        let source = UncheckedSendable(source), destination = UncheckedSendable(destination)
+        let scale = norm?.scale ?? [Float](repeating: 1, count: channels), shift = norm?.shift ?? [Float](repeating: 0, count: channels)
+        precondition(scale.count == channels && shift.count == channels)
+        let (width, phases, channels) = (Int32(outputWidth), Int32(destinationPhases), Int32(channels))
+        rowOffsets.withUnsafeBufferPointer { rows in
+            columnOffsets.withUnsafeBufferPointer { columns in
+                let rows = UncheckedSendable(rows.baseAddress!), columns = UncheckedSendable(columns.baseAddress!)
+                // Chunks of whole stored rows, so no two threads write one stored row.
+                let storedRows = outputHeight / destinationPhases
+                parallelRanges(storedRows) { _, range in
+                    stylize_gather(source.value, rows.value, columns.value, channels,
+                                   Int32(range.lowerBound) * phases, Int32(range.upperBound) * phases, width, phases,
+                                   scale, shift, relu ? 1 : 0, destination.value, type == .bf16 ? 1 : 0)
+                }
+            }
+        }
+    }
+}
+
+/// Carries a value the caller knows is safe across `concurrentPerform` (disjoint writes).
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,94 @@
+import XCTest
+@testable import StylizeKit
+
+final class PaddingGatherTests: XCTestCase {
+    func gather(_ g: PaddingGather, _ source: [Float], norm: FusedStyleNorm? = nil, relu: Bool = false) -> [Float] {
+        var out = [Float](repeating: .nan, count: g.outputHeight * g.outputWidth * g.channels)
+        source.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBytes { g.run(from: s.baseAddress!, to: $0.baseAddress!, type: .f32, norm: norm, relu: relu) }
+        }
+        return out
+    }
+
+    /// numpy.pad(mode="reflect") / TensorFlow MirrorPad REFLECT: the edge is not repeated.
+    func testReflectIndices() {
+        XCTAssertEqual((-4..<9).map { PaddingGather.reflect($0, 5) }, [4, 3, 2, 1, 0, 1, 2, 3, 4, 3, 2, 1, 0])
+        XCTAssertEqual((-1..<3).map { PaddingGather.reflect($0, 2) }, [1, 0, 1, 0])
+    }
+
+    func testReflectPadOneChannel() {
+        // 2x3 source, pad 1: rows [1,0,1,0], columns [1,0,1,2,1].
+        let source: [Float] = [1, 2, 3,
+                               4, 5, 6]
+        XCTAssertEqual(gather(.reflect(height: 2, width: 3, pad: 1, channels: 1), source),
+                       [5, 4, 5, 6, 5,
+                        2, 1, 2, 3, 2,
+                        5, 4, 5, 6, 5,
+                        2, 1, 2, 3, 2])
+    }
+
+    func testEdgePadKeepsChannelsTogether() {
+        let source: [Float] = [1, 10, 2, 20]  // 1x2 pixels, 2 channels
+        let row: [Float] = [1, 10, 1, 10, 2, 20, 2, 20]
+        XCTAssertEqual(gather(.edge(height: 1, width: 2, pad: 1, channels: 2), source), row + row + row)
+    }
+
+    /// A source stored as 2x2 phases: logical pixel (y, x) at stored (y/2, x/2), channel offset
+    /// ((y%2)*2 + x%2) * C. A 2x4 logical image of 1 channel is stored as 1x2 pixels of 4 values.
+    func testReadsThroughPhases() {
+        let logical: [Float] = [0, 1, 2, 3,
+                                4, 5, 6, 7]
+        let stored: [Float] = [0, 1, 4, 5, 2, 3, 6, 7]
+        let identity = PaddingGather(rows: [0, 1], columns: [0, 1, 2, 3], channels: 1, sourceWidth: 4, sourcePhases: 2)
+        XCTAssertEqual(gather(identity, stored), logical)
+        // And back: writing space-to-depth is the inverse.
+        let toPhases = PaddingGather(rows: [0, 1], columns: [0, 1, 2, 3], channels: 1, sourceWidth: 4, destinationPhases: 2)
+        XCTAssertEqual(gather(toPhases, logical), stored)
+        // Reflect padding of the logical picture, read through the phases.
+        let padded = gather(.reflect(height: 2, width: 4, pad: 1, channels: 1, sourcePhases: 2), stored)
+        XCTAssertEqual(Array(padded[0..<6]), [5, 4, 5, 6, 7, 6])
+    }
+
+    func testNormAndReluApplied() {
+        let norm = FusedStyleNorm(channels: 2, epsilon: 0)
+        norm.set(gamma: [1, 2], beta: [0, 1])
+        // Channel 0: values -1, 1 (mean 0, variance 1); channel 1: 2, 6 (mean 4, variance 4).
+        let source: [Float] = [-1, 2, 1, 6]
+        source.withUnsafeBufferPointer { norm.measure($0.baseAddress!, pixels: 2) }
+        XCTAssertEqual(norm.scale, [1, 1])
+        XCTAssertEqual(norm.shift, [0, -3])
+        let g = PaddingGather(rows: [0], columns: [0, 1], channels: 2, sourceWidth: 2)
+        XCTAssertEqual(gather(g, source, norm: norm), [-1, -1, 1, 3])
+        XCTAssertEqual(gather(g, source, norm: norm, relu: true), [0, 0, 1, 3])
+    }
+
+    /// Statistics over many pixels and phases agree with a direct computation in Double.
+    func testMomentsOverPhasesMatchDirectComputation() {
+        var rng = SystemRandomNumberGenerator()
+        let channels = 3, phaseCount = 16, pixels = 5000
+        let values = (0..<pixels * phaseCount * channels).map { _ in Float.random(in: -2...5, using: &rng) }
+        let norm = FusedStyleNorm(channels: channels, epsilon: 1e-5, phaseCount: phaseCount)
+        norm.set(gamma: [1, 1, 1], beta: [0, 0, 0])
+        values.withUnsafeBufferPointer { norm.measure($0.baseAddress!, pixels: pixels) }
+        for c in 0..<channels {
+            let mine = stride(from: c, to: values.count, by: channels).map { Double(values[$0]) }
+            let mean = mine.reduce(0, +) / Double(mine.count)
+            let variance = mine.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(mine.count)
+            let scale = 1 / (variance + 1e-5).squareRoot()
+            XCTAssertEqual(Double(norm.scale[c]), scale, accuracy: scale * 1e-5)
+            XCTAssertEqual(Double(norm.shift[c]), -mean * scale, accuracy: 1e-5)
+        }
+    }
+
+    func testBF16Output() {
+        let source: [Float] = [1, -2.5, 3.14159274, 1e-3]
+        let g = PaddingGather(rows: [0], columns: [0], channels: 4, sourceWidth: 1)
+        var out = [UInt16](repeating: 0, count: 4)
+        source.withUnsafeBufferPointer { s in out.withUnsafeMutableBytes { g.run(from: s.baseAddress!, to: $0.baseAddress!, type: .bf16) } }
+        let back = out.map { Float(bitPattern: UInt32($0) << 16) }
+        XCTAssertEqual(back[0], 1)
+        XCTAssertEqual(back[1], -2.5)
+        XCTAssertEqual(back[2], 3.140625)  // nearest bf16 to pi
+        XCTAssertEqual(back[3], 1e-3, accuracy: 1e-3 / 128)
+    }
+}
