@@ -25,7 +25,8 @@ let package = Package(
             providers: [.apt(["libavformat-dev", "libavfilter-dev", "libavcodec-dev", "libswscale-dev", "libswresample-dev", "libavutil-dev"])]
         ),
         // The transformer's memory-bound kernels that oneDNN has no fused primitive for.
-        .target(name: "StylizeKernels"),
+        // They run on oneDNN's GNU OpenMP thread team (libgomp, which Debian's libdnnl uses).
+        .target(name: "StylizeKernels", linkerSettings: [.linkedLibrary("gomp", .when(platforms: [.linux]))]),
         .target(
             name: "StylizeKit",
             dependencies: [

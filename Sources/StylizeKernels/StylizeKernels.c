@@ -11,6 +11,46 @@
 #define CLONED
 #endif
 
+#include <stdlib.h>
+
+// oneDNN as Debian builds it runs its primitives on a GNU OpenMP thread team. The kernels here
+// run on that same team: its threads keep spinning for a while after each of oneDNN's parallel
+// regions (milliseconds, on CPUs with a slow PAUSE), so threads of any other pool would fight
+// them for the cores. libgomp's entry point is called directly, since clang's OpenMP code
+// generation targets LLVM's runtime; without libgomp the kernels run on the calling thread.
+extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags) __attribute__((weak));
+extern int omp_get_thread_num(void) __attribute__((weak));
+extern int omp_get_num_threads(void) __attribute__((weak));
+extern int omp_get_max_threads(void) __attribute__((weak));
+
+typedef struct {
+    void (*run)(const void *job, long begin, long end, int thread);
+    const void *job;
+    long count;
+} parallel_job;
+
+static void parallel_entry(void *data) {
+    const parallel_job *p = data;
+    const long n = omp_get_num_threads(), t = omp_get_thread_num();
+    const long begin = p->count * t / n, end = p->count * (t + 1) / n;
+    if (begin < end) p->run(p->job, begin, end, (int)t);
+}
+
+/// Threads a parallel region gets (1 without libgomp).
+static int team_size(void) {
+    return GOMP_parallel && omp_get_max_threads && omp_get_thread_num && omp_get_num_threads ? omp_get_max_threads() : 1;
+}
+
+/// run(job, begin, end, thread) over [0, count) split into contiguous ranges, one per thread.
+static void parallel_for(long count, void (*run)(const void *, long, long, int), const void *job) {
+    if (count > 1 && team_size() > 1) {
+        parallel_job p = {run, job, count};
+        GOMP_parallel(parallel_entry, &p, 0, 0);
+    } else if (count > 0) {
+        run(job, 0, count, 0);
+    }
+}
+
 enum { MAX_CHANNELS = 64, MAX_PERIOD = MAX_CHANNELS * 16 };
 
 /// The shortest run of values that holds whole pixels and whole 16-float vectors.
@@ -20,8 +60,20 @@ static long period_of(int channels) {
     return (long)channels * 16 / a;
 }
 
-CLONED void stylize_channel_moments(const float *src, long count, int channels, double *sum, double *sum_squares) {
-    if (channels <= 0 || channels > MAX_CHANNELS) return;
+static inline float from_bfloat16(uint16_t value) {
+    uint32_t bits = (uint32_t)value << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/// Element i of an f32 or bf16 buffer; `bf16` is a constant where this is inlined.
+static inline __attribute__((always_inline)) float load(const void *p, long i, int bf16) {
+    return bf16 ? from_bfloat16(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+}
+
+static inline __attribute__((always_inline)) void moments(const void *src, const int bf16, long count, int channels,
+                                                          double *sum, double *sum_squares) {
     const long period = period_of(channels);
     float acc[MAX_PERIOD], acc2[MAX_PERIOD];
     long i = 0;
@@ -32,10 +84,11 @@ CLONED void stylize_channel_moments(const float *src, long count, int channels, 
         if (blocks > 64) blocks = 64;
         for (long k = 0; k < period; k++) acc[k] = acc2[k] = 0;
         for (long b = 0; b < blocks; b++) {
-            const float *p = src + i + b * period;
+            const long base = i + b * period;
             for (long k = 0; k < period; k++) {
-                acc[k] += p[k];
-                acc2[k] += p[k] * p[k];
+                const float v = load(src, base + k, bf16);
+                acc[k] += v;
+                acc2[k] += v * v;
             }
         }
         for (long k = 0; k < period; k++) {
@@ -45,9 +98,48 @@ CLONED void stylize_channel_moments(const float *src, long count, int channels, 
         i += blocks * period;
     }
     for (; i < count; i++) {  // i is a multiple of the period here, so of the channel count
-        sum[i % channels] += src[i];
-        sum_squares[i % channels] += (double)src[i] * src[i];
+        const double v = load(src, i, bf16);
+        sum[i % channels] += v;
+        sum_squares[i % channels] += v * v;
     }
+}
+
+CLONED static void moments_range(const void *src, int source_bf16, long count, int channels, double *sum, double *sum_squares) {
+    if (source_bf16) moments(src, 1, count, channels, sum, sum_squares);
+    else moments(src, 0, count, channels, sum, sum_squares);
+}
+
+typedef struct {
+    const void *src;
+    int source_bf16, channels;
+    double *partial;  // per thread: channels sums, then channels sums of squares
+} moments_job;
+
+static void moments_pixels(const void *job, long begin, long end, int thread) {
+    const moments_job *j = job;
+    const long element = j->source_bf16 ? 2 : 4;
+    double *sums = j->partial + 2L * j->channels * thread;
+    moments_range((const char *)j->src + begin * j->channels * element, j->source_bf16, (end - begin) * j->channels, j->channels,
+                  sums, sums + j->channels);
+}
+
+void stylize_channel_moments(const void *src, int source_bf16, long count, int channels, double *sum, double *sum_squares) {
+    if (channels <= 0 || channels > MAX_CHANNELS || count <= 0) return;
+    const int threads = team_size();
+    double *partial = calloc((size_t)threads * 2 * channels, sizeof(double));
+    if (!partial) {
+        moments_range(src, source_bf16, count, channels, sum, sum_squares);
+        return;
+    }
+    moments_job job = {src, source_bf16, channels, partial};
+    parallel_for(count / channels, moments_pixels, &job);
+    for (int t = 0; t < threads; t++) {
+        for (int c = 0; c < channels; c++) {
+            sum[c] += partial[2L * channels * t + c];
+            sum_squares[c] += partial[2L * channels * t + channels + c];
+        }
+    }
+    free(partial);
 }
 
 static inline uint16_t bfloat16(float value) {
@@ -56,63 +148,157 @@ static inline uint16_t bfloat16(float value) {
     return (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
 }
 
-// One destination row; `channels` is a constant where it is inlined, so the channel loop
-// becomes whole vectors. Destination pixel x is at out + (x / q) * q * q * channels + (x % q) * channels.
+// Eight channels at a time, as clang vectors: the loop vectorizer leaves the bf16 conversions
+// of short channel loops scalar.
+typedef float f32x8 __attribute__((vector_size(32)));
+typedef uint32_t u32x8 __attribute__((vector_size(32)));
+typedef uint16_t u16x8 __attribute__((vector_size(16)));
+
+// Vectors travel by pointer: passing them by value would depend on the clone's instruction set.
+static inline __attribute__((always_inline)) void load8(f32x8 *v, const void *p, long i, const int bf16) {
+    if (bf16) {
+        u16x8 h;
+        memcpy(&h, (const uint16_t *)p + i, sizeof h);
+        const u32x8 bits = __builtin_convertvector(h, u32x8) << 16;
+        memcpy(v, &bits, sizeof *v);
+    } else {
+        memcpy(v, (const float *)p + i, sizeof *v);
+    }
+}
+
+static inline __attribute__((always_inline)) void store8(void *p, long i, const f32x8 *v, const int bf16) {
+    if (bf16) {
+        u32x8 bits;
+        memcpy(&bits, v, sizeof bits);
+        bits = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;  // round to nearest even, as bfloat16()
+        const u16x8 h = __builtin_convertvector(bits, u16x8);
+        memcpy((uint16_t *)p + i, &h, sizeof h);
+    } else {
+        memcpy((float *)p + i, v, sizeof *v);
+    }
+}
+
+// One destination row. `channels` and the element types are constants where this is inlined.
+// Destination pixel x is at out + (x / q) * q * q * channels + (x % q) * channels.
 static inline __attribute__((always_inline)) void gather_row(
-    const float *source_row, const int64_t *column_offsets, int channels, int width, int q,
-    const float *scale, const float *shift, float floor, void *out, int bf16) {
+    const void *src, long row_offset, const int64_t *column_offsets, const int channels, int width, int q,
+    const float *scale, const float *shift, float floor, void *out, const int source_bf16, const int bf16) {
+    if (channels % 8 == 0) {
+        f32x8 a[MAX_CHANNELS / 8], b[MAX_CHANNELS / 8];
+        const f32x8 low = {floor, floor, floor, floor, floor, floor, floor, floor};
+        for (int k = 0; k < channels / 8; k++) {
+            memcpy(&a[k], scale + 8 * k, sizeof a[k]);
+            memcpy(&b[k], shift + 8 * k, sizeof b[k]);
+        }
+        for (int block = 0; block < width / q; block++) {
+            for (int phase = 0; phase < q; phase++) {
+                const long p = row_offset + column_offsets[block * q + phase];
+                const long o = ((long)block * q * q + phase) * channels;
+                for (int k = 0; k < channels / 8; k++) {
+                    f32x8 v;
+                    load8(&v, src, p + 8 * k, source_bf16);
+                    v = __builtin_elementwise_max(v * a[k] + b[k], low);
+                    store8(out, o + 8 * k, &v, bf16);
+                }
+            }
+        }
+        return;
+    }
     for (int block = 0; block < width / q; block++) {
         for (int phase = 0; phase < q; phase++) {
-            const int x = block * q + phase;
-            const float *p = source_row + column_offsets[x];
+            const long p = row_offset + column_offsets[block * q + phase];
             const long o = ((long)block * q * q + phase) * channels;
             if (bf16) {
                 uint16_t *d = (uint16_t *)out + o;
-                for (int c = 0; c < channels; c++) d[c] = bfloat16(fmaxf(p[c] * scale[c] + shift[c], floor));
+                for (int c = 0; c < channels; c++) d[c] = bfloat16(fmaxf(load(src, p + c, source_bf16) * scale[c] + shift[c], floor));
             } else {
                 float *d = (float *)out + o;
-                for (int c = 0; c < channels; c++) d[c] = fmaxf(p[c] * scale[c] + shift[c], floor);
+                for (int c = 0; c < channels; c++) d[c] = fmaxf(load(src, p + c, source_bf16) * scale[c] + shift[c], floor);
             }
         }
     }
 }
 
-CLONED void stylize_gather(const float *src, const int64_t *row_offsets, const int64_t *column_offsets, int channels,
-                           int row_begin, int row_end, int width, int destination_phases,
-                           const float *scale, const float *shift, int relu, void *dst, int bf16) {
+#define GATHER_ROW(C, SB, DB) gather_row(src, row_offsets[y], column_offsets, C, width, q, scale, shift, floor, out, SB, DB)
+#define GATHER_ROW_TYPES(C)                       \
+    do {                                          \
+        if (source_bf16 && bf16) GATHER_ROW(C, 1, 1); \
+        else if (source_bf16) GATHER_ROW(C, 1, 0);    \
+        else if (bf16) GATHER_ROW(C, 0, 1);           \
+        else GATHER_ROW(C, 0, 0);                     \
+    } while (0)
+
+typedef struct {
+    const void *src;
+    int source_bf16;
+    const int64_t *row_offsets, *column_offsets;
+    int channels, width, q;
+    const float *scale, *shift;
+    float floor;
+    void *dst;
+    int bf16;
+} gather_job;
+
+/// Destination rows [q * begin, q * end): whole stored rows, so no two threads share one.
+CLONED static void gather_rows(const void *job, long begin, long end, int thread) {
+    (void)thread;
+    const gather_job *j = job;
+    const void *src = j->src;
+    const int64_t *row_offsets = j->row_offsets, *column_offsets = j->column_offsets;
+    const int channels = j->channels, width = j->width, q = j->q, source_bf16 = j->source_bf16, bf16 = j->bf16;
+    const float *scale = j->scale, *shift = j->shift, floor = j->floor;
+    const long element = bf16 ? 2 : 4;
+    for (long y = begin * q; y < end * q; y++) {
+        // Stored row y / q holds width * q pixels; this row's pixels start at phase row y % q.
+        void *out = (char *)j->dst + ((y / q) * width * q + (y % q) * q) * channels * element;
+        switch (channels) {
+        case 3: GATHER_ROW_TYPES(3); break;
+        case 8: GATHER_ROW_TYPES(8); break;
+        case 16: GATHER_ROW_TYPES(16); break;
+        case 32: GATHER_ROW_TYPES(32); break;
+        default: GATHER_ROW_TYPES(channels); break;
+        }
+    }
+}
+
+void stylize_gather(const void *src, int source_bf16, const int64_t *row_offsets, const int64_t *column_offsets, int channels,
+                    int rows, int width, int destination_phases, const float *scale, const float *shift, int relu, void *dst, int bf16) {
     const int q = destination_phases;
-    if (channels <= 0 || channels > MAX_CHANNELS || q <= 0 || width % q) return;
+    if (channels <= 0 || channels > MAX_CHANNELS || q <= 0 || width % q || rows % q) return;
     float ones[MAX_CHANNELS], zeros[MAX_CHANNELS];
     if (!scale || !shift) {
         for (int c = 0; c < channels; c++) { ones[c] = 1; zeros[c] = 0; }
         scale = ones;
         shift = zeros;
     }
-    const float floor = relu ? 0.0f : -INFINITY;
-    const long element = bf16 ? 2 : 4;
-    for (int y = row_begin; y < row_end; y++) {
-        const float *source_row = src + row_offsets[y];
-        // Stored row y / q holds width * q pixels; this row's pixels start at phase row y % q.
-        void *out = (char *)dst + ((long)(y / q) * width * q + (long)(y % q) * q) * channels * element;
-        switch (channels) {
-        case 3: gather_row(source_row, column_offsets, 3, width, q, scale, shift, floor, out, bf16); break;
-        case 8: gather_row(source_row, column_offsets, 8, width, q, scale, shift, floor, out, bf16); break;
-        case 16: gather_row(source_row, column_offsets, 16, width, q, scale, shift, floor, out, bf16); break;
-        case 32: gather_row(source_row, column_offsets, 32, width, q, scale, shift, floor, out, bf16); break;
-        default: gather_row(source_row, column_offsets, channels, width, q, scale, shift, floor, out, bf16); break;
-        }
+    gather_job job = {src, source_bf16, row_offsets, column_offsets, channels, width, q, scale, shift,
+                      relu ? 0.0f : -INFINITY, dst, bf16};
+    parallel_for(rows / q, gather_rows, &job);
+}
+
+typedef struct {
+    float *data;
+    int channels;
+    long period;
+    const float *a, *b;  // scale and shift repeated over one period
+} affine_job;
+
+CLONED static void affine_periods(const void *job, long begin, long end, int thread) {
+    (void)thread;
+    const affine_job *j = job;
+    const long period = j->period;
+    for (long i = begin; i < end; i++) {
+        float *p = j->data + i * period;
+        for (long k = 0; k < period; k++) p[k] = p[k] * j->a[k] + j->b[k];
     }
 }
 
-CLONED void stylize_affine(float *data, long count, int channels, const float *scale, const float *shift) {
-    if (channels <= 0 || channels > MAX_CHANNELS) return;
+void stylize_affine(float *data, long count, int channels, const float *scale, const float *shift) {
+    if (channels <= 0 || channels > MAX_CHANNELS || count <= 0) return;
     const long period = period_of(channels);
     float a[MAX_PERIOD], b[MAX_PERIOD];
     for (long k = 0; k < period; k++) { a[k] = scale[k % channels]; b[k] = shift[k % channels]; }
-    long i = 0;
-    for (; i + period <= count; i += period) {
-        float *p = data + i;
-        for (long k = 0; k < period; k++) p[k] = p[k] * a[k] + b[k];
-    }
-    for (; i < count; i++) data[i] = data[i] * scale[i % channels] + shift[i % channels];
+    affine_job job = {data, channels, period, a, b};
+    parallel_for(count / period, affine_periods, &job);
+    for (long i = count / period * period; i < count; i++) data[i] = data[i] * scale[i % channels] + shift[i % channels];
 }

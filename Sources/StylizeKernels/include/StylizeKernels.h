@@ -4,25 +4,27 @@
 // The transformer's memory-bound steps that oneDNN has no fused primitive for: per-channel
 // moments (StyleNorm's statistics), the gathers that apply a StyleNorm while they reflect- or
 // edge-pad (and undo the phase layout of an upsampling conv), and an in-place affine map.
-// Buffers are NHWC f32 unless said otherwise. Each function does a range of rows, so callers
-// split a frame across threads. Kernels are cloned per instruction set and picked at run time.
+// Buffers are NHWC f32 unless said otherwise. Each function splits its work over the OpenMP
+// thread team oneDNN runs on. Kernels are cloned per instruction set and picked at run time.
 
 #include <stdint.h>
 
 /// Adds the sum and the sum of squares of every channel of `count` interleaved values
-/// (`count` a multiple of `channels`, at most 64 channels) to `sum` and `sum_squares`.
-void stylize_channel_moments(const float *src, long count, int channels, double *sum, double *sum_squares);
+/// (`count` a multiple of `channels`, at most 64 channels; f32, or bf16 with `source_bf16`)
+/// to `sum` and `sum_squares`.
+void stylize_channel_moments(const void *src, int source_bf16, long count, int channels, double *sum, double *sum_squares);
 
-/// Rows [row_begin, row_end) of a gather: destination pixel (y, x) takes the `channels` values
-/// at src + row_offsets[y] + column_offsets[x] (offsets in floats), mapped through
+/// A gather of `rows` x `width` destination pixels: destination pixel (y, x) takes the `channels` values
+/// at src + row_offsets[y] + column_offsets[x] (offsets in elements; f32, or bf16 with
+/// `source_bf16`), mapped through
 /// `scale`/`shift` per channel (both NULL: copied) and clamped at 0 when `relu` is set, written
 /// as f32 or, with `bf16`, as bf16 (round to nearest even).
 /// The destination is `width` pixels wide. With `destination_phases` Q > 1 it is stored
 /// space-to-depth: each stored pixel holds Q x Q destination pixels, pixel (y, x) at stored
 /// (y / Q, x / Q) with its channels at offset ((y % Q) * Q + x % Q) * channels; `width` and
 /// the row count are multiples of Q.
-void stylize_gather(const float *src, const int64_t *row_offsets, const int64_t *column_offsets, int channels,
-                    int row_begin, int row_end, int width, int destination_phases,
+void stylize_gather(const void *src, int source_bf16, const int64_t *row_offsets, const int64_t *column_offsets, int channels,
+                    int rows, int width, int destination_phases,
                     const float *scale, const float *shift, int relu, void *dst, int bf16);
 
 /// data = data * scale[c] + shift[c] in place over `count` interleaved values of `channels`

@@ -51,6 +51,9 @@ final class DNNLMemory {
 
     var floats: UnsafeMutablePointer<Float> { data.assumingMemoryBound(to: Float.self) }
 
+    /// The element type (f32 or bf16; the networks use no other).
+    var elementType: DNNLDataType { desc.data_type == dnnl_bf16 ? .bf16 : .f32 }
+
     /// The C of an N, C, H, W memory.
     var channelCount: Int { Int(desc.dims.1) }
 

@@ -1,14 +1,4 @@
-import Dispatch
 import StylizeKernels
-
-/// Splits `count` items into at most `chunks` contiguous ranges and runs them in parallel;
-/// `body` gets the chunk's index and its range.
-func parallelRanges(_ count: Int, chunks: Int = 8, _ body: (Int, Range<Int>) -> Void) {
-    let n = max(1, min(count, chunks))
-    DispatchQueue.concurrentPerform(iterations: n) { i in
-        body(i, count * i / n..<count * (i + 1) / n)
-    }
-}
 
 /// A StyleNorm whose statistics are measured by StylizeKernels and whose scale and shift are
 /// applied by the gather that reads the layer for the next conv (or in place, for the last
@@ -42,30 +32,18 @@ final class FusedStyleNorm {
         self.beta = beta
     }
 
-    /// Measures mean and variance per channel over `pixels` stored pixels of `data` (NHWC f32,
-    /// `channels * phaseCount` values each) and folds them into `scale` and `shift`.
-    func measure(_ data: UnsafePointer<Float>, pixels: Int) {
+    /// Measures mean and variance per channel over `pixels` stored pixels of `data` (NHWC,
+    /// `channels * phaseCount` values of `type` each) and folds them into `scale` and `shift`.
+    func measure(_ data: UnsafeRawPointer, type: DNNLDataType = .f32, pixels: Int) {
         let stored = channels * phaseCount
-        let chunks = min(8, max(1, pixels / 4096))
-        var partial = [Double](repeating: 0, count: 2 * stored * chunks)
-        partial.withUnsafeMutableBufferPointer { partial in
-            let partial = UncheckedSendable(partial.baseAddress!), data = UncheckedSendable(data)
-            parallelRanges(pixels, chunks: chunks) { chunk, range in
-                let sums = partial.value + 2 * stored * chunk
-                stylize_channel_moments(data.value + range.lowerBound * stored, range.count * stored, Int32(stored), sums, sums + stored)
-            }
-        }
+        var sums = [Double](repeating: 0, count: stored), squares = [Double](repeating: 0, count: stored)
+        stylize_channel_moments(data, type == .bf16 ? 1 : 0, pixels * stored, Int32(stored), &sums, &squares)
         let n = Double(pixels * phaseCount)
         for c in 0..<channels {
-            var sum = 0.0, squares = 0.0
-            for chunk in 0..<chunks {
-                for phase in 0..<phaseCount {
-                    sum += partial[2 * stored * chunk + phase * channels + c]
-                    squares += partial[2 * stored * chunk + stored + phase * channels + c]
-                }
-            }
+            let sum = (0..<phaseCount).reduce(0.0) { $0 + sums[$1 * channels + c] }
+            let sumOfSquares = (0..<phaseCount).reduce(0.0) { $0 + squares[$1 * channels + c] }
             let mean = sum / n
-            let variance = max(squares / n - mean * mean, 0)
+            let variance = max(sumOfSquares / n - mean * mean, 0)
             let s = Double(gamma[c]) / (variance + Double(epsilon)).squareRoot()
             scale[c] = Float(s)
             shift[c] = Float(Double(beta[c]) - mean * s)
@@ -74,12 +52,8 @@ final class FusedStyleNorm {
 
     /// Applies `scale` and `shift` in place (the last layer, which no gather reads).
     func apply(_ data: UnsafeMutablePointer<Float>, pixels: Int) {
-        let stored = channels * phaseCount
-        let data = UncheckedSendable(data)
         let scale = Array(repeatElement(scale, count: phaseCount).joined()), shift = Array(repeatElement(shift, count: phaseCount).joined())
-        parallelRanges(pixels) { _, range in
-            stylize_affine(data.value + range.lowerBound * stored, range.count * stored, Int32(stored), scale, shift)
-        }
+        stylize_affine(data, pixels * channels * phaseCount, Int32(channels * phaseCount), scale, shift)
     }
 }
 

@@ -19,10 +19,12 @@ final class ConvolutionLayer {
     ///   - input: NHWC memory of `inputHeight` x `inputWidth` (already reflect-padded where
     ///     the network pads by reflection; the spec's own zero padding is applied here).
     ///   - type: element type of `input` and of the weights (f32, or bf16 for AMX/AVX512-BF16).
-    ///   - output: where to write (a plain NHWC f32 memory of the output's shape), shared with
+    ///   - output: where to write (a plain NHWC memory of the output's shape), shared with
     ///     other layers whose outputs are dead by then; nil allocates one.
+    ///   - outputType: the output's element type: f32, or bf16 where only StylizeKit's own
+    ///     kernels read it (half the memory traffic).
     init(_ spec: ConvSpec, input: DNNLMemory, inputHeight: Int, inputWidth: Int, type: DNNLDataType,
-         activation: ConvActivation, output: DNNLMemory? = nil, stream: DNNLStream) throws {
+         activation: ConvActivation, output: DNNLMemory? = nil, outputType: DNNLDataType = .f32, stream: DNNLStream) throws {
         let engine = stream.engine
         name = spec.name
         let (o, i, kh, kw, g) = (spec.outputChannels, spec.inputChannels, spec.kernelHeight, spec.kernelWidth, spec.groups)
@@ -37,7 +39,7 @@ final class ConvolutionLayer {
         let srcDesc = try dnnlMemoryDesc([1, i, inputHeight, inputWidth], type.raw, dnnl_nhwc)
         let weightsAny = try dnnlMemoryDesc(weightDims, type.raw, dnnl_format_tag_any)
         let biasDesc = try dnnlMemoryDesc([o], dnnl_f32, dnnl_x)
-        let dstDesc = try dnnlMemoryDesc([1, o, outputHeight, outputWidth], dnnl_f32, dnnl_nhwc)
+        let dstDesc = try dnnlMemoryDesc([1, o, outputHeight, outputWidth], outputType.raw, dnnl_nhwc)
 
         var desc = dnnl_convolution_desc_t()
         var (s, w, b, d) = (srcDesc, weightsAny, biasDesc, dstDesc)

@@ -61,26 +61,14 @@ struct PaddingGather {
         return PaddingGather(rows: indices(height), columns: indices(width), channels: channels, sourceWidth: width, sourcePhases: sourcePhases)
     }
 
-    /// Writes the gathered copy of `source` (through `norm` and, with `relu`, clamped at 0)
-    /// into `destination` as `type`.
-    func run(from source: UnsafePointer<Float>, to destination: UnsafeMutableRawPointer, type: DNNLDataType,
+    /// Writes the gathered copy of `source` (of `sourceType`; through `norm` and, with `relu`,
+    /// clamped at 0) into `destination` as `type`.
+    func run(from source: UnsafeRawPointer, sourceType: DNNLDataType = .f32, to destination: UnsafeMutableRawPointer, type: DNNLDataType,
              norm: FusedStyleNorm? = nil, relu: Bool = false) {
-        let source = UncheckedSendable(source), destination = UncheckedSendable(destination)
         let scale = norm?.scale ?? [Float](repeating: 1, count: channels), shift = norm?.shift ?? [Float](repeating: 0, count: channels)
         precondition(scale.count == channels && shift.count == channels)
-        let (width, phases, channels) = (Int32(outputWidth), Int32(destinationPhases), Int32(channels))
-        rowOffsets.withUnsafeBufferPointer { rows in
-            columnOffsets.withUnsafeBufferPointer { columns in
-                let rows = UncheckedSendable(rows.baseAddress!), columns = UncheckedSendable(columns.baseAddress!)
-                // Chunks of whole stored rows, so no two threads write one stored row.
-                let storedRows = outputHeight / destinationPhases
-                parallelRanges(storedRows) { _, range in
-                    stylize_gather(source.value, rows.value, columns.value, channels,
-                                   Int32(range.lowerBound) * phases, Int32(range.upperBound) * phases, width, phases,
-                                   scale, shift, relu ? 1 : 0, destination.value, type == .bf16 ? 1 : 0)
-                }
-            }
-        }
+        stylize_gather(source, sourceType == .bf16 ? 1 : 0, rowOffsets, columnOffsets, Int32(channels), Int32(outputHeight),
+                       Int32(outputWidth), Int32(destinationPhases), scale, shift, relu ? 1 : 0, destination, type == .bf16 ? 1 : 0)
     }
 }
 

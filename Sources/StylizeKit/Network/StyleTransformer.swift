@@ -197,14 +197,14 @@ final class TransformerPlan {
         var norms: [InstanceNormLayer] = []
         /// Appends the gather of `source` into `gather`'s padded buffer and the conv that reads it.
         func convolution(_ spec: ConvSpec, gather: PaddingGather, from source: DNNLMemory, norm: FusedStyleNorm? = nil,
-                         activation: ConvActivation = .none, output: DNNLMemory? = nil) throws -> ConvolutionLayer {
+                         activation: ConvActivation = .none, output: DNNLMemory? = nil, outputType: DNNLDataType = .f32) throws -> ConvolutionLayer {
             let padded = try paddedMemory(gather)
             let p = gather.destinationPhases
             let layer = try ConvolutionLayer(spec, input: padded, inputHeight: gather.outputHeight / p, inputWidth: gather.outputWidth / p,
-                                             type: type, activation: activation, output: output, stream: stream)
+                                             type: type, activation: activation, output: output, outputType: outputType, stream: stream)
             steps.append(Step("\(spec.name): pad\(norm == nil ? "" : " + norm")") {
                 try stream.wait()
-                gather.run(from: source.floats, to: padded.data, type: type, norm: norm, relu: norm != nil)
+                gather.run(from: source.data, sourceType: source.elementType, to: padded.data, type: type, norm: norm, relu: norm != nil)
             })
             steps.append(Step(spec.name, flops: layer.flops) { try layer.execute(stream) })
             return layer
@@ -228,13 +228,14 @@ final class TransformerPlan {
         inputPadded = try paddedMemory(inputGather)
         let firstLayer = try ConvolutionLayer(first.spaceToDepth(block), input: inputPadded,
                                               inputHeight: inputGather.outputHeight / block, inputWidth: inputGather.outputWidth / block,
-                                              type: type, activation: .relu, stream: stream)
+                                              type: type, activation: .relu, outputType: type, stream: stream)
         steps.append(Step(first.name, flops: firstLayer.flops) { try firstLayer.execute(stream) })
         var (layer, phases) = (firstLayer, block)
-        for spec in net.contract.dropFirst() {
+        for (index, spec) in net.contract.enumerated().dropFirst() {
             let (h, w) = (layer.outputHeight * phases, layer.outputWidth * phases)
             let gather = PaddingGather.reflect(height: h, width: w, pad: spec.kernelHeight / 2, channels: spec.inputChannels, sourcePhases: phases)
-            layer = try convolution(spec, gather: gather, from: layer.output, activation: .relu)
+            let isTrunk = index == net.contract.count - 1  // the trunk is f32: oneDNN's norms and adds work on it
+            layer = try convolution(spec, gather: gather, from: layer.output, activation: .relu, outputType: isTrunk ? .f32 : type)
             phases = 1
         }
 
@@ -270,14 +271,14 @@ final class TransformerPlan {
                                         sourcePhases: phases, destinationPhases: block)
                 : PaddingGather.edge(height: h, width: w, pad: 1, channels: spec.inputChannels, sourcePhases: phases)
             let layer = try convolution(last ? spec.spaceToDepth(block) : spec.nearestUpsampledPhases(), gather: gather,
-                                        from: source, norm: sourceNorm)
+                                        from: source, norm: sourceNorm, outputType: last ? .f32 : type)
             let outputPhases = last ? block : 2
             let styleNorm = FusedStyleNorm(channels: spec.outputChannels, epsilon: net.epsilon, phaseCount: outputPhases * outputPhases)
             expandNorms.append(styleNorm)
             let pixels = layer.outputHeight * layer.outputWidth, output = layer.output
             steps.append(Step("\(spec.name): norm statistics") {
                 try stream.wait()
-                styleNorm.measure(output.floats, pixels: pixels)
+                styleNorm.measure(output.data, type: output.elementType, pixels: pixels)
             })
             (source, sourceNorm, phases) = (layer.output, styleNorm, outputPhases)
             (h, w) = (layer.outputHeight * outputPhases, layer.outputWidth * outputPhases)
@@ -337,7 +338,7 @@ final class TransformerPlan {
             try lap(step.name, flops: step.flops)
         }
         try stream.wait()
-        output.pixels.withUnsafeMutableBytes { outputGather.run(from: result.floats, to: $0.baseAddress!, type: .f32) }
+        output.pixels.withUnsafeMutableBytes { outputGather.run(from: result.data, to: $0.baseAddress!, type: .f32) }
         try lap("output: crop")
     }
 }
