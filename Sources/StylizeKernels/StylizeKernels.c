@@ -302,3 +302,50 @@ void stylize_affine(float *data, long count, int channels, const float *scale, c
     parallel_for(count / period, affine_periods, &job);
     for (long i = count / period * period; i < count; i++) data[i] = data[i] * scale[i % channels] + shift[i % channels];
 }
+
+static inline float unit(float v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
+
+CLONED void stylize_interleave_rgb(const float *red, const float *green, const float *blue, long plane_stride,
+                                   int width, int height, float *dst) {
+    for (int y = 0; y < height; y++) {
+        const float *r = red + y * plane_stride, *g = green + y * plane_stride, *b = blue + y * plane_stride;
+        float *o = dst + (long)y * width * 3;
+        for (int x = 0; x < width; x++) {
+            o[3 * x] = unit(r[x]);
+            o[3 * x + 1] = unit(g[x]);
+            o[3 * x + 2] = unit(b[x]);
+        }
+    }
+}
+
+CLONED void stylize_planar_rgb(const float *src, int width, int height, float *red, float *green, float *blue, long plane_stride) {
+    for (int y = 0; y < height; y++) {
+        const float *p = src + (long)y * width * 3;
+        float *r = red + y * plane_stride, *g = green + y * plane_stride, *b = blue + y * plane_stride;
+        for (int x = 0; x < width; x++) {
+            r[x] = unit(p[3 * x]);
+            g[x] = unit(p[3 * x + 1]);
+            b[x] = unit(p[3 * x + 2]);
+        }
+    }
+}
+
+CLONED float stylize_block_sad(const float *current, const float *previous, long stride, int width, int height) {
+    if (width == 8) {  // the motion search's blocks: one 8-float vector a row
+        f32x8 sum = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int y = 0; y < height; y++) {
+            f32x8 a, b;
+            load8(&a, current, y * stride, 0);
+            load8(&b, previous, y * stride, 0);
+            sum += __builtin_elementwise_abs(a - b);
+        }
+        float total = 0;
+        for (int k = 0; k < 8; k++) total += sum[k];
+        return total;
+    }
+    float total = 0;
+    for (int y = 0; y < height; y++) {
+        for (int x = 0; x < width; x++) total += fabsf(current[y * stride + x] - previous[y * stride + x]);
+    }
+    return total;
+}

@@ -99,14 +99,18 @@ extension Easing: ExpressibleByArgument {}
 
 /// The video encoder's flags, for `video` and for `frames` written as a clip.
 struct EncodingOptions: ParsableArguments {
-    @Option(help: "Constant-quality level of the video encoder (lower is better; default 18 for H.264).")
+    @Option(help: "Constant-quality level of the video encoder (lower is better; default 15 for H.264).")
     var crf: Int?
+
+    @Option(help: "Speed preset of the video encoder (H.264/H.265: ultrafast, superfast, veryfast, faster, fast, medium, slow, ...; default ultrafast, which keeps up with the transformer; slower presets give smaller files).")
+    var preset: String?
 
     @Option(help: "Video encoder by FFmpeg name: libx264, libx265, libvpx-vp9, libaom-av1, ...")
     var codec: String?
 
     func apply(to options: inout VideoOptions) {
         options.crf = crf
+        options.preset = preset
         options.codec = codec
     }
 }

@@ -31,4 +31,16 @@ void stylize_gather(const void *src, int source_bf16, const int64_t *row_offsets
 /// (at most 64) channels.
 void stylize_affine(float *data, long count, int channels, const float *scale, const float *shift);
 
+/// Interleaves three float planes (rows `plane_stride` floats apart) into `width` x `height`
+/// RGB pixels, each value clamped to [0, 1]. Runs on the calling thread.
+void stylize_interleave_rgb(const float *red, const float *green, const float *blue, long plane_stride,
+                            int width, int height, float *dst);
+
+/// The inverse: RGB pixels into three planes, each value clamped to [0, 1].
+void stylize_planar_rgb(const float *src, int width, int height, float *red, float *green, float *blue, long plane_stride);
+
+/// Sum of absolute differences between a `width` x `height` block of `current` and one of
+/// `previous` (rows `stride` floats apart), for block matching. Runs on the calling thread.
+float stylize_block_sad(const float *current, const float *previous, long stride, int width, int height);
+
 #endif

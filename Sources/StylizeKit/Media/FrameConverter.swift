@@ -1,4 +1,5 @@
 import CFFmpeg
+import StylizeKernels
 
 /// Converts between decoded frames (any pixel format, any size) and the networks' RGB floats,
 /// scaling on the way when asked. Keeps its swscale contexts for the geometries it has seen, so
@@ -13,7 +14,6 @@ final class FrameConverter {
     }
 
     private var scalers: [Geometry: Scaler] = [:]
-    private var rgb: [UInt8] = []
 
     /// A cached scaler; `colors` describes whichever side is YUV (`yuvIsSource`).
     private func scaler(from source: (Int, Int, AVPixelFormat), to destination: (Int, Int, AVPixelFormat),
@@ -29,58 +29,55 @@ final class FrameConverter {
         return scaler
     }
 
-    /// The frame as network input at `width` x `height`: through 8-bit RGB for sources of up to
-    /// 8 bits (exact v / 255), through 16-bit RGB for deeper ones.
+    /// Three float planes (G, B, R, as FFmpeg's GBRPF32 orders them) of one size, reused.
+    private var planeBuffer = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+
+    private func planes(width: Int, height: Int) -> UnsafeMutablePointer<Float> {
+        if planeBuffer.count != 3 * width * height {
+            planeBuffer.deallocate()
+            planeBuffer = .allocate(capacity: 3 * width * height)
+            planeBuffer.initialize(repeating: 0)
+        }
+        return planeBuffer.baseAddress!
+    }
+
+    deinit { planeBuffer.deallocate() }
+
+    /// The frame as network input at `width` x `height`. swscale converts (and scales) it
+    /// straight to planar floats, which keeps every bit of deep sources and takes swscale's
+    /// fast paths; a kernel interleaves the planes.
     func rgbImage(from frame: Frame, width: Int, height: Int) throws -> RGBImage {
-        let depth = av_pix_fmt_desc_get(frame.format).map { Int($0.pointee.comp.0.depth) } ?? 8
-        let deep = depth > 8
-        let format = deep ? AV_PIX_FMT_RGB48LE : AV_PIX_FMT_RGB24
-        let bytes = deep ? 6 : 3
-        let scaler = try scaler(from: (frame.width, frame.height, frame.format), to: (width, height, format),
+        let scaler = try scaler(from: (frame.width, frame.height, frame.format), to: (width, height, AV_PIX_FMT_GBRPF32LE),
                                 colors: VideoColors(of: frame), yuvIsSource: true)
-        let count = width * height * bytes
-        if rgb.count != count { rgb = [UInt8](repeating: 0, count: count) }
+        let planes = planes(width: width, height: height), size = width * height
+        let (g, b, r) = (planes, planes + size, planes + 2 * size)
         let f = frame.pointer.pointee
-        try rgb.withUnsafeMutableBufferPointer { out in
-            try scaler.scale(source: [f.data.0, f.data.1, f.data.2, f.data.3].map { $0.map { UnsafePointer($0) } },
-                             sourceStrides: [f.linesize.0, f.linesize.1, f.linesize.2, f.linesize.3], height: frame.height,
-                             destination: [out.baseAddress, nil, nil, nil], destinationStrides: [Int32(width * bytes), 0, 0, 0])
-        }
-        var pixels = [Float](repeating: 0, count: width * height * 3)
-        rgb.withUnsafeBufferPointer { source in
-            pixels.withUnsafeMutableBufferPointer { out in
-                if deep {
-                    for i in 0..<out.count {
-                        out[i] = Float(UInt16(source[2 * i]) | UInt16(source[2 * i + 1]) << 8) / 65535
-                    }
-                } else {
-                    for i in 0..<out.count { out[i] = Float(source[i]) / 255 }
-                }
-            }
-        }
+        let stride = Int32(width * MemoryLayout<Float>.size)
+        try scaler.scale(source: [f.data.0, f.data.1, f.data.2, f.data.3].map { $0.map { UnsafePointer($0) } },
+                         sourceStrides: [f.linesize.0, f.linesize.1, f.linesize.2, f.linesize.3], height: frame.height,
+                         destination: [g, b, r, nil].map { $0.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: UInt8.self) } },
+                         destinationStrides: [stride, stride, stride, 0])
+        var pixels = [Float](repeating: 0, count: size * 3)
+        pixels.withUnsafeMutableBufferPointer { stylize_interleave_rgb(r, g, b, width, Int32(width), Int32(height), $0.baseAddress!) }
         return RGBImage(width: width, height: height, pixels: pixels)
     }
 
     /// A new frame of `format` at `width` x `height` holding `image` (values clamped to [0, 1]),
-    /// through 16-bit RGB so that scaling and colour conversion see more than 8 bits.
+    /// through planar floats, so that scaling and colour conversion see full precision.
     func frame(from image: RGBImage, width: Int, height: Int, format: AVPixelFormat, colors: VideoColors) throws -> Frame {
-        var deep = [UInt16](repeating: 0, count: image.pixels.count)
-        image.pixels.withUnsafeBufferPointer { source in
-            deep.withUnsafeMutableBufferPointer { out in
-                for i in 0..<out.count { out[i] = UInt16(min(max(source[i], 0), 1) * 65535 + 0.5).littleEndian }
-            }
-        }
+        let planes = planes(width: image.width, height: image.height), size = image.width * image.height
+        let (g, b, r) = (planes, planes + size, planes + 2 * size)
+        image.pixels.withUnsafeBufferPointer { stylize_planar_rgb($0.baseAddress!, Int32(image.width), Int32(image.height), r, g, b, image.width) }
         let frame = try Frame(width: width, height: height, format: format)
-        let scaler = try scaler(from: (image.width, image.height, AV_PIX_FMT_RGB48LE), to: (width, height, format),
+        let scaler = try scaler(from: (image.width, image.height, AV_PIX_FMT_GBRPF32LE), to: (width, height, format),
                                 colors: colors, yuvIsSource: false)
         colors.tag(frame)
         let f = frame.pointer.pointee
-        try deep.withUnsafeBytes { source in
-            try scaler.scale(source: [source.baseAddress!.assumingMemoryBound(to: UInt8.self), nil, nil, nil],
-                             sourceStrides: [Int32(image.width * 6), 0, 0, 0], height: image.height,
-                             destination: [f.data.0, f.data.1, f.data.2, f.data.3],
-                             destinationStrides: [f.linesize.0, f.linesize.1, f.linesize.2, f.linesize.3])
-        }
+        let stride = Int32(image.width * MemoryLayout<Float>.size)
+        try scaler.scale(source: [g, b, r, nil].map { $0.map { UnsafePointer(UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self)) } },
+                         sourceStrides: [stride, stride, stride, 0], height: image.height,
+                         destination: [f.data.0, f.data.1, f.data.2, f.data.3],
+                         destinationStrides: [f.linesize.0, f.linesize.1, f.linesize.2, f.linesize.3])
         return frame
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import StylizeKernels
 
 /// Luma of an RGB image, optionally shrunk by an integer factor (box average).
 struct LumaPlane {
@@ -75,12 +76,7 @@ struct MotionField {
                         let x0 = column * b, y0 = row * b
                         let bw = min(b, w - x0), bh = min(b, h - y0)
                         func sad(_ ox: Int, _ oy: Int) -> Float {
-                            var s: Float = 0
-                            for y in 0..<bh {
-                                let c = (y0 + y) * w + x0, p = (y0 + y + oy) * w + x0 + ox
-                                for x in 0..<bw { s += abs(cur[c + x] - prev[p + x]) }
-                            }
-                            return s
+                            stylize_block_sad(cur.baseAddress! + y0 * w + x0, prev.baseAddress! + (y0 + oy) * w + x0 + ox, w, Int32(bw), Int32(bh))
                         }
                         // Zero motion wins unless something is clearly better (noise must not
                         // make still content drift).
