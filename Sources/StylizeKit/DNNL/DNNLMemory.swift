@@ -1,4 +1,5 @@
 import CDNNL
+import Foundation
 
 /// Element types the networks use.
 enum DNNLDataType {
@@ -16,14 +17,30 @@ func dnnlMemoryDesc(_ dims: [Int], _ type: dnnl_data_type_t, _ tag: dnnl_format_
     return desc
 }
 
-/// One oneDNN memory object whose buffer oneDNN allocated (64-byte aligned) and frees.
+/// One oneDNN memory object: its buffer allocated (64-byte aligned) and freed by oneDNN, or
+/// lent by a `SharedBuffer` that several memories use in turn.
 final class DNNLMemory {
     let handle: dnnl_memory_t
     let desc: dnnl_memory_desc_t
     /// The buffer; for plain formats Swift code reads and writes it directly.
-    let data: UnsafeMutableRawPointer
+    var data: UnsafeMutableRawPointer {
+        var pointer: UnsafeMutableRawPointer?
+        dnnl_memory_get_data_handle(handle, &pointer)
+        return pointer!
+    }
     /// Size of the buffer in bytes.
     let byteCount: Int
+
+    /// A memory with no buffer yet: `buffer` lends it one when it is allocated.
+    init(_ desc: dnnl_memory_desc_t, engine: DNNLEngine, in buffer: SharedBuffer) throws {
+        var memory: dnnl_memory_t?
+        var desc = desc
+        try dnnlCheck(dnnl_memory_create(&memory, &desc, engine.handle, nil), "dnnl_memory_create")
+        handle = memory!
+        self.desc = desc
+        byteCount = dnnl_memory_desc_get_size(&desc)
+        buffer.add(self)
+    }
 
     init(_ desc: dnnl_memory_desc_t, engine: DNNLEngine) throws {
         var memory: dnnl_memory_t?
@@ -38,8 +55,7 @@ final class DNNLMemory {
             dnnl_memory_destroy(handle)
             throw StylizeError.dnnl(call: "dnnl_memory_get_data_handle", status: Int(status.rawValue))
         }
-        data = pointer
-        data.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
+        pointer.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
     }
 
     /// A plain f32 memory with `dims` in the layout `tag`.
@@ -62,4 +78,33 @@ final class DNNLMemory {
         precondition(values.count * 4 <= byteCount, "buffer too small")
         values.withUnsafeBufferPointer { floats.update(from: $0.baseAddress!, count: values.count) }
     }
+}
+
+/// One buffer that several memories use in turn, for data that are never alive at the same
+/// time (the padded copy each conv reads; the output each conv writes for the next gather).
+/// Its size is the largest member's, known once every member is added. It keeps its members
+/// (primitives hold only their handles).
+final class SharedBuffer {
+    private var members: [DNNLMemory] = []
+    private var buffer: UnsafeMutableRawPointer?
+
+    fileprivate func add(_ memory: DNNLMemory) {
+        precondition(buffer == nil, "the shared buffer is already allocated")
+        members.append(memory)
+    }
+
+    /// Allocates the buffer and points every member at it.
+    func allocate() throws {
+        let size = members.map(\.byteCount).max() ?? 0
+        guard size > 0, let buffer = aligned_alloc(64, (size + 63) / 64 * 64) else {
+            throw StylizeError.invalidArgument("cannot allocate \(size) bytes for the network's activations")
+        }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        self.buffer = buffer
+        for member in members {
+            try dnnlCheck(dnnl_memory_set_data_handle(member.handle, buffer), "dnnl_memory_set_data_handle")
+        }
+    }
+
+    deinit { free(buffer) }
 }

@@ -23,8 +23,10 @@ final class ConvolutionLayer {
     ///     other layers whose outputs are dead by then; nil allocates one.
     ///   - outputType: the output's element type: f32, or bf16 where only StylizeKit's own
     ///     kernels read it (half the memory traffic).
+    ///   - sharedOutput: where an output allocated here takes its bytes from.
     init(_ spec: ConvSpec, input: DNNLMemory, inputHeight: Int, inputWidth: Int, type: DNNLDataType,
-         activation: ConvActivation, output: DNNLMemory? = nil, outputType: DNNLDataType = .f32, stream: DNNLStream) throws {
+         activation: ConvActivation, output: DNNLMemory? = nil, outputType: DNNLDataType = .f32,
+         sharedOutput: SharedBuffer? = nil, stream: DNNLStream) throws {
         let engine = stream.engine
         name = spec.name
         let (o, i, kh, kw, g) = (spec.outputChannels, spec.inputChannels, spec.kernelHeight, spec.kernelWidth, spec.groups)
@@ -64,7 +66,13 @@ final class ConvolutionLayer {
         try DNNLPrimitive.reorder(userWeights, into: weights, stream: stream)
         let bias = try DNNLMemory(biasDesc, engine: engine)
         bias.write(spec.bias)
-        self.output = try output ?? DNNLMemory(dstDesc, engine: engine)
+        if let output {
+            self.output = output
+        } else if let sharedOutput {
+            self.output = try DNNLMemory(dstDesc, engine: engine, in: sharedOutput)
+        } else {
+            self.output = try DNNLMemory(dstDesc, engine: engine)
+        }
         primitive = try DNNLPrimitive(pd, arguments: [
             (DNNL_ARG_SRC, input), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_BIAS, bias), (DNNL_ARG_DST, self.output),
         ])

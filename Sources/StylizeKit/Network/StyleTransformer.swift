@@ -167,6 +167,8 @@ final class TransformerPlan {
     private var norms: [InstanceNormLayer] = []
     private var expandNorms: [FusedStyleNorm] = []
     private let result: DNNLMemory
+    /// The bytes behind the layers' shared memories.
+    private let buffers: [SharedBuffer]
     /// The conditioning whose gammas and betas the norm layers hold now.
     private var applied: StyleConditioning?
 
@@ -182,26 +184,27 @@ final class TransformerPlan {
         let h4 = (height + 3) / 4 * 4, w4 = (width + 3) / 4 * 4
         let block = Self.blockSide
 
-        // Every padded buffer is filled by a gather and read by the very next conv, so one
-        // buffer per shape serves the whole network.
-        var paddedBuffers: [[Int]: DNNLMemory] = [:]
+        // Every padded copy is filled by a gather and read by the very next conv, so one buffer
+        // serves them all. Likewise every conv output outside the trunk is read by the next
+        // gather only, and is dead before the next such output is written.
+        let padded = SharedBuffer(), outputs = SharedBuffer()
+        buffers = [padded, outputs]
         func paddedMemory(_ gather: PaddingGather) throws -> DNNLMemory {
             let p = gather.destinationPhases
             let shape = [gather.channels * p * p, gather.outputHeight / p, gather.outputWidth / p]
-            if let buffer = paddedBuffers[shape] { return buffer }
-            let buffer = try DNNLMemory(dnnlMemoryDesc([1] + shape, type.raw, dnnl_nhwc), engine: engine)
-            paddedBuffers[shape] = buffer
-            return buffer
+            return try DNNLMemory(dnnlMemoryDesc([1] + shape, type.raw, dnnl_nhwc), engine: engine, in: padded)
         }
         var steps: [Step] = []
         var norms: [InstanceNormLayer] = []
         /// Appends the gather of `source` into `gather`'s padded buffer and the conv that reads it.
         func convolution(_ spec: ConvSpec, gather: PaddingGather, from source: DNNLMemory, norm: FusedStyleNorm? = nil,
-                         activation: ConvActivation = .none, output: DNNLMemory? = nil, outputType: DNNLDataType = .f32) throws -> ConvolutionLayer {
+                         activation: ConvActivation = .none, output: DNNLMemory? = nil, outputType: DNNLDataType = .f32,
+                         sharesOutput: Bool = true) throws -> ConvolutionLayer {
             let padded = try paddedMemory(gather)
             let p = gather.destinationPhases
             let layer = try ConvolutionLayer(spec, input: padded, inputHeight: gather.outputHeight / p, inputWidth: gather.outputWidth / p,
-                                             type: type, activation: activation, output: output, outputType: outputType, stream: stream)
+                                             type: type, activation: activation, output: output, outputType: outputType,
+                                             sharedOutput: sharesOutput ? outputs : nil, stream: stream)
             steps.append(Step("\(spec.name): pad\(norm == nil ? "" : " + norm")") {
                 try stream.wait()
                 gather.run(from: source.data, sourceType: source.elementType, to: padded.data, type: type, norm: norm, relu: norm != nil)
@@ -228,14 +231,15 @@ final class TransformerPlan {
         inputPadded = try paddedMemory(inputGather)
         let firstLayer = try ConvolutionLayer(first.spaceToDepth(block), input: inputPadded,
                                               inputHeight: inputGather.outputHeight / block, inputWidth: inputGather.outputWidth / block,
-                                              type: type, activation: .relu, outputType: type, stream: stream)
+                                              type: type, activation: .relu, outputType: type, sharedOutput: outputs, stream: stream)
         steps.append(Step(first.name, flops: firstLayer.flops) { try firstLayer.execute(stream) })
         var (layer, phases) = (firstLayer, block)
         for (index, spec) in net.contract.enumerated().dropFirst() {
             let (h, w) = (layer.outputHeight * phases, layer.outputWidth * phases)
             let gather = PaddingGather.reflect(height: h, width: w, pad: spec.kernelHeight / 2, channels: spec.inputChannels, sourcePhases: phases)
             let isTrunk = index == net.contract.count - 1  // the trunk is f32: oneDNN's norms and adds work on it
-            layer = try convolution(spec, gather: gather, from: layer.output, activation: .relu, outputType: isTrunk ? .f32 : type)
+            layer = try convolution(spec, gather: gather, from: layer.output, activation: .relu, outputType: isTrunk ? .f32 : type,
+                                    sharesOutput: !isTrunk)
             phases = 1
         }
 
@@ -294,6 +298,8 @@ final class TransformerPlan {
         outputGather = PaddingGather(rows: (0..<height).map(Int32.init), columns: (0..<width).map(Int32.init), channels: 3,
                                      sourceWidth: w4, sourcePhases: block)
         result = source
+        try padded.allocate()
+        try outputs.allocate()
         self.steps = steps
         self.norms = norms
         self.expandNorms = expandNorms
