@@ -162,14 +162,16 @@ public final class FrameSequenceStylizer {
                 guard let picture = try Self.load(job.frame) else { return .skipped(job.frame.url.path) }
                 let result = try self.stylizer.stylize(picture, conditioning: job.conditioning, processingSize: self.options.video.processingSize, worker: worker)
                 sizeLock.withLock { size = (picture.width, picture.height) }
-                if stabilizer != nil { return .pending(index: job.index, input: picture.rgbImage, stylized: result.rgbImage, target: target) }
+                if stabilizer != nil {
+                    return .pending(index: job.index, input: TemporalStabilizer.Motion(picture.rgbImage), stylized: result.rgbImage, target: target)
+                }
                 try finish(job.index, result.rgbImage, target)
                 return .done
             },
             write: { result in
                 switch result {
                 case .pending(let index, let input, let stylized, let target):
-                    try finish(index, stabilizer!.stabilize(input: input, stylized: stylized), target)
+                    try finish(index, stabilizer!.stabilize(input, stylized: stylized), target)
                 case .skipped(let path):
                     skipped.append(path)
                     return
@@ -222,14 +224,14 @@ public final class FrameSequenceStylizer {
                 let result = try self.stylizer.stylize(picture, conditioning: job.conditioning, processingSize: self.options.video.processingSize,
                                                        worker: worker.0).rgbImage
                 if stabilizer != nil {
-                    return .image(input: picture.rgbImage, stylized: result, pts: Int64(job.index), aspect: AVRational(num: 1, den: 1))
+                    return .image(input: TemporalStabilizer.Motion(picture.rgbImage), stylized: result, pts: Int64(job.index), aspect: AVRational(num: 1, den: 1))
                 }
                 return .frame(try encode(job.index, result, worker.1))
             },
             write: { item in
                 switch item {
                 case .image(let input, let stylized, let pts, _):
-                    try writer.write(.frame(encode(Int(pts), stabilizer!.stabilize(input: input, stylized: stylized), writerConverter)))
+                    try writer.write(.frame(encode(Int(pts), stabilizer!.stabilize(input, stylized: stylized), writerConverter)))
                 case .skipped(let path):
                     skipped.append(path)
                     return
@@ -273,7 +275,7 @@ public final class FrameSequenceStylizer {
 enum SequenceResult {
     case done
     case skipped(String)
-    case pending(index: Int, input: RGBImage, stylized: RGBImage, target: URL)
+    case pending(index: Int, input: TemporalStabilizer.Motion, stylized: RGBImage, target: URL)
 }
 
 /// A frame of a sequence on its way through the workers.

@@ -2,7 +2,7 @@ import Foundation
 import StylizeKernels
 
 /// Luma of an RGB image, optionally shrunk by an integer factor (box average).
-struct LumaPlane {
+struct LumaPlane: Sendable {
     let width: Int, height: Int
     var values: [Float]
 

@@ -36,12 +36,31 @@ public final class TemporalStabilizer {
         previousOutput = nil
     }
 
+    /// What the stabilizer needs of a network input: its luma at full and at the motion search's
+    /// scale. Computed where the frame is stylized (in parallel, off the in-order stage), and
+    /// far smaller than the picture it comes from.
+    public struct Motion: Sendable {
+        let luma: LumaPlane
+        let working: LumaPlane
+        let scale: Int
+
+        public init(_ input: RGBImage) {
+            scale = MotionField.scale(forWidth: input.width)
+            luma = LumaPlane(input, scale: 1)
+            working = LumaPlane(input, scale: scale)
+        }
+    }
+
     /// The steadied version of `stylized`, the network's output for `input` (same size).
     public func stabilize(input: RGBImage, stylized: RGBImage) -> RGBImage {
-        precondition(input.width == stylized.width && input.height == stylized.height, "input and output sizes differ")
-        let scale = MotionField.scale(forWidth: input.width)
-        let luma = LumaPlane(input, scale: 1)
-        let working = LumaPlane(input, scale: scale)
+        stabilize(Motion(input), stylized: stylized)
+    }
+
+    /// The steadied version of `stylized`, the network's output for the input `motion` was
+    /// measured on (same size).
+    public func stabilize(_ motion: Motion, stylized: RGBImage) -> RGBImage {
+        precondition(motion.luma.width == stylized.width && motion.luma.height == stylized.height, "input and output sizes differ")
+        let (scale, luma, working) = (motion.scale, motion.luma, motion.working)
         defer {
             previousInput = luma
             previousWorking = working
@@ -59,7 +78,7 @@ public final class TemporalStabilizer {
             self.previousOutput = stylized
             return stylized
         }
-        let (w, h) = (input.width, input.height)
+        let (w, h) = (stylized.width, stylized.height)
         var out = stylized.pixels
         previousOutput.pixels.withUnsafeBufferPointer { prevOut in
             previousInput.values.withUnsafeBufferPointer { prevY in

@@ -88,13 +88,13 @@ public final class VideoStylizer {
                 let image = try worker.1.rgbImage(from: job.frame, width: processWidth, height: processHeight)
                 let stylized = try worker.0.stylize(image, job.conditioning)
                 let aspect = job.frame.pointer.pointee.sample_aspect_ratio
-                if stabilizer != nil { return .image(input: image, stylized: stylized, pts: job.pts, aspect: aspect) }
+                if stabilizer != nil { return .image(input: TemporalStabilizer.Motion(image), stylized: stylized, pts: job.pts, aspect: aspect) }
                 return .frame(try encode(stylized, pts: job.pts, aspect: aspect, index: job.index, converter: worker.1))
             },
             write: { item in
                 switch item {
                 case .image(let input, let stylized, let pts, let aspect):
-                    let steady = stabilizer!.stabilize(input: input, stylized: stylized)
+                    let steady = stabilizer!.stabilize(input, stylized: stylized)
                     try writer.write(.frame(encode(steady, pts: pts, aspect: aspect, index: written, converter: writerConverter)))
                 default:
                     try writer.write(item)

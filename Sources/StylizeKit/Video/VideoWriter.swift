@@ -5,9 +5,9 @@ import Foundation
 enum VideoOutputItem {
     case frame(Frame)
     case packet(Packet, stream: Int32)
-    /// A stylized frame still in RGB, with the network's input, for a stage that needs both
-    /// in order (temporal stabilization) before it becomes a `frame`.
-    case image(input: RGBImage, stylized: RGBImage, pts: Int64, aspect: AVRational)
+    /// A stylized frame still in RGB, with what the stabilizer needs of the network's input,
+    /// for the in-order stage (temporal stabilization) before it becomes a `frame`.
+    case image(input: TemporalStabilizer.Motion, stylized: RGBImage, pts: Int64, aspect: AVRational)
     /// A frame that could not be read (an image sequence's broken file): nothing to write.
     case skipped(String)
 }
