@@ -97,7 +97,6 @@ extension ConvSpec {
             }
         }
         var spec = self
-        spec.name = name + " (x2 phases)"
         spec.weights = FloatTensor(shape: [4 * o, i, 3, 3], values: values)
         spec.bias = Array(repeatElement(bias, count: 4).joined())
         (spec.padTop, spec.padLeft, spec.padBottom, spec.padRight) = (0, 0, 0, 0)
@@ -142,7 +141,6 @@ extension ConvSpec {
             }
         }
         var spec = self
-        spec.name = name + " (space-to-depth \(block))"
         spec.weights = FloatTensor(shape: [o2, i2, taps, taps], values: values)
         spec.bias = Array(repeatElement(bias, count: block * block).joined())
         return spec

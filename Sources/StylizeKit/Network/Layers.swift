@@ -28,7 +28,7 @@ final class ConvolutionLayer {
          activation: ConvActivation, output: DNNLMemory? = nil, outputType: DNNLDataType = .f32,
          sharedOutput: SharedBuffer? = nil, stream: DNNLStream) throws {
         let engine = stream.engine
-        name = spec.name
+        name = spec.layerName
         let (o, i, kh, kw, g) = (spec.outputChannels, spec.inputChannels, spec.kernelHeight, spec.kernelWidth, spec.groups)
         let sh = spec.strides[0], sw = spec.strides[1]
         outputHeight = (inputHeight + spec.padTop + spec.padBottom - kh) / sh + 1

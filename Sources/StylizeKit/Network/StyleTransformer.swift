@@ -199,17 +199,18 @@ final class TransformerPlan {
         /// Appends the gather of `source` into `gather`'s padded buffer and the conv that reads it.
         func convolution(_ spec: ConvSpec, gather: PaddingGather, from source: DNNLMemory, norm: FusedStyleNorm? = nil,
                          activation: ConvActivation = .none, output: DNNLMemory? = nil, outputType: DNNLDataType = .f32,
-                         sharesOutput: Bool = true) throws -> ConvolutionLayer {
+                         sharesOutput: Bool = true, label: String? = nil) throws -> ConvolutionLayer {
+            let label = label ?? spec.layerName
             let padded = try paddedMemory(gather)
             let p = gather.destinationPhases
             let layer = try ConvolutionLayer(spec, input: padded, inputHeight: gather.outputHeight / p, inputWidth: gather.outputWidth / p,
                                              type: type, activation: activation, output: output, outputType: outputType,
                                              sharedOutput: sharesOutput ? outputs : nil, stream: stream)
-            steps.append(Step("\(spec.name): pad\(norm == nil ? "" : " + norm")") {
+            steps.append(Step("\(label): pad\(norm == nil ? "" : " + norm")") {
                 try stream.wait()
                 gather.run(from: source.data, sourceType: source.elementType, to: padded.data, type: type, norm: norm, relu: norm != nil)
             })
-            steps.append(Step(spec.name, flops: layer.flops) { try layer.execute(stream) })
+            steps.append(Step(label, flops: layer.flops) { try layer.execute(stream) })
             return layer
         }
         func styleNorm(_ layer: ConvolutionLayer, channels: Int, relu: Bool) throws {
@@ -232,7 +233,7 @@ final class TransformerPlan {
         let firstLayer = try ConvolutionLayer(first.spaceToDepth(block), input: inputPadded,
                                               inputHeight: inputGather.outputHeight / block, inputWidth: inputGather.outputWidth / block,
                                               type: type, activation: .relu, outputType: type, sharedOutput: outputs, stream: stream)
-        steps.append(Step(first.name, flops: firstLayer.flops) { try firstLayer.execute(stream) })
+        steps.append(Step("\(first.layerName) (space-to-depth \(block))", flops: firstLayer.flops) { try firstLayer.execute(stream) })
         var (layer, phases) = (firstLayer, block)
         for (index, spec) in net.contract.enumerated().dropFirst() {
             let (h, w) = (layer.outputHeight * phases, layer.outputWidth * phases)
@@ -258,7 +259,7 @@ final class TransformerPlan {
             let b = try convolution(conv2, gather: pad, from: a.output, output: scratch)
             try styleNorm(b, channels: conv2.outputChannels, relu: false)
             let add = try AddLayer(trunk, b.output, into: trunk, stream: stream)
-            steps.append(Step("\(conv2.name): add") { try add.execute(stream) })
+            steps.append(Step("\(conv2.layerName): add") { try add.execute(stream) })
         }
 
         // The expanding convs: the two upsampling ones in phase form (nearest x2 then reflect 1
@@ -275,12 +276,13 @@ final class TransformerPlan {
                                         sourcePhases: phases, destinationPhases: block)
                 : PaddingGather.edge(height: h, width: w, pad: 1, channels: spec.inputChannels, sourcePhases: phases)
             let layer = try convolution(last ? spec.spaceToDepth(block) : spec.nearestUpsampledPhases(), gather: gather,
-                                        from: source, norm: sourceNorm, outputType: last ? .f32 : type)
+                                        from: source, norm: sourceNorm, outputType: last ? .f32 : type,
+                                        label: spec.layerName + (last ? " (space-to-depth \(block))" : " (x2 phases)"))
             let outputPhases = last ? block : 2
             let styleNorm = FusedStyleNorm(channels: spec.outputChannels, epsilon: net.epsilon, phaseCount: outputPhases * outputPhases)
             expandNorms.append(styleNorm)
             let pixels = layer.outputHeight * layer.outputWidth, output = layer.output
-            steps.append(Step("\(spec.name): norm statistics") {
+            steps.append(Step("\(spec.layerName): norm statistics") {
                 try stream.wait()
                 styleNorm.measure(output.data, type: output.elementType, pixels: pixels)
             })

@@ -18,6 +18,14 @@ struct ConvSpec {
     /// Top, left, bottom, right (ONNX order is begin..., end...).
     var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
 
+    /// The layer's name for reports: "contract/conv1" for "transformer/contract/conv1/weights".
+    var layerName: String {
+        var name = Substring(self.name)
+        for prefix in ["transformer/"] where name.hasPrefix(prefix) { name = name.dropFirst(prefix.count) }
+        for suffix in ["/conv/weights", "/weights"] where name.hasSuffix(suffix) { name = name.dropLast(suffix.count); break }
+        return String(name)
+    }
+
     var outputChannels: Int { weights.shape[0] }
     var inputChannels: Int { weights.shape[1] * groups }
     var kernelHeight: Int { weights.shape[2] }
