@@ -23,8 +23,13 @@ final class FrameConverter {
                            matrix: colors.matrix.rawValue, range: colors.range.rawValue)
         if let scaler = scalers[key] { return scaler }
         let scaler = try Scaler(from: source, to: destination)
-        let details = Scaler.ColorDetails(matrix: colors.matrix, fullRange: colors.fullRange)
-        try scaler.setColorDetails(source: yuvIsSource ? details : .init(), destination: yuvIsSource ? .init() : details)
+        // Matrix and range belong to a YUV side; with RGB on both sides (an RGB codec such as
+        // libx264rgb or FFV1 in RGB) they would make swscale rescale the range of RGB values.
+        let other = yuvIsSource ? source.2 : destination.2
+        if let descriptor = av_pix_fmt_desc_get(other), descriptor.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB) == 0 {
+            let details = Scaler.ColorDetails(matrix: colors.matrix, fullRange: colors.fullRange)
+            try scaler.setColorDetails(source: yuvIsSource ? details : .init(), destination: yuvIsSource ? .init() : details)
+        }
         scalers[key] = scaler
         return scaler
     }

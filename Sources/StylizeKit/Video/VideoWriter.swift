@@ -122,7 +122,14 @@ final class VideoWriter {
 
         let frameRate = video.frameRate
         let sampleAspect = video.sampleAspectRatio
-        colors = video.colors
+        var tags = video.colors
+        if let descriptor = av_pix_fmt_desc_get(pixelFormat), descriptor.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB) != 0 {
+            // An RGB encoder (libx264rgb, FFV1 or PNG in RGB): tagged as RGB, or decoders read
+            // its planes as YUV.
+            tags.matrix = AVCOL_SPC_RGB
+            tags.range = AVCOL_RANGE_JPEG
+        }
+        colors = tags
         let crf = options.crf ?? Self.defaultCRF[codecName]
         let preset = options.preset ?? Self.defaultPreset[codecName]
         if preset != nil, !Self.hasOption("preset", codec: codec) {
