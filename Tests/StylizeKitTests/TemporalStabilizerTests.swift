@@ -100,4 +100,77 @@ final class TemporalStabilizerTests: XCTestCase {
             XCTAssertEqual(stabilizer.stabilize(input: input, stylized: styled), styled)
         }
     }
+
+    /// A still textured background seen by a noisy camera, with a textured square moving
+    /// across it 4 pixels a frame, stylized frame by frame and then stabilized: the background
+    /// must steady (frame-to-frame change at most half of per-frame stylization's), and the
+    /// strip the square has just left must look as per-frame stylization paints it (at least
+    /// 30 dB from it), not carry a ghost of the square. Measured: 47 dB and more here (0.23 for
+    /// the background); a stabilizer that trusted every pixel gave 16-22 dB on the strip, one
+    /// that trusted none would fail the background. (The square itself is blended along its
+    /// motion, as still content is: about 28 dB from per-frame.)
+    func testMovingObjectLeftAloneWhileTheBackgroundSteadies() throws {
+        let (width, height, side, top) = (128, 96, 24, 40)
+        let background = texture(width: width, height: height, seed: 1)
+        let object = texture(width: side, height: side, seed: 7)
+        var rng = SplitMix(11)
+        func frame(_ t: Int) -> (RGBImage, x: Int) {
+            var pixels = background.pixels
+            for i in pixels.indices {  // sensor noise, sigma about 2/255
+                let u = Float(rng.next() % 10_000) / 10_000 + Float(rng.next() % 10_000) / 10_000 - 1
+                pixels[i] = min(max(pixels[i] + u * 3.4 / 255, 0), 1)
+            }
+            let left = 8 + 4 * t
+            for y in 0..<side {
+                for x in 0..<side {
+                    for c in 0..<3 { pixels[((top + y) * width + left + x) * 3 + c] = 0.3 + 0.7 * object.pixels[(y * side + x) * 3 + c] }
+                }
+            }
+            return (RGBImage(width: width, height: height, pixels: pixels), left)
+        }
+        let stylizer = try self.stylizer
+        let worker = try stylizer.makeWorker(precision: .f32)
+        let conditioning = stylizer.transformer.conditioning(for: try StyleVector(TestSupport.floats("style_256.vector.f32")))
+        let stabilizer = TemporalStabilizer(strength: 0.6)
+        var perFrame: [RGBImage] = [], steady: [RGBImage] = []
+        for t in 0..<12 {
+            let (input, left) = frame(t)
+            let stylized = try worker.stylize(input, conditioning)
+            let stabilized = stabilizer.stabilize(input: input, stylized: stylized)
+            perFrame.append(stylized)
+            steady.append(stabilized)
+            // Where the square was a frame ago and no longer is: background now, and per-frame
+            // stylization paints it as background. Blending in the past there drags a ghost of
+            // the square behind it.
+            guard t > 0 else { continue }
+            var squared = 0.0
+            for y in top..<(top + side) {
+                for x in (left - 4)..<left {
+                    for c in 0..<3 {
+                        let d = Double(stabilized.pixels[(y * width + x) * 3 + c] - stylized.pixels[(y * width + x) * 3 + c])
+                        squared += d * d
+                    }
+                }
+            }
+            let psnr = 10 * log10(1 / max(squared / Double(side * 4 * 3), 1e-12))
+            XCTAssertGreaterThanOrEqual(psnr, 30, "frame \(t): a ghost of the square trails behind it (\(psnr) dB from per-frame)")
+        }
+        // Frame-to-frame change on background rows the square never crosses.
+        func change(_ frames: [RGBImage]) -> Double {
+            var sum = 0.0, count = 0
+            for t in 1..<frames.count {
+                for y in Array(0..<(top - 16)) + Array((top + side + 16)..<height) {
+                    for i in (y * width * 3)..<((y + 1) * width * 3) {
+                        let d = Double(frames[t].pixels[i] - frames[t - 1].pixels[i])
+                        sum += d * d
+                        count += 1
+                    }
+                }
+            }
+            return sum / Double(count)
+        }
+        let (before, after) = (change(perFrame), change(steady))
+        print("background frame-to-frame change: per-frame \(before), stabilized \(after) (\(after / before))")
+        XCTAssertLessThanOrEqual(after, 0.5 * before, "the background did not steady")
+    }
 }
