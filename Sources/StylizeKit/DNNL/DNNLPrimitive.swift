@@ -47,6 +47,13 @@ final class DNNLPrimitiveDesc {
     func memoryDesc(_ what: dnnl_query_t, index: Int32 = 0) -> dnnl_memory_desc_t {
         dnnl_primitive_desc_query_md(handle, what, index).pointee
     }
+
+    /// The implementation oneDNN chose, as it names it ("brgconv:avx512_core_bf16", ...).
+    var implementation: String {
+        var name: UnsafePointer<CChar>?
+        guard dnnl_primitive_desc_query(handle, dnnl_query_impl_info_str, 0, &name) == dnnl_success, let name else { return "?" }
+        return String(cString: name)
+    }
 }
 
 /// A built primitive with the arguments it runs on, ready to execute again and again.

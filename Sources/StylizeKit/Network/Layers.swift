@@ -11,6 +11,8 @@ final class ConvolutionLayer {
     let name: String
     /// Floating-point operations per run (two per multiply-add).
     let flops: Double
+    /// The kernel oneDNN chose, e.g. "brgconv:avx512_core_bf16".
+    let implementation: String
     let output: DNNLMemory
     let outputHeight: Int, outputWidth: Int
     private let primitive: DNNLPrimitive
@@ -58,6 +60,7 @@ final class ConvolutionLayer {
         let pd = try withUnsafePointer(to: &desc) {
             try DNNLPrimitiveDesc(UnsafeRawPointer($0), attributes: attributes, engine: engine, name: spec.name)
         }
+        implementation = pd.implementation
 
         // Weights: ONNX OIHW (goihw for grouped) f32 -> whatever the implementation picked.
         let userWeights = try DNNLMemory(f32: weightDims, tag: g == 1 ? dnnl_oihw : dnnl_goihw, engine: engine)

@@ -97,6 +97,10 @@ public final class TransformerWorker {
     private let stream: DNNLStream
     private var plan: TransformerPlan?
 
+    /// The kernel oneDNN chose for each conv of the frame size last run, in network order
+    /// ("brgconv:avx512_core_bf16", ...); empty before the first frame.
+    public var convolutionKernels: [String] { plan?.convolutionKernels ?? [] }
+
     public init(_ transformer: StyleTransformer, precision: Precision) throws {
         self.transformer = transformer
         self.precision = precision.resolved
@@ -169,6 +173,8 @@ final class TransformerPlan {
     private let result: DNNLMemory
     /// The bytes behind the layers' shared memories.
     private let buffers: [SharedBuffer]
+    /// The kernel oneDNN chose for each conv, in network order.
+    let convolutionKernels: [String]
     /// The conditioning whose gammas and betas the norm layers hold now.
     private var applied: StyleConditioning?
 
@@ -196,6 +202,7 @@ final class TransformerPlan {
         }
         var steps: [Step] = []
         var norms: [InstanceNormLayer] = []
+        var kernels: [String] = []
         /// Appends the gather of `source` into `gather`'s padded buffer and the conv that reads it.
         func convolution(_ spec: ConvSpec, gather: PaddingGather, from source: DNNLMemory, norm: FusedStyleNorm? = nil,
                          activation: ConvActivation = .none, output: DNNLMemory? = nil, outputType: DNNLDataType = .f32,
@@ -211,6 +218,7 @@ final class TransformerPlan {
                 gather.run(from: source.data, sourceType: source.elementType, to: padded.data, type: type, norm: norm, relu: norm != nil)
             })
             steps.append(Step(label, flops: layer.flops) { try layer.execute(stream) })
+            kernels.append(layer.implementation)
             return layer
         }
         func styleNorm(_ layer: ConvolutionLayer, channels: Int, relu: Bool) throws {
@@ -234,6 +242,7 @@ final class TransformerPlan {
                                               inputHeight: inputGather.outputHeight / block, inputWidth: inputGather.outputWidth / block,
                                               type: type, activation: .relu, outputType: type, sharedOutput: outputs, stream: stream)
         steps.append(Step("\(first.layerName) (space-to-depth \(block))", flops: firstLayer.flops) { try firstLayer.execute(stream) })
+        kernels.append(firstLayer.implementation)
         var (layer, phases) = (firstLayer, block)
         for (index, spec) in net.contract.enumerated().dropFirst() {
             let (h, w) = (layer.outputHeight * phases, layer.outputWidth * phases)
@@ -305,6 +314,7 @@ final class TransformerPlan {
         self.steps = steps
         self.norms = norms
         self.expandNorms = expandNorms
+        convolutionKernels = kernels
     }
 
     /// One step of a frame: a gather, a primitive or a kernel, named for `stylize bench --layers`.
