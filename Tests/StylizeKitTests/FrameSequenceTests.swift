@@ -92,6 +92,18 @@ final class FrameSequenceTests: XCTestCase {
 
     /// --watch takes frames written after it started, including one written in two halves
     /// with a pause between them, and ends after --idle-exit.
+    /// Polls `condition` every 50 ms until it holds or `seconds` pass; returns whether it held.
+    func eventually(within seconds: Double = 30, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return try condition()
+    }
+
+    /// Driven by what the watcher writes, not by sleeps: each step waits (30 s at most) for the
+    /// outputs it expects, and the job is ended with Ctrl-C, as a user ends it.
     func testWatchPicksUpNewFramesOnlyWhenComplete() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let source = try cameraFolder(dir, count: 6)
@@ -99,20 +111,24 @@ final class FrameSequenceTests: XCTestCase {
         try FileManager.default.createDirectory(at: watched, withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: source.appendingPathComponent("cam1.pgm"), to: watched.appendingPathComponent("cam1.pgm"))
         let out = dir.appendingPathComponent("out")
+        func written() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: out.path)) ?? []).filter { $0.hasSuffix(".pgm") }.sorted(by: FrameSequence.naturalOrder)
+        }
         let process = Process()
         process.executableURL = TestSupport.executable
-        process.arguments = ["frames", watched.path, "-s", try style.path, "-o", out.path, "--watch", "--idle-exit", "2.5", "--no-stabilize"]
+        process.arguments = ["frames", watched.path, "-s", try style.path, "-o", out.path, "--watch", "--no-stabilize"]
         process.standardError = Pipe()
         try process.run()
-        Thread.sleep(forTimeInterval: 0.8)
+        defer { if process.isRunning { process.terminate() } }
+        XCTAssertTrue(eventually { written() == ["cam1.pgm"] }, "the frame already there: \(written())")
         for i in 2...5 {
             // Written elsewhere and moved in, as careful cameras do.
             let temporary = dir.appendingPathComponent("partial")
             try FileManager.default.copyItem(at: source.appendingPathComponent("cam\(i).pgm"), to: temporary)
             try FileManager.default.moveItem(at: temporary, to: watched.appendingPathComponent("cam\(i).pgm"))
-            Thread.sleep(forTimeInterval: 0.2)
         }
-        // Written in place, half of it, a pause, then the rest.
+        XCTAssertTrue(eventually { written().count == 5 }, "frames moved in: \(written())")
+        // Written in place, half of it, a pause longer than the watcher's settle time, then the rest.
         let data = try Data(contentsOf: source.appendingPathComponent("cam6.pgm"))
         let slow = watched.appendingPathComponent("cam6.pgm")
         XCTAssertTrue(FileManager.default.createFile(atPath: slow.path, contents: nil))
@@ -121,10 +137,12 @@ final class FrameSequenceTests: XCTestCase {
         Thread.sleep(forTimeInterval: 1.2)
         handle.write(data.suffix(from: data.count / 2))
         try handle.close()
-        process.waitUntilExit()
+        XCTAssertTrue(eventually { written().count == 6 }, "the slowly written frame: \(written())")
+        process.interrupt()
+        XCTAssertTrue(eventually { !process.isRunning }, "the watcher did not stop on Ctrl-C")
+        guard !process.isRunning else { return }
         XCTAssertEqual(process.terminationStatus, 0)
-        let names = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted(by: FrameSequence.naturalOrder)
-        XCTAssertEqual(names, (1...6).map { "cam\($0).pgm" })
+        XCTAssertEqual(written(), (1...6).map { "cam\($0).pgm" })
         let single = dir.appendingPathComponent("single.pgm")
         XCTAssertEqual(try TestSupport.stylize(["image", source.appendingPathComponent("cam6.pgm").path, "-s", try style.path, "-o", single.path]).status, 0)
         XCTAssertEqual(try Data(contentsOf: single), try Data(contentsOf: out.appendingPathComponent("cam6.pgm")), "the paused frame was read whole")

@@ -81,14 +81,17 @@ final class PaddingGatherTests: XCTestCase {
     }
 
     func testBF16Output() {
-        let source: [Float] = [1, -2.5, 3.14159274, 1e-3]
-        let g = PaddingGather(rows: [0], columns: [0], channels: 4, sourceWidth: 1)
-        var out = [UInt16](repeating: 0, count: 4)
+        // 1 + 2^-8 + 2^-10 lies past the midpoint between bf16 neighbours 1 and 1 + 2^-7:
+        // rounding gives 1.0078125, truncation 1.
+        let source: [Float] = [1, -2.5, 3.14159274, 1e-3, 1.0048828125, 1, 1, 1]
+        let g = PaddingGather(rows: [0], columns: [0], channels: 8, sourceWidth: 1)
+        var out = [UInt16](repeating: 0, count: 8)
         source.withUnsafeBufferPointer { s in out.withUnsafeMutableBytes { g.run(from: s.baseAddress!, to: $0.baseAddress!, type: .bf16) } }
         let back = out.map { Float(bitPattern: UInt32($0) << 16) }
         XCTAssertEqual(back[0], 1)
         XCTAssertEqual(back[1], -2.5)
         XCTAssertEqual(back[2], 3.140625)  // nearest bf16 to pi
         XCTAssertEqual(back[3], 1e-3, accuracy: 1e-3 / 128)
+        XCTAssertEqual(back[4], 1.0078125, "rounded to nearest, not truncated")
     }
 }

@@ -76,6 +76,20 @@ final class PictureTests: XCTestCase {
         XCTAssertEqual(Double(small.samples[0]), mean, accuracy: 65535 * 0.02)
     }
 
+    /// One white pixel on black, halved: area averaging puts a quarter of it into its own 2x2
+    /// block's pixel and nothing into the others; a bilinear (tent) filter would spread it.
+    func testShrinkingAveragesAreasOnly() throws {
+        var samples = [UInt16](repeating: 0, count: 8 * 8 * 3)
+        for c in 0..<3 { samples[(2 * 8 + 2) * 3 + c] = 65535 }
+        let small = try Picture(width: 8, height: 8, samples: samples).resized(width: 4, height: 4)
+        for y in 0..<4 {
+            for x in 0..<4 {
+                let expected = (x, y) == (1, 1) ? 65535.0 / 4 : 0
+                XCTAssertEqual(Double(small.samples[(y * 4 + x) * 3]), expected, accuracy: 65535 * 0.004, "pixel \(x),\(y)")
+            }
+        }
+    }
+
     func testMissingAndUnreadableFiles() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         XCTAssertThrowsError(try Picture(contentsOf: dir.appendingPathComponent("nope.png"))) {

@@ -259,7 +259,7 @@ final class LongClipTests: XCTestCase {
             XCTAssertEqual(video.packets, minutes * 60 * 25, "frames in == frames out")
             XCTAssertEqual(video.seconds, Double(minutes * 60), accuracy: 0.04)
             XCTAssertEqual(audio.seconds, video.seconds, accuracy: 0.04, "audio and video end within one frame")
-            peaks.append(summary?["peakMemoryMiB"] as? Double ?? .infinity)
+            peaks.append(try XCTUnwrap(summary?["peakMemoryMiB"] as? Double, "the summary reports peak memory"))
             try FileManager.default.removeItem(at: input)
             try FileManager.default.removeItem(at: output)
         }

@@ -119,6 +119,16 @@ final class VideoTests: XCTestCase {
         XCTAssertEqual(ran.status, 0, ran.stderr)
         XCTAssertNil(try rotation(mkv))
         XCTAssertEqual([try streamInfo(mkv).first?["width"] as? Int, try streamInfo(mkv).first?["height"] as? Int], [72, 128])
+        // Turned the way the tag says: the MP4 as players show it (ffmpeg applies the tag when
+        // decoding) and the turned MKV are the same picture. Turned the wrong way, they are not.
+        func shown(_ url: URL) throws -> RGBImage {
+            let png = dir.appendingPathComponent(url.lastPathComponent + ".png")
+            try TestSupport.tool("ffmpeg", ["-v", "error", "-i", url.path, "-vf", "select=eq(n\\,5)", "-frames:v", "1", "-pix_fmt", "rgb24", png.path])
+            return try Picture(contentsOf: png).rgbImage
+        }
+        let psnr = try shown(mp4).psnr(try shown(mkv))
+        print("rotation: MP4 as shown vs turned MKV \(psnr) dB")
+        XCTAssertGreaterThanOrEqual(psnr, 30, "the MKV's pixels are not turned the way the MP4's tag turns them")
     }
 
     /// A webcam-style AVI (MJPEG + PCM): PCM cannot go into MP4 or WebM, so it is re-encoded
