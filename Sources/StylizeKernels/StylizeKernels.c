@@ -22,6 +22,8 @@ extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, 
 extern int omp_get_thread_num(void) __attribute__((weak));
 extern int omp_get_num_threads(void) __attribute__((weak));
 extern int omp_get_max_threads(void) __attribute__((weak));
+extern void omp_set_num_threads(int) __attribute__((weak));
+extern int omp_get_num_procs(void) __attribute__((weak));
 
 typedef struct {
     void (*run)(const void *job, long begin, long end, int thread);
@@ -348,4 +350,9 @@ CLONED float stylize_block_sad(const float *current, const float *previous, long
         for (int x = 0; x < width; x++) total += fabsf(current[y * stride + x] - previous[y * stride + x]);
     }
     return total;
+}
+
+void stylize_set_threads(int threads) {
+    if (!omp_set_num_threads || !omp_get_num_procs) return;
+    omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs());
 }

@@ -20,7 +20,7 @@ public final class Stylizer: Sendable {
     }
 
     /// A transformer worker with its own scratch memory; one per thread.
-    public func makeWorker(precision: Precision) throws -> TransformerWorker {
-        try TransformerWorker(transformer, precision: precision)
+    public func makeWorker(precision: Precision, threads: Int? = nil) throws -> TransformerWorker {
+        try TransformerWorker(transformer, precision: precision, threads: threads)
     }
 }

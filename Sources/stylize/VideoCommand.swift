@@ -28,8 +28,8 @@ struct ProcessingOptions: ParsableArguments {
     @Option(help: "Arithmetic: auto (bf16 where the CPU has native bf16, else f32), f32 or bf16.")
     var precision: Precision = .auto
 
-    @Option(help: "Transformer workers (frames stylized at once).")
-    var workers = 1
+    @Option(help: "Transformer workers (frames stylized at once, each on a share of the cores; default 2 up to 1280x720, 1 above, and 1 for frame sequences).")
+    var workers: Int?
 
     @Option(help: "Also write a filmstrip: evenly spaced output frames side by side in one picture (.png, .jpg, ...).")
     var filmstrip: String?
@@ -56,7 +56,7 @@ struct ProcessingOptions: ParsableArguments {
         guard (0...1).contains(stabilize) else { throw ValidationError("--stabilize must be between 0 and 1") }
         if let strength, !(0...1).contains(strength) { throw ValidationError("--strength must be between 0 and 1") }
         if let size, size < StyleTransformer.minimumSide { throw ValidationError("--size must be at least \(StyleTransformer.minimumSide)") }
-        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        guard workers ?? 1 >= 1 else { throw ValidationError("--workers must be at least 1") }
         let keyed = !keyframes.isEmpty || keyframeFile != nil
         if keyed && style != nil { throw ValidationError("give either -s STYLE or keyframes, not both") }
         if keyed && strength != nil { throw ValidationError("with keyframes, give strengths in them: TIME=STYLE@STRENGTH") }
@@ -69,7 +69,7 @@ struct ProcessingOptions: ParsableArguments {
         options.processingSize = size
         options.precision = precision
         options.workers = workers
-        options.framesInFlight = max(4, 2 * workers)
+        options.framesInFlight = max(4, 2 * (workers ?? 1))
         options.overwrite = overwrite
         options.stabilization = noStabilize ? 0 : stabilize
         options.filmstrip = filmstrip.map { URL(fileURLWithPath: $0) }

@@ -43,4 +43,8 @@ void stylize_planar_rgb(const float *src, int width, int height, float *red, flo
 /// `previous` (rows `stride` floats apart), for block matching. Runs on the calling thread.
 float stylize_block_sad(const float *current, const float *previous, long stride, int width, int height);
 
+/// Threads the calling thread's parallel regions use from now on (oneDNN's primitives and
+/// these kernels): OpenMP's per-thread setting. 0 restores the default (every core).
+void stylize_set_threads(int threads);
+
 #endif

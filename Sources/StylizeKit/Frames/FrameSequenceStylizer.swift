@@ -118,7 +118,10 @@ public final class FrameSequenceStylizer {
     }
 
     private func workers() throws -> [TransformerWorker] {
-        try (0..<options.video.workers).map { _ in try stylizer.makeWorker(precision: options.video.precision) }
+        let count = options.video.workers ?? 1
+        return try (0..<count).map { _ in
+            try stylizer.makeWorker(precision: options.video.precision, threads: VideoOptions.threads(forWorkers: count))
+        }
     }
 
     private func runToFolder(input: FrameSequence, _ output: String, nextFile: @escaping () throws -> SequenceJob?, filmstrip: Filmstrip?,

@@ -1,5 +1,6 @@
 import Foundation
 import CDNNL
+import StylizeKernels
 
 /// The style transformer network (Ghiasi et al. 2017, after Johnson et al. 2016), width 0.25:
 /// three contracting convs, five residual blocks, three expanding convs, each conv after a
@@ -94,6 +95,9 @@ public final class TransformerWorker {
     public let transformer: StyleTransformer
     /// The concrete precision (never `.auto`).
     public let precision: Precision
+    /// Threads one frame runs on; nil: every core. Several workers at once each take a share
+    /// of the cores, so that they do not fight for them.
+    public let threads: Int?
     private let stream: DNNLStream
     private var plan: TransformerPlan?
 
@@ -101,9 +105,10 @@ public final class TransformerWorker {
     /// ("brgconv:avx512_core_bf16", ...); empty before the first frame.
     public var convolutionKernels: [String] { plan?.convolutionKernels ?? [] }
 
-    public init(_ transformer: StyleTransformer, precision: Precision) throws {
+    public init(_ transformer: StyleTransformer, precision: Precision, threads: Int? = nil) throws {
         self.transformer = transformer
         self.precision = precision.resolved
+        self.threads = threads
         stream = try DNNLStream(engine: transformer.engine)
     }
 
@@ -125,6 +130,9 @@ public final class TransformerWorker {
                 throw StylizeError.invalidArgument("this CPU cannot run bf16 convolutions (\(call)); use --precision f32")
             }
         }
+        // OpenMP's thread count is a setting of the calling thread, and a worker's frames may
+        // run on different threads: set it for each frame.
+        stylize_set_threads(Int32(threads ?? 0))
         var output = RGBImage(width: image.width, height: image.height, pixels: [Float](repeating: 0, count: image.pixels.count))
         try plan!.run(image, conditioning, into: &output, profile: profile)
         return output

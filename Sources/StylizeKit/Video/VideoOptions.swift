@@ -32,8 +32,24 @@ public struct VideoOptions: Sendable {
     /// Container of the input, for pipes that cannot be probed.
     public var inputFormat: String?
     public var overwrite = false
-    /// Transformer workers, each with its own scratch memory.
-    public var workers: Int = 1
+    /// Transformer workers, each with its own scratch memory, stylizing frames at once; nil
+    /// picks `defaultWorkers(width:height:)` for clips and 1 for frame sequences.
+    public var workers: Int?
+
+    /// Workers for frames of `width` x `height` when none are asked for: two (each frame on an
+    /// even share of the cores) up to 1280x720, where overlapping two frames keeps the cores
+    /// busy while the other stages run (measured: 61 against 49 fps at 640x360, 17.0 against
+    /// 14.9 at 1280x720, on 2 cores); one above, where a second worker's buffers cost more
+    /// memory than its speed is worth.
+    public static func defaultWorkers(width: Int, height: Int) -> Int {
+        width * height <= 1280 * 720 && ProcessInfo.processInfo.activeProcessorCount >= 2 ? 2 : 1
+    }
+
+    /// Threads each of `workers` workers runs a frame on: with one worker every core, with
+    /// several an even share of the cores each.
+    static func threads(forWorkers workers: Int) -> Int? {
+        workers > 1 ? max(1, ProcessInfo.processInfo.activeProcessorCount / workers) : nil
+    }
     /// Frames decoded but not yet encoded, at most: bounds memory whatever the clip length.
     public var framesInFlight: Int = 4
     /// Temporal stabilization (0 turns it off): how much of the previous output, moved along
@@ -58,7 +74,7 @@ public struct VideoOptions: Sendable {
         guard (0...1).contains(stabilization) else { throw StylizeError.invalidArgument("stabilization must be between 0 and 1, got \(stabilization)") }
         guard (2...64).contains(filmstripFrames) else { throw StylizeError.invalidArgument("a filmstrip has 2 to 64 frames, not \(filmstripFrames)") }
         if let filmstrip { _ = try Picture.OutputFormat(for: filmstrip) }
-        guard workers >= 1, framesInFlight >= 1 else { throw StylizeError.invalidArgument("workers and frames in flight must be positive") }
+        guard workers ?? 1 >= 1, framesInFlight >= 1 else { throw StylizeError.invalidArgument("workers and frames in flight must be positive") }
     }
 }
 

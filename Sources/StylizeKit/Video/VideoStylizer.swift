@@ -65,7 +65,10 @@ public final class VideoStylizer {
         let turned = writer.pixelRotation % 180 != 0
         let (processWidth, processHeight) = processingSize(width: turned ? writer.height : writer.width,
                                                           height: turned ? writer.width : writer.height)
-        let workers = try (0..<options.workers).map { _ in (try stylizer.makeWorker(precision: options.precision), FrameConverter()) }
+        let workerCount = options.workers ?? VideoOptions.defaultWorkers(width: processWidth, height: processHeight)
+        let workers = try (0..<workerCount).map { _ in
+            (try stylizer.makeWorker(precision: options.precision, threads: VideoOptions.threads(forWorkers: workerCount)), FrameConverter())
+        }
         let counter = FrameCounter()
         // Stabilization needs frames in order, so it runs in the writing stage; without it the
         // workers finish each frame themselves.
