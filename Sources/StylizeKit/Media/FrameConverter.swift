@@ -34,19 +34,16 @@ final class FrameConverter {
         return scaler
     }
 
-    /// Three float planes (G, B, R, as FFmpeg's GBRPF32 orders them) of one size, reused.
-    private var planeBuffer = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+    /// Float planes (G, B, R, as FFmpeg's GBRPF32 orders them), reused: a whole picture's for
+    /// frames coming in, a band of rows for frames going out.
+    private var inputPlanes = PlaneBuffer(), outputBand = PlaneBuffer()
+    /// Rows converted at a time on the way out: the planes stay small whatever the frame size.
+    static let bandRows = 16
 
-    private func planes(width: Int, height: Int) -> UnsafeMutablePointer<Float> {
-        if planeBuffer.count != 3 * width * height {
-            planeBuffer.deallocate()
-            planeBuffer = .allocate(capacity: 3 * width * height)
-            planeBuffer.initialize(repeating: 0)
-        }
-        return planeBuffer.baseAddress!
+    deinit {
+        inputPlanes.buffer.deallocate()
+        outputBand.buffer.deallocate()
     }
-
-    deinit { planeBuffer.deallocate() }
 
     /// The frame as network input at `width` x `height`. swscale converts (and scales) it
     /// straight to planar floats, which keeps every bit of deep sources and takes swscale's
@@ -54,7 +51,7 @@ final class FrameConverter {
     func rgbImage(from frame: Frame, width: Int, height: Int) throws -> RGBImage {
         let scaler = try scaler(from: (frame.width, frame.height, frame.format), to: (width, height, AV_PIX_FMT_GBRPF32LE),
                                 colors: VideoColors(of: frame), yuvIsSource: true)
-        let planes = planes(width: width, height: height), size = width * height
+        let planes = inputPlanes.planes(width: width, height: height), size = width * height
         let (g, b, r) = (planes, planes + size, planes + 2 * size)
         let f = frame.pointer.pointee
         let stride = Int32(width * MemoryLayout<Float>.size)
@@ -68,22 +65,43 @@ final class FrameConverter {
     }
 
     /// A new frame of `format` at `width` x `height` holding `image` (values clamped to [0, 1]),
-    /// through planar floats, so that scaling and colour conversion see full precision.
+    /// through planar floats, so that scaling and colour conversion see full precision. The
+    /// picture goes to swscale a band of rows at a time.
     func frame(from image: RGBImage, width: Int, height: Int, format: AVPixelFormat, colors: VideoColors) throws -> Frame {
-        let planes = planes(width: image.width, height: image.height), size = image.width * image.height
+        let rows = Self.bandRows, size = image.width * rows
+        let planes = outputBand.planes(width: image.width, height: rows)
         let (g, b, r) = (planes, planes + size, planes + 2 * size)
-        image.pixels.withUnsafeBufferPointer { stylize_planar_rgb($0.baseAddress!, Int32(image.width), Int32(image.height), r, g, b, image.width) }
         let frame = try Frame(width: width, height: height, format: format)
         let scaler = try scaler(from: (image.width, image.height, AV_PIX_FMT_GBRPF32LE), to: (width, height, format),
                                 colors: colors, yuvIsSource: false)
         colors.tag(frame)
         let f = frame.pointer.pointee
-        let stride = Int32(image.width * MemoryLayout<Float>.size)
-        try scaler.scale(source: [g, b, r, nil].map { $0.map { UnsafePointer(UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self)) } },
-                         sourceStrides: [stride, stride, stride, 0], height: image.height,
-                         destination: [f.data.0, f.data.1, f.data.2, f.data.3],
-                         destinationStrides: [f.linesize.0, f.linesize.1, f.linesize.2, f.linesize.3])
+        let rowBytes = Int32(image.width * MemoryLayout<Float>.size)
+        let source = [g, b, r, nil].map { $0.map { UnsafePointer(UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self)) } }
+        for top in stride(from: 0, to: image.height, by: rows) {
+            let count = min(rows, image.height - top)
+            image.pixels.withUnsafeBufferPointer {
+                stylize_planar_rgb($0.baseAddress! + top * image.width * 3, Int32(image.width), Int32(count), r, g, b, image.width)
+            }
+            try scaler.scale(source: source, sourceStrides: [rowBytes, rowBytes, rowBytes, 0], height: count, sliceY: top,
+                             destination: [f.data.0, f.data.1, f.data.2, f.data.3],
+                             destinationStrides: [f.linesize.0, f.linesize.1, f.linesize.2, f.linesize.3])
+        }
         return frame
+    }
+}
+
+/// Three float planes of one size, reallocated only when the size changes.
+private struct PlaneBuffer {
+    var buffer = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+
+    mutating func planes(width: Int, height: Int) -> UnsafeMutablePointer<Float> {
+        if buffer.count != 3 * width * height {
+            buffer.deallocate()
+            buffer = .allocate(capacity: 3 * width * height)
+            buffer.initialize(repeating: 0)
+        }
+        return buffer.baseAddress!
     }
 }
 

@@ -61,10 +61,11 @@ final class Scaler {
 
     deinit { sws_freeContext(context) }
 
-    /// Converts `height` rows starting at the source planes/strides into the destination planes.
-    func scale(source: [UnsafePointer<UInt8>?], sourceStrides: [Int32], height: Int,
+    /// Converts `height` source rows, the whole picture or (with `sliceY`, slices given top to
+    /// bottom) its rows from `sliceY` on, into the destination planes.
+    func scale(source: [UnsafePointer<UInt8>?], sourceStrides: [Int32], height: Int, sliceY: Int = 0,
                destination: [UnsafeMutablePointer<UInt8>?], destinationStrides: [Int32]) throws {
-        let code = sws_scale(context, source, sourceStrides, 0, Int32(height), destination, destinationStrides)
+        let code = sws_scale(context, source, sourceStrides, Int32(sliceY), Int32(height), destination, destinationStrides)
         try ffmpegCheck(code, "sws_scale")
     }
 }
