@@ -31,15 +31,15 @@ final class DNNLMemory {
     /// Size of the buffer in bytes.
     let byteCount: Int
 
-    /// A memory with no buffer yet: `buffer` lends it one when it is allocated.
-    init(_ desc: dnnl_memory_desc_t, engine: DNNLEngine, in buffer: SharedBuffer) throws {
+    /// A memory with no buffer yet: `lender` gives it one.
+    init(_ desc: dnnl_memory_desc_t, engine: DNNLEngine, in lender: MemoryLender) throws {
         var memory: dnnl_memory_t?
         var desc = desc
         try dnnlCheck(dnnl_memory_create(&memory, &desc, engine.handle, nil), "dnnl_memory_create")
         handle = memory!
         self.desc = desc
         byteCount = dnnl_memory_desc_get_size(&desc)
-        buffer.add(self)
+        lender.add(self)
     }
 
     init(_ desc: dnnl_memory_desc_t, engine: DNNLEngine) throws {
@@ -84,11 +84,11 @@ final class DNNLMemory {
 /// time (the padded copy each conv reads; the output each conv writes for the next gather).
 /// Its size is the largest member's, known once every member is added. It keeps its members
 /// (primitives hold only their handles).
-final class SharedBuffer {
+final class SharedBuffer: MemoryLender {
     private var members: [DNNLMemory] = []
     private var buffer: UnsafeMutableRawPointer?
 
-    fileprivate func add(_ memory: DNNLMemory) {
+    func add(_ memory: DNNLMemory) {
         precondition(buffer == nil, "the shared buffer is already allocated")
         members.append(memory)
     }
@@ -107,4 +107,34 @@ final class SharedBuffer {
     }
 
     deinit { free(buffer) }
+}
+
+/// Gives memories created without a buffer their bytes.
+protocol MemoryLender: AnyObject {
+    func add(_ memory: DNNLMemory)
+}
+
+/// Memories that are alive together only while a network runs, laid out one after another in
+/// an allocation made for each run and freed after it: a network that runs rarely (the style
+/// predictor, once per style) holds no activations in between.
+final class ScratchArena: MemoryLender {
+    private var members: [(memory: DNNLMemory, offset: Int)] = []
+    private var size = 0
+
+    func add(_ memory: DNNLMemory) {
+        members.append((memory, size))
+        size += (memory.byteCount + 63) / 64 * 64
+    }
+
+    /// Runs `body` with every member backed by one fresh allocation.
+    func withBuffer<T>(_ body: () throws -> T) throws -> T {
+        guard let buffer = aligned_alloc(64, max(size, 64)) else {
+            throw StylizeError.invalidArgument("cannot allocate \(size) bytes for the network's activations")
+        }
+        defer { free(buffer) }
+        for (memory, offset) in members {
+            try dnnlCheck(dnnl_memory_set_data_handle(memory.handle, buffer + offset), "dnnl_memory_set_data_handle")
+        }
+        return try body()
+    }
 }

@@ -25,10 +25,10 @@ final class ConvolutionLayer {
     ///     other layers whose outputs are dead by then; nil allocates one.
     ///   - outputType: the output's element type: f32, or bf16 where only StylizeKit's own
     ///     kernels read it (half the memory traffic).
-    ///   - sharedOutput: where an output allocated here takes its bytes from.
+    ///   - sharedOutput: where an output made here takes its bytes from (nil: its own buffer).
     init(_ spec: ConvSpec, input: DNNLMemory, inputHeight: Int, inputWidth: Int, type: DNNLDataType,
          activation: ConvActivation, output: DNNLMemory? = nil, outputType: DNNLDataType = .f32,
-         sharedOutput: SharedBuffer? = nil, stream: DNNLStream) throws {
+         sharedOutput: MemoryLender? = nil, stream: DNNLStream) throws {
         let engine = stream.engine
         name = spec.layerName
         let (o, i, kh, kw, g) = (spec.outputChannels, spec.inputChannels, spec.kernelHeight, spec.kernelWidth, spec.groups)

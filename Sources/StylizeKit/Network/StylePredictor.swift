@@ -15,11 +15,15 @@ public final class StylePredictor: @unchecked Sendable {
     private let input: DNNLMemory
     private let output: DNNLMemory
     private var steps: [() throws -> Void] = []
+    /// The layers' outputs, backed only while a vector is computed.
+    private let activations: ScratchArena
     private let lock = NSLock()
 
     init(model: ONNXModel, engine: DNNLEngine) throws {
         let stream = try DNNLStream(engine: engine)
         self.stream = stream
+        let arena = ScratchArena()
+        activations = arena
         let size = Self.inputSize
         input = try DNNLMemory(f32: [1, 3, size, size], tag: dnnl_nhwc, engine: engine)
 
@@ -34,7 +38,7 @@ public final class StylePredictor: @unchecked Sendable {
                 throw StylizeError.modelDamaged(path: model.path, reason: "\(spec.name) expects \(spec.inputChannels) channels, gets \(channels)")
             }
             let layer = try ConvolutionLayer(spec, input: current, inputHeight: height, inputWidth: width, type: .f32,
-                                             activation: activation, stream: stream)
+                                             activation: activation, sharedOutput: arena, stream: stream)
             steps.append { try layer.execute(stream) }
             (current, height, width, channels) = (layer.output, layer.outputHeight, layer.outputWidth, spec.outputChannels)
         }
@@ -79,8 +83,10 @@ public final class StylePredictor: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         input.write(image.pixels)
-        for step in steps { try step() }
-        try stream.wait()
-        return try StyleVector(Array(UnsafeBufferPointer(start: output.floats, count: StyleVector.dimension)))
+        return try activations.withBuffer {
+            for step in steps { try step() }
+            try stream.wait()
+            return try StyleVector(Array(UnsafeBufferPointer(start: output.floats, count: StyleVector.dimension)))
+        }
     }
 }
