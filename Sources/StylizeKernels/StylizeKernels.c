@@ -1,6 +1,7 @@
 #include "StylizeKernels.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 // Each kernel is compiled for AVX-512, AVX2 and the baseline; the loader picks the best the
@@ -10,8 +11,6 @@
 #else
 #define CLONED
 #endif
-
-#include <stdlib.h>
 
 // oneDNN as Debian builds it runs its primitives on a GNU OpenMP thread team. The kernels here
 // run on that same team: its threads keep spinning for a while after each of oneDNN's parallel

@@ -71,9 +71,3 @@ struct PaddingGather {
                        Int32(outputWidth), Int32(destinationPhases), scale, shift, relu ? 1 : 0, destination, type == .bf16 ? 1 : 0)
     }
 }
-
-/// Carries a value the caller knows is safe across `concurrentPerform` (disjoint writes).
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}
