@@ -146,6 +146,10 @@ final class VideoWriter {
             context.pointee.color_trc = colors.transfer
             if globalHeader { context.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER }
             if let preset { av_opt_set(context.pointee.priv_data, "preset", preset, 0) }
+            // At the fastest preset one encoder thread keeps up with the transformer (the other
+            // stages already run in parallel), and frame threads would each hold frames: 15-19 MB
+            // less at 1080p, the same speed (measured at 720p and 1080p).
+            if preset == "ultrafast" { context.pointee.thread_count = 1 }
             if let crf {
                 av_opt_set(context.pointee.priv_data, "crf", "\(crf)", 0)
                 context.pointee.bit_rate = 0  // constant quality (libvpx and libaom need b=0 for it)
