@@ -25,8 +25,7 @@ final class FrameConverter {
         let scaler = try Scaler(from: source, to: destination)
         // Matrix and range belong to a YUV side; with RGB on both sides (an RGB codec such as
         // libx264rgb or FFV1 in RGB) they would make swscale rescale the range of RGB values.
-        let other = yuvIsSource ? source.2 : destination.2
-        if let descriptor = av_pix_fmt_desc_get(other), descriptor.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB) == 0 {
+        if !isRGB(yuvIsSource ? source.2 : destination.2) {
             let details = Scaler.ColorDetails(matrix: colors.matrix, fullRange: colors.fullRange)
             try scaler.setColorDetails(source: yuvIsSource ? details : .init(), destination: yuvIsSource ? .init() : details)
         }
@@ -59,8 +58,10 @@ final class FrameConverter {
                          sourceStrides: [f.linesize.0, f.linesize.1, f.linesize.2, f.linesize.3], height: frame.height,
                          destination: [g, b, r, nil].map { $0.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: UInt8.self) } },
                          destinationStrides: [stride, stride, stride, 0])
-        var pixels = [Float](repeating: 0, count: size * 3)
-        pixels.withUnsafeMutableBufferPointer { stylize_interleave_rgb(r, g, b, width, Int32(width), Int32(height), $0.baseAddress!) }
+        let pixels = [Float](unsafeUninitializedCapacity: size * 3) { buffer, count in
+            stylize_interleave_rgb(r, g, b, width, Int32(width), Int32(height), buffer.baseAddress!)
+            count = size * 3
+        }
         return RGBImage(width: width, height: height, pixels: pixels)
     }
 

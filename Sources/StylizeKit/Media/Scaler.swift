@@ -70,6 +70,12 @@ final class Scaler {
     }
 }
 
+/// Whether `format` holds RGB (packed or planar) rather than YUV or grey.
+func isRGB(_ format: AVPixelFormat) -> Bool {
+    guard let descriptor = av_pix_fmt_desc_get(format) else { return false }
+    return descriptor.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB) != 0
+}
+
 func pixelFormatName(_ format: AVPixelFormat) -> String {
     av_get_pix_fmt_name(format).map { String(cString: $0) } ?? "pixel format \(format.rawValue)"
 }

@@ -10,24 +10,21 @@ import StylizeKernels
 /// pixels per stored pixel, logical pixel (y, x) at stored (y / P, x / P), channel offset
 /// ((y % P) * P + x % P) * channels: the output of a conv rewritten to run at 1/P resolution.
 struct PaddingGather {
-    /// Logical source row for each output row, logical source column for each output column.
-    let rows: [Int32]
-    let columns: [Int32]
     let channels: Int
     /// Phases per side of the destination's layout.
     let destinationPhases: Int
+    /// Where each output row and column starts in the source, in elements.
     private let rowOffsets: [Int64]
     private let columnOffsets: [Int64]
 
-    var outputHeight: Int { rows.count }
-    var outputWidth: Int { columns.count }
+    var outputHeight: Int { rowOffsets.count }
+    var outputWidth: Int { columnOffsets.count }
 
     /// - Parameters:
+    ///   - rows, columns: the logical source row of each output row, column of each output column.
     ///   - sourceWidth: the source's logical width; `sourcePhases` its layout's phases per side.
     init(rows: [Int32], columns: [Int32], channels: Int, sourceWidth: Int, sourcePhases: Int = 1, destinationPhases: Int = 1) {
         precondition(rows.count % destinationPhases == 0 && columns.count % destinationPhases == 0 && sourceWidth % sourcePhases == 0)
-        self.rows = rows
-        self.columns = columns
         self.channels = channels
         self.destinationPhases = destinationPhases
         let p = sourcePhases, pixel = p * p * channels, storedWidth = sourceWidth / p

@@ -133,9 +133,7 @@ public final class TransformerWorker {
         // OpenMP's thread count is a setting of the calling thread, and a worker's frames may
         // run on different threads: set it for each frame.
         stylize_set_threads(Int32(threads ?? 0))
-        var output = RGBImage(width: image.width, height: image.height, pixels: [Float](repeating: 0, count: image.pixels.count))
-        try plan!.run(image, conditioning, into: &output, profile: profile)
-        return output
+        return try plan!.run(image, conditioning, profile: profile)
     }
 
     /// Stylizes `image` once with every step waited for and timed: the name of each gather,
@@ -149,7 +147,7 @@ public final class TransformerWorker {
 
 /// One step of a timed transformer run (`TransformerWorker.profile`).
 public struct TransformerStepTiming: Sendable, Encodable {
-    /// The layer and what was done to it, e.g. "transformer/expand/conv3/conv: norm statistics".
+    /// The layer and what was done to it, e.g. "expand/conv3: norm statistics".
     public var step: String
     /// Floating-point operations (convolutions only; 0 for memory-bound steps).
     public var flops: Double
@@ -338,10 +336,10 @@ final class TransformerPlan {
         }
     }
 
-    /// Runs the network on `image`. With `profile`, each step is waited for and reported with
-    /// its milliseconds.
-    func run(_ image: RGBImage, _ conditioning: StyleConditioning, into output: inout RGBImage,
-             profile: ((_ step: String, _ flops: Double, _ milliseconds: Double) -> Void)? = nil) throws {
+    /// Runs the network on `image` (of the plan's size). With `profile`, each step is waited for
+    /// and reported with its milliseconds.
+    func run(_ image: RGBImage, _ conditioning: StyleConditioning,
+             profile: ((_ step: String, _ flops: Double, _ milliseconds: Double) -> Void)? = nil) throws -> RGBImage {
         if applied !== conditioning {
             for (i, norm) in norms.enumerated() { norm.set(gamma: conditioning.gammas[i], beta: conditioning.betas[i]) }
             for (i, norm) in expandNorms.enumerated() {
@@ -364,7 +362,13 @@ final class TransformerPlan {
             try lap(step.name, flops: step.flops)
         }
         try stream.wait()
-        output.pixels.withUnsafeMutableBytes { outputGather.run(from: result.data, to: $0.baseAddress!, type: .f32) }
+        // Every value is written by the gather: no need to clear the array first.
+        let count = width * height * 3
+        let pixels = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            outputGather.run(from: result.data, to: UnsafeMutableRawPointer(buffer.baseAddress!), type: .f32)
+            initialized = count
+        }
         try lap("output: crop")
+        return RGBImage(width: width, height: height, pixels: pixels)
     }
 }

@@ -123,7 +123,7 @@ final class VideoWriter {
         let frameRate = video.frameRate
         let sampleAspect = video.sampleAspectRatio
         var tags = video.colors
-        if let descriptor = av_pix_fmt_desc_get(pixelFormat), descriptor.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB) != 0 {
+        if isRGB(pixelFormat) {
             // An RGB encoder (libx264rgb, FFV1 or PNG in RGB): tagged as RGB, or decoders read
             // its planes as YUV.
             tags.matrix = AVCOL_SPC_RGB
