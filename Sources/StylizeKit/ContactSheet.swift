@@ -9,6 +9,8 @@ public struct ContactSheetOptions: Sendable {
     public var precision: Precision = .auto
     /// Width of each cell in the sheet, in pixels.
     public var cellWidth: Int = 320
+    /// Keep the picture's own colours in every cell (see `ImageStylizationOptions.preserveColors`).
+    public var preserveColors = false
 
     public init() {}
 }
@@ -41,7 +43,8 @@ extension Stylizer {
             for (column, strength) in options.strengths.enumerated() {
                 let vector = try identity.map { try style.vector.blended(towards: $0, strength: strength) } ?? style.vector
                 let stylized = try stylize(content, conditioning: transformer.conditioning(for: vector),
-                                           processingSize: options.processingSize, worker: worker)
+                                           processingSize: options.processingSize,
+                                           preserveColors: options.preserveColors, worker: worker)
                 let cell = try stylized.resized(width: cellWidth, height: cellHeight)
                 let left = labelWidth + column * (cellWidth + gap)
                 for y in 0..<cellHeight {

@@ -8,11 +8,15 @@ public struct ImageStylizationOptions: Sendable {
     /// 1 is the full style; lower values blend the style vector towards the content's own.
     public var strength: Double = 1
     public var precision: Precision = .auto
+    /// Keep the content's colours and take only the luminance from the stylized result
+    /// (`RGBImage.keepingColors(of:luma:)`).
+    public var preserveColors = false
 
-    public init(processingSize: Int? = nil, strength: Double = 1, precision: Precision = .auto) {
+    public init(processingSize: Int? = nil, strength: Double = 1, precision: Precision = .auto, preserveColors: Bool = false) {
         self.processingSize = processingSize
         self.strength = strength
         self.precision = precision
+        self.preserveColors = preserveColors
     }
 
     func validate() throws {
@@ -36,20 +40,21 @@ extension Stylizer {
             vector = try style.blended(towards: styleVector(for: content), strength: options.strength)
         }
         return try stylize(content, conditioning: transformer.conditioning(for: vector), processingSize: options.processingSize,
-                           worker: worker ?? makeWorker(precision: options.precision))
+                           preserveColors: options.preserveColors, worker: worker ?? makeWorker(precision: options.precision))
     }
 
     /// Repaints `content` with a style already turned into StyleNorm parameters (the way to go
-    /// for many frames of one style), at `processingSize` if set.
+    /// for many frames of one style), at `processingSize` if set; with `preserveColors`, in
+    /// the content's own colours (taken at the content's full resolution, BT.601 luma as in JPEG).
     public func stylize(_ content: Picture, conditioning: StyleConditioning, processingSize: Int?,
-                        worker: TransformerWorker) throws -> Picture {
+                        preserveColors: Bool = false, worker: TransformerWorker) throws -> Picture {
         var input = content
         if let size = processingSize {
             let scale = Double(size) / Double(min(content.width, content.height))
             input = try content.resized(width: max(1, Int((Double(content.width) * scale).rounded())),
                                         height: max(1, Int((Double(content.height) * scale).rounded())))
         }
-        let output = Picture(try worker.stylize(input.rgbImage, conditioning))
-        return try output.resized(width: content.width, height: content.height)
+        let output = try Picture(worker.stylize(input.rgbImage, conditioning)).resized(width: content.width, height: content.height)
+        return preserveColors ? Picture(output.rgbImage.keepingColors(of: content.rgbImage)) : output
     }
 }

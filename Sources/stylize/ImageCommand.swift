@@ -12,10 +12,10 @@ struct ImageCommand: ParsableCommand {
     @Argument(help: "The picture to repaint (PNG, JPEG, WebP, BMP, PGM/PPM, TIFF, ...).")
     var input: String
 
-    @Option(name: .shortAndLong, help: "The style: a picture, a .json vector file, or a mix a.jpg:0.7,b.json:0.3.")
+    @Option(name: .shortAndLong, help: "The style: a gallery name (stylize styles lists them), a picture, a .json vector file, or a mix a.jpg:0.7,b.json:0.3.")
     var style: String
 
-    @Option(name: .shortAndLong, help: "Where to write the result (.png or .jpg).")
+    @Option(name: .shortAndLong, help: "Where to write the result: .png, .jpg, .bmp, .ppm, .pgm (grey), .tiff or .webp.")
     var output: String
 
     @Option(help: "Run the network with the picture's shorter side at this many pixels (the brush scale), then scale back to its own size.")
@@ -23,6 +23,11 @@ struct ImageCommand: ParsableCommand {
 
     @Option(help: "Style strength from 0 (the content's own style) to 1 (full style).")
     var strength: Double = 1
+
+    @Flag(help: "Keep the picture's own colours; take only the luminance from the style.")
+    var preserveColors = false
+
+    @OptionGroup var styleReading: StyleReadingOptions
 
     @Option(help: "Arithmetic: auto (bf16 where the CPU has native bf16, else f32), f32 or bf16.")
     var precision: Precision = .auto
@@ -43,7 +48,7 @@ struct ImageCommand: ParsableCommand {
 
     struct Summary: Encodable {
         var input: String, output: String, style: String, width: Int, height: Int
-        var precision: String, strength: Double, size: Int?, seconds: Double
+        var precision: String, strength: Double, size: Int?, styleSize: Int, preserveColors: Bool, seconds: Double
     }
 
     func run() throws {
@@ -51,18 +56,19 @@ struct ImageCommand: ParsableCommand {
             let started = Date()
             let outputURL = URL(fileURLWithPath: output)
             _ = try Picture.OutputFormat(for: outputURL)
-            let spec = try StyleSpec(parsing: style)
+            let spec = try styleReading.parse(style)
             let content = try Picture(contentsOf: URL(fileURLWithPath: input))
             // Refuse before the expensive part, not after it.
             if !overwrite && FileManager.default.fileExists(atPath: outputURL.path) { throw StylizeError.outputExists(output) }
             let stylizer = try models.load()
-            let vector = try stylizer.styleVector(for: spec)
-            let options = ImageStylizationOptions(processingSize: size, strength: strength, precision: precision)
+            let vector = try stylizer.styleVector(for: spec, styleSize: styleReading.styleSize)
+            let options = ImageStylizationOptions(processingSize: size, strength: strength, precision: precision, preserveColors: preserveColors)
             let result = try stylizer.stylize(content, style: vector, options: options)
             try result.write(to: outputURL, overwrite: overwrite)
             if json {
                 try printJSON(Summary(input: input, output: output, style: spec.description, width: content.width, height: content.height,
                                       precision: precision.resolved.rawValue, strength: strength, size: size,
+                                      styleSize: styleReading.styleSize, preserveColors: preserveColors,
                                       seconds: Date().timeIntervalSince(started)))
             }
         }

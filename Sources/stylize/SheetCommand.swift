@@ -11,7 +11,7 @@ struct SheetCommand: ParsableCommand {
     @Argument(help: "The picture to repaint.")
     var content: String
 
-    @Option(name: .shortAndLong, help: "A style (picture, .json vector file or mix); repeat for more rows.")
+    @Option(name: .shortAndLong, help: "A style (gallery name, picture, .json vector file or mix); repeat for more rows.")
     var style: [String] = []
 
     @Option(help: "Strengths, one column each, comma-separated.")
@@ -25,6 +25,11 @@ struct SheetCommand: ParsableCommand {
 
     @Option(help: "Width of each cell, in pixels.")
     var cellWidth = 320
+
+    @Flag(help: "Keep the picture's own colours; take only the luminance from each style.")
+    var preserveColors = false
+
+    @OptionGroup var styleReading: StyleReadingOptions
 
     @Option(help: "Arithmetic: auto, f32 or bf16.")
     var precision: Precision = .auto
@@ -59,15 +64,16 @@ struct SheetCommand: ParsableCommand {
             let picture = try Picture(contentsOf: URL(fileURLWithPath: content))
             let stylizer = try models.load()
             let styles = try style.map { text -> (String, StyleVector) in
-                let spec = try StyleSpec(parsing: text)
+                let spec = try styleReading.parse(text)
                 let label = spec.parts.map { URL(fileURLWithPath: $0.path).deletingPathExtension().lastPathComponent }.joined(separator: "+")
-                return (label, try stylizer.styleVector(for: spec))
+                return (label, try stylizer.styleVector(for: spec, styleSize: styleReading.styleSize))
             }
             var options = ContactSheetOptions()
             options.strengths = try parsedStrengths()
             options.processingSize = size
             options.precision = precision
             options.cellWidth = cellWidth
+            options.preserveColors = preserveColors
             try stylizer.contactSheet(of: picture, styles: styles.map { (label: $0.0, vector: $0.1) }, options: options)
                 .write(to: outputURL, overwrite: overwrite)
         }

@@ -44,6 +44,33 @@ struct ModelOptions: ParsableArguments {
 
 extension Precision: ExpressibleByArgument {}
 
+/// How style pictures are read, for every command that takes a style.
+struct StyleReadingOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Side, in pixels, of the square a style picture is resized to before its vector is computed (\(StylePredictor.sideRange.lowerBound)-\(StylePredictor.sideRange.upperBound)). Smaller gives coarser, bigger brush features; vector files and gallery styles are not affected.", valueName: "n"))
+    var styleSize = StylePredictor.inputSize
+
+    func validate() throws {
+        guard StylePredictor.sideRange.contains(styleSize) else {
+            throw ValidationError("--style-size must be from \(StylePredictor.sideRange.lowerBound) to \(StylePredictor.sideRange.upperBound)")
+        }
+    }
+
+    /// Parses a style, telling the user when a file here has the name of a gallery style.
+    func parse(_ text: String) throws -> StyleSpec {
+        let spec = try StyleSpec(parsing: text)
+        noteShadowedGalleryStyles(spec)
+        return spec
+    }
+}
+
+/// Says on stderr which parts of `spec` name a file that also has a gallery style's name (the
+/// file is used).
+func noteShadowedGalleryStyles(_ spec: StyleSpec) {
+    for part in spec.parts where part.shadowsGalleryStyle() {
+        FileHandle.standardError.write(Data("stylize: note: using the file \(part.path), not the gallery style of that name\n".utf8))
+    }
+}
+
 /// Runs `body`, turning a StylizeKit error into one line on stderr and a non-zero exit.
 func reportingErrors(_ body: () throws -> Void) throws {
     do {

@@ -9,11 +9,13 @@ struct VectorCommand: ParsableCommand {
         discussion: "Writes {\"vector\": [100 numbers], \"source\": ..., \"model\": ...}. STYLE may also be a mix (a.jpg:0.7,b.json:0.3)."
     )
 
-    @Argument(help: "The style: a picture, a .json vector file, or a mix a.jpg:0.7,b.json:0.3.")
+    @Argument(help: "The style: a picture, a .json vector file, a gallery name, or a mix a.jpg:0.7,b.json:0.3.")
     var style: String
 
     @Option(name: .shortAndLong, help: "Where to write the vector (.json).")
     var output: String
+
+    @OptionGroup var styleReading: StyleReadingOptions
 
     @Flag(help: "Replace the output file if it exists.")
     var overwrite = false
@@ -27,10 +29,10 @@ struct VectorCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let spec = try StyleSpec(parsing: style)
+            let spec = try styleReading.parse(style)
             let outputURL = URL(fileURLWithPath: output)
             if !overwrite && FileManager.default.fileExists(atPath: outputURL.path) { throw StylizeError.outputExists(output) }
-            let vector = try models.load().styleVector(for: spec)
+            let vector = try models.load().styleVector(for: spec, styleSize: styleReading.styleSize)
             try StyleVectorFile(vector: vector, source: spec.description).write(to: outputURL, overwrite: overwrite)
         }
     }

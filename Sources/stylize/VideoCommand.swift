@@ -5,7 +5,7 @@ import StylizeKit
 
 /// Flags shared by `video` and `frames` that control the stylization itself.
 struct ProcessingOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: "The style: a picture, a .json vector file, or a mix a.jpg:0.7,b.json:0.3.")
+    @Option(name: .shortAndLong, help: "The style: a gallery name (stylize styles lists them), a picture, a .json vector file, or a mix a.jpg:0.7,b.json:0.3.")
     var style: String?
 
     @Option(name: .customLong("keyframe"), help: ArgumentHelp(
@@ -24,6 +24,11 @@ struct ProcessingOptions: ParsableArguments {
 
     @Option(help: "Run the network with the frames' shorter side at this many pixels (the brush scale); frames keep their own size.")
     var size: Int?
+
+    @Flag(help: "Keep each frame's own colours; take only the luminance from the style.")
+    var preserveColors = false
+
+    @OptionGroup var styleReading: StyleReadingOptions
 
     @Option(help: "Arithmetic: auto (bf16 where the CPU has native bf16, else f32), f32 or bf16.")
     var precision: Precision = .auto
@@ -68,6 +73,7 @@ struct ProcessingOptions: ParsableArguments {
     func apply(to options: inout VideoOptions) {
         options.processingSize = size
         options.precision = precision
+        options.preserveColors = preserveColors
         options.workers = workers
         options.framesInFlight = max(4, 2 * (workers ?? 1))
         options.overwrite = overwrite
@@ -79,8 +85,9 @@ struct ProcessingOptions: ParsableArguments {
     /// The style over time, every vector computed now, and a description for summaries.
     func timeline(_ stylizer: Stylizer) throws -> (StyleTimeline, String) {
         if let style {
-            let spec = try StyleSpec(parsing: style)
-            return (try StyleTimeline(constant: stylizer.styleVector(for: spec), strength: strength ?? 1), spec.description)
+            let spec = try styleReading.parse(style)
+            return (try StyleTimeline(constant: stylizer.styleVector(for: spec, styleSize: styleReading.styleSize), strength: strength ?? 1),
+                    spec.description)
         }
         var specs: [KeyframeSpec] = []
         var easing = ease
@@ -90,8 +97,9 @@ struct ProcessingOptions: ParsableArguments {
             easing = easing ?? file.ease
         }
         specs += try keyframes.map(KeyframeSpec.init(parsing:))
+        for spec in specs { noteShadowedGalleryStyles(spec.style) }
         let description = specs.map { "\($0.time)=\($0.style)@\($0.strength)" }.joined(separator: " ")
-        return (try stylizer.timeline(specs, easing: easing ?? .linear), description)
+        return (try stylizer.timeline(specs, easing: easing ?? .linear, styleSize: styleReading.styleSize), description)
     }
 }
 

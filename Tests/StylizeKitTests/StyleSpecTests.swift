@@ -14,9 +14,22 @@ final class StyleSpecTests: XCTestCase {
         XCTAssertTrue(spec.parts[1].isVectorFile)
     }
 
-    func testColonWithoutNumberIsPartOfThePath() throws {
-        let spec = try StyleSpec(parsing: "dir:x/a.png,b.png:2")
-        XCTAssertEqual(spec.parts, [.init(path: "dir:x/a.png", weight: 1), .init(path: "b.png", weight: 2)])
+    func testWeightThatIsNotANumber() throws {
+        XCTAssertThrowsError(try StyleSpec(parsing: "starry.json:abc")) { error in
+            XCTAssertEqual(error.localizedDescription, "bad style: the weight \"abc\" of starry.json is not a number (write STYLE:WEIGHT, e.g. starry.json:0.5)")
+        }
+        // A file whose name holds a colon is still a path.
+        let dir = try TestSupport.temporaryDirectory(self)
+        let odd = dir.appendingPathComponent("dir:x.png").path
+        FileManager.default.createFile(atPath: odd, contents: Data())
+        XCTAssertEqual(try StyleSpec(parsing: "\(odd),b.png").parts, [.init(path: odd, weight: 1), .init(path: "b.png", weight: 1)])
+    }
+
+    func testMixWithSomeWeightsMissingIsRefused() {
+        XCTAssertThrowsError(try StyleSpec(parsing: "a.json:0.7,b.png")) { error in
+            XCTAssertEqual(error.localizedDescription, "bad style: b.png has no weight in a mix whose other styles have one: give every style a weight (a.jpg:0.7,b.json:0.3) or none (equal weights)")
+        }
+        XCTAssertEqual(try StyleSpec(parsing: "a.json,b.png").parts.map(\.weight), [1, 1])
     }
 
     func testBadSpecs() {

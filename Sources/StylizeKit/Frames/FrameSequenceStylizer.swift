@@ -163,7 +163,8 @@ public final class FrameSequenceStylizer {
             process: { worker, job in
                 let target = destination(job.frame.url)
                 guard let picture = try Self.load(job.frame) else { return .skipped(job.frame.url.path) }
-                let result = try self.stylizer.stylize(picture, conditioning: job.conditioning, processingSize: self.options.video.processingSize, worker: worker)
+                let result = try self.stylizer.stylize(picture, conditioning: job.conditioning, processingSize: self.options.video.processingSize,
+                                                       preserveColors: self.options.video.preserveColors, worker: worker)
                 sizeLock.withLock { size = (picture.width, picture.height) }
                 if stabilizer != nil {
                     return .pending(index: job.index, input: TemporalStabilizer.Motion(picture.rgbImage), stylized: result.rgbImage, target: target)
@@ -225,6 +226,7 @@ public final class FrameSequenceStylizer {
             process: { worker, job in
                 guard let picture = try Self.load(job.frame) else { return .skipped(job.frame.url.path) }
                 let result = try self.stylizer.stylize(picture, conditioning: job.conditioning, processingSize: self.options.video.processingSize,
+                                                       preserveColors: self.options.video.preserveColors,
                                                        worker: worker.0).rgbImage
                 if stabilizer != nil {
                     return .image(input: TemporalStabilizer.Motion(picture.rgbImage), stylized: result, pts: Int64(job.index), aspect: AVRational(num: 1, den: 1))

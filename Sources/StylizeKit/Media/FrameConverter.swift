@@ -128,6 +128,15 @@ struct VideoColors: Equatable {
         self.init(matrix: f.colorspace, range: f.color_range, primaries: f.color_primaries, transfer: f.color_trc, height: Int(f.height))
     }
 
+    /// The weights of R, G and B in this matrix's luma.
+    var lumaWeights: LumaWeights {
+        switch matrix {
+        case AVCOL_SPC_BT709: return .bt709
+        case AVCOL_SPC_BT2020_NCL, AVCOL_SPC_BT2020_CL: return .bt2020
+        default: return .bt601
+        }
+    }
+
     /// Writes these properties into an output frame (the encoder takes them from its context).
     func tag(_ frame: Frame) {
         frame.pointer.pointee.colorspace = matrix

@@ -19,11 +19,12 @@ public struct Picture: Sendable, Equatable {
     /// Decodes the first picture of any image (or video) file FFmpeg reads: PNG, JPEG, WebP,
     /// BMP, PGM/PPM, TIFF, ...
     public init(contentsOf url: URL) throws {
-        let path = url.path
+        // Messages name the file as it was given (relative stays relative).
+        let path = url.relativePath
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw StylizeError.fileNotFound(path) }
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else { throw StylizeError.fileNotFound(path) }
         guard !isDirectory.boolValue else { throw StylizeError.unreadable(path: path, reason: "is a directory, not an image") }
-        let demuxer = try Demuxer(path: path)
+        let demuxer = try Demuxer(path: url.path)
         let (index, codec) = try demuxer.bestVideoStream()
         try Self.checkSize(demuxer.stream(index), path: path)
         let decoder = try FrameDecoder(stream: demuxer.stream(index), codec: codec)
@@ -47,7 +48,45 @@ public struct Picture: Sendable, Equatable {
         guard decoded, frame.width > 0, frame.height > 0 else {
             throw StylizeError.unreadable(path: path, reason: "no picture could be decoded")
         }
-        self = try Self(frame: frame)
+        self = try Self(frame: frame).oriented(exif: Self.exifOrientation(of: frame))
+    }
+
+    /// The EXIF orientation (1-8) that FFmpeg's JPEG and WebP decoders read from the file into
+    /// the frame's metadata (`Orientation`); 1, upright as stored, when there is none.
+    static func exifOrientation(of frame: Frame) -> Int {
+        guard let entry = av_dict_get(frame.pointer.pointee.metadata, "Orientation", nil, 0),
+              let value = Int(String(cString: entry.pointee.value).trimmingCharacters(in: .whitespaces)),
+              (1...8).contains(value) else { return 1 }
+        return value
+    }
+
+    /// The picture as a viewer shows it when its EXIF orientation is `orientation`: 2 mirrored,
+    /// 3 turned half round, 4 flipped, 5 transposed, 6 turned a quarter clockwise, 7
+    /// transversed, 8 turned a quarter anticlockwise (the TIFF/EXIF 2.3 definitions).
+    public func oriented(exif orientation: Int) -> Picture {
+        guard (2...8).contains(orientation) else { return self }
+        let swapsSides = orientation >= 5
+        let (w, h) = swapsSides ? (height, width) : (width, height)
+        let (lastX, lastY) = (width - 1, height - 1)
+        var out = [UInt16](repeating: 0, count: samples.count)
+        for y in 0..<h {
+            for x in 0..<w {
+                // The stored pixel shown at (x, y).
+                let (sx, sy): (Int, Int)
+                switch orientation {
+                case 2: (sx, sy) = (lastX - x, y)
+                case 3: (sx, sy) = (lastX - x, lastY - y)
+                case 4: (sx, sy) = (x, lastY - y)
+                case 5: (sx, sy) = (y, x)
+                case 6: (sx, sy) = (y, lastY - x)
+                case 7: (sx, sy) = (lastX - y, lastY - x)
+                default: (sx, sy) = (lastX - y, x)
+                }
+                let s = (sy * width + sx) * 3, d = (y * w + x) * 3
+                out[d] = samples[s]; out[d + 1] = samples[s + 1]; out[d + 2] = samples[s + 2]
+            }
+        }
+        return Picture(width: w, height: h, samples: out)
     }
 
     /// Largest side and area accepted, so a file that declares an absurd size is refused before
@@ -155,7 +194,7 @@ public struct Picture: Sendable, Equatable {
 
         public init(for url: URL) throws {
             guard let format = Self.extensions[url.pathExtension.lowercased()] else {
-                throw StylizeError.invalidArgument("\(url.path): cannot write .\(url.pathExtension) pictures; use .png, .jpg, .bmp, .ppm, .pgm, .tiff or .webp")
+                throw StylizeError.invalidArgument("\(url.relativePath): cannot write .\(url.pathExtension) pictures; use .png, .jpg, .bmp, .ppm, .pgm, .tiff or .webp")
             }
             self = format
         }

@@ -1,7 +1,9 @@
 import Foundation
 
-/// A style as users write it: a picture, a vector file (`.json`), or a weighted mix of them,
-/// `a.jpg:0.7,b.json:0.3`. Weights default to 1 and are normalised to sum to 1.
+/// A style as users write it: a picture, a vector file (`.json`), a gallery name
+/// (`starry-night`, see `StyleGallery`), or a weighted mix of them, `a.jpg:0.7,b.json:0.3`.
+/// In a mix either every part has a weight or none has (equal weights); weights are normalised
+/// to sum to 1.
 public struct StyleSpec: Equatable, Sendable, CustomStringConvertible {
     /// One source of a mix.
     public struct Part: Equatable, Sendable {
@@ -13,20 +15,29 @@ public struct StyleSpec: Equatable, Sendable, CustomStringConvertible {
 
     public var parts: [Part]
 
-    /// Parses the grammar above. A part's weight is the number after its last `:`; a part whose
-    /// text after the last `:` is not a number is a path with weight 1.
+    /// Parses the grammar above. A part's weight is the number after its last `:`. Text after
+    /// a colon that is not a number is refused, unless the whole part names an existing file
+    /// (a path with a colon in it).
     public init(parsing text: String) throws {
         let pieces = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         guard !text.trimmingCharacters(in: .whitespaces).isEmpty else { throw StylizeError.badStyle("the style is empty") }
+        var unweighted: [String] = []
         parts = try pieces.map { piece in
             guard !piece.isEmpty else { throw StylizeError.badStyle("empty entry in \"\(text)\"") }
-            if let colon = piece.lastIndex(of: ":"), let weight = Double(piece[piece.index(after: colon)...]) {
-                let path = String(piece[..<colon])
-                guard !path.isEmpty else { throw StylizeError.badStyle("\"\(piece)\" has a weight but no file") }
-                guard weight.isFinite, weight >= 0 else { throw StylizeError.badStyle("weight \(weight) of \(path) is negative or not finite") }
-                return Part(path: path, weight: weight)
+            guard let colon = piece.lastIndex(of: ":"), !FileManager.default.fileExists(atPath: piece) else {
+                unweighted.append(piece)
+                return Part(path: piece, weight: 1)
             }
-            return Part(path: piece, weight: 1)
+            let path = String(piece[..<colon]), weightText = piece[piece.index(after: colon)...]
+            guard !path.isEmpty else { throw StylizeError.badStyle("\"\(piece)\" has a weight but no style") }
+            guard let weight = Double(weightText) else {
+                throw StylizeError.badStyle("the weight \"\(weightText)\" of \(path) is not a number (write STYLE:WEIGHT, e.g. \(path):0.5)")
+            }
+            guard weight.isFinite, weight >= 0 else { throw StylizeError.badStyle("weight \(weight) of \(path) is negative or not finite") }
+            return Part(path: path, weight: weight)
+        }
+        if let bare = unweighted.first, unweighted.count < parts.count {
+            throw StylizeError.badStyle("\(bare) has no weight in a mix whose other styles have one: give every style a weight (a.jpg:0.7,b.json:0.3) or none (equal weights)")
         }
         guard parts.reduce(0, { $0 + $1.weight }) > 0 else { throw StylizeError.badStyle("the weights in \"\(text)\" add up to zero") }
     }
@@ -38,25 +49,39 @@ public struct StyleSpec: Equatable, Sendable, CustomStringConvertible {
 
 extension Stylizer {
     /// The style vector of any picture, prepared as Magenta does: the centred square, resized
-    /// to 256x256 with area averaging.
-    public func styleVector(for picture: Picture) throws -> StyleVector {
-        let side = StylePredictor.inputSize
-        return try predictor.vector(for: picture.centreSquare.resized(width: side, height: side).rgbImage)
+    /// to `styleSize` x `styleSize` (default 256, the side the predictor was trained at) with
+    /// area averaging. Smaller sizes give coarser, bigger brush features.
+    public func styleVector(for picture: Picture, styleSize: Int = StylePredictor.inputSize) throws -> StyleVector {
+        try Self.checkStyleSize(styleSize)
+        return try predictor.vector(for: picture.centreSquare.resized(width: styleSize, height: styleSize).rgbImage)
     }
 
-    /// The vector a spec stands for: each picture through the style predictor, each vector file
-    /// read, then the weighted mix.
-    public func styleVector(for spec: StyleSpec) throws -> StyleVector {
+    /// The vector a spec stands for: each picture through the style predictor at `styleSize`,
+    /// each vector file read, each gallery name looked up, then the weighted mix. Vector files
+    /// and gallery styles are vectors already, which `styleSize` does not change.
+    public func styleVector(for spec: StyleSpec, styleSize: Int = StylePredictor.inputSize,
+                            gallery: StyleGallery = .builtIn) throws -> StyleVector {
+        try Self.checkStyleSize(styleSize)
         let parts = try spec.parts.map { part -> (vector: StyleVector, weight: Double) in
-            let url = URL(fileURLWithPath: part.path)
-            guard FileManager.default.fileExists(atPath: url.path) else { throw StylizeError.fileNotFound(part.path) }
-            if part.isVectorFile { return (try StyleVectorFile.read(url), part.weight) }
-            do {
-                return (try styleVector(for: Picture(contentsOf: url)), part.weight)
-            } catch StylizeError.unreadable(let path, let reason) {
-                throw StylizeError.badStyle("\(path) is neither a picture nor a .json vector file (\(reason))")
+            switch try part.source(in: gallery) {
+            case .gallery(let name):
+                return (gallery.vector(named: name)!, part.weight)
+            case .vectorFile(let url):
+                return (try StyleVectorFile.read(url), part.weight)
+            case .picture(let url):
+                do {
+                    return (try styleVector(for: Picture(contentsOf: url), styleSize: styleSize), part.weight)
+                } catch StylizeError.unreadable(let path, let reason) {
+                    throw StylizeError.badStyle("\(path) is neither a picture nor a .json vector file (\(reason))")
+                }
             }
         }
         return try StyleVector.mix(parts)
+    }
+
+    static func checkStyleSize(_ size: Int) throws {
+        guard StylePredictor.sideRange.contains(size) else {
+            throw StylizeError.invalidArgument("style size must be from \(StylePredictor.sideRange.lowerBound) to \(StylePredictor.sideRange.upperBound) pixels, got \(size)")
+        }
     }
 }

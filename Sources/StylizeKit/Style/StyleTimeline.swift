@@ -127,34 +127,37 @@ public struct KeyframeFile: Codable, Sendable {
     /// Reads and checks a keyframes file.
     public static func read(_ url: URL) throws -> (keyframes: [KeyframeSpec], ease: Easing?) {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw StylizeError.fileNotFound(url.path) }
-        return try parse(data, path: url.path)
+        do { data = try Data(contentsOf: url) } catch { throw StylizeError.fileNotFound(url.relativePath) }
+        return try parse(data, path: url.relativePath)
     }
 
     /// Parses the contents of a keyframes file found at `path` (relative styles resolve against
-    /// its folder).
+    /// its folder; a name found there as no file is left as it is, for the gallery).
     public static func parse(_ data: Data, path: String) throws -> (keyframes: [KeyframeSpec], ease: Easing?) {
         let url = URL(fileURLWithPath: path)
         let file: KeyframeFile
         do { file = try JSONDecoder().decode(KeyframeFile.self, from: data) } catch {
-            throw StylizeError.invalidArgument("\(url.path) is not a keyframes file: {\"ease\": \"linear\", \"keyframes\": [{\"time\": \"0\", \"style\": \"a.jpg\"}, ...]}")
+            throw StylizeError.invalidArgument("\(path) is not a keyframes file: {\"ease\": \"linear\", \"keyframes\": [{\"time\": \"0\", \"style\": \"a.jpg\"}, ...]}")
         }
         let folder = url.deletingLastPathComponent()
         let keys = try file.keyframes.map { entry -> KeyframeSpec in
             let time: KeyframeTime
             switch entry.time {
             case .number(let s):
-                guard s >= 0, s.isFinite else { throw StylizeError.invalidArgument("\(url.path): keyframe time \(s) is negative") }
+                guard s >= 0, s.isFinite else { throw StylizeError.invalidArgument("\(path): keyframe time \(s) is negative") }
                 time = .seconds(s)
             case .text(let t): time = try KeyframeTime(parsing: t)
             }
             var spec = try StyleSpec(parsing: entry.style)
             for i in spec.parts.indices where !spec.parts[i].path.hasPrefix("/") {
-                spec.parts[i].path = folder.appendingPathComponent(spec.parts[i].path).path
+                let beside = folder.appendingPathComponent(spec.parts[i].path)
+                if FileManager.default.fileExists(atPath: beside.path) || StyleGallery.builtIn.vector(named: spec.parts[i].path) == nil {
+                    spec.parts[i].path = beside.relativePath
+                }
             }
             return try KeyframeSpec(time: time, style: spec, strength: entry.strength ?? 1)
         }
-        guard !keys.isEmpty else { throw StylizeError.invalidArgument("\(url.path) has no keyframes") }
+        guard !keys.isEmpty else { throw StylizeError.invalidArgument("\(path) has no keyframes") }
         return (keys, file.ease)
     }
 }
@@ -227,11 +230,12 @@ public struct StyleTimeline: Sendable {
 }
 
 extension Stylizer {
-    /// Turns keyframe specs into a timeline, computing every keyframe's vector once.
-    public func timeline(_ specs: [KeyframeSpec], easing: Easing) throws -> StyleTimeline {
+    /// Turns keyframe specs into a timeline, computing every keyframe's vector once (style
+    /// pictures at `styleSize`).
+    public func timeline(_ specs: [KeyframeSpec], easing: Easing, styleSize: Int = StylePredictor.inputSize) throws -> StyleTimeline {
         var cache: [String: StyleVector] = [:]
         let keys = try specs.map { spec -> StyleTimeline.Key in
-            let vector = try cache[spec.style.description] ?? styleVector(for: spec.style)
+            let vector = try cache[spec.style.description] ?? styleVector(for: spec.style, styleSize: styleSize)
             cache[spec.style.description] = vector
             return StyleTimeline.Key(time: spec.time, vector: vector, strength: spec.strength)
         }

@@ -77,21 +77,20 @@ public struct StyleVectorFile: Codable, Sendable {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw FileManager.default.fileExists(atPath: url.path)
-                ? StylizeError.unreadable(path: url.path, reason: error.localizedDescription)
-                : StylizeError.fileNotFound(url.path)
+                ? StylizeError.unreadable(path: url.relativePath, reason: error.localizedDescription)
+                : StylizeError.fileNotFound(url.relativePath)
         }
-        return try parse(data, path: url.path)
+        return try parse(data, path: url.relativePath)
     }
 
     /// Parses the contents of a vector file found at `path`.
     public static func parse(_ data: Data, path: String) throws -> StyleVector {
-        let url = URL(fileURLWithPath: path)
         let file: StyleVectorFile
         do { file = try JSONDecoder().decode(StyleVectorFile.self, from: data) } catch {
-            throw StylizeError.badStyle("\(url.path) is not a style vector file (a JSON object with a \"vector\" of \(StyleVector.dimension) numbers)")
+            throw StylizeError.badStyle("\(path) is not a style vector file (a JSON object with a \"vector\" of \(StyleVector.dimension) numbers)")
         }
         do { return try StyleVector(file.vector) } catch let StylizeError.badStyle(message) {
-            throw StylizeError.badStyle("\(url.path): \(message)")
+            throw StylizeError.badStyle("\(path): \(message)")
         }
     }
 

@@ -10,6 +10,10 @@ public struct VideoOptions: Sendable {
     /// below 1 blend towards. Computed once per clip, never per frame.
     public var identitySamples: Int = 5
     public var precision: Precision = .auto
+    /// Keep each frame's own colours and take only the luminance from the stylized frame
+    /// (`RGBImage.keepingColors(of:luma:)`, with the luma of the output's YUV matrix). With a
+    /// processing size, the colours are taken at that size.
+    public var preserveColors = false
     /// Start of the part to stylize, in seconds from the beginning of the clip.
     public var start: Double?
     /// Length of the part to stylize, in seconds.

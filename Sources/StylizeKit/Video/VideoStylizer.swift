@@ -84,12 +84,14 @@ public final class VideoStylizer {
             frame.pointer.pointee.sample_aspect_ratio = aspect
             return frame
         }
+        let keepColors = options.preserveColors ? writer.colors.lumaWeights : nil
         typealias Job = (frame: Frame, pts: Int64, index: Int, conditioning: StyleConditioning)
         let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter), Job, VideoOutputItem>(
             workers: workers, framesInFlight: options.framesInFlight,
             process: { worker, job in
                 let image = try worker.1.rgbImage(from: job.frame, width: processWidth, height: processHeight)
-                let stylized = try worker.0.stylize(image, job.conditioning)
+                var stylized = try worker.0.stylize(image, job.conditioning)
+                if let luma = keepColors { stylized = stylized.keepingColors(of: image, luma: luma) }
                 let aspect = job.frame.pointer.pointee.sample_aspect_ratio
                 if stabilizer != nil { return .image(input: TemporalStabilizer.Motion(image), stylized: stylized, pts: job.pts, aspect: aspect) }
                 return .frame(try encode(stylized, pts: job.pts, aspect: aspect, index: job.index, converter: worker.1))

@@ -1,0 +1,107 @@
+import Foundation
+
+/// Named styles that need no file at hand (`-s starry-night`): vectors that `stylize vector`
+/// computed from public-domain paintings. The pictures, where each came from and why it may be
+/// used are in `gallery/README.md`; `scripts/build-gallery` recomputes every vector from its
+/// picture and checks it against the one recorded here.
+public struct StyleGallery: Sendable {
+    /// One named style.
+    public struct Entry: Codable, Sendable, Equatable {
+        /// What users type after `-s`: lower case, words joined by hyphens.
+        public var name: String
+        public var title: String
+        public var artist: String
+        public var year: String
+        /// The picture the vector was computed from, in the repository's `gallery/pictures/`.
+        public var picture: String
+        /// The 100 numbers.
+        public var vector: [Float]
+    }
+
+    /// The file `scripts/build-gallery` writes: `{"model": ..., "styles": [Entry, ...]}`.
+    struct File: Codable {
+        var model: String
+        var styleSize: Int
+        var styles: [Entry]
+    }
+
+    /// Entries in the order of the gallery file.
+    public let entries: [Entry]
+    private let vectors: [String: StyleVector]
+
+    /// The gallery compiled into StylizeKit (`gallery/gallery.json`).
+    public static let builtIn: StyleGallery = {
+        do {
+            return try StyleGallery(json: Data(galleryJSON.utf8))
+        } catch {
+            // The text is checked by the tests and by scripts/build-gallery; it cannot change at run time.
+            preconditionFailure("the built-in gallery does not parse: \(error)")
+        }
+    }()
+
+    init(json: Data) throws {
+        let file = try JSONDecoder().decode(File.self, from: json)
+        entries = file.styles
+        var vectors: [String: StyleVector] = [:]
+        for entry in file.styles { vectors[entry.name] = try StyleVector(entry.vector) }
+        self.vectors = vectors
+    }
+
+    /// The names, in gallery order.
+    public var names: [String] { entries.map(\.name) }
+
+    /// The vector of the style called `name`, if the gallery has one.
+    public func vector(named name: String) -> StyleVector? { vectors[name.lowercased()] }
+
+    /// Names closest to `text` first (edit distance, then gallery order): for "did you mean".
+    public func closestNames(to text: String, count: Int = 3) -> [String] {
+        let text = text.lowercased()
+        return entries.enumerated()
+            .map { (distance: Self.editDistance(text, $0.element.name), order: $0.offset, name: $0.element.name) }
+            .sorted { ($0.distance, $0.order) < ($1.distance, $1.order) }
+            .prefix(count).map(\.name)
+    }
+
+    /// Levenshtein distance between `a` and `b`, by characters.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var previous = Array(0...b.count)
+        for (i, x) in a.enumerated() {
+            var current = [i + 1]
+            for (j, y) in b.enumerated() {
+                current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1)))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+}
+
+extension StyleSpec.Part {
+    /// Where a part's vector comes from. A file wins over a gallery name, so a user's own file
+    /// is never shadowed (`shadowsGalleryStyle` says when that happened).
+    public enum Source: Equatable, Sendable {
+        case picture(URL)
+        case vectorFile(URL)
+        case gallery(String)
+    }
+
+    /// Resolves the part against the file system and `gallery`.
+    public func source(in gallery: StyleGallery = .builtIn) throws -> Source {
+        if FileManager.default.fileExists(atPath: path) {
+            let url = URL(fileURLWithPath: path)
+            return isVectorFile ? .vectorFile(url) : .picture(url)
+        }
+        if gallery.vector(named: path) != nil { return .gallery(path.lowercased()) }
+        // A bare word (no folder, no extension) was meant as a gallery name.
+        if !path.contains("/") && !path.contains(".") {
+            throw StylizeError.badStyle("\(path) is neither a file nor a gallery style; closest gallery styles: \(gallery.closestNames(to: path).joined(separator: ", ")) (stylize styles lists them all)")
+        }
+        throw StylizeError.fileNotFound(path)
+    }
+
+    /// Whether the part names a file that has the name of a gallery style too (the file is used).
+    public func shadowsGalleryStyle(in gallery: StyleGallery = .builtIn) -> Bool {
+        gallery.vector(named: path) != nil && FileManager.default.fileExists(atPath: path)
+    }
+}
