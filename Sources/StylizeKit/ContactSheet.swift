@@ -56,3 +56,60 @@ extension Stylizer {
         return try LabelPainter.paint(labels, on: Picture(width: width, height: height, samples: samples))
     }
 }
+
+/// A grid of one picture in many styles, each cell labelled underneath: `stylize styles --sheet`.
+public struct StyleGridOptions: Sendable {
+    /// Cells per row.
+    public var columns = 4
+    /// Width of each cell, in pixels.
+    public var cellWidth = 256
+    /// Shorter side at which the network runs (the brush scale); nil: the picture's own size.
+    public var processingSize: Int?
+    public var precision: Precision = .auto
+    /// Keep the picture's own colours in every cell.
+    public var preserveColors = false
+    /// Put the picture itself first, labelled "original".
+    public var includeOriginal = true
+
+    public init() {}
+}
+
+extension Stylizer {
+    /// Renders the grid. `styles` are (label, vector) pairs, one cell each, in reading order.
+    public func styleGrid(of content: Picture, styles: [(label: String, vector: StyleVector)],
+                          options: StyleGridOptions = .init()) throws -> Picture {
+        guard !styles.isEmpty else { throw StylizeError.invalidArgument("a grid needs at least one style") }
+        guard options.columns >= 1, options.cellWidth >= 32 else {
+            throw StylizeError.invalidArgument("a grid needs at least one column and cells at least 32 pixels wide")
+        }
+        let worker = try makeWorker(precision: options.precision)
+        let (cellWidth, gap, labelHeight, fontSize) = (options.cellWidth, 8, 28, 16)
+        let cellHeight = max(1, Int((Double(content.height) * Double(cellWidth) / Double(content.width)).rounded()))
+        let count = styles.count + (options.includeOriginal ? 1 : 0)
+        let columns = min(options.columns, count), rows = (count + columns - 1) / columns
+        let width = gap + columns * (cellWidth + gap), height = gap + rows * (cellHeight + labelHeight + gap)
+        var samples = [UInt16](repeating: 0x2020, count: width * height * 3)
+        var labels: [LabelPainter.Label] = []
+        func place(_ picture: Picture, label: String, at index: Int) throws {
+            let cell = try picture.resized(width: cellWidth, height: cellHeight)
+            let left = gap + (index % columns) * (cellWidth + gap), top = gap + (index / columns) * (cellHeight + labelHeight + gap)
+            for y in 0..<cellHeight {
+                let target = ((top + y) * width + left) * 3, source = y * cellWidth * 3
+                samples.replaceSubrange(target..<(target + cellWidth * 3), with: cell.samples[source..<(source + cellWidth * 3)])
+            }
+            labels.append(.init(String(label.prefix(max(4, cellWidth / 9))), x: left + 2, y: top + cellHeight + (labelHeight - fontSize) / 2, size: fontSize))
+        }
+        var index = 0
+        if options.includeOriginal {
+            try place(content, label: "original", at: 0)
+            index = 1
+        }
+        for style in styles {
+            let stylized = try stylize(content, conditioning: transformer.conditioning(for: style.vector), processingSize: options.processingSize,
+                                       preserveColors: options.preserveColors, worker: worker)
+            try place(stylized, label: style.label, at: index)
+            index += 1
+        }
+        return try LabelPainter.paint(labels, on: Picture(width: width, height: height, samples: samples))
+    }
+}

@@ -11,7 +11,7 @@ final class ClipPixelTests: XCTestCase {
     static let samePixels = 45.0
     static let lossless = ["--codec", "libx264rgb", "--crf", "0", "--no-stabilize", "--precision", "f32"]
 
-    var style: URL { get throws { try TestSupport.styleVectorFile.get() } }
+    var style: URL { get throws { TestSupport.styleVectorFile } }
 
     /// A second style: the cat fixture's vector.
     func secondStyle(_ dir: URL) throws -> URL {

@@ -4,7 +4,7 @@ import XCTest
 
 /// `stylize frames` and the pieces behind it.
 final class FrameSequenceTests: XCTestCase {
-    var style: URL { get throws { try TestSupport.styleVectorFile.get() } }
+    var style: URL { get throws { TestSupport.styleVectorFile } }
 
     /// A webcam-style folder of grey PGM frames named cam1.pgm ... camN.pgm.
     func cameraFolder(_ dir: URL, count: Int) throws -> URL {

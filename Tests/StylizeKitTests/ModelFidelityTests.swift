@@ -19,6 +19,20 @@ final class ModelFidelityTests: XCTestCase {
         XCTAssertEqual(norm(vector) / norm(reference), 1, accuracy: 0.01)
     }
 
+    /// The predictor at another side (`--style-size 128`): the same 128x128 tensor on both
+    /// sides, against the reference float graph run at 128x128.
+    func testStyleVectorAtAnotherSideMatchesReference() throws {
+        let image = try Picture(contentsOf: TestSupport.fixture("style_128.png")).rgbImage
+        let vector = try stylizer.predictor.vector(for: image)
+        let reference = try StyleVector(TestSupport.floats("style_128.vector.f32"))
+        func norm(_ v: StyleVector) -> Double { v.values.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot() }
+        print("style vector at 128x128: cosine \(vector.cosine(reference)), norm ratio \(norm(vector) / norm(reference))")
+        XCTAssertGreaterThanOrEqual(vector.cosine(reference), 0.9999)
+        XCTAssertEqual(norm(vector) / norm(reference), 1, accuracy: 0.01)
+        // And it is another vector than the 256 one of the same picture.
+        XCTAssertLessThan(vector.cosine(try StyleVector(TestSupport.floats("style_256.vector.f32"))), 0.995)
+    }
+
     /// A 400x300 picture through StylizeKit's own preparation (centre square, resampled to
     /// 256x256 by swscale) against the reference's (PIL's crop and bilinear filter, see
     /// scripts/reference/make_style_fixture.py): crop and resize are checked, not only the

@@ -5,7 +5,7 @@ import XCTest
 /// Hostile inputs, bad styles, unwritable outputs and interruptions: every case exits cleanly
 /// with one line naming the problem, and the output path is as it should be afterwards.
 final class RobustnessTests: XCTestCase {
-    var style: String { get throws { try TestSupport.styleVectorFile.get().path } }
+    var style: String { get throws { TestSupport.styleVectorFile.path } }
 
     func write(_ bytes: [UInt8], _ url: URL) throws { try Data(bytes).write(to: url) }
 
@@ -243,7 +243,7 @@ final class LongClipTests: XCTestCase {
 
     func testThirtyMinutesOfSmallFrames() throws {
         let dir = try TestSupport.temporaryDirectory(self)
-        let style = try TestSupport.styleVectorFile.get().path
+        let style = TestSupport.styleVectorFile.path
         var peaks: [Double] = []
         for minutes in [1, 30] {
             let input = dir.appendingPathComponent("long\(minutes).mp4")

@@ -21,7 +21,7 @@ final class StyleSpecTests: XCTestCase {
         // A file whose name holds a colon is still a path.
         let dir = try TestSupport.temporaryDirectory(self)
         let odd = dir.appendingPathComponent("dir:x.png").path
-        FileManager.default.createFile(atPath: odd, contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: odd, contents: Data()))
         XCTAssertEqual(try StyleSpec(parsing: "\(odd),b.png").parts, [.init(path: odd, weight: 1), .init(path: "b.png", weight: 1)])
     }
 

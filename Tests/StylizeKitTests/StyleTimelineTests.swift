@@ -92,7 +92,7 @@ final class StyleTimelineTests: XCTestCase {
         try FileManager.default.createDirectory(at: frames, withIntermediateDirectories: true)
         try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10", "-frames:v", "5",
                                         frames.appendingPathComponent("f%d.png").path])
-        let styleA = try TestSupport.styleVectorFile.get()
+        let styleA = TestSupport.styleVectorFile
         let styleB = dir.appendingPathComponent("b.json")
         try StyleVectorFile(vector: StyleVector((0..<100).map { Float(sin(Double($0))) }), source: "test").write(to: styleB, overwrite: false)
         let out = dir.appendingPathComponent("out")
@@ -119,7 +119,7 @@ final class ContactSheetTests: XCTestCase {
     func testSheetHasACellPerStyleAndStrengthAndLabels() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let output = dir.appendingPathComponent("sheet.png")
-        let style = try TestSupport.styleVectorFile.get().path
+        let style = TestSupport.styleVectorFile.path
         let ran = try TestSupport.stylize(["sheet", TestSupport.fixture("content_101x66.png").path, "-s", style,
                                            "-s", TestSupport.fixture("style_256.png").path, "--strengths", "0,1", "--cell-width", "100", "-o", output.path])
         XCTAssertEqual(ran.status, 0, ran.stderr)

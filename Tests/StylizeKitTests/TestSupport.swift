@@ -19,15 +19,9 @@ enum TestSupport {
     /// Both networks, loaded once (from $STYLIZE_MODELS or the cache: run scripts/fetch-models).
     static let stylizer = Result { try Stylizer() }
 
-    /// The fixture style as a vector file (so that clip tests skip the predictor), written once
-    /// per test run into a temporary directory.
-    static let styleVectorFile = Result { () throws -> URL in
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stylize-tests-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let url = dir.appendingPathComponent("style_256.json")
-        try StyleVectorFile(vector: StyleVector(floats("style_256.vector.f32")), source: "style_256.png").write(to: url, overwrite: true)
-        return url
-    }
+    /// The fixture style as a vector file (so that clip tests skip the predictor): the same
+    /// numbers as `style_256.vector.f32`.
+    static let styleVectorFile = fixture("style_256.json")
 
     /// The `stylize` executable, built into the same directory as the test bundle.
     static var executable: URL {
@@ -55,10 +49,11 @@ enum TestSupport {
     }
 
     /// Runs a program to completion, collecting its output.
-    static func run(_ executable: URL, _ arguments: [String]) throws -> Outcome {
+    static func run(_ executable: URL, _ arguments: [String], in directory: URL? = nil) throws -> Outcome {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -76,8 +71,8 @@ enum TestSupport {
     }
 
     /// Runs the `stylize` executable.
-    static func stylize(_ arguments: [String]) throws -> Outcome {
-        try run(executable, arguments)
+    static func stylize(_ arguments: [String], in directory: URL? = nil) throws -> Outcome {
+        try run(executable, arguments, in: directory)
     }
 
     /// Runs a tool from PATH (ffmpeg, ffprobe), failing the test when it fails.

@@ -6,7 +6,7 @@ import XCTest
 final class VideoTests: XCTestCase {
     static let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("SampleClips/bigbuckbunny.mp4")
-    var style: URL { get throws { try TestSupport.styleVectorFile.get() } }
+    var style: URL { get throws { TestSupport.styleVectorFile } }
 
     /// Presentation times (seconds) of every frame or packet of `stream` ("v:0", "a:0").
     func times(_ url: URL, _ stream: String) throws -> [Double] {

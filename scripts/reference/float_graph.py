@@ -62,9 +62,12 @@ def float_graph(model: onnx.ModelProto, symbolic_spatial: bool) -> onnx.ModelPro
 
 
 def _make_spatial_dims_symbolic(model: onnx.ModelProto) -> None:
-    """Lets the first input and output (NHWC) take any height and width."""
+    """Lets the first input (NHWC) take any height and width, and the first output follow it
+    where it is a picture (the predictor's output is 1x1x1x100 whatever its input)."""
     for value in list(model.graph.input[:1]) + list(model.graph.output[:1]):
         dims = value.type.tensor_type.shape.dim
+        if value in model.graph.output and dims[1].dim_value == 1:
+            continue
         dims[1].dim_param, dims[2].dim_param = "height", "width"
 
 
@@ -93,12 +96,13 @@ class Reference:
 
     def __init__(self, models: Path | None = None, threads: int = 0):
         models = models or models_dir()
-        self.predict = session(models / PREDICT, symbolic_spatial=False, threads=threads)
+        self.predict = session(models / PREDICT, symbolic_spatial=True, threads=threads)
         self.transform = session(models / TRANSFORM, symbolic_spatial=True, threads=threads)
 
-    def style_vector(self, image256: np.ndarray) -> np.ndarray:
-        """image256: float32 HxWx3 in [0,1], 256x256. Returns 100 floats."""
-        out = self.predict.run(None, {"style_image": image256[None].astype(np.float32)})[0]
+    def style_vector(self, image: np.ndarray) -> np.ndarray:
+        """image: float32 NxNx3 in [0,1]; 256x256 as trained, other sides for --style-size.
+        Returns 100 floats."""
+        out = self.predict.run(None, {"style_image": image[None].astype(np.float32)})[0]
         return out.reshape(100)
 
     def stylize(self, image: np.ndarray, vector: np.ndarray) -> np.ndarray:

@@ -1,4 +1,6 @@
-"""Writes the non-square style fixture: a 400x300 picture and the float reference's style vector
+"""Writes the style fixtures beyond style_256: a 128x128 picture and the float reference's
+vector for it at that side (the predictor run on another side, as --style-size does), and the
+non-square style fixture: a 400x300 picture and the float reference's style vector
 for it after Magenta's preparation (the centred 300x300 square, resized to 256x256 bilinearly,
 as Magenta's `center_crop_resize_image` does; PIL's bilinear filter widens when shrinking),
 so that the tests check StylizeKit's own crop and resize, not only the network.
@@ -32,3 +34,10 @@ square = picture.crop((left, top, left + side, top + side)).resize((256, 256), I
 vector = Reference().style_vector(np.asarray(square, dtype=np.float32) / 255.0)
 vector.astype("<f4").tofile(out / "style_400x300.vector.f32")
 print("wrote style_400x300.png and style_400x300.vector.f32 to", out)
+
+# --style-size: style_256.png shrunk to 128x128 (PIL's box filter), through the predictor at 128.
+small = Image.open(out / "style_256.png").convert("RGB").resize((128, 128), Image.BOX)
+small.save(out / "style_128.png")
+small = Image.open(out / "style_128.png").convert("RGB")
+Reference().style_vector(np.asarray(small, dtype=np.float32) / 255.0).astype("<f4").tofile(out / "style_128.vector.f32")
+print("wrote style_128.png and style_128.vector.f32 to", out)

@@ -8,6 +8,7 @@ final class Demuxer {
     /// Opens `path` ("-" reads standard input); `formatName` forces a container (needed for
     /// pipes of formats that cannot be probed, and for image sequences: "image2").
     init(path: String, formatName: String? = nil, options: [String: String] = [:]) throws {
+        FFmpegLogging.applyDefault()
         var format: UnsafePointer<AVInputFormat>?
         if let formatName {
             guard let found = av_find_input_format(formatName) else { throw StylizeError.invalidArgument("unknown input format \(formatName)") }

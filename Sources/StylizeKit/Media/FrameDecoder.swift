@@ -6,6 +6,7 @@ final class FrameDecoder {
 
     /// - Parameter threads: decoding threads; 0 lets FFmpeg choose, 1 decodes on the caller's thread.
     init(stream: UnsafeMutablePointer<AVStream>, codec: UnsafePointer<AVCodec>, threads: Int = 1) throws {
+        FFmpegLogging.applyDefault()
         guard let context = avcodec_alloc_context3(codec) else {
             throw StylizeError.ffmpeg(call: "avcodec_alloc_context3", code: cffmpeg_error_enomem(), text: "out of memory")
         }

@@ -21,6 +21,7 @@ final class FrameEncoder {
 
     /// Opens `codec` with `timeBase`; `configure` sets everything else before it opens.
     init(codec: UnsafePointer<AVCodec>, timeBase: AVRational, configure: (UnsafeMutablePointer<AVCodecContext>) -> Void) throws {
+        FFmpegLogging.applyDefault()
         guard let context = avcodec_alloc_context3(codec) else {
             throw StylizeError.ffmpeg(call: "avcodec_alloc_context3", code: cffmpeg_error_enomem(), text: "out of memory")
         }

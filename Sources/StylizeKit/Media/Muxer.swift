@@ -15,6 +15,7 @@ final class Muxer {
     /// - Parameter formatName: the container (e.g. "matroska", "nut"); nil guesses it from the
     ///   destination's extension, as ffmpeg does.
     init(destination: String, formatName: String?, overwrite: Bool) throws {
+        FFmpegLogging.applyDefault()
         self.destination = destination
         let toStdout = destination == "-"
         if !toStdout { try OutputFile.checkWritable(URL(fileURLWithPath: destination), overwrite: overwrite) }

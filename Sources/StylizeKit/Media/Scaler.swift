@@ -8,6 +8,7 @@ final class Scaler {
     /// accurate rounding and full chroma interpolation for exact colour conversion.
     init(from source: (width: Int, height: Int, format: AVPixelFormat),
          to destination: (width: Int, height: Int, format: AVPixelFormat)) throws {
+        FFmpegLogging.applyDefault()
         let shrinking = destination.width < source.width || destination.height < source.height
         let flags = (shrinking ? SWS_AREA : SWS_BICUBIC) | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP
         let (sourceFormat, sourceFullRange) = Self.withoutJPEGRange(source.format)

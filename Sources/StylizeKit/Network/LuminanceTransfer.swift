@@ -20,7 +20,8 @@ extension RGBImage {
     /// It works on the RGB values the pipeline already has, with no colour conversion: in any
     /// Y'CbCr matrix, Cb and Cr are combinations of R, G and B whose weights sum to zero, so
     /// adding one luma difference to all three channels changes Y' alone and leaves the
-    /// content's Cb and Cr exactly as they were (until a channel clips at 0 or 1).
+    /// content's Cb and Cr exactly as they were. The difference stops where a channel would
+    /// leave [0, 1].
     public func keepingColors(of content: RGBImage, luma weights: LumaWeights = .bt601) -> RGBImage {
         precondition(width == content.width && height == content.height, "colour transfer between images of different sizes")
         let count = width * height
@@ -45,8 +46,13 @@ extension RGBImage {
                 let gain = Float(spreadS > 1e-6 ? spreadC / spreadS : 1)
                 let offset = Float(meanC) - gain * Float(meanS)
                 for i in 0..<count {
-                    let delta = gain * luma(stylized, i) + offset - luma(original, i)
-                    for c in 0..<3 { out[3 * i + c] = min(max(original[3 * i + c] + delta, 0), 1) }
+                    let (r, g, b) = (original[3 * i], original[3 * i + 1], original[3 * i + 2])
+                    // Only as far as no channel leaves [0, 1]: clipping one channel would change
+                    // the colour, and the colour is what is kept (saturated pixels keep more of
+                    // their own luma).
+                    let wanted = gain * luma(stylized, i) + offset - luma(original, i)
+                    let delta = min(max(wanted, -min(r, g, b)), 1 - max(r, g, b))
+                    out[3 * i] = r + delta; out[3 * i + 1] = g + delta; out[3 * i + 2] = b + delta
                 }
             }
         }
