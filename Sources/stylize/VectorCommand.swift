@@ -17,6 +17,9 @@ struct VectorCommand: ParsableCommand {
 
     @OptionGroup var styleReading: StyleReadingOptions
 
+    @Flag(help: "STYLE is a clip: write its own style vector, the mean of 5 frames spread over it, which --strength below 1 blends towards (for --identity of split jobs).")
+    var clip = false
+
     @Flag(help: "Replace the output file if it exists.")
     var overwrite = false
 
@@ -24,13 +27,20 @@ struct VectorCommand: ParsableCommand {
 
     func validate() throws {
         guard output.lowercased().hasSuffix(".json") else { throw ValidationError("the output must be a .json file") }
+        if clip { return try validateDistinct(input: style, output: output) }
         for part in (try? StyleSpec(parsing: style).parts) ?? [] { try validateDistinct(input: part.path, output: output) }
     }
 
     func run() throws {
         try reportingErrors {
-            let spec = try styleReading.parse(style)
             let outputURL = URL(fileURLWithPath: output)
+            if clip {
+                if !overwrite && FileManager.default.fileExists(atPath: outputURL.path) { throw StylizeError.outputExists(output) }
+                guard FileManager.default.fileExists(atPath: style) else { throw StylizeError.fileNotFound(style) }
+                let vector = try VideoStylizer(stylizer: models.load(), options: VideoOptions()).identityVector(of: style)
+                return try StyleVectorFile(vector: vector, source: "the clip \(style), its own style").write(to: outputURL, overwrite: overwrite)
+            }
+            let spec = try styleReading.parse(style)
             if !overwrite && FileManager.default.fileExists(atPath: outputURL.path) { throw StylizeError.outputExists(output) }
             let vector = try models.load().styleVector(for: spec, styleSize: styleReading.styleSize)
             try StyleVectorFile(vector: vector, source: spec.description).write(to: outputURL, overwrite: overwrite)

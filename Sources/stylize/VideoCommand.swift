@@ -197,6 +197,15 @@ struct VideoCommand: ParsableCommand {
     @Option(help: "Length of the part to stylize: seconds or HH:MM:SS.mmm.")
     var duration: String?
 
+    @Option(help: ArgumentHelp("Stylize exactly frames A to B-1 (from 0, in presentation order) into a piece for 'stylize join': video only, on the source's timeline. For splitting a long clip across processes or machines (integrations/dask does it).", valueName: "A..B"))
+    var frames: String?
+
+    @Option(help: ArgumentHelp("With --frames: frames before A that run through the stabilizer, not written, so that the piece joins seamlessly (default: enough for the stabilizer's memory to fade below 1/1000).", valueName: "n"))
+    var warmup: Int?
+
+    @Option(help: ArgumentHelp("The clip's own style vector for --strength below 1, computed once ('stylize vector CLIP --clip -o FILE.json') so that every piece blends towards the same one.", valueName: "file.json"))
+    var identity: String?
+
     @OptionGroup var encoding: EncodingOptions
 
     @Option(help: "Output container by FFmpeg name (mp4, matroska, nut, ...): needed with -o -.")
@@ -213,6 +222,36 @@ struct VideoCommand: ParsableCommand {
         if output == "-" && format == nil { throw ValidationError("writing to standard output needs --format (e.g. nut or matroska)") }
         if output == "-" && processing.json { throw ValidationError("--json cannot go with -o -: standard output carries the video") }
         if input != "-" && output != "-" { try validateDistinct(input: input, output: output) }
+        if let frames {
+            guard Self.parseFrames(frames) != nil else { throw ValidationError("--frames takes A..B with 0 <= A < B, e.g. 0..250") }
+            guard start == nil, duration == nil else { throw ValidationError("--frames goes without --start and --duration") }
+            guard input != "-", output != "-" else { throw ValidationError("--frames reads and writes files, not pipes") }
+            guard processing.filmstrip == nil else { throw ValidationError("--filmstrip goes with whole clips, not --frames") }
+        }
+        if let warmup { guard warmup >= 0, frames != nil else { throw ValidationError("--warmup takes a count of frames and goes with --frames") } }
+    }
+
+    /// "A..B" as a range of frames.
+    static func parseFrames(_ text: String) -> Range<Int>? {
+        let parts = text.components(separatedBy: "..")
+        guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), a >= 0, a < b else { return nil }
+        return a..<b
+    }
+
+    /// The arguments that shape the pictures of a piece (everything but where it comes from,
+    /// where it goes and which frames), for `join` to check that pieces belong together.
+    func pieceSignature() -> String {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        var kept: [String] = []
+        let dropsValue: Set<String> = ["-o", "--output", "--frames", "--warmup"]
+        let dropsFlag: Set<String> = ["video", "--overwrite", "--json", "--quiet", input]
+        while !arguments.isEmpty {
+            let argument = arguments.removeFirst()
+            if dropsValue.contains(argument) { if !arguments.isEmpty { arguments.removeFirst() }; continue }
+            if dropsValue.contains(where: { argument.hasPrefix($0 + "=") }) || dropsFlag.contains(argument) { continue }
+            kept.append(argument)
+        }
+        return kept.joined(separator: " ")
     }
 
     func run() throws {
@@ -225,6 +264,12 @@ struct VideoCommand: ParsableCommand {
             encoding.apply(to: &options)
             options.outputFormat = format
             options.inputFormat = inputFormat
+            if let frames {
+                options.frames = Self.parseFrames(frames)
+                options.warmup = warmup
+                options.pieceSignature = pieceSignature()
+            }
+            options.identity = try identity.map { try StyleVectorFile.read(URL(fileURLWithPath: $0)) }
             if input != "-" && !FileManager.default.fileExists(atPath: input) { throw StylizeError.fileNotFound(input) }
             if output != "-" && !options.overwrite && FileManager.default.fileExists(atPath: output) { throw StylizeError.outputExists(output) }
             let stylizer = try models.load()

@@ -23,6 +23,7 @@ final class Muxer {
             throw StylizeError.invalidArgument(formatName.map { "unknown output format \($0)" }
                 ?? "\(destination): cannot tell the container from the extension; name one with --format")
         }
+        if !toStdout { OutputFile.removeStaleTemporaries(for: URL(fileURLWithPath: destination)) }
         temporary = toStdout ? nil : OutputFile.temporaryURL(for: URL(fileURLWithPath: destination)).path
         var context: UnsafeMutablePointer<AVFormatContext>?
         try ffmpegCheck(avformat_alloc_output_context2(&context, format, nil, temporary ?? "pipe:1"), "avformat_alloc_output_context2")

@@ -15,13 +15,37 @@ enum OutputFile {
         }
     }
 
-    /// A temporary path beside `url`, hidden, unique to this process.
+    /// A temporary path beside `url`, hidden, unique to this process on this machine (outputs
+    /// may live on storage that several machines share): `.NAME.HOST.PID.tmp`.
     static func temporaryURL(for url: URL) -> URL {
-        url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
+        url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(hostName).\(getpid()).tmp")
+    }
+
+    static let hostName: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        let name = String(cString: buffer).replacingOccurrences(of: "/", with: "_")
+        return name.isEmpty ? "localhost" : name
+    }()
+
+    /// Removes the temporary files that jobs on this machine left beside `url` when they were
+    /// killed (SIGKILL, a power cut) before they could clean up: those whose process is gone.
+    /// Files of live processes, and of other machines, are left alone.
+    static func removeStaleTemporaries(for url: URL) {
+        let directory = url.deletingLastPathComponent()
+        let prefix = ".\(url.lastPathComponent).\(hostName).", suffix = ".tmp"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return }
+        for name in names where name.hasPrefix(prefix) && name.hasSuffix(suffix) {
+            guard let pid = pid_t(name.dropFirst(prefix.count).dropLast(suffix.count)), pid != getpid() else { continue }
+            if kill(pid, 0) == -1 && errno == ESRCH {
+                try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+            }
+        }
     }
 
     static func write(_ data: Data, to url: URL, overwrite: Bool) throws {
         try checkWritable(url, overwrite: overwrite)
+        removeStaleTemporaries(for: url)
         let temporary = temporaryURL(for: url)
         do {
             try data.write(to: temporary)

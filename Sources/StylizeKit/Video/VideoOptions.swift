@@ -16,6 +16,20 @@ public struct VideoOptions: Sendable {
     public var preserveColors = false
     /// Start of the part to stylize, in seconds from the beginning of the clip.
     public var start: Double?
+    /// A piece of the clip for a job split across processes or machines: exactly frames
+    /// `frames.lowerBound` to `frames.upperBound - 1` (presentation order, from 0), written
+    /// video only, on the source's timeline, for `stylize join` to put together with no
+    /// re-encode. Not with `start`, `duration` or pipes.
+    public var frames: Range<Int>?
+    /// Frames before `frames.lowerBound` run through the stabilizer (not written) so that its
+    /// state matches a single-process job's; nil picks `defaultWarmup(stabilization:)`.
+    public var warmup: Int?
+    /// The content's own style vector for strengths below 1, when it is computed once for all
+    /// pieces of a split job; nil computes it from the clip.
+    public var identity: StyleVector?
+    /// Recorded in a piece's metadata (`stylize_options`): `join` refuses pieces made with
+    /// different settings.
+    public var pieceSignature: String?
     /// Length of the part to stylize, in seconds.
     public var duration: Double?
     /// Constant-quality setting of the video encoder; nil picks the codec's default here
@@ -49,6 +63,15 @@ public struct VideoOptions: Sendable {
         width * height <= 1280 * 720 && ProcessInfo.processInfo.activeProcessorCount >= 2 ? 2 : 1
     }
 
+    /// Warm-up frames for a piece: enough that the stabilizer's memory of frames before the
+    /// warm-up has faded below 1/1000 (it keeps at most `stabilization` of the previous output
+    /// per frame), and none without stabilization.
+    public static func defaultWarmup(stabilization: Double) -> Int {
+        guard stabilization > 0 else { return 0 }
+        guard stabilization < 1 else { return 64 }
+        return min(64, Int((log(0.001) / log(stabilization)).rounded(.up)))
+    }
+
     /// Threads each of `workers` workers runs a frame on: with one worker every core, with
     /// several an even share of the cores each.
     static func threads(forWorkers workers: Int) -> Int? {
@@ -78,6 +101,11 @@ public struct VideoOptions: Sendable {
         guard (0...1).contains(stabilization) else { throw StylizeError.invalidArgument("stabilization must be between 0 and 1, got \(stabilization)") }
         guard (2...64).contains(filmstripFrames) else { throw StylizeError.invalidArgument("a filmstrip has 2 to 64 frames, not \(filmstripFrames)") }
         if let filmstrip { _ = try Picture.OutputFormat(for: filmstrip) }
+        if let frames {
+            guard frames.lowerBound >= 0, !frames.isEmpty else { throw StylizeError.invalidArgument("frames must be a non-empty range A..B with 0 <= A < B") }
+            guard start == nil, duration == nil else { throw StylizeError.invalidArgument("frames go without start and duration") }
+        }
+        if let warmup, warmup < 0 { throw StylizeError.invalidArgument("warm-up must not be negative") }
         guard workers ?? 1 >= 1, framesInFlight >= 1 else { throw StylizeError.invalidArgument("workers and frames in flight must be positive") }
     }
 }

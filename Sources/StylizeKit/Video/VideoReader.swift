@@ -39,7 +39,14 @@ final class VideoReader {
     private var lastPTS: Int64?
     private var failuresInARow = 0
 
-    init(path: String, formatName: String?, start: Double?, duration: Double?) throws {
+    /// Frames kept by a piece job (`--frames`), nil for a whole clip or a cut.
+    let window: FrameWindow?
+
+    /// - Parameter window: for a piece: seek to the keyframe before `window.decodeFrom`, drop
+    ///   frames before it, stop at `window.end`. Not with `start` or `duration`.
+    init(path: String, formatName: String?, start: Double?, duration: Double?, window: FrameWindow? = nil) throws {
+        precondition(window == nil || (start == nil && duration == nil), "a frame window is not a cut")
+        self.window = window
         demuxer = try Demuxer(path: path, formatName: formatName)
         let (index, codec) = try demuxer.bestVideoStream()
         videoIndex = index
@@ -52,7 +59,10 @@ final class VideoReader {
         self.duration = duration
         let containerStart = demuxer.context.pointee.start_time
         originSeconds = (containerStart == cffmpeg_nopts_value() ? 0 : Double(containerStart) / Double(AV_TIME_BASE)) + startSeconds
-        if startSeconds > 0 {
+        if let window {
+            // The keyframe at or before the first frame wanted; a piece never reads a pipe.
+            try ffmpegCheck(avformat_seek_file(demuxer.context, index, Int64.min, window.decodeFrom, window.decodeFrom, 0), "avformat_seek_file(\(path))")
+        } else if startSeconds > 0 {
             let target = Int64(originSeconds * Double(AV_TIME_BASE))
             // Land on a keyframe at or before the start; frames before it are decoded and dropped.
             // A pipe cannot seek: then the frames before the start are decoded and dropped.
@@ -63,6 +73,19 @@ final class VideoReader {
     }
 
     var videoStream: UnsafeMutablePointer<AVStream> { demuxer.stream(videoIndex) }
+
+    /// Hands on only the other streams' packets: the video is neither read nor decoded (for
+    /// `join`, whose video comes from the pieces). Call before reading.
+    func skipVideo() {
+        videoDone = true
+        videoStream.pointee.discard = AVDISCARD_ALL
+    }
+
+    /// Whether a frame handed on with `pts` (as shifted) only warms up the stabilizer.
+    func isWarmup(_ pts: Int64) -> Bool {
+        guard let window else { return false }
+        return pts < shifted(window.firstWritten, timeBase)
+    }
 
     /// Seconds of a timestamp in `timeBase`, measured from the output's zero.
     private func seconds(_ ts: Int64, _ timeBase: AVRational) -> Double {
@@ -87,7 +110,7 @@ final class VideoReader {
     func next() throws -> VideoInputItem? {
         while !finished {
             if !videoDone, let frame = try decodedFrame() { return frame }
-            if draining && videoDone { finished = true; return nil }
+            if videoDone && (draining || copiedStreams.isEmpty) { finished = true; return nil }
             // Feed the decoder; hand on packets of copied streams.
             let more: Bool
             do { more = try demuxer.read(into: packet) } catch StylizeError.ffmpeg(_, _, let text) {
@@ -153,6 +176,10 @@ final class VideoReader {
                     let (next, overflow) = previous.addingReportingOverflow(step)
                     if overflow { damaged += 1; continue }
                     pts = next
+                }
+                if let window {
+                    if let end = window.end, pts >= end { videoDone = true; return nil }
+                    if pts < window.decodeFrom { continue }
                 }
                 let t = seconds(pts, timeBase)
                 if let duration, t >= duration - 1e-6 { videoDone = true; return nil }

@@ -32,13 +32,17 @@ public final class VideoStylizer {
             throw StylizeError.invalidArgument("the output \(output) is the input; choose another file")
         }
         let started = Date()
-        let reader = try VideoReader(path: input, formatName: options.inputFormat, start: options.start, duration: options.duration)
-        let writer = try VideoWriter(destination: output, video: .init(reader), reader: reader, options: options)
+        let window = try options.frames.map { try pieceWindow($0, of: input) }
+        let reader = try VideoReader(path: input, formatName: options.inputFormat, start: options.start, duration: options.duration, window: window)
+        // A piece is video only: `join` takes the other streams from the source, once.
+        let writer = try VideoWriter(destination: output, video: .init(reader), reader: window == nil ? reader : nil, options: options)
         // Items read ahead of the pipeline (a pipe's first frame and the packets before it).
         var readAhead: [VideoInputItem] = []
         var identity: StyleVector?
         if timeline.needsIdentity {
-            if input == "-" {
+            if let given = options.identity {
+                identity = given
+            } else if input == "-" {
                 // A pipe cannot be read twice: the first frame stands for the clip.
                 while let item = try reader.next() {
                     readAhead.append(item)
@@ -55,7 +59,7 @@ public final class VideoStylizer {
         let frameRate = writer.encoder.context.pointee.framerate
         let schedule = ConditioningSchedule(transformer: stylizer.transformer, timeline: timeline,
                                             frameRate: frameRate.num > 0 ? av_q2d(frameRate) : 25, identity: identity)
-        let total = estimatedFrames(reader)
+        let total = options.frames?.count ?? estimatedFrames(reader)
         if options.filmstrip != nil && total == nil {
             throw StylizeError.invalidArgument("a filmstrip needs the clip's length, which this input does not tell")
         }
@@ -85,7 +89,7 @@ public final class VideoStylizer {
             return frame
         }
         let keepColors = options.preserveColors ? writer.colors.lumaWeights : nil
-        typealias Job = (frame: Frame, pts: Int64, index: Int, conditioning: StyleConditioning)
+        typealias Job = (frame: Frame, pts: Int64, index: Int, conditioning: StyleConditioning, warmup: Bool)
         let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter), Job, VideoOutputItem>(
             workers: workers, framesInFlight: options.framesInFlight,
             process: { worker, job in
@@ -93,11 +97,16 @@ public final class VideoStylizer {
                 var stylized = try worker.0.stylize(image, job.conditioning)
                 if let luma = keepColors { stylized = stylized.keepingColors(of: image, luma: luma) }
                 let aspect = job.frame.pointer.pointee.sample_aspect_ratio
+                if job.warmup { return .warmup(input: TemporalStabilizer.Motion(image), stylized: stylized) }
                 if stabilizer != nil { return .image(input: TemporalStabilizer.Motion(image), stylized: stylized, pts: job.pts, aspect: aspect) }
                 return .frame(try encode(stylized, pts: job.pts, aspect: aspect, index: job.index, converter: worker.1))
             },
             write: { item in
                 switch item {
+                case .warmup(let input, let stylized):
+                    // Before a piece's first frame: only the stabilizer's state needs it.
+                    _ = stabilizer!.stabilize(input, stylized: stylized)
+                    return
                 case .image(let input, let stylized, let pts, let aspect):
                     let steady = stabilizer!.stabilize(input, stylized: stylized)
                     try writer.write(.frame(encode(steady, pts: pts, aspect: aspect, index: written, converter: writerConverter)))
@@ -120,7 +129,9 @@ public final class VideoStylizer {
                     // Keyframe times are on the input's timeline, so a cut does not move them.
                     let seconds = Double(pts) * av_q2d(reader.timeBase) + (options.start ?? 0)
                     defer { index += 1 }
-                    return .work((frame, pts, index, try schedule.conditioning(at: seconds)))
+                    let warmup = reader.isWarmup(pts)
+                    // Only a stabilizer needs warm-up frames (none are asked for without one).
+                    return .work((frame, pts, index, try schedule.conditioning(at: seconds), warmup && stabilizer != nil))
                 case .packet(let packet, let stream)?: return .passThrough(.packet(packet, stream: stream))
                 case nil: return nil
                 }
@@ -142,6 +153,19 @@ public final class VideoStylizer {
         if reader.damaged > 0 { summary.warnings.append("\(reader.damaged) damaged video packets or frames were skipped") }
         if let early = reader.endedEarly { summary.warnings.append("the input ends early (\(early)); everything before that was stylized") }
         return summary
+    }
+
+    /// The frames a piece job decodes, warms up on and writes, from the input's packets.
+    func pieceWindow(_ frames: Range<Int>, of input: String) throws -> FrameWindow {
+        guard input != "-" else { throw StylizeError.invalidArgument("a piece of a clip (frames) needs a file, not a pipe") }
+        let index = try VideoFrameIndex(path: input, formatName: options.inputFormat, through: frames.upperBound)
+        guard frames.upperBound <= index.count else {
+            throw StylizeError.invalidArgument("frames \(frames.lowerBound)..\(frames.upperBound) go past the end of \(input), which has \(index.count) frames")
+        }
+        let warmup = options.stabilization > 0 ? (options.warmup ?? VideoOptions.defaultWarmup(stabilization: options.stabilization)) : 0
+        return FrameWindow(decodeFrom: index.timestamps[max(0, frames.lowerBound - warmup)],
+                           firstWritten: index.timestamps[frames.lowerBound],
+                           end: frames.upperBound < index.count ? index.timestamps[frames.upperBound] : nil)
     }
 
     /// The transformer's input size: the frame's, or its shorter side at `processingSize`.

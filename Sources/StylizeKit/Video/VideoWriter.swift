@@ -8,8 +8,18 @@ enum VideoOutputItem {
     /// A stylized frame still in RGB, with what the stabilizer needs of the network's input,
     /// for the in-order stage (temporal stabilization) before it becomes a `frame`.
     case image(input: TemporalStabilizer.Motion, stylized: RGBImage, pts: Int64, aspect: AVRational)
+    /// A frame before a piece's first one: it goes through the stabilizer and is not written.
+    case warmup(input: TemporalStabilizer.Motion, stylized: RGBImage)
     /// A frame that could not be read (an image sequence's broken file): nothing to write.
     case skipped(String)
+}
+
+/// Metadata keys of a piece (`VideoOptions.frames`) that `join` reads.
+enum PieceTags {
+    /// "A..B": the frames the piece holds.
+    static let frames = "stylize_frames"
+    /// The settings it was made with (`VideoOptions.pieceSignature`).
+    static let options = "stylize_options"
 }
 
 /// Encodes the stylized frames and muxes them with the streams copied from the input.
@@ -31,10 +41,8 @@ final class VideoWriter {
     let pixelRotation: Int
     /// One line per input stream: copied, or left out and why.
     private(set) var notes: [String] = []
-    /// Input stream index -> output stream index, for copied streams.
-    private(set) var streamMap: [Int32: Int32] = [:]
-    /// Input stream index -> its re-encoder, for audio the container cannot hold as it is.
-    private var transcoders: [Int32: AudioTranscoder] = [:]
+    /// The input's audio and subtitles, when there is an input reader.
+    private var companions: CompanionStreams?
     private let packet: Packet
     /// Time base of the frames' timestamps as they arrive; the encoder's may differ (fallback).
     private let frameTimeBase: AVRational
@@ -94,7 +102,9 @@ final class VideoWriter {
 
         // The encoder: named, or the container's preferred video codec.
         let codec: UnsafePointer<AVCodec>
-        if let name = options.codec {
+        // A piece is encoded as the clip it joins into will be; unnamed, that is H.264 (what
+        // .mp4, .mov and .mkv outputs get), whatever container holds the piece itself.
+        if let name = options.codec ?? (options.frames != nil ? "libx264" : nil) {
             guard let found = avcodec_find_encoder_by_name(name), found.pointee.type == AVMEDIA_TYPE_VIDEO else {
                 throw StylizeError.invalidArgument("no video encoder named \(name) in this FFmpeg")
             }
@@ -112,7 +122,8 @@ final class VideoWriter {
         let formats = Self.pixelFormats(of: codec)
         pixelFormat = formats.contains(AV_PIX_FMT_YUV420P) || formats.isEmpty ? AV_PIX_FMT_YUV420P : formats[0]
         let storesRotation = Self.formatsWithRotation.contains(String(cString: muxer.format.pointee.name))
-        pixelRotation = storesRotation ? 0 : video.rotation
+        // A piece keeps the pixels as they are: `join` tags the rotation from the source.
+        pixelRotation = storesRotation || options.frames != nil ? 0 : video.rotation
         let (sourceWidth, sourceHeight) = pixelRotation % 180 == 0 ? (video.width, video.height) : (video.height, video.width)
         // 4:2:0 needs even sides: an odd side loses its last pixel to a slight rescale.
         let subsampled = pixelFormat == AV_PIX_FMT_YUV420P
@@ -182,7 +193,13 @@ final class VideoWriter {
 
         if let reader {
             av_dict_copy(&muxer.context.pointee.metadata, reader.demuxer.context.pointee.metadata, 0)
-            try mapOtherStreams(reader)
+            let companions = try CompanionStreams(from: reader, into: muxer)
+            notes += companions.notes
+            self.companions = companions
+        }
+        if let frames = options.frames {
+            av_dict_set(&muxer.context.pointee.metadata, PieceTags.frames, "\(frames.lowerBound)..\(frames.upperBound)", 0)
+            av_dict_set(&muxer.context.pointee.metadata, PieceTags.options, options.pieceSignature ?? "", 0)
         }
         try muxer.writeHeader()
     }
@@ -219,7 +236,7 @@ final class VideoWriter {
         return ((Int((-degrees / 90).rounded()) % 4 + 4) % 4) * 90
     }
 
-    private static func copySideData(from input: UnsafeMutablePointer<AVStream>, to output: UnsafeMutablePointer<AVStream>,
+    static func copySideData(from input: UnsafeMutablePointer<AVStream>, to output: UnsafeMutablePointer<AVStream>,
                                      skipping: Set<UInt32>) throws {
         for i in 0..<Int(input.pointee.nb_side_data) {
             let side = input.pointee.side_data[i]
@@ -229,72 +246,6 @@ final class VideoWriter {
             }
             target.update(from: side.data, count: Int(side.size))
         }
-    }
-
-    /// Audio and subtitle streams are copied when the container takes their codec; everything
-    /// else is left out with a note.
-    private func mapOtherStreams(_ reader: VideoReader) throws {
-        let demuxer = reader.demuxer
-        for index in 0..<Int32(demuxer.context.pointee.nb_streams) where index != reader.videoIndex {
-            let stream = demuxer.stream(index)
-            let parameters = stream.pointee.codecpar.pointee
-            let kind = av_get_media_type_string(parameters.codec_type).map { String(cString: $0) } ?? "data"
-            let codec = String(cString: avcodec_get_name(parameters.codec_id))
-            guard parameters.codec_type == AVMEDIA_TYPE_AUDIO || parameters.codec_type == AVMEDIA_TYPE_SUBTITLE else {
-                notes.append("\(kind) stream \(index) (\(codec)): left out, only audio and subtitles are carried over")
-                continue
-            }
-            if parameters.codec_type == AVMEDIA_TYPE_AUDIO && !Self.copiesAudio(parameters.codec_id, into: muxer) {
-                try addTranscodedAudio(stream, index: index, reader: reader)
-                continue
-            }
-            guard muxer.accepts(parameters.codec_id) else {
-                notes.append("subtitle stream \(index) (\(codec)): left out, \(String(cString: muxer.format.pointee.name)) cannot hold it")
-                continue
-            }
-            let out = try muxer.addStream()
-            try ffmpegCheck(avcodec_parameters_copy(out.pointee.codecpar, stream.pointee.codecpar), "avcodec_parameters_copy")
-            out.pointee.codecpar.pointee.codec_tag = 0
-            out.pointee.time_base = stream.pointee.time_base
-            out.pointee.disposition = stream.pointee.disposition
-            av_dict_copy(&out.pointee.metadata, stream.pointee.metadata, 0)
-            streamMap[index] = out.pointee.index
-            reader.copiedStreams.insert(index)
-            notes.append("\(kind) stream \(index) (\(codec)): copied")
-        }
-    }
-
-    /// MP4 and MOV players reliably play only these audio codecs; FFmpeg would also mux MP2,
-    /// Vorbis and others there, but many players then stay silent.
-    static let playableInMP4: Set<UInt32> = [AV_CODEC_ID_AAC, AV_CODEC_ID_MP3, AV_CODEC_ID_AC3, AV_CODEC_ID_EAC3,
-                                             AV_CODEC_ID_ALAC, AV_CODEC_ID_OPUS, AV_CODEC_ID_FLAC].map(\.rawValue).reduce(into: []) { $0.insert($1) }
-
-    /// Whether an audio stream of `codec` goes into the output as it is.
-    static func copiesAudio(_ codec: AVCodecID, into muxer: Muxer) -> Bool {
-        guard muxer.accepts(codec) else { return false }
-        return !formatsWithRotation.contains(String(cString: muxer.format.pointee.name)) || playableInMP4.contains(codec.rawValue)
-    }
-
-    /// Audio whose codec the container rejects is re-encoded to the container's own default
-    /// (AAC for MP4/MOV, Opus for WebM), never dropped.
-    private func addTranscodedAudio(_ stream: UnsafeMutablePointer<AVStream>, index: Int32, reader: VideoReader) throws {
-        let target = muxer.format.pointee.audio_codec
-        let from = String(cString: avcodec_get_name(stream.pointee.codecpar.pointee.codec_id))
-        guard target != AV_CODEC_ID_NONE, muxer.accepts(target) else {
-            throw StylizeError.invalidArgument("\(String(cString: muxer.format.pointee.name)) cannot hold \(from) audio nor re-encoded audio; choose another container")
-        }
-        let out = try muxer.addStream()
-        let muxer = self.muxer, outIndex = out.pointee.index
-        let transcoder = try AudioTranscoder(stream: stream, codecID: target, globalHeader: muxer.wantsGlobalHeader) { packet in
-            try muxer.write(packet, stream: outIndex, timeBase: packet.pointer.pointee.time_base)
-        }
-        try ffmpegCheck(avcodec_parameters_from_context(out.pointee.codecpar, transcoder.encoder.context), "avcodec_parameters_from_context")
-        out.pointee.time_base = transcoder.encoder.context.pointee.time_base
-        out.pointee.disposition = stream.pointee.disposition
-        av_dict_copy(&out.pointee.metadata, stream.pointee.metadata, 0)
-        transcoders[index] = transcoder
-        reader.copiedStreams.insert(index)
-        notes.append("audio stream \(index) (\(from)): re-encoded to \(transcoder.codecName) for \(String(cString: muxer.format.pointee.name))")
     }
 
     func write(_ item: VideoOutputItem) throws {
@@ -308,14 +259,12 @@ final class VideoWriter {
             frame.pointer.pointee.pict_type = AV_PICTURE_TYPE_NONE
             _ = try encoder.send(frame)
             try drainEncoder()
-        case .image:
+        case .image, .warmup:
             preconditionFailure("images are turned into frames before the writer")
         case .skipped:
             return
         case .packet(let packet, let stream):
-            if let transcoder = transcoders[stream] { return try transcoder.transcode(packet) }
-            guard let out = streamMap[stream] else { return }
-            try muxer.write(packet, stream: out, timeBase: packet.pointer.pointee.time_base)
+            try companions?.write(packet, stream: stream)
         }
     }
 
@@ -330,7 +279,7 @@ final class VideoWriter {
     func finish() throws {
         _ = try encoder.send(nil)
         try drainEncoder()
-        for transcoder in transcoders.values { try transcoder.finish() }
+        try companions?.finish()
         try muxer.finish()
     }
 }

@@ -1,0 +1,70 @@
+import CFFmpeg
+import Foundation
+
+/// The video frames of a file in presentation order, read from its packets (demuxed, not
+/// decoded): how `--frames A..B` finds frame A and the keyframe before it, and how `join`
+/// checks that pieces cover every frame once. Frame N is the N-th frame a single-process job
+/// would stylize (one frame per packet, as in MP4, MOV, Matroska and NUT).
+struct VideoFrameIndex {
+    /// Presentation timestamps in the video stream's time base, ascending.
+    let timestamps: [Int64]
+    /// Positions in `timestamps` of the frames that start a keyframe packet.
+    let keyframes: [Int]
+    let timeBase: AVRational
+    /// Whether the whole file was read (otherwise `timestamps` may stop early).
+    let complete: Bool
+
+    /// Packets a decoder may hold back before presenting: frames after this many more packets
+    /// cannot come before the ones seen. H.264 and HEVC reorder at most 16.
+    static let reorderMargin = 32
+
+    /// Reads the video packets of `path`, stopping once frame `frames - 1` is surely known
+    /// (after `frames` + `reorderMargin` packets), or at the end when `frames` is nil.
+    init(path: String, formatName: String? = nil, through frames: Int? = nil) throws {
+        let demuxer = try Demuxer(path: path, formatName: formatName)
+        let (video, _) = try demuxer.bestVideoStream()
+        for index in 0..<Int(demuxer.context.pointee.nb_streams) where Int32(index) != video {
+            // Other streams' packets are skipped without being read where the demuxer can.
+            demuxer.stream(Int32(index)).pointee.discard = AVDISCARD_ALL
+        }
+        timeBase = demuxer.stream(video).pointee.time_base
+        let packet = try Packet()
+        var stamps: [(ts: Int64, key: Bool)] = []
+        let limit = frames.map { $0 + Self.reorderMargin }
+        var complete = true
+        while try demuxer.read(into: packet) {
+            defer { packet.unref() }
+            let p = packet.pointer.pointee
+            guard p.stream_index == video else { continue }
+            let ts = p.pts != cffmpeg_nopts_value() ? p.pts : p.dts
+            guard ts != cffmpeg_nopts_value() else { continue }
+            stamps.append((ts, p.flags & AV_PKT_FLAG_KEY != 0))
+            if let limit, stamps.count >= limit { complete = false; break }
+        }
+        stamps.sort { $0.ts < $1.ts }
+        // A repeated timestamp is one frame for the decoding side too (the reader drops repeats).
+        var unique: [(ts: Int64, key: Bool)] = []
+        for stamp in stamps {
+            if let last = unique.last, last.ts == stamp.ts { unique[unique.count - 1].key = last.key || stamp.key } else { unique.append(stamp) }
+        }
+        timestamps = unique.map(\.ts)
+        keyframes = unique.indices.filter { unique[$0].key }
+        self.complete = complete
+    }
+
+    var count: Int { timestamps.count }
+
+    /// The last keyframe at or before frame `frame` (0 when none is flagged).
+    func keyframe(atOrBefore frame: Int) -> Int {
+        keyframes.last { $0 <= frame } ?? 0
+    }
+}
+
+/// Which decoded frames a piece job keeps, as presentation timestamps in the video stream's
+/// time base: frames from `decodeFrom` on are stylized, those before `firstWritten` only warm
+/// up the stabilizer, and the job stops at `end` (exclusive; nil runs to the end of the file).
+struct FrameWindow {
+    var decodeFrom: Int64
+    var firstWritten: Int64
+    var end: Int64?
+}
