@@ -68,3 +68,31 @@ struct FrameWindow {
     var firstWritten: Int64
     var end: Int64?
 }
+
+/// What a driver that splits a clip into pieces needs to know of it (`stylize probe`).
+public struct ClipLayout: Sendable, Codable {
+    /// Video frames, counted as `VideoOptions.frames` counts them.
+    public var frames: Int
+    /// Frame numbers that are keyframes: pieces starting there decode nothing they drop.
+    public var keyframes: [Int]
+    /// The nominal frame rate (frames per second), 0 when the file does not tell.
+    public var frameRate: Double
+    /// Seconds from the first frame to the end of the last.
+    public var seconds: Double
+    public var width: Int
+    public var height: Int
+
+    public init(of path: String) throws {
+        let index = try VideoFrameIndex(path: path)
+        let demuxer = try Demuxer(path: path)
+        let stream = demuxer.stream(try demuxer.bestVideoStream().index)
+        let rate = av_guess_frame_rate(demuxer.context, stream, nil)
+        frames = index.count
+        keyframes = index.keyframes
+        frameRate = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0
+        let span = Double((index.timestamps.last ?? 0) - (index.timestamps.first ?? 0)) * av_q2d(index.timeBase)
+        seconds = index.count == 0 ? 0 : span + (frameRate > 0 ? 1 / frameRate : 0)
+        width = Int(stream.pointee.codecpar.pointee.width)
+        height = Int(stream.pointee.codecpar.pointee.height)
+    }
+}
