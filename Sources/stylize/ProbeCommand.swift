@@ -12,10 +12,13 @@ struct ProbeCommand: ParsableCommand {
     @Argument(help: "The clip.")
     var input: String
 
+    @Flag(help: "Include every frame's timestamp and the file's size and time: a layout for 'stylize video --frames A..B --layout FILE', which then finds its frames without scanning the file.")
+    var timestamps = false
+
     func run() throws {
         try reportingErrors {
             guard FileManager.default.fileExists(atPath: input) else { throw StylizeError.fileNotFound(input) }
-            try printJSON(try ClipLayout(of: input))
+            try printJSON(try ClipLayout(of: input, withTimestamps: timestamps))
         }
     }
 }

@@ -203,6 +203,9 @@ struct VideoCommand: ParsableCommand {
     @Option(help: ArgumentHelp("With --frames: frames before A that run through the stabilizer, not written, so that the piece joins seamlessly (default: enough for the stabilizer's memory to fade below 1/1000).", valueName: "n"))
     var warmup: Int?
 
+    @Option(help: ArgumentHelp("With --frames: the clip's frame layout from 'stylize probe --timestamps', so that the piece finds its frames without scanning the file up to them.", valueName: "file.json"))
+    var layout: String?
+
     @Option(help: ArgumentHelp("The clip's own style vector for --strength below 1, computed once ('stylize vector CLIP --clip -o FILE.json') so that every piece blends towards the same one.", valueName: "file.json"))
     var identity: String?
 
@@ -228,6 +231,7 @@ struct VideoCommand: ParsableCommand {
             guard input != "-", output != "-" else { throw ValidationError("--frames reads and writes files, not pipes") }
             guard processing.filmstrip == nil else { throw ValidationError("--filmstrip goes with whole clips, not --frames") }
         }
+        if layout != nil && frames == nil { throw ValidationError("--layout goes with --frames") }
         if let warmup { guard warmup >= 0, frames != nil else { throw ValidationError("--warmup takes a count of frames and goes with --frames") } }
     }
 
@@ -243,7 +247,7 @@ struct VideoCommand: ParsableCommand {
     func pieceSignature() -> String {
         var arguments = Array(CommandLine.arguments.dropFirst())
         var kept: [String] = []
-        let dropsValue: Set<String> = ["-o", "--output", "--frames", "--warmup"]
+        let dropsValue: Set<String> = ["-o", "--output", "--frames", "--warmup", "--layout"]
         let dropsFlag: Set<String> = ["video", "--overwrite", "--json", "--quiet", input]
         while !arguments.isEmpty {
             let argument = arguments.removeFirst()
@@ -268,6 +272,13 @@ struct VideoCommand: ParsableCommand {
                 options.frames = Self.parseFrames(frames)
                 options.warmup = warmup
                 options.pieceSignature = pieceSignature()
+                if let layout {
+                    let data: Data
+                    do { data = try Data(contentsOf: URL(fileURLWithPath: layout)) } catch { throw StylizeError.fileNotFound(layout) }
+                    do { options.layout = try JSONDecoder().decode(ClipLayout.self, from: data) } catch {
+                        throw StylizeError.invalidArgument("\(layout) is not a frame layout from stylize probe --timestamps")
+                    }
+                }
             }
             options.identity = try identity.map { try StyleVectorFile.read(URL(fileURLWithPath: $0)) }
             if input != "-" && !FileManager.default.fileExists(atPath: input) { throw StylizeError.fileNotFound(input) }

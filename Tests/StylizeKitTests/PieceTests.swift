@@ -112,6 +112,30 @@ final class PieceTests: XCTestCase {
                         saying: "frames 80..95 go past the end of \(input.path), which has 90 frames")
     }
 
+    /// A piece given the clip's layout (`probe --timestamps`) is the piece that scans the file;
+    /// a layout of a file that changed since is refused.
+    func testLayoutSparesTheScanAndIsCheckedAgainstTheFile() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try clip(dir)
+        let probed = try TestSupport.stylize(["probe", input.path, "--timestamps"])
+        XCTAssertEqual(probed.status, 0, probed.stderr)
+        let layout = try JSONDecoder().decode(ClipLayout.self, from: Data(probed.stdout.utf8))
+        XCTAssertEqual(layout.frames, 90)
+        XCTAssertEqual(layout.keyframes, [0, 30, 60])
+        XCTAssertEqual(layout.timestamps?.count, 90)
+        let layoutFile = dir.appendingPathComponent("layout.json")
+        try probed.stdout.write(to: layoutFile, atomically: true, encoding: .utf8)
+        let options = ["--crf", "0", "--no-stabilize", "--frames", "45..60"]
+        let scanned = dir.appendingPathComponent("scanned.nut"), given = dir.appendingPathComponent("given.nut")
+        XCTAssertEqual(try TestSupport.stylize(["video", input.path, "-s", style, "-o", scanned.path] + options).status, 0)
+        XCTAssertEqual(try TestSupport.stylize(["video", input.path, "-s", style, "-o", given.path, "--layout", layoutFile.path] + options).status, 0)
+        XCTAssertEqual(try frameHashes(given), try frameHashes(scanned))
+        XCTAssertEqual(try probe(given, "v:0", "packet=pts"), try probe(scanned, "v:0", "packet=pts"))
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: 60)], ofItemAtPath: input.path)
+        try assertFails(["video", input.path, "-s", style, "-o", dir.appendingPathComponent("late.nut").path, "--layout", layoutFile.path] + options,
+                        in: dir, saying: "has changed since its frame layout was written: probe it again")
+    }
+
     /// A job killed with SIGKILL cannot remove its temporary file; the next job writing the
     /// same output does, and leaves other processes' files alone.
     func testStaleTemporaryOutputsAreCleared() throws {

@@ -18,6 +18,13 @@ struct VideoFrameIndex {
     /// cannot come before the ones seen. H.264 and HEVC reorder at most 16.
     static let reorderMargin = 32
 
+    init(timestamps: [Int64], keyframes: [Int], timeBase: AVRational) {
+        self.timestamps = timestamps
+        self.keyframes = keyframes
+        self.timeBase = timeBase
+        complete = true
+    }
+
     /// Reads the video packets of `path`, stopping once frame `frames - 1` is surely known
     /// (after `frames` + `reorderMargin` packets), or at the end when `frames` is nil.
     init(path: String, formatName: String? = nil, through frames: Int? = nil) throws {
@@ -81,8 +88,17 @@ public struct ClipLayout: Sendable, Codable {
     public var seconds: Double
     public var width: Int
     public var height: Int
+    /// Every frame's presentation timestamp in `timeBase` (with `withTimestamps`): given to
+    /// pieces (`VideoOptions.layout`), it spares each of them a scan of the file's packets.
+    public var timestamps: [Int64]?
+    /// The video stream's time base, numerator and denominator.
+    public var timeBase: [Int32]?
+    /// Size and modification time (seconds since 1970) of the file when it was probed: a
+    /// layout is refused for a file that has changed since.
+    public var fileSize: Int64?
+    public var modified: Double?
 
-    public init(of path: String) throws {
+    public init(of path: String, withTimestamps: Bool = false) throws {
         let index = try VideoFrameIndex(path: path)
         let demuxer = try Demuxer(path: path)
         let stream = demuxer.stream(try demuxer.bestVideoStream().index)
@@ -94,5 +110,29 @@ public struct ClipLayout: Sendable, Codable {
         seconds = index.count == 0 ? 0 : span + (frameRate > 0 ? 1 / frameRate : 0)
         width = Int(stream.pointee.codecpar.pointee.width)
         height = Int(stream.pointee.codecpar.pointee.height)
+        if withTimestamps {
+            timestamps = index.timestamps
+            timeBase = [index.timeBase.num, index.timeBase.den]
+            (fileSize, modified) = try Self.fileStamp(path)
+        }
+    }
+
+    static func fileStamp(_ path: String) throws -> (Int64, Double) {
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        return (Int64((attributes[.size] as? NSNumber)?.int64Value ?? -1),
+                (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)
+    }
+
+    /// The frame index this layout records for `path`, refused when the file changed since.
+    func frameIndex(for path: String) throws -> VideoFrameIndex {
+        guard let timestamps, let timeBase, timeBase.count == 2, timeBase[1] > 0, timestamps.count == frames,
+              let fileSize, let modified else {
+            throw StylizeError.invalidArgument("the frame layout has no timestamps: write it with stylize probe --timestamps")
+        }
+        let (size, time) = try Self.fileStamp(path)
+        guard size == fileSize, abs(time - modified) < 1e-3 else {
+            throw StylizeError.invalidArgument("\(path) has changed since its frame layout was written: probe it again")
+        }
+        return VideoFrameIndex(timestamps: timestamps, keyframes: keyframes, timeBase: AVRational(num: timeBase[0], den: timeBase[1]))
     }
 }

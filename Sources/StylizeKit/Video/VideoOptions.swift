@@ -24,6 +24,9 @@ public struct VideoOptions: Sendable {
     /// Frames before `frames.lowerBound` run through the stabilizer (not written) so that its
     /// state matches a single-process job's; nil picks `defaultWarmup(stabilization:)`.
     public var warmup: Int?
+    /// The clip's frames as `stylize probe --timestamps` recorded them: a piece then finds its
+    /// frames without scanning the file's packets up to them.
+    public var layout: ClipLayout?
     /// The content's own style vector for strengths below 1, when it is computed once for all
     /// pieces of a split job; nil computes it from the clip.
     public var identity: StyleVector?

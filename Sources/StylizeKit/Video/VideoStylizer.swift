@@ -158,7 +158,8 @@ public final class VideoStylizer {
     /// The frames a piece job decodes, warms up on and writes, from the input's packets.
     func pieceWindow(_ frames: Range<Int>, of input: String) throws -> FrameWindow {
         guard input != "-" else { throw StylizeError.invalidArgument("a piece of a clip (frames) needs a file, not a pipe") }
-        let index = try VideoFrameIndex(path: input, formatName: options.inputFormat, through: frames.upperBound)
+        let index = try options.layout?.frameIndex(for: input)
+            ?? VideoFrameIndex(path: input, formatName: options.inputFormat, through: frames.upperBound)
         guard frames.upperBound <= index.count else {
             throw StylizeError.invalidArgument("frames \(frames.lowerBound)..\(frames.upperBound) go past the end of \(input), which has \(index.count) frames")
         }

@@ -207,7 +207,10 @@ def run(args) -> dict:
         raise Failure("--segment-seconds must be positive")
     if args.local_workers is not None and args.local_workers < 1:
         raise Failure("--local-workers must be at least 1")
-    layout = json.loads(run_stylize(stylize, ["probe", str(clip)]))
+    # Every frame's timestamp, once: pieces find their frames in it instead of each scanning
+    # the file's packets up to its own.
+    layout_text = run_stylize(stylize, ["probe", str(clip), "--timestamps"])
+    layout = json.loads(layout_text)
     if layout["frames"] == 0:
         raise Failure(f"{args.input}: no video frames")
 
@@ -221,6 +224,8 @@ def run(args) -> dict:
     except OSError as error:
         raise Failure(f"cannot use the work dir {work}: {error.strerror or error}") from None
 
+    layout_file = work / "layout.json"
+    layout_file.write_text(layout_text)
     piece_args, inputs = style_arguments(args, work, stylize)
     stat = clip.stat()
     options_hash = hashlib.sha256(json.dumps({
@@ -266,7 +271,7 @@ def run(args) -> dict:
                 frames_done += end - first
                 continue
             futures.append(client.submit(run_segment, stylize, str(clip.resolve()), str(piece), str(manifest), str(work / "attempts"),
-                                         first, end, piece_args, options_hash, retries=2, pure=False,
+                                         first, end, piece_args + ["--layout", str(layout_file)], options_hash, retries=2, pure=False,
                                          key=f"stylize-{options_hash}-{first}-{end}"))
         done = reused
         counted = frames_done
@@ -301,7 +306,7 @@ def run(args) -> dict:
             Path(piece).unlink(missing_ok=True)
             Path(piece).with_suffix(".json").unlink(missing_ok=True)
         shutil.rmtree(work / "attempts", ignore_errors=True)
-        for name in ("style.json", "identity.json"):
+        for name in ("style.json", "identity.json", "layout.json"):
             (work / name).unlink(missing_ok=True)
         try:
             work.rmdir()
