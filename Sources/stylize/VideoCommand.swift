@@ -124,6 +124,7 @@ struct EncodingOptions: ParsableArguments {
 }
 
 /// Ctrl-C and SIGTERM ask the running job to stop; the job then removes its partial output.
+/// Sendable, unchecked: `signalNumber` is only read and written under `lock`.
 final class StopRequest: @unchecked Sendable {
     private let lock = NSLock()
     private var signalNumber: Int32?

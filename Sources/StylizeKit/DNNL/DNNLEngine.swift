@@ -9,6 +9,9 @@ func dnnlCheck(_ status: dnnl_status_t, _ call: @autoclosure () -> String) throw
 }
 
 /// The CPU engine. One per process; primitives and memories built on it are shared.
+///
+/// Sendable, unchecked: its one property never changes, and oneDNN's engines are thread-safe
+/// (its documentation's threading model: primitives may be created and run from any thread).
 final class DNNLEngine: @unchecked Sendable {
     let handle: dnnl_engine_t
 

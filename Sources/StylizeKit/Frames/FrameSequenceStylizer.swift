@@ -19,7 +19,7 @@ public struct FrameSequenceOptions: Sendable {
 
 /// Stylizes an image sequence (for example what a webcam dumps into a folder) into a folder of
 /// pictures with the same names, or into a video assembled at a fixed frame rate.
-public final class FrameSequenceStylizer {
+public final class FrameSequenceStylizer: Sendable {
     public let stylizer: Stylizer
     public let options: FrameSequenceOptions
 
@@ -136,7 +136,7 @@ public final class FrameSequenceStylizer {
             }
         }
         let format = options.pictureFormat
-        let destination = { (source: URL) -> URL in
+        let destination = { @Sendable (source: URL) -> URL in
             let name = format.map { source.deletingPathExtension().lastPathComponent + "." + ($0 == .jpeg ? "jpg" : $0.rawValue) }
             return folder.appendingPathComponent(name ?? source.lastPathComponent)
         }
@@ -148,11 +148,11 @@ public final class FrameSequenceStylizer {
                 throw StylizeError.invalidArgument("with --watch the output folder cannot be the input folder: every result would be taken for a new frame")
             }
         }
-        var size = (0, 0)
-        let sizeLock = NSLock()
+        let size = Locked((0, 0))
         let stabilizer = self.stabilizer()
+        let stabilizes = stabilizer != nil
         var skipped: [String] = []
-        let finish = { (index: Int, stylized: RGBImage, target: URL) throws in
+        let finish = { @Sendable (index: Int, stylized: RGBImage, target: URL) throws in
             try filmstrip?.offer(index, stylized)
             try Picture(stylized).write(to: target, overwrite: self.options.video.overwrite)
         }
@@ -165,8 +165,8 @@ public final class FrameSequenceStylizer {
                 guard let picture = try Self.load(job.frame) else { return .skipped(job.frame.url.path) }
                 let result = try self.stylizer.stylize(picture, conditioning: job.conditioning, processingSize: self.options.video.processingSize,
                                                        preserveColors: self.options.video.preserveColors, worker: worker)
-                sizeLock.withLock { size = (picture.width, picture.height) }
-                if stabilizer != nil {
+                size.withLock { $0 = (picture.width, picture.height) }
+                if stabilizes {
                     return .pending(index: job.index, input: TemporalStabilizer.Motion(picture.rgbImage), stylized: result.rgbImage, target: target)
                 }
                 try finish(job.index, result.rgbImage, target)
@@ -193,7 +193,8 @@ public final class FrameSequenceStylizer {
             return .work(job)
         }
         guard counter.value > 0 else { throw StylizeError.unreadable(path: "\(input)", reason: "no frame could be read") }
-        return (size.0, size.1, format?.rawValue ?? "same as input",
+        let (width, height) = size.withLock { $0 }
+        return (width, height, format?.rawValue ?? "same as input",
                 stabilizer.map { [Self.note($0, self.options.video.stabilization)] } ?? [], skipped.map { "skipped \($0): not a readable picture" })
     }
 
@@ -212,12 +213,13 @@ public final class FrameSequenceStylizer {
         var queued: SequenceJob? = firstJob
         let converters = try workers().map { ($0, FrameConverter()) }
         let stabilizer = self.stabilizer()
+        let stabilizes = stabilizer != nil
         let writerConverter = FrameConverter()
         var skipped: [String] = []
-        let encode = { (index: Int, stylized: RGBImage, converter: FrameConverter) throws -> Frame in
+        let (outWidth, outHeight, outFormat, outColors) = (writer.width, writer.height, writer.pixelFormat, writer.colors)
+        let encode = { @Sendable (index: Int, stylized: RGBImage, converter: FrameConverter) throws -> Frame in
             try filmstrip?.offer(index, stylized)
-            let frame = try converter.frame(from: stylized, width: writer.width, height: writer.height,
-                                            format: writer.pixelFormat, colors: writer.colors)
+            let frame = try converter.frame(from: stylized, width: outWidth, height: outHeight, format: outFormat, colors: outColors)
             frame.pointer.pointee.pts = Int64(index)
             return frame
         }
@@ -228,7 +230,7 @@ public final class FrameSequenceStylizer {
                 let result = try self.stylizer.stylize(picture, conditioning: job.conditioning, processingSize: self.options.video.processingSize,
                                                        preserveColors: self.options.video.preserveColors,
                                                        worker: worker.0).rgbImage
-                if stabilizer != nil {
+                if stabilizes {
                     return .image(input: TemporalStabilizer.Motion(picture.rgbImage), stylized: result, pts: Int64(job.index), aspect: AVRational(num: 1, den: 1))
                 }
                 return .frame(try encode(job.index, result, worker.1))

@@ -4,7 +4,14 @@ import CFFmpeg
 func ffmpegErrorText(_ code: Int32) -> String {
     var buffer = [CChar](repeating: 0, count: 256)
     if av_strerror(code, &buffer, buffer.count) < 0 { return "error \(code)" }
-    return String(cString: buffer)
+    return String(nulTerminated: buffer)
+}
+
+extension String {
+    /// The text in a C buffer up to its first NUL.
+    init(nulTerminated buffer: [CChar]) {
+        self.init(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 }
 
 /// Returns `code` when it is not negative; throws `StylizeError.ffmpeg` when it is.

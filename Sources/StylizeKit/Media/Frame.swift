@@ -1,7 +1,11 @@
 import CFFmpeg
 
 /// Owns one AVFrame.
-final class Frame {
+///
+/// Sendable by hand-over, unchecked: a frame travels between the stages of a job (decoded by the
+/// reader, converted by a worker, encoded by the writer), and each stage that passes it on
+/// keeps no reference to it, so one thread at a time touches it. Nothing else shares frames.
+final class Frame: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<AVFrame>
 
     init() throws {
@@ -31,7 +35,10 @@ final class Frame {
 }
 
 /// Owns one AVPacket.
-final class Packet {
+///
+/// Sendable by hand-over, unchecked, as `Frame`: a packet read for copying goes from the reader
+/// to the writer, and the reader keeps no reference to it.
+final class Packet: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<AVPacket>
 
     init() throws {

@@ -24,7 +24,7 @@ enum OutputFile {
     static let hostName: String = {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
-        let name = String(cString: buffer).replacingOccurrences(of: "/", with: "_")
+        let name = String(nulTerminated: buffer).replacingOccurrences(of: "/", with: "_")
         return name.isEmpty ? "localhost" : name
     }()
 

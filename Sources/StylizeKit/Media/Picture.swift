@@ -121,9 +121,13 @@ public struct Picture: Sendable, Equatable {
                              destination: [out.baseAddress, nil, nil, nil],
                              destinationStrides: [Int32(width * 4 * bytesPerSample), 0, 0, 0])
         }
-        let sample: (Int) -> UInt32 = deep
-            ? { i in UInt32(rgba[2 * i]) | UInt32(rgba[2 * i + 1]) << 8 }
-            : { i in UInt32(rgba[i]) * 257 }
+        func sample(_ i: Int) -> UInt32 {
+            if deep {
+                let low = UInt32(rgba[2 * i]), high = UInt32(rgba[2 * i + 1])
+                return low | high << 8
+            }
+            return UInt32(rgba[i]) * 257
+        }
         var samples = [UInt16](repeating: 0, count: width * height * 3)
         for p in 0..<(width * height) {
             let alpha = sample(p * 4 + 3)

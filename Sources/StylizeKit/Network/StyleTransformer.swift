@@ -9,9 +9,9 @@ import StylizeKernels
 ///
 /// Holds the dequantized weights, read-only and shared; each `TransformerWorker` owns the
 /// primitives and scratch memory for the frame size it runs.
-public final class StyleTransformer: @unchecked Sendable {
+public final class StyleTransformer: Sendable {
     /// One StyleNorm layer: two 1x1 convs (100 -> C, with bias) give gamma and beta.
-    struct StyleNormSpec {
+    struct StyleNormSpec: Sendable {
         var name: String
         var channels: Int
         var gamma: ConvSpec

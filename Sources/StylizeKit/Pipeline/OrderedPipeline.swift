@@ -8,18 +8,33 @@ import Foundation
 /// so memory stays flat. Pass-through items (audio packets, say) skip the workers but keep
 /// their place in the order. Reading, processing and writing overlap: the reader runs on the
 /// caller's thread, each worker on its own serial queue, and writing on one serial queue.
-public final class OrderedPipeline<Worker, Input, Output> {
+///
+/// Inputs and outputs cross threads, so they are `Sendable` (frames and packets by a documented
+/// hand-over: see `Frame`). The pipeline itself is `@unchecked Sendable` because its mutable
+/// state is confined: `firstError` is guarded by `lock`, `pending` and `nextToWrite` are only
+/// touched on `writerQueue`, each worker only on its own serial queue, and `started` only by
+/// the one call to `run`.
+final class OrderedPipeline<Worker, Input: Sendable, Output: Sendable>: @unchecked Sendable {
     /// What the reader yields.
-    public enum Item {
+    enum Item {
         /// A frame for the workers.
         case work(Input)
         /// Something that goes straight to the writer, in order.
         case passThrough(Output)
     }
 
-    private let workers: [(worker: Worker, queue: DispatchQueue)]
+    /// A worker's scratch state and the serial queue that alone touches it.
+    private final class Lane: @unchecked Sendable {
+        let worker: Worker
+        let queue: DispatchQueue
+        init(_ worker: Worker, _ queue: DispatchQueue) { (self.worker, self.queue) = (worker, queue) }
+    }
+
+    private let lanes: [Lane]
     private let framesInFlight: Int
-    private let process: (Worker, Input) throws -> Output
+    /// Runs on several worker queues at once, hence `@Sendable`.
+    private let process: @Sendable (Worker, Input) throws -> Output
+    /// Runs on the writer queue only, one output at a time.
     private let write: (Output) throws -> Void
 
     private let writerQueue = DispatchQueue(label: "stylize.pipeline.writer")
@@ -35,18 +50,18 @@ public final class OrderedPipeline<Worker, Input, Output> {
     ///   - framesInFlight: frames read but not yet written, at most.
     ///   - process: turns an input into an output on a worker's queue.
     ///   - write: consumes outputs in reading order on the writer queue.
-    public init(workers: [Worker], framesInFlight: Int,
-                process: @escaping (Worker, Input) throws -> Output,
-                write: @escaping (Output) throws -> Void) {
+    init(workers: [Worker], framesInFlight: Int,
+         process: @escaping @Sendable (Worker, Input) throws -> Output,
+         write: @escaping (Output) throws -> Void) {
         precondition(!workers.isEmpty && framesInFlight > 0)
-        self.workers = workers.enumerated().map { ($0.element, DispatchQueue(label: "stylize.pipeline.worker\($0.offset)")) }
+        lanes = workers.enumerated().map { Lane($0.element, DispatchQueue(label: "stylize.pipeline.worker\($0.offset)")) }
         self.framesInFlight = max(framesInFlight, workers.count)
         self.process = process
         self.write = write
     }
 
     /// The first error any stage threw, if any.
-    public var error: Error? {
+    var error: Error? {
         lock.lock(); defer { lock.unlock() }
         return firstError
     }
@@ -58,7 +73,7 @@ public final class OrderedPipeline<Worker, Input, Output> {
 
     /// Reads items with `read` until it returns nil (or a stage fails), waits until every item
     /// read has been written, and rethrows the first error of any stage. Call it once.
-    public func run(read: () throws -> Item?) throws {
+    func run(read: () throws -> Item?) throws {
         precondition(!started, "an OrderedPipeline runs once")
         started = true
         let slots = DispatchSemaphore(value: framesInFlight)
@@ -76,12 +91,12 @@ public final class OrderedPipeline<Worker, Input, Output> {
                 writerQueue.async { self.deliver(number, output, holdsSlot: false, slots: slots, group: group) }
             case .work(let input):
                 slots.wait()
-                let (worker, queue) = workers[frames % workers.count]
+                let lane = lanes[frames % lanes.count]
                 frames += 1
-                queue.async {
+                lane.queue.async {
                     var processed: Output?
                     if self.error == nil {
-                        do { processed = try self.process(worker, input) } catch { self.fail(error) }
+                        do { processed = try self.process(lane.worker, input) } catch { self.fail(error) }
                     }
                     let output = processed
                     self.writerQueue.async { self.deliver(number, output, holdsSlot: true, slots: slots, group: group) }

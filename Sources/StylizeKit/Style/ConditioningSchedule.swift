@@ -30,7 +30,8 @@ final class ConditioningSchedule {
 }
 
 /// A strip of output frames evenly spaced over a job, side by side in one picture (each scaled
-/// to `height` pixels), to check a transition at a glance.
+/// to `height` pixels), to check a transition at a glance. Sendable, unchecked: workers offer
+/// frames at once, and `frames` is only touched under `lock`.
 final class Filmstrip: @unchecked Sendable {
     let url: URL
     let height: Int

@@ -2,7 +2,7 @@ import CFFmpeg
 import Foundation
 
 /// What the reader hands on: a decoded video frame, or a packet of another stream to copy.
-enum VideoInputItem {
+enum VideoInputItem: Sendable {
     /// A decoded frame with its presentation time in the video stream's time base, already
     /// moved so that the output starts at zero.
     case frame(Frame, pts: Int64)

@@ -3,7 +3,7 @@ import Foundation
 
 /// Stylizes a whole clip: demux/decode -> to RGB -> transformer workers -> to YUV -> encode/mux,
 /// joined by `OrderedPipeline`, with every other stream copied through in order.
-public final class VideoStylizer {
+public final class VideoStylizer: Sendable {
     public let stylizer: Stylizer
     public let options: VideoOptions
 
@@ -77,13 +77,14 @@ public final class VideoStylizer {
         // Stabilization needs frames in order, so it runs in the writing stage; without it the
         // workers finish each frame themselves.
         let stabilizer = options.stabilization > 0 ? TemporalStabilizer(strength: options.stabilization) : nil
+        let stabilizes = stabilizer != nil
         let writerConverter = FrameConverter()
         var written = 0
-        func encode(_ stylized: RGBImage, pts: Int64, aspect: AVRational, index: Int, converter: FrameConverter) throws -> Frame {
-            let turned = stylized.rotated(clockwise: writer.pixelRotation)
+        let (rotation, outWidth, outHeight, outFormat, outColors) = (writer.pixelRotation, writer.width, writer.height, writer.pixelFormat, writer.colors)
+        @Sendable func encode(_ stylized: RGBImage, pts: Int64, aspect: AVRational, index: Int, converter: FrameConverter) throws -> Frame {
+            let turned = stylized.rotated(clockwise: rotation)
             try filmstrip?.offer(index, turned)
-            let frame = try converter.frame(from: turned, width: writer.width, height: writer.height,
-                                            format: writer.pixelFormat, colors: writer.colors)
+            let frame = try converter.frame(from: turned, width: outWidth, height: outHeight, format: outFormat, colors: outColors)
             frame.pointer.pointee.pts = pts
             frame.pointer.pointee.sample_aspect_ratio = aspect
             return frame
@@ -98,7 +99,7 @@ public final class VideoStylizer {
                 if let luma = keepColors { stylized = stylized.keepingColors(of: image, luma: luma) }
                 let aspect = job.frame.pointer.pointee.sample_aspect_ratio
                 if job.warmup { return .warmup(input: TemporalStabilizer.Motion(image), stylized: stylized) }
-                if stabilizer != nil { return .image(input: TemporalStabilizer.Motion(image), stylized: stylized, pts: job.pts, aspect: aspect) }
+                if stabilizes { return .image(input: TemporalStabilizer.Motion(image), stylized: stylized, pts: job.pts, aspect: aspect) }
                 return .frame(try encode(stylized, pts: job.pts, aspect: aspect, index: job.index, converter: worker.1))
             },
             write: { item in
@@ -210,7 +211,22 @@ public final class VideoStylizer {
     }
 }
 
-/// Frames written so far, read from another thread for progress.
+/// A value shared between threads. Sendable, unchecked: every access goes through `lock`.
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
+
+/// Frames written so far, read from another thread for progress. Sendable, unchecked: `count`
+/// is only touched under `lock`.
 final class FrameCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var count = 0

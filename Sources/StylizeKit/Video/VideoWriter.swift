@@ -2,7 +2,7 @@ import CFFmpeg
 import Foundation
 
 /// What reaches the writer, in order: a stylized frame to encode, or a packet to copy.
-enum VideoOutputItem {
+enum VideoOutputItem: Sendable {
     case frame(Frame)
     case packet(Packet, stream: Int32)
     /// A stylized frame still in RGB, with what the stabilizer needs of the network's input,

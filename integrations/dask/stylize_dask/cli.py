@@ -214,7 +214,8 @@ def run(args) -> dict:
     if layout["frames"] == 0:
         raise Failure(f"{args.input}: no video frames")
 
-    work = Path(args.work_dir) if args.work_dir else output.parent / f".{output.name}.pieces"
+    # Absolute: the workers run elsewhere, in other folders.
+    work = (Path(args.work_dir) if args.work_dir else output.parent / f".{output.name}.pieces").absolute()
     try:
         work.mkdir(parents=True, exist_ok=True)
         (work / "attempts").mkdir(exist_ok=True)
