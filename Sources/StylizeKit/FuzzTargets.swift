@@ -2,13 +2,13 @@ import Foundation
 
 /// Entry points for the fuzzers (`Sources/stylize-fuzz`, `scripts/fuzz`): each feeds untrusted
 /// bytes to a parser the way the tool does. A parser may throw; it must never crash.
-public enum FuzzTargets {
+package enum FuzzTargets {
     /// The parsers, by name.
-    public static let names = ["style-spec", "keyframe", "keyframes-json", "vector-json", "onnx"]
+    package static let names = ["style-spec", "keyframe", "keyframes-json", "vector-json", "onnx"]
 
     /// Runs parser `name` on `data`; returns false for an unknown name.
     @discardableResult
-    public static func run(_ name: String, _ data: Data) -> Bool {
+    package static func run(_ name: String, _ data: Data) -> Bool {
         let text = String(decoding: data, as: UTF8.self)
         switch name {
         case "style-spec":

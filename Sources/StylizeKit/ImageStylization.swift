@@ -32,7 +32,7 @@ public struct ImageStylizationOptions: Sendable {
 extension Stylizer {
     /// Repaints `content` in `style`, at `options.processingSize` if set, returning a picture
     /// of the content's size.
-    public func stylize(_ content: Picture, style: StyleVector, options: ImageStylizationOptions,
+    public func stylize(_ content: Picture, style: StyleVector, options: ImageStylizationOptions = .init(),
                         worker: TransformerWorker? = nil) throws -> Picture {
         try options.validate()
         var vector = style
@@ -41,6 +41,18 @@ extension Stylizer {
         }
         return try stylize(content, conditioning: transformer.conditioning(for: vector), processingSize: options.processingSize,
                            preserveColors: options.preserveColors, worker: worker ?? makeWorker(precision: options.precision))
+    }
+
+    /// Repaints `content` in `style` off the caller's thread (the transformer runs on oneDNN's
+    /// threads either way). A task cancelled before the work starts or while it runs throws
+    /// `CancellationError`; a picture is one step, so the step itself is not interrupted.
+    public func stylize(_ content: Picture, style: StyleVector, options: ImageStylizationOptions = .init()) async throws -> Picture {
+        try await runBlocking { isCancelled in
+            if isCancelled() { throw StylizeError.cancelled }
+            let result = try self.stylize(content, style: style, options: options, worker: nil)
+            if isCancelled() { throw StylizeError.cancelled }
+            return result
+        }
     }
 
     /// Repaints `content` with a style already turned into StyleNorm parameters (the way to go

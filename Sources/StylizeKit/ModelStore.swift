@@ -32,9 +32,16 @@ public enum ModelStore {
         return dirs
     }
 
-    /// The first copy of `name` on the search path, checked against its SHA-256.
+    /// The first copy of `name` on the search path, checked against its SHA-256. A folder given
+    /// explicitly must exist and hold the model: nothing else is searched then.
     public static func locate(_ name: String, explicit: URL?) throws -> URL {
-        let dirs = searchPath(explicit: explicit)
+        if let explicit {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: explicit.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw StylizeError.modelMissing(name: name, searched: [explicit.relativePath + " (no such folder)"])
+            }
+        }
+        let dirs = explicit.map { [$0] } ?? searchPath(explicit: nil)
         guard let url = dirs.map({ $0.appendingPathComponent(name) }).first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
             throw StylizeError.modelMissing(name: name, searched: dirs.map(\.path))
         }

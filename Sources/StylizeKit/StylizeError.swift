@@ -1,7 +1,8 @@
 import Foundation
 
-/// Every failure StylizeKit reports. Each message is one line that says what went wrong and,
-/// where there is one, what to do about it.
+/// Every failure StylizeKit reports. Each message is one line that says what went wrong, in
+/// terms of files and values rather than of any program's flags (the `stylize` tool adds its
+/// own hints, such as which flag to pass).
 public enum StylizeError: Error, LocalizedError, Equatable {
     /// A model file is missing from every place searched.
     case modelMissing(name: String, searched: [String])
@@ -29,9 +30,9 @@ public enum StylizeError: Error, LocalizedError, Equatable {
     public var errorDescription: String? {
         switch self {
         case let .modelMissing(name, searched):
-            return "model \(name) not found in \(searched.joined(separator: ", ")): run scripts/fetch-models"
+            return "model \(name) not found in \(searched.joined(separator: ", "))"
         case let .modelDamaged(path, reason):
-            return "model \(path) is damaged (\(reason)): run scripts/fetch-models to fetch it again"
+            return "model \(path) is damaged (\(reason))"
         case let .fileNotFound(path):
             return "\(path): no such file"
         case let .unreadable(path, reason):
@@ -39,7 +40,7 @@ public enum StylizeError: Error, LocalizedError, Equatable {
         case let .unwritable(path, reason):
             return "cannot write \(path): \(reason)"
         case let .outputExists(path):
-            return "\(path) already exists: pass --overwrite to replace it"
+            return "\(path) already exists and replacing it was not asked for"
         case let .badStyle(message):
             return "bad style: \(message)"
         case let .invalidArgument(message):

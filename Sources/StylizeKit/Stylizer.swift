@@ -3,14 +3,18 @@ import Foundation
 /// Both networks, loaded once and shared read-only: the entry point of StylizeKit.
 ///
 ///     let stylizer = try Stylizer()
-///     let style = try stylizer.styleVector(for: try Picture(contentsOf: styleURL))
-///     let worker = try stylizer.makeWorker(precision: .auto)
-///     let out = try worker.stylize(content, stylizer.transformer.conditioning(for: style))
+///     let style = try stylizer.styleVector(for: StyleSpec(parsing: "starry-night"))
+///     let photo = try Picture(contentsOf: URL(fileURLWithPath: "photo.jpg"))
+///     let result = try await stylizer.stylize(photo, style: style)
+///     try result.write(to: URL(fileURLWithPath: "photo-starry.png"), overwrite: false)
+///
+/// Clips and frame sequences go through `VideoStylizer` and `FrameSequenceStylizer`.
 public final class Stylizer: Sendable {
     public let predictor: StylePredictor
     public let transformer: StyleTransformer
 
-    /// Loads and checks both models from `modelsDirectory`, `$STYLIZE_MODELS` or the cache.
+    /// Loads and checks both models from `modelsDirectory` when given (which must exist and hold
+    /// them), else from `$STYLIZE_MODELS`, else from the cache (`ModelStore.cacheDirectory`).
     public init(modelsDirectory: URL? = nil) throws {
         let engine = try DNNLEngine.shared()
         let predictorModel = try ONNXModel(contentsOf: ModelStore.locate(ModelStore.predictorFile, explicit: modelsDirectory))

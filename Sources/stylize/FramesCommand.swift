@@ -66,11 +66,12 @@ struct FramesCommand: ParsableCommand {
             _ = try FrameSequence(input)
             let stylizer = try models.load()
             let job = FrameSequenceStylizer(stylizer: stylizer, options: options)
-            if job.writesVideo(output) && !options.video.overwrite && FileManager.default.fileExists(atPath: output) {
+            if job.writesVideo(URL(fileURLWithPath: output)) && !options.video.overwrite && FileManager.default.fileExists(atPath: output) {
                 throw StylizeError.outputExists(output)
             }
-            try processing.runJob(stylizer, stop: stop, showProgress: true) { timeline, progress in
-                try job.run(input: input, output: output, timeline: timeline, progress: progress)
+            try processing.runJob(stylizer, stop: stop, showProgress: true) { timeline, progress, isCancelled in
+                try job.run(input: URL(fileURLWithPath: input), output: URL(fileURLWithPath: output), timeline: timeline,
+                            progress: progress, isCancelled: isCancelled)
             }
         }
     }

@@ -76,8 +76,22 @@ func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let error as StylizeError {
-        FileHandle.standardError.write(Data("stylize: \(error.localizedDescription)\n".utf8))
+        FileHandle.standardError.write(Data("stylize: \(message(for: error))\n".utf8))
         throw ExitCode.failure
+    }
+}
+
+/// StylizeKit's message, with what to do about it on this command line.
+func message(for error: StylizeError) -> String {
+    switch error {
+    case .outputExists(let path):
+        return "\(path) already exists: pass --overwrite to replace it"
+    case .modelMissing:
+        return "\(error.localizedDescription): run scripts/fetch-models, or name the folder with --models"
+    case .modelDamaged:
+        return "\(error.localizedDescription): run scripts/fetch-models to fetch it again"
+    default:
+        return error.localizedDescription
     }
 }
 

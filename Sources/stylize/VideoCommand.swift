@@ -143,16 +143,23 @@ final class StopRequest: @unchecked Sendable {
     var requested: Int32? { lock.withLock { signalNumber } }
 }
 
-/// A one-line progress bar on stderr, drawn only when stderr is a terminal.
-final class ProgressLine {
+/// A one-line progress bar on stderr, drawn only when stderr is a terminal. Sendable, unchecked:
+/// the job reports from its writing thread, and `lastDraw` is only touched under `lock`.
+final class ProgressLine: @unchecked Sendable {
     private let enabled: Bool
     private var lastDraw = Date.distantPast
+    private let lock = NSLock()
 
     init(quiet: Bool) { enabled = !quiet && isatty(STDERR_FILENO) == 1 }
 
     func draw(_ p: VideoProgress, force: Bool = false) {
-        guard enabled, force || Date().timeIntervalSince(lastDraw) > 0.2 else { return }
-        lastDraw = Date()
+        guard enabled else { return }
+        let due = lock.withLock {
+            guard force || Date().timeIntervalSince(lastDraw) > 0.2 else { return false }
+            lastDraw = Date()
+            return true
+        }
+        guard due else { return }
         var line = "\r\(p.framesDone)"
         if let total = p.framesTotal, total > 0 {
             let fraction = min(1, Double(p.framesDone) / Double(total))
@@ -285,8 +292,10 @@ struct VideoCommand: ParsableCommand {
             if input != "-" && !FileManager.default.fileExists(atPath: input) { throw StylizeError.fileNotFound(input) }
             if output != "-" && !options.overwrite && FileManager.default.fileExists(atPath: output) { throw StylizeError.outputExists(output) }
             let stylizer = try models.load()
-            try processing.runJob(stylizer, stop: stop, showProgress: output != "-") { timeline, progress in
-                try VideoStylizer(stylizer: stylizer, options: options).run(input: input, output: output, timeline: timeline, progress: progress)
+            let location = { (path: String) in path == "-" ? ClipLocation.standardStream : .file(URL(fileURLWithPath: path)) }
+            try processing.runJob(stylizer, stop: stop, showProgress: output != "-") { timeline, progress, isCancelled in
+                try VideoStylizer(stylizer: stylizer, options: options).run(input: location(input), output: location(output), timeline: timeline,
+                                                                            progress: progress, isCancelled: isCancelled)
             }
         }
     }
@@ -296,15 +305,13 @@ extension ProcessingOptions {
     /// Runs a video or frames job with the style timeline, a progress line, Ctrl-C handling
     /// (exit 128 + the signal) and the `--json` summary.
     func runJob(_ stylizer: Stylizer, stop: StopRequest, showProgress: Bool,
-                _ job: (StyleTimeline, @escaping (VideoProgress) -> Bool) throws -> VideoSummary) throws {
+                _ job: (StyleTimeline, _ progress: @escaping @Sendable (VideoProgress) -> Void,
+                        _ isCancelled: @escaping @Sendable () -> Bool) throws -> VideoSummary) throws {
         let (timeline, styleDescription) = try timeline(stylizer)
         let bar = ProgressLine(quiet: quiet || !showProgress)
         let summary: VideoSummary
         do {
-            summary = try job(timeline) { progress in
-                bar.draw(progress)
-                return stop.requested == nil
-            }
+            summary = try job(timeline, { bar.draw($0) }, { stop.requested != nil })
         } catch StylizeError.cancelled {
             bar.finish()
             FileHandle.standardError.write(Data("stylize: \(StylizeError.cancelled.localizedDescription)\n".utf8))

@@ -58,16 +58,19 @@ enum TestSupport {
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        // Read both pipes while the process runs, so neither fills up and blocks it.
-        final class Box: @unchecked Sendable { var data = Data() }
-        let stderr = Box()
-        let readErr = Thread { stderr.data = err.fileHandleForReading.readDataToEndOfFile() }
-        readErr.start()
+        // Read both pipes while the process runs, so neither fills up and blocks it: stderr on a
+        // Dispatch queue joined through a group (a hand-over ThreadSanitizer can see), stdout here.
+        let reading = DispatchGroup()
+        let stderr = Locked(Data())
+        DispatchQueue.global().async(group: reading) {
+            let data = err.fileHandleForReading.readDataToEndOfFile()
+            stderr.withLock { $0 = data }
+        }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        while !readErr.isFinished { usleep(1000) }
+        reading.wait()
         return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                       stderr: String(decoding: stderr.data, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal)
+                       stderr: String(decoding: stderr.withLock { $0 }, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal)
     }
 
     /// Runs the `stylize` executable.

@@ -32,20 +32,41 @@ public final class FrameSequenceStylizer: Sendable {
     public static let videoExtensions: Set<String> = ["mp4", "m4v", "mov", "mkv", "webm", "avi", "nut", "ts", "mpg", "mpeg", "flv"]
 
     /// Whether `output` names a video (by extension, or because a container was named).
-    public func writesVideo(_ output: String) -> Bool {
-        options.video.outputFormat != nil || Self.videoExtensions.contains(URL(fileURLWithPath: output).pathExtension.lowercased())
+    public func writesVideo(_ output: URL) -> Bool {
+        options.video.outputFormat != nil || Self.videoExtensions.contains(output.pathExtension.lowercased())
     }
 
-    /// One style at `strength` for the whole sequence.
-    public func run(input: String, output: String, style: StyleVector, strength: Double = 1,
-                    progress: ((VideoProgress) -> Bool)? = nil) throws -> VideoSummary {
-        try run(input: input, output: output, timeline: StyleTimeline(constant: style, strength: strength), progress: progress)
+    /// One style at `strength` for the whole sequence, off the caller's thread. See
+    /// `stylize(_:to:timeline:progress:)`.
+    public func stylize(_ input: URL, to output: URL, style: StyleVector, strength: Double = 1,
+                        progress: (@Sendable (VideoProgress) -> Void)? = nil) async throws -> VideoSummary {
+        try await stylize(input, to: output, timeline: StyleTimeline(constant: style, strength: strength), progress: progress)
     }
 
-    /// Each frame with the style the timeline gives at its time, index / `frameRate` (so `#N`
-    /// keyframes are frame N of the sequence).
-    public func run(input: String, output: String, timeline: StyleTimeline,
-                    progress: ((VideoProgress) -> Bool)? = nil) throws -> VideoSummary {
+    /// Stylizes the frames `input` names (a folder, or a file URL whose last component is a
+    /// glob or a printf pattern) into `output` (a folder, or a video file), off the caller's
+    /// thread; `progress` is called once per frame finished. Cancelling the task stops the job
+    /// (`CancellationError`, the video output removed; frames already written to a folder stay),
+    /// except with `options.watch`, where it ends the watch normally.
+    public func stylize(_ input: URL, to output: URL, timeline: StyleTimeline,
+                        progress: (@Sendable (VideoProgress) -> Void)? = nil) async throws -> VideoSummary {
+        try await runBlocking { isCancelled in
+            try self.run(input: input, output: output, timeline: timeline, progress: progress, isCancelled: isCancelled)
+        }
+    }
+
+    /// The same on the calling thread: each frame with the style the timeline gives at its
+    /// time, index / `frameRate` (so `#N` keyframes are frame N of the sequence). `isCancelled`
+    /// is asked before each frame (and while watching); true stops the job with
+    /// `StylizeError.cancelled`, or ends a watch.
+    public func run(input: URL, output: URL, timeline: StyleTimeline,
+                    progress: (@Sendable (VideoProgress) -> Void)? = nil,
+                    isCancelled: (@Sendable () -> Bool)? = nil) throws -> VideoSummary {
+        try run(input: input.displayPath, output: output.displayPath, timeline: timeline, progress: progress, isCancelled: isCancelled)
+    }
+
+    func run(input: String, output: String, timeline: StyleTimeline, progress: (@Sendable (VideoProgress) -> Void)?,
+             isCancelled: (@Sendable () -> Bool)?) throws -> VideoSummary {
         try options.video.validate()
         if options.video.filmstrip != nil && options.watch {
             throw StylizeError.invalidArgument("a filmstrip needs to know the frames in advance, which --watch does not")
@@ -53,9 +74,8 @@ public final class FrameSequenceStylizer: Sendable {
         guard options.frameRate > 0, options.frameRate.isFinite else { throw StylizeError.invalidArgument("the frame rate must be positive") }
         let sequence = try FrameSequence(input)
         let started = Date()
-        let counter = FrameCounter()
-        // Watching ends when the progress callback asks to stop.
-        let stop = { progress.map { !$0(VideoProgress(framesDone: counter.value, framesTotal: nil, seconds: Date().timeIntervalSince(started))) } ?? false }
+        // Watching ends when the caller asks to stop.
+        let stop = { isCancelled?() ?? false }
         let feed = FrameFeed(sequence, watch: options.watch, idleExit: options.idleExit)
         var pending: [SequenceFrame] = []
         if !options.watch {
@@ -93,15 +113,13 @@ public final class FrameSequenceStylizer: Sendable {
             defer { index += 1 }
             return SequenceJob(frame: frame, index: index, conditioning: try schedule.conditioning(at: Double(index) / self.options.frameRate))
         }
-        let total = options.watch ? nil : pending.count
+        let counter = FrameCounter(total: options.watch ? nil : pending.count, progress: progress)
         let report: () throws -> Void = {
-            if let progress, !progress(VideoProgress(framesDone: counter.value, framesTotal: total, seconds: Date().timeIntervalSince(started))) {
-                // Watching ends on a stop request; a finite sequence is cancelled by it.
-                if !self.options.watch { throw StylizeError.cancelled }
-            }
+            // Watching ends on a stop request (the feed sees it); a finite sequence is cancelled.
+            if !self.options.watch, isCancelled?() == true { throw StylizeError.cancelled }
         }
         let (width, height, codec, notes, warnings): (Int, Int, String, [String], [String])
-        if writesVideo(output) {
+        if writesVideo(URL(fileURLWithPath: output)) {
             (width, height, codec, notes, warnings) = try runToVideo(output, nextFile: nextFile, filmstrip: filmstrip, report: report, counter: counter)
         } else {
             (width, height, codec, notes, warnings) = try runToFolder(input: sequence, output, nextFile: nextFile, filmstrip: filmstrip,

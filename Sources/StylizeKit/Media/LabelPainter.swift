@@ -3,14 +3,14 @@ import Foundation
 
 /// Writes text onto pictures with libavfilter's drawtext filter (FreeType) and a TrueType font
 /// from the system (DejaVu Sans, Debian's fonts-dejavu-core).
-public enum LabelPainter {
+enum LabelPainter {
     /// One piece of text and where its top-left corner goes.
-    public struct Label: Sendable {
-        public var text: String
-        public var x: Int, y: Int
-        public var size: Int
+    struct Label: Sendable {
+        var text: String
+        var x: Int, y: Int
+        var size: Int
 
-        public init(_ text: String, x: Int, y: Int, size: Int = 18) {
+        init(_ text: String, x: Int, y: Int, size: Int = 18) {
             self.text = text
             self.x = x
             self.y = y
@@ -34,7 +34,7 @@ public enum LabelPainter {
     }
 
     /// `picture` with `labels` drawn on it in white.
-    public static func paint(_ labels: [Label], on picture: Picture) throws -> Picture {
+    static func paint(_ labels: [Label], on picture: Picture) throws -> Picture {
         guard !labels.isEmpty else { return picture }
         let font = try font()
         // Each text goes through a file (textfile=), so no text needs the filter graph's escaping.

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Parses a time as users write it: seconds (`2.5`), `MM:SS(.mmm)` or `HH:MM:SS(.mmm)`.
-public func parseSeconds(_ text: String) throws -> Double {
+package func parseSeconds(_ text: String) throws -> Double {
     let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
     guard (1...3).contains(parts.count), let last = Double(parts.last!), last >= 0, last.isFinite else {
         throw StylizeError.invalidArgument("bad time \"\(text)\": use seconds (2.5) or HH:MM:SS.mmm")

@@ -120,6 +120,12 @@ public struct VideoProgress: Sendable {
     public var framesTotal: Int?
     public var seconds: Double
     public var framesPerSecond: Double { seconds > 0 ? Double(framesDone) / seconds : 0 }
+
+    public init(framesDone: Int, framesTotal: Int? = nil, seconds: Double) {
+        self.framesDone = framesDone
+        self.framesTotal = framesTotal
+        self.seconds = seconds
+    }
 }
 
 /// What a finished job did.
@@ -140,10 +146,25 @@ public struct VideoSummary: Sendable, Codable {
     public var warnings: [String] = []
     /// Peak resident memory of the process, in MiB.
     public var peakMemoryMiB: Double = currentPeakMemoryMiB()
+
+    public init(input: String, output: String, frames: Int, seconds: Double, framesPerSecond: Double, width: Int, height: Int,
+                videoCodec: String, streams: [String], damaged: Int = 0, warnings: [String] = []) {
+        self.input = input
+        self.output = output
+        self.frames = frames
+        self.seconds = seconds
+        self.framesPerSecond = framesPerSecond
+        self.width = width
+        self.height = height
+        self.videoCodec = videoCodec
+        self.streams = streams
+        self.damaged = damaged
+        self.warnings = warnings
+    }
 }
 
 /// The process's peak resident memory so far (getrusage), in MiB.
-public func currentPeakMemoryMiB() -> Double {
+func currentPeakMemoryMiB() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_maxrss) / 1024  // kilobytes on Linux

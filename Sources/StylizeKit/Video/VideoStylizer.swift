@@ -12,20 +12,37 @@ public final class VideoStylizer: Sendable {
         self.options = options
     }
 
-    /// Stylizes `input` into `output` ("-" for standard input/output) with one style at
-    /// `strength`. See `run(input:output:timeline:progress:)`.
-    public func run(input: String, output: String, style: StyleVector, strength: Double = 1,
-                    progress: ((VideoProgress) -> Bool)? = nil) throws -> VideoSummary {
-        try run(input: input, output: output, timeline: StyleTimeline(constant: style, strength: strength), progress: progress)
+    /// Stylizes the clip at `input` into `output` with one style at `strength`, off the
+    /// caller's thread. See `stylize(_:to:timeline:progress:)`.
+    public func stylize(_ input: URL, to output: URL, style: StyleVector, strength: Double = 1,
+                        progress: (@Sendable (VideoProgress) -> Void)? = nil) async throws -> VideoSummary {
+        try await stylize(input, to: output, timeline: StyleTimeline(constant: style, strength: strength), progress: progress)
     }
 
-    /// Stylizes `input` into `output` ("-" for standard input/output), each frame with the
-    /// style the timeline gives at its time on the input's timeline (frame indices `#N` are
-    /// N / the clip's nominal frame rate). Every style vector is known before the first frame.
-    /// `progress` is called as frames are read; returning false stops the job, which then
-    /// throws `StylizeError.cancelled` and leaves no output behind.
-    public func run(input: String, output: String, timeline: StyleTimeline,
-                    progress: ((VideoProgress) -> Bool)? = nil) throws -> VideoSummary {
+    /// Stylizes the clip at `input` into `output`, each frame with the style `timeline` gives at
+    /// its time, off the caller's thread. `progress` is called once per frame written.
+    /// Cancelling the task stops the job: it throws `CancellationError` and leaves no output.
+    public func stylize(_ input: URL, to output: URL, timeline: StyleTimeline,
+                        progress: (@Sendable (VideoProgress) -> Void)? = nil) async throws -> VideoSummary {
+        try await runBlocking { isCancelled in
+            try self.run(input: .file(input), output: .file(output), timeline: timeline, progress: progress, isCancelled: isCancelled)
+        }
+    }
+
+    /// Stylizes `input` into `output` on the calling thread, each frame with the style the
+    /// timeline gives at its time on the input's timeline (frame indices `#N` are N / the
+    /// clip's nominal frame rate). Every style vector is known before the first frame.
+    /// `progress` is called once per frame written (on the writing thread); when `isCancelled`
+    /// (asked before each frame is read) returns true, the job throws `StylizeError.cancelled`
+    /// and leaves no output behind.
+    public func run(input: ClipLocation, output: ClipLocation, timeline: StyleTimeline,
+                    progress: (@Sendable (VideoProgress) -> Void)? = nil,
+                    isCancelled: (@Sendable () -> Bool)? = nil) throws -> VideoSummary {
+        try run(input: input.path, output: output.path, timeline: timeline, progress: progress, isCancelled: isCancelled)
+    }
+
+    func run(input: String, output: String, timeline: StyleTimeline, progress: (@Sendable (VideoProgress) -> Void)?,
+             isCancelled: (@Sendable () -> Bool)?) throws -> VideoSummary {
         try options.validate()
         if input != "-", output != "-",
            URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath() == URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath() {
@@ -73,7 +90,7 @@ public final class VideoStylizer: Sendable {
         let workers = try (0..<workerCount).map { _ in
             (try stylizer.makeWorker(precision: options.precision, threads: VideoOptions.threads(forWorkers: workerCount)), FrameConverter())
         }
-        let counter = FrameCounter()
+        let counter = FrameCounter(total: total, progress: progress)
         // Stabilization needs frames in order, so it runs in the writing stage; without it the
         // workers finish each frame themselves.
         let stabilizer = options.stabilization > 0 ? TemporalStabilizer(strength: options.stabilization) : nil
@@ -121,9 +138,7 @@ public final class VideoStylizer: Sendable {
         var index = 0
         do {
             try pipeline.run {
-                if let progress, !progress(VideoProgress(framesDone: counter.value, framesTotal: total, seconds: Date().timeIntervalSince(started))) {
-                    throw StylizeError.cancelled
-                }
+                if isCancelled?() == true { throw StylizeError.cancelled }
                 let item = readAhead.isEmpty ? try reader.next() : readAhead.removeFirst()
                 switch item {
                 case .frame(let frame, let pts)?:
@@ -145,7 +160,6 @@ public final class VideoStylizer: Sendable {
         }
         try filmstrip?.write(overwrite: options.overwrite)
         let seconds = Date().timeIntervalSince(started)
-        _ = progress?(VideoProgress(framesDone: counter.value, framesTotal: counter.value, seconds: seconds))
         var summary = VideoSummary(input: input, output: output, frames: counter.value, seconds: seconds,
                                    framesPerSecond: Double(counter.value) / max(seconds, 1e-9), width: writer.width, height: writer.height,
                                    videoCodec: writer.codecName,
@@ -181,7 +195,11 @@ public final class VideoStylizer: Sendable {
     /// The clip's own style vector: the mean of the vectors of `identitySamples` frames spread
     /// evenly over the part being stylized (computed once, never per frame, so strength below 1
     /// does not flicker).
-    public func identityVector(of input: String) throws -> StyleVector {
+    public func identityVector(of input: URL) throws -> StyleVector {
+        try identityVector(of: input.displayPath)
+    }
+
+    func identityVector(of input: String) throws -> StyleVector {
         func firstFrame(from start: Double?) throws -> StyleVector? {
             let reader = try VideoReader(path: input, formatName: options.inputFormat, start: start, duration: nil)
             while let item = try reader.next() {
@@ -225,13 +243,76 @@ final class Locked<Value>: @unchecked Sendable {
     }
 }
 
-/// Frames written so far, read from another thread for progress. Sendable, unchecked: `count`
-/// is only touched under `lock`.
+/// Frames written so far, read from another thread for progress, and reported to a progress
+/// callback as each is written. Sendable, unchecked: `count` is only touched under `lock`.
 final class FrameCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var count = 0
+    private let started = Date()
+    private let total: Int?
+    private let progress: (@Sendable (VideoProgress) -> Void)?
+
+    init(total: Int? = nil, progress: (@Sendable (VideoProgress) -> Void)? = nil) {
+        self.total = total
+        self.progress = progress
+    }
+
     var value: Int { lock.lock(); defer { lock.unlock() }; return count }
-    func increment() { lock.lock(); count += 1; lock.unlock() }
+
+    func increment() {
+        lock.lock()
+        count += 1
+        let done = count
+        lock.unlock()
+        progress?(VideoProgress(framesDone: done, framesTotal: total.map { max($0, done) }, seconds: Date().timeIntervalSince(started)))
+    }
+}
+
+/// Where a clip is read from or written to.
+public enum ClipLocation: Sendable, Hashable {
+    case file(URL)
+    /// Standard input as a source, standard output as a destination: pipes (name the output
+    /// container in `VideoOptions.outputFormat`).
+    case standardStream
+
+    /// The path FFmpeg opens, as the user gave it where that names the same file ("-" for a pipe).
+    var path: String {
+        switch self {
+        case .file(let url): return url.displayPath
+        case .standardStream: return "-"
+        }
+    }
+}
+
+extension URL {
+    /// The path as it was given when that names the same file (relative paths stay relative in
+    /// messages), the absolute path otherwise.
+    var displayPath: String {
+        URL(fileURLWithPath: relativePath).standardizedFileURL.path == standardizedFileURL.path ? relativePath : path
+    }
+}
+
+/// Runs blocking work on a thread of its own (a job can take hours; it must not hold one of
+/// the cooperative pool's few threads), telling it when the calling task is cancelled. A job
+/// stopped that way throws `CancellationError`.
+func runBlocking<T: Sendable>(_ body: @escaping @Sendable (_ isCancelled: @escaping @Sendable () -> Bool) throws -> T) async throws -> T {
+    let cancelled = Locked(false)
+    let isCancelled: @Sendable () -> Bool = { cancelled.withLock { $0 } }
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
+            Thread.detachNewThread {
+                do {
+                    continuation.resume(returning: try body(isCancelled))
+                } catch StylizeError.cancelled where isCancelled() {
+                    continuation.resume(throwing: CancellationError())
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    } onCancel: {
+        cancelled.withLock { $0 = true }
+    }
 }
 
 extension Demuxer {

@@ -1,0 +1,114 @@
+import Foundation
+import XCTest
+@testable import StylizeKit
+
+/// StylizeKit as a Swift program uses it: async jobs, progress once per frame, cancellation
+/// that leaves nothing behind, explicit model folders, messages without command-line flags.
+final class LibraryAPITests: XCTestCase {
+    var style: StyleVector { get throws { try StyleVectorFile.read(TestSupport.styleVectorFile) } }
+
+    func clip(_ dir: URL, frames: Int, size: String = "96x64") throws -> URL {
+        let url = dir.appendingPathComponent("clip-\(frames).mp4")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=25", "-frames:v", "\(frames)",
+                                        "-c:v", "libx264", "-pix_fmt", "yuv420p", url.path])
+        return url
+    }
+
+    func testAsyncClipJobReportsEachFrameOnce() async throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try clip(dir, frames: 20), output = dir.appendingPathComponent("out.mp4")
+        let reports = Locked<[VideoProgress]>([])
+        var options = VideoOptions()
+        options.stabilization = 0
+        let summary = try await VideoStylizer(stylizer: stylizer, options: options).stylize(input, to: output, style: style) { progress in
+            reports.withLock { $0.append(progress) }
+        }
+        XCTAssertEqual(summary.frames, 20)
+        let seen = reports.withLock { $0 }
+        XCTAssertEqual(seen.map(\.framesDone), Array(1...20), "one report per frame written, in order")
+        XCTAssertEqual(Set(seen.compactMap(\.framesTotal)), [20])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: output.path))
+    }
+
+    func testCancellingTheTaskStopsTheJobAndLeavesNoOutput() async throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try clip(dir, frames: 400, size: "320x180"), output = dir.appendingPathComponent("out.mp4")
+        let before = Set(try FileManager.default.contentsOfDirectory(atPath: dir.path))
+        let job = VideoStylizer(stylizer: try stylizer, options: VideoOptions())
+        let style = try self.style
+        let started = Locked(false)
+        let task = Task {
+            try await job.stylize(input, to: output, style: style) { _ in started.withLock { $0 = true } }
+        }
+        while !started.withLock({ $0 }) { try await Task.sleep(nanoseconds: 5_000_000) }
+        task.cancel()
+        do {
+            let summary = try await task.value
+            XCTFail("the job ran to the end (\(summary.frames) frames)")
+        } catch is CancellationError {
+        }
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)), before, "no output, no temporary file")
+    }
+
+    func testAsyncFrameSequenceAndPicture() async throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let frames = dir.appendingPathComponent("frames"), styled = dir.appendingPathComponent("styled")
+        try FileManager.default.createDirectory(at: frames, withIntermediateDirectories: true)
+        for i in 1...3 {
+            try FileManager.default.copyItem(at: TestSupport.fixture("content_96x96.png"), to: frames.appendingPathComponent("f\(i).png"))
+        }
+        let reports = Locked(0)
+        let stylizer = try self.stylizer, style = try self.style
+        let summary = try await FrameSequenceStylizer(stylizer: stylizer, options: FrameSequenceOptions())
+            .stylize(frames, to: styled, style: style) { _ in reports.withLock { $0 += 1 } }
+        XCTAssertEqual(summary.frames, 3)
+        XCTAssertEqual(reports.withLock { $0 }, 3)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: styled.path).sorted(), ["f1.png", "f2.png", "f3.png"])
+
+        let picture = try Picture(contentsOf: TestSupport.fixture("content_96x96.png"))
+        let result = try await stylizer.stylize(picture, style: style)
+        XCTAssertEqual([result.width, result.height], [96, 96])
+        let synchronous = try stylizer.stylize(picture, style: style, worker: nil)
+        XCTAssertEqual(result, synchronous, "the async call is the synchronous one")
+        let cancelled = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await stylizer.stylize(picture, style: style)
+        }
+        do {
+            _ = try await cancelled.value
+            XCTFail("a cancelled task stylized")
+        } catch is CancellationError {
+        }
+    }
+
+    /// A folder given explicitly is the only place looked in, and it must exist.
+    func testExplicitModelsFolderMustExistAndHoldTheModels() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let missing = dir.appendingPathComponent("no-such-folder")
+        XCTAssertThrowsError(try Stylizer(modelsDirectory: missing)) { error in
+            guard case StylizeError.modelMissing(_, let searched) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(searched, [missing.path + " (no such folder)"])
+        }
+        // An empty folder: not silently replaced by $STYLIZE_MODELS or the cache, which hold them.
+        XCTAssertThrowsError(try Stylizer(modelsDirectory: dir)) { error in
+            guard case StylizeError.modelMissing(_, let searched) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(searched, [dir.path])
+        }
+    }
+
+    /// The library describes problems; the `stylize` tool adds its flags.
+    func testMessagesNameNoFlags() throws {
+        let errors: [StylizeError] = [.outputExists("out.mp4"), .modelMissing(name: "m.onnx", searched: ["/models"]),
+                                      .modelDamaged(path: "/models/m.onnx", reason: "SHA-256 differs")]
+        for error in errors {
+            let text = error.localizedDescription
+            XCTAssertFalse(text.contains("--") || text.contains("scripts/"), text)
+        }
+        XCTAssertEqual(StylizeError.outputExists("out.mp4").localizedDescription, "out.mp4 already exists and replacing it was not asked for")
+        let dir = try TestSupport.temporaryDirectory(self)
+        let existing = dir.appendingPathComponent("exists.png")
+        try Data("x".utf8).write(to: existing)
+        try assertFails(["image", TestSupport.fixture("content_96x96.png").path, "-s", TestSupport.styleVectorFile.path, "-o", existing.path],
+                        in: dir, saying: "exists.png already exists: pass --overwrite to replace it")
+    }
+}
