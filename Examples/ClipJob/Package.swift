@@ -5,7 +5,8 @@ import PackageDescription
 let package = Package(
     name: "ClipJob",
     platforms: [.macOS(.v13)],
-    dependencies: [.package(path: "../..")],
+    // Named, because a path dependency is otherwise known by its folder's name.
+    dependencies: [.package(name: "stylize", path: "../..")],
     targets: [
         .executableTarget(name: "ClipJob", dependencies: [.product(name: "StylizeKit", package: "stylize")]),
     ]

@@ -6,7 +6,15 @@
 
 // Each kernel is compiled for AVX-512, AVX2 and the baseline; the loader picks the best the
 // CPU has (ifunc). The loops are written so that the compiler vectorizes them.
-#if defined(__x86_64__) && defined(__clang__) && defined(__linux__)
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+// The loader runs target_clones' resolvers before a sanitizer's runtime has started, and the
+// sanitizer's instrumentation of them crashes the process: sanitizer builds use one clone.
+#define STYLIZE_SANITIZED 1
+#endif
+#endif
+
+#if defined(__x86_64__) && defined(__clang__) && defined(__linux__) && !defined(STYLIZE_SANITIZED)
 #define CLONED __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define CLONED
@@ -37,9 +45,15 @@ static void parallel_entry(void *data) {
     if (begin < end) p->run(p->job, begin, end, (int)t);
 }
 
-/// Threads a parallel region gets (1 without libgomp).
+/// Threads a parallel region gets (1 without libgomp). Sanitizer builds run every kernel on the
+/// calling thread: libgomp is not instrumented, so ThreadSanitizer cannot see how its team hands
+/// work over and back, and would report each kernel's writes as races with the caller's reads.
 static int team_size(void) {
+#ifdef STYLIZE_SANITIZED
+    return 1;
+#else
     return GOMP_parallel && omp_get_max_threads && omp_get_thread_num && omp_get_num_threads ? omp_get_max_threads() : 1;
+#endif
 }
 
 /// run(job, begin, end, thread) over [0, count) split into contiguous ranges, one per thread.

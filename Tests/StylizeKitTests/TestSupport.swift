@@ -69,8 +69,14 @@ enum TestSupport {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         reading.wait()
-        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                       stderr: String(decoding: stderr.withLock { $0 }, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal)
+        let outcome = Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                              stderr: String(decoding: stderr.withLock { $0 }, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal)
+        // In the sanitizer passes of CI the programs run here are built with the sanitizer too:
+        // any report of theirs fails the test that ran them, whatever else it expects.
+        for sanitizer in ["ThreadSanitizer", "AddressSanitizer", "LeakSanitizer"] where outcome.stderr.contains(sanitizer) {
+            XCTFail("\(sanitizer) reported on \(executable.lastPathComponent) \(arguments.joined(separator: " ")):\n\(outcome.stderr)")
+        }
+        return outcome
     }
 
     /// Runs the `stylize` executable.

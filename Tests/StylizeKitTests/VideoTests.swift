@@ -37,6 +37,22 @@ final class VideoTests: XCTestCase {
         return url
     }
 
+    /// Two workers, the stabilizer and a keyframed transition at once: every stage of the
+    /// pipeline runs concurrently. In CI's ThreadSanitizer pass the `stylize` run here is built
+    /// with ThreadSanitizer, and any report of its fails the test (see `TestSupport.run`).
+    func testTwoWorkersStabilizedTransition() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = dir.appendingPathComponent("in.mp4"), output = dir.appendingPathComponent("out.mp4")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-i", Self.sample.path, "-frames:v", "40", "-vf", "scale=192:108", "-c:v", "libx264",
+                                        "-c:a", "copy", input.path])
+        let ran = try TestSupport.stylize(["video", input.path, "-o", output.path, "--workers", "2", "--stabilize", "0.6",
+                                           "--keyframe", "0=\(try style.path)", "--keyframe", "1.2=great-wave@0.7", "--ease", "smooth", "--json"])
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        XCTAssertEqual(try times(output, "v:0").count, 40)
+        let summary = try JSONSerialization.jsonObject(with: Data(ran.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(summary?["frames"] as? Int, 40)
+    }
+
     func testClipKeepsEveryFrameTimingAndAudio() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let input = try smallClip(dir)
