@@ -23,7 +23,7 @@ public final class FrameSequenceStylizer: Sendable {
     public let stylizer: Stylizer
     public let options: FrameSequenceOptions
 
-    public init(stylizer: Stylizer, options: FrameSequenceOptions) {
+    public init(stylizer: Stylizer, options: FrameSequenceOptions = .init()) {
         self.stylizer = stylizer
         self.options = options
     }

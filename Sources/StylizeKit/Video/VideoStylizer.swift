@@ -7,7 +7,7 @@ public final class VideoStylizer: Sendable {
     public let stylizer: Stylizer
     public let options: VideoOptions
 
-    public init(stylizer: Stylizer, options: VideoOptions) {
+    public init(stylizer: Stylizer, options: VideoOptions = .init()) {
         self.stylizer = stylizer
         self.options = options
     }
