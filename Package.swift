@@ -29,11 +29,20 @@ let package = Package(
         // The transformer's memory-bound kernels that oneDNN has no fused primitive for.
         // They run on oneDNN's GNU OpenMP thread team (libgomp, which Debian's libdnnl uses).
         .target(name: "StylizeKernels", linkerSettings: [.linkedLibrary("gomp", .when(platforms: [.linux]))]),
+        // OpenCV's DIS optical flow for the temporal stabilizer, behind a C interface. Debian's
+        // libopencv-video-dev ships no pkg-config file (only the whole libopencv-dev does), so the
+        // include folder is named here.
+        .target(
+            name: "StylizeFlow",
+            cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4"])],
+            linkerSettings: [.linkedLibrary("opencv_video"), .linkedLibrary("opencv_core")]
+        ),
         .target(
             name: "StylizeKit",
             dependencies: [
                 "CDNNL",
                 "StylizeKernels",
+                "StylizeFlow",
                 "CFFmpeg",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]

@@ -9,13 +9,23 @@ input, for plain per-frame stylization (--no-stabilize) and for the stabilized o
               flicker the stylization adds where there is nothing to show. The unmasked mean is
               printed too, with the share of pixels the mask keeps.
 
+  (d) flow:   warping error along dense optical flow of the input frames, for real clips
+              (--real CLIP, repeatable) and a handheld clip made from the photo (a wobbling
+              sub-pixel camera path with a slight roll): E = mean over t and over the pixels whose
+              flow passes a forward-backward consistency check of |O_t(x) - O_t-1(x + F(x))|^2,
+              F the backward flow t -> t-1 of the input. The flow is OpenCV's Farneback, so it
+              stays independent of the stabilizer, which uses OpenCV's DIS; the same error along
+              DIS (medium preset), the measure the stabilizer was first judged by, is printed too.
+
 Also the lowest PSNR of a stabilized frame against its own per-frame stylization (no smear), and,
 with --throughput CLIP, end-to-end fps of `stylize video` on CLIP with and without the stabilizer
 in the same run. Frames go through `stylize frames` as PNG, so no codec touches the numbers.
 
     python3 scripts/flicker.py --style SampleClips/starry_night.jpg [--photo P] [--clip C] [--throughput C]
+                               [--real CLIP ...] [--real-frames 48] [--real-width 480]
 
-Needs numpy and pillow, the ffmpeg tool, and a release build (swift build -c release).
+Needs numpy and pillow (and opencv-python-headless for the flow measure), the ffmpeg tool, and a
+release build (swift build -c release).
 """
 import argparse
 import json
@@ -60,6 +70,55 @@ def masked_difference(frames: list, inputs: list) -> tuple:
     return float(np.mean(masked)), float(np.mean(plain)), float(np.mean(kept))
 
 
+def flows(frames: list, method: str) -> list:
+    """For each t >= 1: (backward flow t -> t-1, mask of pixels that pass the forward-backward check)."""
+    import cv2
+    grey = [cv2.cvtColor((f * 255).round().astype(np.uint8), cv2.COLOR_RGB2GRAY) for f in frames]
+    if method == "dis":
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        compute = lambda a, b: dis.calc(a, b, None)
+    else:
+        compute = lambda a, b: cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 21, 5, 7, 1.5, 0)
+    h, w = grey[0].shape
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    out = []
+    for prev, cur in zip(grey, grey[1:]):
+        back = compute(cur, prev)   # cur(x) ~ prev(x + back(x))
+        fwd = compute(prev, cur)
+        mx, my = gx + back[..., 0], gy + back[..., 1]
+        fwd_at = cv2.remap(fwd, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=1e6)
+        miss = np.sum((back + fwd_at) ** 2, axis=2)
+        allowed = 0.01 * (np.sum(back ** 2, axis=2) + np.sum(fwd_at ** 2, axis=2)) + 0.5
+        inside = (mx >= 0) & (my >= 0) & (mx <= w - 1) & (my <= h - 1)
+        out.append((mx, my, (miss < allowed) & inside))
+    return out
+
+
+def flow_warping_error(frames: list, motion: list) -> float:
+    import cv2
+    errors = []
+    for (prev, cur), (mx, my, valid) in zip(zip(frames, frames[1:]), motion):
+        moved = cv2.remap(prev.astype(np.float32), mx, my, cv2.INTER_LINEAR)
+        d = np.sum((cur - moved) ** 2, axis=2) / 3
+        errors.append(d[valid].mean())
+    return float(np.mean(errors))
+
+
+def handheld(photo, frames: int, folder: Path, margin: int = 24) -> None:
+    """The photo seen by a hand-held camera: a smooth sub-pixel wander and a slight roll."""
+    import cv2
+    h, w, _ = photo.shape
+    rng = np.random.default_rng(7)
+    steps = rng.normal(0, 0.6, (frames, 3)).cumsum(axis=0)
+    for t in range(frames):
+        dx, dy, roll = 4 * np.sin(t / 5) + steps[t, 0], 3 * np.cos(t / 7) + steps[t, 1], 0.3 * np.sin(t / 9) + 0.05 * steps[t, 2]
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), roll, 1.0)
+        m[:, 2] += (dx, dy)
+        moved = cv2.warpAffine((photo * 255).astype(np.float32), m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+        crop = moved[margin:h - margin, margin:w - margin]
+        Image.fromarray(np.clip(crop, 0, 255).round().astype(np.uint8)).save(folder / f"f{t}.png")
+
+
 def psnr(a, b) -> float:
     m = np.mean((a - b) ** 2)
     return float("inf") if m == 0 else 10 * np.log10(1 / m)
@@ -79,6 +138,10 @@ def main():
     parser.add_argument("--stabilize", default="0.6")
     parser.add_argument("--throughput", help="a clip to time `stylize video` on, with and without the stabilizer")
     parser.add_argument("--stylize", default=str(ROOT / ".build/release/stylize"))
+    parser.add_argument("--real", action="append", default=[], help="a real clip for the flow measure (d); repeatable")
+    parser.add_argument("--real-frames", type=int, default=48)
+    parser.add_argument("--real-width", type=int, default=480)
+    parser.add_argument("--flow-only", action="store_true", help="only the flow measure (d)")
     args = parser.parse_args()
     rng = np.random.default_rng(1)
     photo = np.asarray(Image.open(args.photo).convert("RGB"), dtype=np.float64) / 255
@@ -90,6 +153,30 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         cases = {}
+        flow_rows = []
+        flow_cases = {}
+        hand = tmp / "handheld"; hand.mkdir()
+        handheld(photo, args.real_frames, hand)
+        flow_cases["handheld (made)"] = hand
+        for clip in args.real:
+            folder = tmp / ("real-" + Path(clip).stem); folder.mkdir()
+            subprocess.run(["ffmpeg", "-v", "error", "-i", clip, "-frames:v", str(args.real_frames), "-vf", f"scale={args.real_width}:-2",
+                            str(folder / "f%d.png")], check=True)
+            flow_cases[Path(clip).name] = folder
+        for name, folder in flow_cases.items():
+            plain, steady = tmp / (folder.name + "-plain"), tmp / (folder.name + "-steady")
+            stylize(args.stylize, folder, plain, args.style, ["--no-stabilize"])
+            stylize(args.stylize, folder, steady, args.style, ["--stabilize", args.stabilize])
+            frames_in, frames_plain, frames_steady = read_frames(folder), read_frames(plain), read_frames(steady)
+            row = [name, frames_in[0].shape[1], frames_in[0].shape[0]]
+            for method in ("farneback", "dis"):
+                motion = flows(frames_in, method)
+                e_in, e_plain, e_steady = (flow_warping_error(f, motion) for f in (frames_in, frames_plain, frames_steady))
+                row += [e_in, e_plain, e_steady, e_steady / e_plain]
+            row.append(min(psnr(a, b) for a, b in zip(frames_plain, frames_steady)))
+            flow_rows.append(row)
+        if args.flow_only:
+            cases = {}
         pan = tmp / "pan"; pan.mkdir()
         for t in range(args.frames):
             x = t * args.shift
@@ -105,6 +192,8 @@ def main():
                         str(real / "f%d.png")], check=True)
         cases["c real (frame diff)"] = (real, None)
         notes = []
+        if args.flow_only:
+            cases = {}
         for name, (folder, shift) in cases.items():
             plain, steady = tmp / (folder.name + "-plain"), tmp / (folder.name + "-steady")
             stylize(args.stylize, folder, plain, args.style, ["--no-stabilize"])
@@ -125,6 +214,12 @@ def main():
         print(f"{name:<22}{e_in:>11.6f}{e_plain:>11.6f}{e_steady:>12.6f}{ratio:>8.3f}{worst:>21.2f} dB")
     for note in notes:
         print(note)
+    if flow_rows:
+        print(f"(d) warping error along optical flow, {args.real_frames} frames, stabilize {args.stabilize}: "
+              "input / per-frame / stabilized / ratio, along Farneback (independent) and along DIS (medium)")
+        for name, w, h, fi, fp, fs, fr, di, dp, ds, dr, worst in flow_rows:
+            print(f"{name:<24}{w}x{h}  Farneback {fi:.5f} {fp:.5f} {fs:.5f} ratio {fr:.3f}   DIS {di:.5f} {dp:.5f} {ds:.5f} ratio {dr:.3f}"
+                  f"   min PSNR vs per-frame {worst:.2f} dB")
     if args.throughput:
         fps = {}
         for label, extra in (("off", ["--no-stabilize"]), ("on", ["--stabilize", args.stabilize])):
