@@ -42,7 +42,7 @@ struct ProcessingOptions: ParsableArguments {
     @Option(help: "Frames in the filmstrip.")
     var filmstripFrames = 8
 
-    @Option(help: "Temporal stabilization from 0 to 1: how much of the previous output, moved along the motion, a frame keeps where the motion explains it. Steadies crawling strokes; moving objects and scene cuts are left alone.")
+    @Option(help: "Temporal stabilization from 0 to 1: how much of the previous output, moved along the optical flow, a frame keeps where the flow can be trusted. Steadies crawling strokes; what comes into view and scene cuts are painted fresh.")
     var stabilize = 0.6
 
     @Flag(help: "Stylize every frame on its own (the same as --stabilize 0).")

@@ -82,8 +82,8 @@ public struct VideoOptions: Sendable {
     }
     /// Frames decoded but not yet encoded, at most: bounds memory whatever the clip length.
     public var framesInFlight: Int = 4
-    /// Temporal stabilization (0 turns it off): how much of the previous output, moved along
-    /// the motion, a frame keeps where the motion explains its input. See `TemporalStabilizer`.
+    /// Temporal stabilization (0 turns it off): how much of the previous output, moved along the
+    /// optical flow, a frame keeps where the flow can be trusted. See `TemporalStabilizer`.
     public var stabilization: Double = 0.6
     /// Where to write a filmstrip: `filmstripFrames` output frames evenly spaced over the job,
     /// side by side in one picture, to check a transition at a glance.
