@@ -234,20 +234,13 @@ struct VideoCommand: ParsableCommand {
         if output == "-" && processing.json { throw ValidationError("--json cannot go with -o -: standard output carries the video") }
         if input != "-" && output != "-" { try validateDistinct(input: input, output: output) }
         if let frames {
-            guard Self.parseFrames(frames) != nil else { throw ValidationError("--frames takes A..B with 0 <= A < B, e.g. 0..250") }
+            guard parseFrameRange(frames) != nil else { throw ValidationError("--frames takes A..B with 0 <= A < B, e.g. 0..250") }
             guard start == nil, duration == nil else { throw ValidationError("--frames goes without --start and --duration") }
             guard input != "-", output != "-" else { throw ValidationError("--frames reads and writes files, not pipes") }
             guard processing.filmstrip == nil else { throw ValidationError("--filmstrip goes with whole clips, not --frames") }
         }
         if layout != nil && frames == nil { throw ValidationError("--layout goes with --frames") }
         if let warmup { guard warmup >= 0, frames != nil else { throw ValidationError("--warmup takes a count of frames and goes with --frames") } }
-    }
-
-    /// "A..B" as a range of frames.
-    static func parseFrames(_ text: String) -> Range<Int>? {
-        let parts = text.components(separatedBy: "..")
-        guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), a >= 0, a < b else { return nil }
-        return a..<b
     }
 
     /// The arguments that shape the pictures of a piece (everything but where it comes from,
@@ -277,7 +270,7 @@ struct VideoCommand: ParsableCommand {
             options.outputFormat = format
             options.inputFormat = inputFormat
             if let frames {
-                options.frames = Self.parseFrames(frames)
+                options.frames = parseFrameRange(frames)
                 options.warmup = warmup
                 options.pieceSignature = pieceSignature()
                 if let layout {

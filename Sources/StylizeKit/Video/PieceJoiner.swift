@@ -139,7 +139,7 @@ public enum PieceJoiner {
             videoIndex = try demuxer.bestVideoStream().index
             let tags = demuxer.context.pointee.metadata
             func tag(_ key: String) -> String? { av_dict_get(tags, key, nil, 0).map { String(cString: $0.pointee.value) } }
-            guard let range = tag(PieceTags.frames), let frames = Self.parseRange(range) else {
+            guard let range = tag(PieceTags.frames), let frames = parseFrameRange(range) else {
                 throw StylizeError.invalidArgument("\(path) is not a piece made by stylize video --frames")
             }
             self.frames = frames
@@ -148,13 +148,6 @@ public enum PieceJoiner {
         }
 
         var timeBase: AVRational { demuxer.stream(videoIndex).pointee.time_base }
-
-        /// "A..B" with 0 <= A < B.
-        static func parseRange(_ text: String) -> Range<Int>? {
-            let parts = text.components(separatedBy: "..")
-            guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), a >= 0, a < b else { return nil }
-            return a..<b
-        }
 
         /// Same codec, size, pixel format and encoder headers (extradata).
         func sameStream(as other: Piece) -> Bool {

@@ -13,6 +13,9 @@ struct VideoFrameIndex {
     let timeBase: AVRational
     /// Whether the whole file was read (otherwise `timestamps` may stop early).
     let complete: Bool
+    /// The stream's nominal frame rate (0/0 when the file does not tell) and picture size.
+    let frameRate: AVRational
+    let width: Int, height: Int
 
     /// Packets a decoder may hold back before presenting: frames after this many more packets
     /// cannot come before the ones seen. H.264 and HEVC reorder at most 16.
@@ -23,6 +26,7 @@ struct VideoFrameIndex {
         self.keyframes = keyframes
         self.timeBase = timeBase
         complete = true
+        (frameRate, width, height) = (AVRational(num: 0, den: 0), 0, 0)
     }
 
     /// Reads the video packets of `path`, stopping once frame `frames - 1` is surely known
@@ -34,7 +38,10 @@ struct VideoFrameIndex {
             // Other streams' packets are skipped without being read where the demuxer can.
             demuxer.stream(Int32(index)).pointee.discard = AVDISCARD_ALL
         }
-        timeBase = demuxer.stream(video).pointee.time_base
+        let stream = demuxer.stream(video)
+        timeBase = stream.pointee.time_base
+        frameRate = av_guess_frame_rate(demuxer.context, stream, nil)
+        (width, height) = (Int(stream.pointee.codecpar.pointee.width), Int(stream.pointee.codecpar.pointee.height))
         let packet = try Packet()
         var stamps: [(ts: Int64, key: Bool)] = []
         let limit = frames.map { $0 + Self.reorderMargin }
@@ -65,6 +72,14 @@ struct VideoFrameIndex {
     func keyframe(atOrBefore frame: Int) -> Int {
         keyframes.last { $0 <= frame } ?? 0
     }
+}
+
+/// "A..B" with 0 <= A < B as the frames A to B-1: how `--frames` and a piece's metadata write a
+/// range.
+package func parseFrameRange(_ text: String) -> Range<Int>? {
+    let parts = text.components(separatedBy: "..")
+    guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), a >= 0, a < b else { return nil }
+    return a..<b
 }
 
 /// Which decoded frames a piece job keeps, as presentation timestamps in the video stream's
@@ -100,16 +115,13 @@ public struct ClipLayout: Sendable, Codable {
 
     public init(of path: String, withTimestamps: Bool = false) throws {
         let index = try VideoFrameIndex(path: path)
-        let demuxer = try Demuxer(path: path)
-        let stream = demuxer.stream(try demuxer.bestVideoStream().index)
-        let rate = av_guess_frame_rate(demuxer.context, stream, nil)
+        let rate = index.frameRate
         frames = index.count
         keyframes = index.keyframes
         frameRate = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0
         let span = Double((index.timestamps.last ?? 0) - (index.timestamps.first ?? 0)) * av_q2d(index.timeBase)
         seconds = index.count == 0 ? 0 : span + (frameRate > 0 ? 1 / frameRate : 0)
-        width = Int(stream.pointee.codecpar.pointee.width)
-        height = Int(stream.pointee.codecpar.pointee.height)
+        (width, height) = (index.width, index.height)
         if withTimestamps {
             timestamps = index.timestamps
             timeBase = [index.timeBase.num, index.timeBase.den]

@@ -229,20 +229,6 @@ public final class VideoStylizer: Sendable {
     }
 }
 
-/// A value shared between threads. Sendable, unchecked: every access goes through `lock`.
-final class Locked<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}
-
 /// Frames written so far, read from another thread for progress, and reported to a progress
 /// callback as each is written. Sendable, unchecked: `count` is only touched under `lock`.
 final class FrameCounter: @unchecked Sendable {
