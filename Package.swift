@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "stylize",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         .library(name: "StylizeKit", targets: ["StylizeKit"]),
         .executable(name: "stylize", targets: ["stylize"]),
@@ -13,6 +13,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // `swift package generate-documentation --target StylizeKit` builds the DocC catalog.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // The studio's web server and its job queue's database.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // oneDNN's C API; Debian's libdnnl-dev ships no pkg-config file.
@@ -47,10 +53,25 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
+        // `stylize studio`: a local web page over StylizeKit (the page is in Web/, served from the
+        // bundle), with its render queue in SQLite.
+        .target(
+            name: "StylizeStudio",
+            dependencies: [
+                "StylizeKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.embedInCode("Web/index.html"), .embedInCode("Web/studio.js"), .embedInCode("Web/studio.css")]
+        ),
         .executableTarget(
             name: "stylize",
             dependencies: [
                 "StylizeKit",
+                "StylizeStudio",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -64,6 +85,15 @@ let package = Package(
             name: "StylizeKitTests",
             dependencies: ["StylizeKit", "stylize"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "StudioTests",
+            dependencies: [
+                "StylizeStudio",
+                "stylize",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
         ),
     ]
 )

@@ -217,12 +217,17 @@ public struct Picture: Sendable, Equatable {
         }
     }
 
-    /// Encodes as an 8-bit picture in the format the extension names (JPEG at quality 2 of
-    /// FFmpeg's 1-31, WebP at quality 90) and writes it atomically; an existing file is
-    /// replaced only with `overwrite`.
+    /// Encodes as an 8-bit picture in the format the extension names (`encoded(as:)`) and
+    /// writes it atomically; an existing file is replaced only with `overwrite`.
     public func write(to url: URL, overwrite: Bool) throws {
         let format = try OutputFormat(for: url)
         try OutputFile.checkWritable(url, overwrite: overwrite)
+        try OutputFile.write(encoded(as: format), to: url, overwrite: overwrite)
+    }
+
+    /// The picture as a file of `format` would hold it (JPEG at quality 2 of FFmpeg's 1-31,
+    /// WebP at quality 90).
+    public func encoded(as format: OutputFormat) throws -> Data {
         let rgb = try Frame(width: width, height: height, format: AV_PIX_FMT_RGB24)
         let stride = Int(rgb.pointer.pointee.linesize.0)
         let base = rgb.pointer.pointee.data.0!
@@ -241,7 +246,7 @@ public struct Picture: Sendable, Equatable {
                              destination: [d.data.0, d.data.1, d.data.2, d.data.3],
                              destinationStrides: [d.linesize.0, d.linesize.1, d.linesize.2, d.linesize.3])
         }
-        let data = try Self.encode(frame, codec: codec, format: pixelFormat) { context in
+        return try Self.encode(frame, codec: codec, format: pixelFormat) { context in
             switch format {
             case .jpeg:
                 context.pointee.flags |= AV_CODEC_FLAG_QSCALE
@@ -254,7 +259,6 @@ public struct Picture: Sendable, Equatable {
                 break
             }
         }
-        try OutputFile.write(data, to: url, overwrite: overwrite)
     }
 
     /// One frame through an image encoder; the packet is a complete file.

@@ -281,7 +281,7 @@ extension URL {
 /// Runs blocking work on a thread of its own (a job can take hours; it must not hold one of
 /// the cooperative pool's few threads), telling it when the calling task is cancelled. A job
 /// stopped that way throws `CancellationError`.
-func runBlocking<T: Sendable>(_ body: @escaping @Sendable (_ isCancelled: @escaping @Sendable () -> Bool) throws -> T) async throws -> T {
+package func runBlocking<T: Sendable>(_ body: @escaping @Sendable (_ isCancelled: @escaping @Sendable () -> Bool) throws -> T) async throws -> T {
     let cancelled = Locked(false)
     let isCancelled: @Sendable () -> Bool = { cancelled.withLock { $0 } }
     return try await withTaskCancellationHandler {

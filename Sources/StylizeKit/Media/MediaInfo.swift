@@ -1,0 +1,70 @@
+import CFFmpeg
+import Foundation
+
+/// What an input holds, as a tool choosing between `image`, `video` and `frames` needs to know:
+/// one picture, a clip, or a folder of pictures (a frame sequence).
+public struct MediaInfo: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable {
+        case picture, clip, frames
+    }
+
+    public var kind: Kind
+    public var width: Int
+    public var height: Int
+    /// Seconds; 0 for a picture. A frame sequence lasts frames / frameRate.
+    public var duration: Double
+    /// The clip's nominal rate, or the rate a frame sequence is given.
+    public var frameRate: Double
+    /// Video frames as `stylize probe` counts them; 1 for a picture.
+    public var frames: Int
+    public var hasAudio: Bool
+
+    /// Reads `url`: a folder is a frame sequence at `sequenceFrameRate`, a file with a picture
+    /// extension (`FrameSequence.pictureExtensions`) a picture, anything else a clip.
+    public init(of url: URL, sequenceFrameRate: Double = 30) throws {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else { throw StylizeError.fileNotFound(url.displayPath) }
+        if isFolder.boolValue {
+            let files = try FrameSequence(url.path).files()
+            guard let first = files.first else { throw StylizeError.unreadable(path: url.displayPath, reason: "the folder holds no pictures") }
+            let picture = try Picture(contentsOf: first)
+            self.init(kind: .frames, width: picture.width, height: picture.height, duration: Double(files.count) / sequenceFrameRate,
+                      frameRate: sequenceFrameRate, frames: files.count, hasAudio: false)
+        } else if FrameSequence.pictureExtensions.contains(url.pathExtension.lowercased()) {
+            let picture = try Picture(contentsOf: url)
+            self.init(kind: .picture, width: picture.width, height: picture.height, duration: 0, frameRate: 0, frames: 1, hasAudio: false)
+        } else {
+            let layout = try ClipLayout(of: url.path)
+            let demuxer = try Demuxer(path: url.path)
+            let audio = av_find_best_stream(demuxer.context, AVMEDIA_TYPE_AUDIO, -1, -1, nil, 0) >= 0
+            self.init(kind: .clip, width: layout.width, height: layout.height, duration: layout.seconds, frameRate: layout.frameRate,
+                      frames: layout.frames, hasAudio: audio)
+        }
+    }
+
+    public init(kind: Kind, width: Int, height: Int, duration: Double, frameRate: Double, frames: Int, hasAudio: Bool) {
+        self.kind = kind
+        self.width = width
+        self.height = height
+        self.duration = duration
+        self.frameRate = frameRate
+        self.frames = frames
+        self.hasAudio = hasAudio
+    }
+}
+
+extension Picture {
+    /// The frame of the clip at `url` shown at `seconds` from the clip's start: the first frame
+    /// at or after that time, found by seeking to the keyframe before it.
+    public init(clip url: URL, at seconds: Double) throws {
+        guard seconds.isFinite, seconds >= 0 else { throw StylizeError.invalidArgument("time \(seconds) is not a time in the clip") }
+        let reader = try VideoReader(path: url.path, formatName: nil, start: seconds, duration: nil)
+        while let item = try reader.next() {
+            if case .frame(let frame, _) = item {
+                self = try Picture(frame: frame)
+                return
+            }
+        }
+        throw StylizeError.invalidArgument("\(url.displayPath) has no frame at \(String(format: "%.3f", seconds)) s")
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import StylizeKit
+
+/// Pictures for the page: source frames at any time, and one frame stylized with the page's
+/// settings. What repeats while a user moves a slider is cached: the input's description, the
+/// last few decoded frames, style vectors and the input's own vector. Every method blocks;
+/// the server calls them off its event loops.
+final class PreviewEngine: @unchecked Sendable {
+    let stylizer: Stylizer
+    let root: StudioRoot
+    /// Guards the caches; the worker is used by one preview at a time (`LatestOnly`).
+    private let lock = NSLock()
+    private var infos: [String: (stamp: Date, info: MediaInfo)] = [:]
+    private var frames: [(key: String, picture: Picture)] = []
+    private var vectors: [String: StyleVector] = [:]
+    private var identities: [String: StyleVector] = [:]
+    private var worker: TransformerWorker?
+    private static let framesKept = 6
+
+    init(stylizer: Stylizer, root: StudioRoot) {
+        self.stylizer = stylizer
+        self.root = root
+    }
+
+    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    /// What the input at `path` (relative to the root) holds, re-read when the file changes.
+    func info(_ path: String) throws -> MediaInfo {
+        let url = try root.resolve(path)
+        let stamp = (try? FileManager.default.attributesOfItem(atPath: url.path)[.modificationDate] as? Date) ?? .distantPast
+        if let known = locked({ infos[url.path] }), known.stamp == stamp { return known.info }
+        let info = try MediaInfo(of: url)
+        locked { infos[url.path] = (stamp, info) }
+        return info
+    }
+
+    /// The input's frame at `seconds`, at its own size: for a clip the frame shown then (times
+    /// past the last frame give the last frame), for a frame folder the picture of that index.
+    func sourceFrame(_ path: String, at seconds: Double) throws -> Picture {
+        let info = try info(path)
+        guard seconds.isFinite, seconds >= 0, seconds <= info.duration + 1e-6 else {
+            throw StudioError.badRequest(String(format: "time %.3f s is outside the input (0 to %.3f s)", seconds, info.duration))
+        }
+        let url = try root.resolve(path)
+        let key = "\(url.path)@\(Int((seconds * 1000).rounded()))"
+        if let hit = locked({ frames.first { $0.key == key }?.picture }) { return hit }
+        let picture: Picture
+        switch info.kind {
+        case .picture:
+            picture = try Picture(contentsOf: url)
+        case .frames:
+            let files = try FrameSequence(url.path).files()
+            picture = try Picture(contentsOf: files[min(files.count - 1, Int(seconds * info.frameRate))])
+        case .clip:
+            // The last frame starts one frame before the end.
+            let last = max(0, info.duration - 1 / max(info.frameRate, 1))
+            picture = try Picture(clip: url, at: min(seconds, last))
+        }
+        locked {
+            frames.removeAll { $0.key == key }
+            frames.append((key, picture))
+            if frames.count > Self.framesKept { frames.removeFirst() }
+        }
+        return picture
+    }
+
+    /// The vector of a resolved style at `styleSize`.
+    func vector(_ style: ResolvedStyle, styleSize: Int) throws -> StyleVector {
+        let key = "\(style.spec.description)#\(styleSize)"
+        if let known = locked({ vectors[key] }) { return known }
+        let vector = try stylizer.styleVector(for: style.spec, styleSize: styleSize)
+        locked { vectors[key] = vector }
+        return vector
+    }
+
+    /// The style over the input's timeline that `settings` describe: their keyframes, or one
+    /// style at one strength.
+    func timeline(_ settings: StudioSettings) throws -> StyleTimeline {
+        let styleSize = settings.styleSize ?? StylePredictor.inputSize
+        guard settings.usesKeyframes, let file = settings.keyframes else {
+            let style = try ResolvedStyle(settings.style ?? "", root: root)
+            return try StyleTimeline(constant: vector(style, styleSize: styleSize), strength: settings.strength ?? 1)
+        }
+        let keys = try file.keyframes.map { entry in
+            try StyleTimeline.Key(time: entry.time.keyframeTime(), vector: vector(ResolvedStyle(entry.style, root: root), styleSize: styleSize),
+                                  strength: entry.strength ?? 1)
+        }
+        return try StyleTimeline(keys: keys, easing: file.ease ?? .linear)
+    }
+
+    /// The input's own style vector, which a strength below 1 blends towards: for a clip the
+    /// mean over frames spread across it (as `stylize video` computes it), else the picture's
+    /// or the first frame's.
+    func identity(_ path: String) throws -> StyleVector {
+        let url = try root.resolve(path)
+        if let known = locked({ identities[url.path] }) { return known }
+        let vector: StyleVector
+        switch try info(path).kind {
+        case .clip: vector = try VideoStylizer(stylizer: stylizer).identityVector(of: url)
+        case .picture, .frames: vector = try stylizer.styleVector(for: sourceFrame(path, at: 0))
+        }
+        locked { identities[url.path] = vector }
+        return vector
+    }
+
+    /// The input's frame at `settings.time`, stylized as a render would paint it (the network
+    /// at the brush scale), then scaled to `settings.width` pixels across.
+    func preview(_ settings: StudioSettings) throws -> Picture {
+        try settings.validate()
+        let seconds = settings.time ?? 0
+        let info = try info(settings.path)
+        let source = try sourceFrame(settings.path, at: seconds)
+        let (vector, strength) = try timeline(settings).value(at: seconds, frameRate: info.frameRate > 0 ? info.frameRate : 30)
+        let effective = strength < 1 ? try vector.blended(towards: identity(settings.path), strength: strength) : vector
+        let shorter = min(source.width, source.height)
+        let side = settings.size ?? shorter
+        let input = side == shorter ? source : try source.resized(width: max(1, Int((Double(source.width * side) / Double(shorter)).rounded())),
+                                                                 height: max(1, Int((Double(source.height * side) / Double(shorter)).rounded())))
+        let painted: Picture = try locked {
+            if worker == nil { worker = try stylizer.makeWorker(precision: .auto) }
+            return try stylizer.stylize(input, conditioning: stylizer.transformer.conditioning(for: effective), processingSize: nil,
+                                        preserveColors: settings.preserveColors ?? false, worker: worker!)
+        }
+        return try Self.scaled(painted, width: settings.width ?? 640)
+    }
+
+    /// A picture scaled to `width` pixels across, keeping its shape.
+    static func scaled(_ picture: Picture, width: Int) throws -> Picture {
+        guard width != picture.width else { return picture }
+        let height = max(1, Int((Double(picture.height) * Double(width) / Double(picture.width)).rounded()))
+        return try picture.resized(width: width, height: height)
+    }
+}
+
+/// Runs at most one call at a time, and drops a call that waited while a newer one arrived:
+/// while a slider moves, only the latest preview is painted.
+actor LatestOnly {
+    private var newest = 0
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    /// `body`'s result, or nil when a newer call came in before this one's turn.
+    func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T? {
+        newest += 1
+        let ticket = newest
+        while busy { await withCheckedContinuation { waiting.append($0) } }
+        guard ticket == newest else { return nil }
+        busy = true
+        defer {
+            busy = false
+            let woken = waiting
+            waiting = []
+            woken.forEach { $0.resume() }
+        }
+        return try await body()
+    }
+}

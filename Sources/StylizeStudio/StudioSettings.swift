@@ -1,0 +1,86 @@
+import Foundation
+import StylizeKit
+
+/// What the page sends for a preview or a render: the input, the style (a spec, or keyframes
+/// that move it over time) and the options `stylize video` takes for them.
+struct StudioSettings: Codable, Sendable {
+    /// The input, relative to the root: a clip, a picture or a folder of pictures.
+    var path: String
+    /// A style spec (`starry-night`, `a.jpg:0.7,great-wave:0.3`); ignored when keyframes are given.
+    var style: String?
+    var strength: Double?
+    var styleSize: Int?
+    /// The brush scale: the shorter side, in pixels, the network paints at (nil: the frame's own).
+    var size: Int?
+    var preserveColors: Bool?
+    /// Keyframes as a `--keyframes` file holds them (styles relative to the root).
+    var keyframes: KeyframeFile?
+    /// Preview only: the time on the input's timeline, in seconds.
+    var time: Double?
+    /// Preview only: the width of the picture sent back.
+    var width: Int?
+    /// Render only: the output's file name (in the renders folder).
+    var output: String?
+
+    var usesKeyframes: Bool { !(keyframes?.keyframes.isEmpty ?? true) }
+
+    /// Checks the ranges the page's controls allow, so that a refusal names the field.
+    func validate() throws {
+        if let strength, !(0...1).contains(strength) { throw StudioError.badRequest("strength must be between 0 and 1, got \(strength)") }
+        if let styleSize, !StylePredictor.sideRange.contains(styleSize) {
+            throw StudioError.badRequest("style size must be from \(StylePredictor.sideRange.lowerBound) to \(StylePredictor.sideRange.upperBound), got \(styleSize)")
+        }
+        if let size, size < StyleTransformer.minimumSide || size > 4096 {
+            throw StudioError.badRequest("brush size must be from \(StyleTransformer.minimumSide) to 4096 pixels, got \(size)")
+        }
+        if let width, !(16...3840).contains(width) { throw StudioError.badRequest("preview width must be from 16 to 3840, got \(width)") }
+        if !usesKeyframes && (style ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+            throw StudioError.badRequest("choose a style (or add keyframes)")
+        }
+        for entry in keyframes?.keyframes ?? [] {
+            if let strength = entry.strength, !(0...1).contains(strength) {
+                throw StudioError.badRequest("keyframe strength must be between 0 and 1, got \(strength)")
+            }
+        }
+    }
+}
+
+/// A style spec whose parts are checked against the root: gallery names stay names, files
+/// become absolute paths for StylizeKit and stay root-relative for the command line.
+struct ResolvedStyle: Sendable {
+    /// With absolute paths: what StylizeKit reads.
+    var spec: StyleSpec
+    /// As typed, relative to the root: what the command line shows.
+    var text: String
+
+    init(_ text: String, root: StudioRoot) throws {
+        var spec = try StyleSpec(parsing: text)
+        for i in spec.parts.indices {
+            let name = spec.parts[i].path
+            let isFile = !name.contains("/") && FileManager.default.fileExists(atPath: root.url.appendingPathComponent(name).path)
+            if StyleGallery.builtIn.vector(named: name) != nil && !isFile { continue }
+            guard !name.hasPrefix("/") else { throw StudioError.forbidden("\(name): styles are named relative to the studio's root") }
+            do {
+                spec.parts[i].path = try root.resolve(name).path
+            } catch let error as StudioError where error.status == .notFound {
+                let close = StyleGallery.builtIn.closestNames(to: name)
+                throw StudioError.badRequest("unknown style \(name): no gallery style or file of that name (closest: \(close.joined(separator: ", ")))")
+            }
+        }
+        self.spec = spec
+        self.text = text
+    }
+}
+
+extension KeyframeFile.Time {
+    /// The time as a keyframe time (seconds, `MM:SS.mmm`, or a frame index `#N`).
+    func keyframeTime() throws -> KeyframeTime {
+        switch self {
+        case .number(let seconds):
+            guard seconds.isFinite, seconds >= 0 else { throw StudioError.badRequest("keyframe time \(seconds) is negative") }
+            return .seconds(seconds)
+        case .text(let text):
+            return try KeyframeTime(parsing: text)
+        }
+    }
+}

@@ -1,0 +1,353 @@
+"""Headless Chromium test of `stylize studio`, driven by Selenium.
+
+Run:  STYLIZE=.build/release/stylize python3 -m unittest Tests/browser/test_studio.py -v
+Needs: selenium 4 (pip install selenium), Debian's chromium and chromium-driver, ffmpeg/ffprobe.
+Optional: STUDIO_SCREENSHOTS=DIR (default: studio-screenshots under the temp --root, which is kept for them).
+Nothing but 127.0.0.1 is contacted: the browser resolves no other host, and no proxy is used.
+"""
+
+import base64
+import json
+import os
+import queue
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.request
+from pathlib import Path
+
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+    SELENIUM_ERROR = None
+except ImportError as error:  # reported as a skip, not an error
+    SELENIUM_ERROR = error
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "SampleClips" / "bigbuckbunny.mp4"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+START_TIMEOUT = 60      # seconds for the studio to print its URL
+PREVIEW_TIMEOUT = 180   # the first preview loads the models
+RENDER_TIMEOUT = 300
+
+# Local only: no proxy for urllib, Selenium's own connection to chromedriver, or Chromium.
+LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+for _name in ("no_proxy", "NO_PROXY"):
+    os.environ[_name] = "127.0.0.1,localhost"
+# Selenium Manager is not needed (both paths are given); keep it offline should it ever run.
+os.environ["SE_OFFLINE"] = "true"
+os.environ["SE_AVOID_STATS"] = "true"
+
+# Base64 of the picture #preview-after shows, with its data-seq, read in the page.
+FETCH_PREVIEW_JS = """
+const done = arguments[arguments.length - 1];
+const img = document.querySelector('#preview-after');
+const seq = Number(img.dataset.seq || 0);
+fetch(img.src).then(r => r.arrayBuffer()).then(buffer => {
+  const bytes = new Uint8Array(buffer);
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  done({seq: seq, base64: btoa(text)});
+}).catch(error => done({seq: seq, error: String(error)}));
+"""
+
+
+def requirement_problem():
+    """Why the test cannot run here: a string for a skip (no Chromium on this machine), an
+    exception for anything that scripts/install-deps and scripts/test set up (those must fail
+    the run, not skip it), or None."""
+    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not os.access(path, os.X_OK):
+            return f"{path} is missing (apt-get install {package}; scripts/install-deps does)"
+    if SELENIUM_ERROR is not None:
+        raise RuntimeError(f"selenium cannot be imported ({SELENIUM_ERROR}); pip install selenium")
+    if not os.environ.get("STYLIZE"):
+        raise RuntimeError("STYLIZE is not set: point it at the stylize binary, e.g. STYLIZE=.build/debug/stylize")
+    if not os.access(os.environ["STYLIZE"], os.X_OK):
+        raise RuntimeError(f"STYLIZE={os.environ['STYLIZE']} is not an executable file")
+    for tool in ("ffmpeg", "ffprobe"):
+        if shutil.which(tool) is None:
+            raise RuntimeError(f"{tool} is not on PATH")
+    if not SAMPLE.is_file():
+        raise RuntimeError(f"{SAMPLE} is missing")
+    return None
+
+
+def run(*args):
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout
+
+
+def count_frames(path):
+    out = run("ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+              "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path))
+    return int(out.strip().splitlines()[0])
+
+
+def audio_streams(path):
+    out = run("ffprobe", "-v", "error", "-select_streams", "a",
+              "-show_entries", "stream=index", "-of", "csv=p=0", str(path))
+    return len([line for line in out.splitlines() if line.strip()])
+
+
+class Studio:
+    """`stylize studio` on a free port; stdout and stderr are drained so it never blocks."""
+
+    def __init__(self, binary, root, scratch):
+        self.stderr_path = Path(scratch) / "studio-stderr.log"
+        self.stderr_file = open(self.stderr_path, "w+")
+        self.process = subprocess.Popen(
+            [binary, "studio", "--port", "0", "--root", str(root)],
+            stdout=subprocess.PIPE, stderr=self.stderr_file, text=True)
+        lines = queue.Queue()
+
+        def drain():
+            for line in self.process.stdout:
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=drain, daemon=True).start()
+        try:
+            first = lines.get(timeout=START_TIMEOUT)
+        except queue.Empty:
+            self.stop()
+            raise AssertionError(f"stylize studio printed nothing in {START_TIMEOUT} s; stderr:\n{self.stderr()}")
+        match = re.search(r"http://127\.0\.0\.1:\d+/", first or "")
+        if not match:
+            self.stop()
+            raise AssertionError(f"no URL in the studio's first line {first!r}; stderr:\n{self.stderr()}")
+        self.url = match.group(0)
+
+    def stderr(self):
+        self.stderr_file.flush()
+        return self.stderr_path.read_text(errors="replace")[-4000:]
+
+    def get_json(self, path):
+        with LOCAL.open(self.url + path.lstrip("/"), timeout=30) as response:
+            return json.load(response)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.stderr_file.close()
+
+
+def make_driver():
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000",
+        # Nothing but 127.0.0.1: no proxy, no host resolves, no background services.
+        "--no-proxy-server", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-default-apps", "--disable-extensions", "--no-first-run", "--no-default-browser-check",
+        "--disable-features=OptimizationHints,MediaRouter,Translate",
+        "--autoplay-policy=no-user-gesture-required",
+    ):
+        options.add_argument(argument)
+    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+
+
+class StudioBrowserTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        problem = requirement_problem()
+        if problem:
+            raise unittest.SkipTest(problem)
+        cls.root = Path(tempfile.mkdtemp(prefix="stylize-studio-root-"))
+        cls.scratch = Path(tempfile.mkdtemp(prefix="stylize-studio-scratch-"))  # logs, files to upload
+        cls.addClassCleanup(cls.remove_temporaries)
+        shots = os.environ.get("STUDIO_SCREENSHOTS")
+        cls.screenshots = Path(shots) if shots else cls.root / "studio-screenshots"
+        cls.screenshots.mkdir(parents=True, exist_ok=True)
+
+        cls.clip = cls.root / "clip.mp4"
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(SAMPLE), "-t", "2", "-vf", "scale=320:180",
+                        "-c:v", "libx264", "-c:a", "aac", str(cls.clip)], check=True)
+        cls.clip_frames = count_frames(cls.clip)
+
+        cls.studio = Studio(os.environ["STYLIZE"], cls.root, cls.scratch)
+        cls.addClassCleanup(cls.studio.stop)
+        cls.driver = make_driver()
+        cls.addClassCleanup(cls.driver.quit)
+
+    @classmethod
+    def remove_temporaries(cls):
+        # Everything goes but the screenshots (kept even when they are under the root).
+        shutil.rmtree(cls.scratch, ignore_errors=True)
+        if cls.screenshots.parent == cls.root:
+            for child in cls.root.iterdir():
+                if child != cls.screenshots:
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+        else:
+            shutil.rmtree(cls.root, ignore_errors=True)
+        print(f"\nstudio screenshots: {cls.screenshots}")
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def setUp(self):
+        self.driver.get(self.studio.url)
+        self.wait(30, lambda d: d.find_elements(By.CSS_SELECTOR, ".file-entry"),
+                  "the file list never filled (GET /api/files)")
+
+    def wait(self, seconds, condition, message):
+        try:
+            return WebDriverWait(self.driver, seconds, poll_frequency=0.1).until(condition)
+        except TimeoutException:
+            raise AssertionError(f"{message} (waited {seconds} s); #message: {self.message()!r}; "
+                                 f"studio stderr:\n{self.studio.stderr()}") from None
+
+    def css(self, selector):
+        return self.driver.find_element(By.CSS_SELECTOR, selector)
+
+    def message(self):
+        try:
+            return self.css("#message").text
+        except Exception:
+            return ""
+
+    def preview_seq(self):
+        return int(self.css("#preview-after").get_attribute("data-seq") or 0)
+
+    def preview_busy(self):
+        return self.css("#preview-stage").get_attribute("aria-busy") == "true"
+
+    def wait_preview_settled(self, after_seq):
+        """Waits for a preview newer than `after_seq`, then until none is in flight and data-seq has
+        not changed for 1 s (the page marks #preview-stage aria-busy while a request runs)."""
+        self.wait(PREVIEW_TIMEOUT, lambda d: self.preview_seq() > after_seq,
+                  f"#preview-after data-seq never went past {after_seq}; #preview-status: "
+                  f"{self.css('#preview-status').text!r}")
+        seq, since = self.preview_seq(), time.monotonic()
+        deadline = since + PREVIEW_TIMEOUT
+        while time.monotonic() - since < 1.0 or self.preview_busy():
+            self.assertLess(time.monotonic(), deadline, "the preview never settled")
+            time.sleep(0.1)
+            if self.preview_seq() != seq:
+                seq, since = self.preview_seq(), time.monotonic()
+        return seq
+
+    def shown_preview(self):
+        result = self.driver.execute_async_script(FETCH_PREVIEW_JS)
+        self.assertNotIn("error", result, f"could not read the shown preview: {result.get('error')}")
+        return result["seq"], base64.b64decode(result["base64"])
+
+    def screenshot(self, name):
+        path = self.screenshots / name
+        self.driver.save_screenshot(str(path))
+        print(f"screenshot: {path}")
+
+    # -- tests -----------------------------------------------------------------------------------
+
+    def test_preview_keyframes_and_render(self):
+        driver = self.driver
+        self.driver.set_script_timeout(30)
+
+        # 3. Open the clip; the filmstrip shows 8 thumbnails.
+        self.css('.file-entry[data-path="clip.mp4"]').click()
+        self.wait(60, lambda d: d.execute_script(
+            "const imgs = [...document.querySelectorAll('#filmstrip img')];"
+            "return imgs.length === 8 && imgs.every(i => i.complete && i.naturalWidth > 0);"),
+            "the 8 filmstrip thumbnails never loaded (GET /api/frame?width=160)")
+
+        # 4. A style gives a first stylized preview.
+        gallery = [s["id"] for s in self.studio.get_json("/api/styles")["styles"] if s["kind"] == "gallery"]
+        self.assertIn("starry-night", gallery)
+        second_style = "great-wave" if "great-wave" in gallery else gallery[1]
+        self.css('.style-thumb[data-id="starry-night"]').click()
+        first_seq = self.wait_preview_settled(0)
+        first_seq, first_bytes = self.shown_preview()
+        self.assertGreaterEqual(first_seq, 1)
+        self.assertGreater(len(first_bytes), 0)
+
+        # 5. Strength with real key presses: 1 -> 0 (Home) -> 0.3 (6 x Right).
+        slider = self.css("#strength")
+        self.assertEqual(slider.get_attribute("value"), "1")
+        slider.click()
+        slider.send_keys(Keys.HOME)
+        slider.send_keys(Keys.RIGHT * 6)
+        value = float(slider.get_attribute("value"))
+        self.assertAlmostEqual(value, 0.3, places=6, msg="the strength slider did not move to 0.3")
+        self.wait_preview_settled(first_seq)
+        second_seq, second_bytes = self.shown_preview()
+        self.assertGreater(second_seq, first_seq)
+        self.assertNotEqual(second_bytes, first_bytes, "the preview at strength 0.3 is the same picture as at 1")
+        self.screenshot("studio-preview.png")
+
+        # 6. Two keyframes: starry-night at 0, the second style at the end.
+        scrubber = self.css("#scrubber")
+        scrubber.send_keys(Keys.HOME)
+        self.wait(5, lambda d: float(scrubber.get_attribute("value")) == 0, "the scrubber did not go to 0")
+        self.css("#add-keyframe").click()
+        scrubber.send_keys(Keys.END)
+        self.wait(5, lambda d: float(scrubber.get_attribute("value")) > 0, "the scrubber did not go to the end")
+        self.css(f'.style-thumb[data-id="{second_style}"]').click()
+        before_second = self.wait_preview_settled(second_seq)
+        self.css("#add-keyframe").click()
+        self.wait(5, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#timeline .keyframe-marker")) == 2,
+                  "there are not 2 keyframe markers on #timeline")
+        self.assertEqual(len(driver.find_elements(By.CSS_SELECTOR, "#keyframe-list .keyframe-row")), 2)
+        self.wait_preview_settled(before_second)  # the preview now follows the keyframes
+        self.screenshot("studio-keyframes.png")
+
+        # 7. Render; the job runs to done with every frame counted.
+        known = {j.get_attribute("data-id") for j in driver.find_elements(By.CSS_SELECTOR, "#jobs .job")}
+        self.css("#render").click()
+        job = self.wait(30, lambda d: next((j for j in d.find_elements(By.CSS_SELECTOR, "#jobs .job")
+                                            if j.get_attribute("data-id") not in known), None),
+                        "no new .job appeared in #jobs after clicking #render")
+        self.assertEqual(driver.find_elements(By.CSS_SELECTOR, "#jobs .job")[0], job, "the new job is not on top")
+        job_id = job.get_attribute("data-id")
+
+        def finished(_):
+            state = job.find_element(By.CSS_SELECTOR, ".job-state").text.strip()
+            if state in ("failed", "cancelled"):
+                raise AssertionError(f"job {job_id} {state}: {job.text}\nstudio stderr:\n{self.studio.stderr()}")
+            return state == "done"
+
+        self.wait(RENDER_TIMEOUT, finished, f"job {job_id} did not finish")
+        value, maximum = driver.execute_script(
+            "const p = arguments[0].querySelector('progress.job-progress'); return [p.value, p.max];", job)
+        self.assertEqual(value, maximum, "the finished job's progress bar is not full")
+        self.assertEqual(maximum, self.clip_frames, "the job's frame total is not the clip's frame count")
+        self.wait(30, lambda d: job.find_elements(By.CSS_SELECTOR, "a.job-download"), "no download link on the done job")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", job)
+        self.screenshot("studio-render.png")
+
+        # 8. The output, found through the API, has every frame and the audio.
+        jobs = self.studio.get_json("/api/jobs")["jobs"]
+        record = next((j for j in jobs if str(j["id"]) == job_id), None)
+        self.assertIsNotNone(record, f"job {job_id} is not in GET /api/jobs")
+        self.assertEqual(record["state"], "done")
+        output = self.root / record["output"]
+        self.assertTrue(output.is_file(), f"{output} does not exist")
+        frames = count_frames(output)
+        self.assertLessEqual(abs(frames - self.clip_frames), 1,
+                             f"the render has {frames} frames, the clip {self.clip_frames}")
+        self.assertEqual(audio_streams(output), 1, "the render does not have exactly one audio stream")
+
+    def test_upload_of_a_non_media_file_is_refused(self):
+        text_file = self.scratch / "notes.txt"
+        text_file.write_text("This is not a clip or a picture.\n")
+        self.css("#upload-input").send_keys(str(text_file))
+        self.wait(30, lambda d: self.message().strip(), "#message stayed empty after uploading a .txt file")
+        uploads = self.root / "stylize-studio" / "uploads"
+        stored = [p.name for p in uploads.iterdir()] if uploads.is_dir() else []
+        self.assertEqual(stored, [], f"the refused upload left files in {uploads}")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
