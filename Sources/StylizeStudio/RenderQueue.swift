@@ -60,7 +60,10 @@ private func zip<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
 actor RenderQueue {
     private let database: DatabaseQueue
     private let engine: PreviewEngine
-    private var subscribers: [UUID: AsyncStream<RenderJob.View>.Continuation] = [:]
+    /// Each event stream's continuation; nil is a keep-alive, sent every 15 s so that a stream
+    /// whose page went away fails to write and ends.
+    private var subscribers: [UUID: AsyncStream<RenderJob.View?>.Continuation] = [:]
+    private var keepAlive: Task<Void, Never>?
     private var current: (job: RenderJob, cancel: Locked<Bool>)?
     private var lastSent = Date.distantPast
     private var loop: Task<Void, Never>?
@@ -106,6 +109,7 @@ actor RenderQueue {
         current?.cancel.withLock { $0 = true }
         subscribers.values.forEach { $0.finish() }
         subscribers = [:]
+        keepAlive?.cancel()
         await loop?.value
     }
 
@@ -124,14 +128,26 @@ actor RenderQueue {
     }
 
     /// Every job once (oldest first), then every change.
-    func subscribe() throws -> AsyncStream<RenderJob.View> {
-        let (stream, continuation) = AsyncStream<RenderJob.View>.makeStream(bufferingPolicy: .bufferingNewest(256))
+    func subscribe() throws -> AsyncStream<RenderJob.View?> {
+        let (stream, continuation) = AsyncStream<RenderJob.View?>.makeStream(bufferingPolicy: .bufferingNewest(256))
         for job in try jobs().reversed() { continuation.yield(job.view) }
         if stopping { continuation.finish(); return stream }
         let id = UUID()
         subscribers[id] = continuation
         continuation.onTermination = { _ in Task { await self.unsubscribe(id) } }
+        if keepAlive == nil {
+            keepAlive = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(nanoseconds: 15_000_000_000)
+                    self.ping()
+                }
+            }
+        }
         return stream
+    }
+
+    private func ping() {
+        for continuation in subscribers.values { continuation.yield(nil) }
     }
 
     private func unsubscribe(_ id: UUID) { subscribers[id] = nil }

@@ -138,6 +138,10 @@ public struct StudioServer: Sendable {
             return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: ResponseBody { writer in
                 let encoder = JSONEncoder()
                 for await job in stream {
+                    guard let job else {
+                        try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                        continue
+                    }
                     let data = try encoder.encode(job)
                     try await writer.write(ByteBuffer(string: "event: job\ndata: \(String(decoding: data, as: UTF8.self))\n\n"))
                 }
@@ -155,8 +159,7 @@ public struct StudioServer: Sendable {
                 let job = try await queue.job(Self.jobID(context))
                 guard job.state == .done else { throw StudioError.notFound("render \(job.id ?? 0) is \(job.state.rawValue); its output is not ready") }
                 let url = try engine.root.resolve(job.output)
-                let data = try await runBlocking { _ in try Data(contentsOf: url) }
-                var response = Response(status: .ok, headers: [.contentType: Self.mediaType(url)], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+                var response = try Self.file(url, range: request.headers[.range])
                 if request.uri.queryParameters.get("download") != nil {
                     response.headers[.contentDisposition] = "attachment; filename=\"\(url.lastPathComponent)\""
                 }
@@ -240,6 +243,51 @@ public struct StudioServer: Sendable {
 
     static func asset(_ bytes: [UInt8], type: String) -> Response {
         Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// A file, streamed in pieces of 1 MiB; with a `Range: bytes=...` header (a video element
+    /// seeking), only that part, as 206.
+    static func file(_ url: URL, range: String?) throws -> Response {
+        let size = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+        var headers: HTTPFields = [.contentType: mediaType(url), .acceptRanges: "bytes"]
+        var status = HTTPResponse.Status.ok
+        var part = 0..<size
+        if let range {
+            guard let asked = byteRange(range, size: size) else {
+                return Response(status: .rangeNotSatisfiable, headers: [.contentRange: "bytes */\(size)"])
+            }
+            part = asked
+            status = .partialContent
+            headers[.contentRange] = "bytes \(part.lowerBound)-\(part.upperBound - 1)/\(size)"
+        }
+        let sent = part
+        return Response(status: status, headers: headers, body: ResponseBody(contentLength: sent.count) { writer in
+            let handle = try FileHandle(forReadingFrom: url)
+            defer { try? handle.close() }
+            try handle.seek(toOffset: UInt64(sent.lowerBound))
+            var left = sent.count
+            while left > 0, let chunk = try handle.read(upToCount: min(left, 1 << 20)), !chunk.isEmpty {
+                try await writer.write(ByteBuffer(bytes: chunk))
+                left -= chunk.count
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    /// The bytes a single `bytes=START-END`, `bytes=START-` or `bytes=-LAST` range names in a
+    /// file of `size` bytes; nil when it is malformed or lies outside the file.
+    static func byteRange(_ header: String, size: Int) -> Range<Int>? {
+        guard header.hasPrefix("bytes="), !header.contains(",") else { return nil }
+        let bounds = header.dropFirst(6).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard bounds.count == 2 else { return nil }
+        if bounds[0].isEmpty {
+            guard let last = Int(bounds[1]), last > 0, size > 0 else { return nil }
+            return max(0, size - last)..<size
+        }
+        guard let start = Int(bounds[0]), start >= 0, start < size else { return nil }
+        if bounds[1].isEmpty { return start..<size }
+        guard let end = Int(bounds[1]), end >= start else { return nil }
+        return start..<min(end + 1, size)
     }
 
     static func mediaType(_ url: URL) -> String {

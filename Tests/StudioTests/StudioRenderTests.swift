@@ -142,6 +142,18 @@ final class StudioRenderTests: XCTestCase, @unchecked Sendable {
                 XCTAssertEqual(response.headers[.contentDisposition], "attachment; filename=\"clip-transition.mp4\"")
                 XCTAssertEqual(response.data, try Data(contentsOf: studio.root.appendingPathComponent(output)))
             }
+            // A video element seeking asks for parts.
+            let file = try Data(contentsOf: studio.root.appendingPathComponent(output))
+            for (range, part) in [("bytes=0-99", file.prefix(100)), ("bytes=100-", file.dropFirst(100)), ("bytes=-10", file.suffix(10))] {
+                try await client.execute(uri: "/api/jobs/\(job["id"]!)/output", method: .get, headers: [.range: range]) { response in
+                    XCTAssertEqual(response.status, .partialContent, range)
+                    XCTAssertEqual(response.data, Data(part), range)
+                    XCTAssertEqual(response.headers[.contentRange]?.hasSuffix("/\(file.count)"), true, range)
+                }
+            }
+            try await client.execute(uri: "/api/jobs/\(job["id"]!)/output", method: .get, headers: [.range: "bytes=\(file.count)-"]) { response in
+                XCTAssertEqual(response.status, .rangeNotSatisfiable)
+            }
             // The command, run from the root, reads the same keyframes and writes the same frames.
             let bundle = Bundle(for: Self.self).bundleURL
             let binary = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("stylize") }

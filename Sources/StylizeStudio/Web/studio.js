@@ -409,8 +409,10 @@ function updateControls() {
 function updateOutputPlaceholder() {
   if (!state.media) { $("#output-name").placeholder = "auto"; return; }
   const stem = baseName(state.media.path).replace(/\.[^.]*$/, "") || "render";
-  const first = activeKeyframes().length ? activeKeyframes()[0].style : styleSpec();
-  const styleName = first ? baseName(first.split(",")[0].split(":")[0]).replace(/\.[^.]*$/, "") : "style";
+  // As the server names it: "transition" for keyframes, else the first style's name.
+  const spec = styleSpec();
+  const styleName = activeKeyframes().length ? "transition"
+    : spec ? baseName(spec.split(",")[0].split(":")[0]).replace(/\.[^.]*$/, "") : "styled";
   $("#output-name").placeholder = `auto: ${stem}-${styleName}${isPicture() ? ".png" : ".mp4"}`;
 }
 
