@@ -41,7 +41,7 @@ let package = Package(
         .target(
             name: "StylizeFlow",
             cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4"])],
-            linkerSettings: [.linkedLibrary("opencv_video"), .linkedLibrary("opencv_core")]
+            linkerSettings: [.linkedLibrary("opencv_video"), .linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_core")]
         ),
         .target(
             name: "StylizeKit",

@@ -135,7 +135,7 @@ def main():
     parser.add_argument("--clip", default=str(ROOT / "SampleClips/bigbuckbunny.mp4"), help="real clip for case (c)")
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--shift", type=int, default=4)
-    parser.add_argument("--stabilize", default="0.6")
+    parser.add_argument("--stabilize", default="0.7")
     parser.add_argument("--throughput", help="a clip to time `stylize video` on, with and without the stabilizer")
     parser.add_argument("--stylize", default=str(ROOT / ".build/release/stylize"))
     parser.add_argument("--real", action="append", default=[], help="a real clip for the flow measure (d); repeatable")

@@ -368,7 +368,7 @@ static inline float sample_u8(const uint8_t *p, int width, int height, float x, 
     return ((a + (b - a) * fx) + ((d + (e - d) * fx) - (a + (b - a) * fx)) * fy) * (1.0f / 255);
 }
 
-float stylize_flow_trust(const float *backward, const float *forward, const uint8_t *previous, const uint8_t *current,
+float stylize_flow_trust(const float *backward, const uint8_t *previous, const uint8_t *current,
                          int width, int height, float luma_tolerance, float *trust) {
     long doubtful = 0;
     for (int y = 0; y < height; y++) {
@@ -378,11 +378,12 @@ float stylize_flow_trust(const float *backward, const float *forward, const uint
             float px = (float)x + bx, py = (float)y + by;
             float t = 0;
             if (px >= 0 && py >= 0 && px <= (float)(width - 1) && py <= (float)(height - 1)) {
-                // Forward-backward consistency: going back and then forth again lands where it began.
-                float fx = sample(forward, width, height, 2, 0, px, py), fy = sample(forward, width, height, 2, 1, px, py);
-                float ex = bx + fx, ey = by + fy;
+                // Consistency: the flow where the pixel came from is the flow here. At the edge of
+                // a moving object it is not: there the pixel comes out of hiding or goes into it.
+                float qx = sample(backward, width, height, 2, 0, px, py), qy = sample(backward, width, height, 2, 1, px, py);
+                float ex = bx - qx, ey = by - qy;
                 float miss = ex * ex + ey * ey;
-                float allowed = 0.01f * (bx * bx + by * by + fx * fx + fy * fy) + 0.5f;
+                float allowed = 0.01f * (bx * bx + by * by + qx * qx + qy * qy) + 0.5f;
                 float ratio = miss / allowed;
                 float consistent = ratio <= 0.5f ? 1 : fmaxf(0, 2 - 2 * ratio);
                 // The content itself: the previous luma moved here matches the current one.
@@ -394,71 +395,6 @@ float stylize_flow_trust(const float *backward, const float *forward, const uint
         }
     }
     return (float)doubtful / (float)((long)width * height);
-}
-
-/// Where a full-resolution coordinate falls on the low-resolution grid: the two cells around it
-/// and the weight of the second.
-typedef struct {
-    int first, second;
-    float weight;
-} grid_position;
-
-static grid_position grid_position_of(long full, int scale, int low_size) {
-    float at = ((float)full + 0.5f) / (float)scale - 0.5f;
-    at = fminf(fmaxf(at, 0), (float)(low_size - 1));
-    int first = (int)at;
-    grid_position p = {first, first + 1 < low_size ? first + 1 : first, at - (float)first};
-    return p;
-}
-
-static CLONED void flow_blend_row(const float *previous, const float *backward, const float *trust, int low_width, int low_height,
-                                  int scale, int width, int height, float strength, float max_change, const grid_position *columns,
-                                  long y, float *out) {
-    const grid_position row = grid_position_of(y, scale, low_height);
-    const float *t0 = trust + (long)row.first * low_width, *t1 = trust + (long)row.second * low_width;
-    const float *f0 = backward + 2L * row.first * low_width, *f1 = backward + 2L * row.second * low_width;
-    const float fy = row.weight, last_x = (float)(width - 1), last_y = (float)(height - 1);
-    for (int x = 0; x < width; x++) {
-        const grid_position column = columns[x];
-        const int a = column.first, b = column.second;
-        const float fx = column.weight;
-        // Trust, then flow, bilinearly between the four low-resolution cells around the pixel.
-        float top = t0[a] + (t0[b] - t0[a]) * fx, bottom = t1[a] + (t1[b] - t1[a]) * fx;
-        float weight = strength * (top + (bottom - top) * fy);
-        float dx0 = f0[2 * a] + (f0[2 * b] - f0[2 * a]) * fx, dx1 = f1[2 * a] + (f1[2 * b] - f1[2 * a]) * fx;
-        float dy0 = f0[2 * a + 1] + (f0[2 * b + 1] - f0[2 * a + 1]) * fx, dy1 = f1[2 * a + 1] + (f1[2 * b + 1] - f1[2 * a + 1]) * fx;
-        float sx = (float)x + (dx0 + (dx1 - dx0) * fy) * (float)scale, sy = (float)y + (dy0 + (dy1 - dy0) * fy) * (float)scale;
-        // No branches, so that the loop vectorizes (with gathers): a position outside the frame
-        // gets no weight, and is clamped only to keep the loads inside.
-        weight = (sx >= 0 && sy >= 0 && sx <= last_x && sy <= last_y) ? weight : 0;
-        sx = fminf(fmaxf(sx, 0), last_x);
-        sy = fminf(fmaxf(sy, 0), last_y);
-        // The previous output there, bilinearly: four pixels, one set of weights for R, G and B.
-        int x0 = (int)sx, y0 = (int)sy;
-        int x1 = x0 < width - 1 ? x0 + 1 : x0, y1 = y0 < height - 1 ? y0 + 1 : y0;
-        float wx = sx - (float)x0, wy = sy - (float)y0;
-        float w00 = (1 - wx) * (1 - wy), w01 = wx * (1 - wy), w10 = (1 - wx) * wy, w11 = wx * wy;
-        long i00 = ((long)y0 * width + x0) * 3, i01 = ((long)y0 * width + x1) * 3;
-        long i10 = ((long)y1 * width + x0) * 3, i11 = ((long)y1 * width + x1) * 3;
-        float *o = out + ((long)y * width + x) * 3;
-        for (int c = 0; c < 3; c++) {
-            float before = w00 * previous[i00 + c] + w01 * previous[i01 + c] + w10 * previous[i10 + c] + w11 * previous[i11 + c];
-            o[c] += fminf(fmaxf(weight * (before - o[c]), -max_change), max_change);
-        }
-    }
-}
-
-void stylize_flow_blend(const float *previous, const float *backward, const float *trust, int low_width, int low_height,
-                        int scale, int width, int height, float strength, float max_change, float *out) {
-    // On the calling thread: the stabilizer runs beside the transformer's workers, whose thread
-    // teams have the cores; a team of its own would spin against them.
-    grid_position *columns = malloc(sizeof(grid_position) * (size_t)width);
-    if (!columns) return;
-    for (int x = 0; x < width; x++) columns[x] = grid_position_of(x, scale, low_width);
-    for (long y = 0; y < height; y++) {
-        flow_blend_row(previous, backward, trust, low_width, low_height, scale, width, height, strength, max_change, columns, y, out);
-    }
-    free(columns);
 }
 
 void stylize_set_threads(int threads) {

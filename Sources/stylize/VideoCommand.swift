@@ -43,7 +43,7 @@ struct ProcessingOptions: ParsableArguments {
     var filmstripFrames = 8
 
     @Option(help: "Temporal stabilization from 0 to 1: how much of the previous output, moved along the optical flow, a frame keeps where the flow can be trusted. Steadies crawling strokes; what comes into view and scene cuts are painted fresh.")
-    var stabilize = 0.6
+    var stabilize = 0.7
 
     @Flag(help: "Stylize every frame on its own (the same as --stabilize 0).")
     var noStabilize = false

@@ -65,29 +65,50 @@ final class TemporalStabilizerTests: XCTestCase {
     }
 
     func testBlendFollowsTheMotion() {
-        let stabilizer = TemporalStabilizer(strength: 0.5)
         let inputA = texture(width: 160, height: 96, seed: 1)
         let inputB = shiftedLeft(inputA, by: 4, fill: texture(width: 160, height: 96, seed: 2))
         let styledA = texture(width: 160, height: 96, seed: 3)
-        let styledB = texture(width: 160, height: 96, seed: 4)
-        XCTAssertEqual(stabilizer.stabilize(input: inputA, stylized: styledA), styledA, "the first frame comes out as it is")
-        let out = stabilizer.stabilize(input: inputB, stylized: styledB)
-        // Inside, pixels move half way to the previous output moved along the motion, by at most
-        // the stabilizer's largest change.
-        var errors: [Float] = []
-        let cap = TemporalStabilizer.maximumChange
-        for y in 8..<88 {
-            for x in 8..<140 {
-                for c in 0..<3 {
-                    let own = styledB.pixels[(y * 160 + x) * 3 + c], before = styledA.pixels[(y * 160 + x + 4) * 3 + c]
-                    let expected = own + min(max(0.5 * (before - own), -cap), cap)
-                    errors.append(abs(out.pixels[(y * 160 + x) * 3 + c] - expected))
+        // The network's next output: the previous one moved with the content, a little changed.
+        let noise = texture(width: 160, height: 96, seed: 4)
+        let moved = shiftedLeft(styledA, by: 4, fill: texture(width: 160, height: 96, seed: 5))
+        let styledB = RGBImage(width: 160, height: 96, pixels: zip(moved.pixels, noise.pixels).map { $0 + 0.08 * ($1 - 0.5) })
+        // Inside, pixels move half way to the previous output moved along the motion.
+        func changes(_ out: RGBImage, _ own: RGBImage) -> (actual: [Float], expected: [Float]) {
+            var actual: [Float] = [], expected: [Float] = []
+            for y in 8..<88 {
+                for x in 8..<140 {
+                    for c in 0..<3 {
+                        let i = (y * 160 + x) * 3 + c, before = styledA.pixels[(y * 160 + x + 4) * 3 + c]
+                        actual.append(out.pixels[i] - own.pixels[i])
+                        expected.append(min(max(0.5 * (before - own.pixels[i]), -TemporalStabilizer.maximumChange), TemporalStabilizer.maximumChange))
+                    }
                 }
             }
+            return (actual, expected)
         }
-        let mean = errors.reduce(0, +) / Float(errors.count)
-        XCTAssertLessThan(mean, 0.01, "mean distance from the exact blend")
+        let stabilizer = TemporalStabilizer(strength: 0.5)
+        XCTAssertEqual(stabilizer.stabilize(input: inputA, stylized: styledA), styledA, "the first frame comes out as it is")
+        let small = changes(stabilizer.stabilize(input: inputB, stylized: styledB), styledB)
+        let error = zip(small.actual, small.expected).map { abs($0 - $1) }.reduce(0, +) / Float(small.actual.count)
+        let size = small.expected.map(abs).reduce(0, +) / Float(small.expected.count)
+        XCTAssertGreaterThan(size, 0.005)
+        XCTAssertLessThan(error, 0.1 * size, "mean distance from the exact blend")
         XCTAssertEqual(stabilizer.cuts, 0)
+
+        // An unrelated stylization: every value would move by up to the cap, too far for one
+        // frame; the changes are all scaled down together, to 28 dB from the frame's own.
+        let other = TemporalStabilizer(strength: 0.5)
+        _ = other.stabilize(input: inputA, stylized: styledA)
+        let unrelated = texture(width: 160, height: 96, seed: 6)
+        let out = other.stabilize(input: inputB, stylized: unrelated)
+        let large = changes(out, unrelated)
+        let factor = zip(large.actual, large.expected).map { $0 * $1 }.reduce(0, +) / large.expected.map { $0 * $0 }.reduce(0, +)
+        XCTAssertGreaterThan(factor, 0.1)
+        XCTAssertLessThan(factor, 0.9, "the frame's changes are scaled down")
+        let residual = zip(large.actual, large.expected).map { abs($0 - factor * $1) }.reduce(0, +) / Float(large.actual.count)
+        XCTAssertLessThan(residual, 0.1 * factor * large.expected.map(abs).reduce(0, +) / Float(large.expected.count), "one factor for the frame")
+        let meanSquare = zip(out.pixels, unrelated.pixels).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / Float(out.pixels.count)
+        XCTAssertEqual(-10 * log10(meanSquare), 28, accuracy: 0.05, "PSNR against the frame's own stylization")
     }
 
     func testSceneCutAndResetPassTheFrameThrough() {

@@ -25,6 +25,20 @@ void stylize_flow_destroy(stylize_flow *flow);
 /// pairs (dx, dy), row by row. Returns 0, or -1 when OpenCV failed.
 int stylize_flow_compute(stylize_flow *flow, const uint8_t *from, const uint8_t *to, int width, int height, float *out);
 
+/// Blends `out` (the current stylized frame, `width` x `height`, interleaved RGB floats) towards
+/// `previous` (the previous output, the same layout) moved along `backward`, by `strength` times
+/// `trust`, each value moving by at most `max_change`, and all of them scaled down together
+/// where their mean square over the frame would pass `max_mean_square`. `backward` ((dx, dy) pairs, for each pixel
+/// of the current frame where it was in the previous one) and `trust` (in [0, 1]) are at
+/// 1/`scale` of the frame (`low_width` x `low_height`) and are scaled up bilinearly, pixel
+/// centres aligned, edges held; the previous output is sampled bilinearly along the flow
+/// (OpenCV's remap). Where the moved position falls outside the frame, the pixel is left as it
+/// is. `flow` keeps the scratch memory from call to call. Returns 0, or -1 when OpenCV failed
+/// (then `out` is unchanged).
+int stylize_flow_warp_blend(stylize_flow *flow, const float *previous, const float *backward, const float *trust, int low_width, int low_height,
+                            int scale, int width, int height, float strength, float max_change, float max_mean_square,
+                            float *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -40,21 +40,14 @@ void stylize_interleave_rgb(const float *red, const float *green, const float *b
 void stylize_planar_rgb(const float *src, int width, int height, float *red, float *green, float *blue, long plane_stride);
 
 /// How far the previous frame's content can be trusted at each pixel of the current one, at
-/// the motion's (reduced) scale: `backward` (for pixel x of the current frame, where it was in
-/// the previous one) against `forward` (the other way), as Sundaram et al. (ECCV 2010) check
-/// flow for occlusions, times how well the previous luma moved along `backward` matches the
-/// current luma (within `luma_tolerance`). Flows are (dx, dy) pairs, lumas 8-bit; `trust`
-/// receives width * height values in [0, 1]. Returns the share of pixels trusted less than 0.1.
-float stylize_flow_trust(const float *backward, const float *forward, const uint8_t *previous, const uint8_t *current,
+/// the motion's (reduced) scale, from `backward` (for pixel x of the current frame, where it was
+/// in the previous one, (dx, dy) pairs): the flow must be the same where the pixel came from
+/// (it changes at the edges of moving objects, where pixels come out of hiding or go into it),
+/// and the previous luma moved along it must match the current luma (within `luma_tolerance`).
+/// Lumas are 8-bit; `trust` receives width * height values in [0, 1]. Returns the share of
+/// pixels trusted less than 0.1.
+float stylize_flow_trust(const float *backward, const uint8_t *previous, const uint8_t *current,
                          int width, int height, float luma_tolerance, float *trust);
-
-/// Blends `out` (the current stylized frame, `width` x `height`, interleaved RGB) towards
-/// `previous` (the previous output) moved along `backward`, by `strength` times `trust`, each
-/// value moving by at most `max_change`. Flow and trust are at 1/`scale` of the frame
-/// (`low_width` x `low_height`) and sampled bilinearly; where the moved position falls outside
-/// the frame, the pixel is left as it is.
-void stylize_flow_blend(const float *previous, const float *backward, const float *trust, int low_width, int low_height,
-                        int scale, int width, int height, float strength, float max_change, float *out);
 
 /// Threads the calling thread's parallel regions use from now on (oneDNN's primitives and
 /// these kernels): OpenMP's per-thread setting. 0 restores the default (every core).

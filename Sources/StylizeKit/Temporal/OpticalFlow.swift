@@ -1,3 +1,4 @@
+import CFFmpeg
 import Foundation
 import StylizeFlow
 
@@ -31,6 +32,10 @@ struct LumaPlane: Sendable {
         }
         (width, height, self.values) = (w, h, values)
     }
+
+    init(width: Int, height: Int, values: [UInt8]) {
+        (self.width, self.height, self.values) = (width, height, values)
+    }
 }
 
 /// Dense optical flow between luma planes: OpenCV's DIS (Kroeger et al., ECCV 2016), through the
@@ -53,6 +58,17 @@ final class OpticalFlow {
 
     deinit { stylize_flow_destroy(handle) }
 
+    /// Blends `out` towards `previous` moved along `backward` (`stylize_flow_warp_blend`);
+    /// false when OpenCV failed and `out` is unchanged (the frame then comes out as the network
+    /// painted it).
+    func warpBlend(previous: [Float], backward: [Float], trust: [Float], lowWidth: Int, lowHeight: Int, scale: Int,
+                   width: Int, height: Int, strength: Float, maximumChange: Float, maximumMeanSquare: Float, into out: inout [Float]) -> Bool {
+        previous.withUnsafeBufferPointer { before in
+            stylize_flow_warp_blend(handle, before.baseAddress, backward, trust, Int32(lowWidth), Int32(lowHeight), Int32(scale),
+                                    Int32(width), Int32(height), strength, maximumChange, maximumMeanSquare, &out) == 0
+        }
+    }
+
     /// (dx, dy) for every pixel of `from`: where it is seen in `to`.
     func flow(from: LumaPlane, to: LumaPlane) throws -> [Float] {
         precondition(from.width == to.width && from.height == to.height, "flow between planes of different sizes")
@@ -66,5 +82,33 @@ final class OpticalFlow {
         }
         guard status == 0 else { throw StylizeError.invalidArgument("OpenCV's optical flow failed on a \(from.width)x\(from.height) frame") }
         return out
+    }
+}
+
+/// Luma planes straight from decoded frames, for the stabilizer to measure motion on before the
+/// frames are stylized: FFmpeg's scaler shrinks the frame's own luma (area averaging) to the
+/// flow's size, as cheap as a frame conversion gets. Used by the stage that reads frames in
+/// order; not thread-safe.
+final class LumaReader {
+    private var scaler: Scaler?
+    private var geometry: (width: Int, height: Int, format: AVPixelFormat, outWidth: Int, outHeight: Int)?
+
+    /// The luma of `frame` at the flow's scale for a network input `width` x `height` (what
+    /// `LumaPlane(_:scale:)` gives for that input, up to the frame's own luma weights).
+    func luma(of frame: Frame, width: Int, height: Int) throws -> (plane: LumaPlane, scale: Int) {
+        let scale = TemporalStabilizer.Motion.scale(forWidth: width)
+        let (w, h) = (width / scale, height / scale)
+        if geometry.map({ $0 != (frame.width, frame.height, frame.format, w, h) }) ?? true {
+            scaler = try Scaler(from: (frame.width, frame.height, frame.format), to: (w, h, AV_PIX_FMT_GRAY8))
+            geometry = (frame.width, frame.height, frame.format, w, h)
+        }
+        var values = [UInt8](repeating: 0, count: w * h)
+        let f = frame.pointer.pointee
+        try values.withUnsafeMutableBufferPointer { out in
+            try scaler!.scale(source: [f.data.0, f.data.1, f.data.2, f.data.3].map { $0.map { UnsafePointer($0) } },
+                              sourceStrides: [f.linesize.0, f.linesize.1, f.linesize.2, f.linesize.3], height: frame.height,
+                              destination: [out.baseAddress, nil, nil, nil], destinationStrides: [Int32(w), 0, 0, 0])
+        }
+        return (LumaPlane(width: w, height: h, values: values), scale)
     }
 }

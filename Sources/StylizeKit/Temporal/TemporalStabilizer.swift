@@ -3,8 +3,9 @@ import StylizeKernels
 
 /// Steadies frame-by-frame stylization. Each output is blended with the previous output moved
 /// along the optical flow between the two input frames, but only where that flow can be trusted:
-/// it must agree with the flow the other way (pixels that come out of hiding, or go into it,
-/// fail that check, as in Sundaram et al., ECCV 2010) and carry the previous frame's luma to the
+/// it must be locally consistent (where a pixel comes out of hiding, or goes into it, the flow
+/// changes over the distance it moves; a second flow the other way, as in Sundaram et al., ECCV
+/// 2010, cost twice as much and measured no better) and carry the previous frame's luma to the
 /// current one. Strokes that crawl on still or moving content settle; objects that appear,
 /// lighting that changes and scene cuts come through at once, so nothing ghosts. (The
 /// blend-where-the-warp-is-valid idea of Lai et al., ECCV 2018, on DIS optical flow, Kroeger et
@@ -26,17 +27,25 @@ public final class TemporalStabilizer {
     static let lumaTolerance: Float = 0.08
     /// How far the blend may move a value (of 1) away from the frame's own stylization: where the
     /// stylization itself changes a lot from one frame to the next, holding on to the past would
-    /// drift far from what this frame shows. With 0.1 no frame of the measured clips came out
-    /// below 27 dB PSNR against its per-frame stylization (26.1 without the cap), for a warping
-    /// error a few hundredths higher (`scripts/flicker.py`, docs in the README).
+    /// drift far from what this frame shows.
     static let maximumChange: Float = 0.1
+    /// How far a whole frame may move away from its own stylization, as a mean square over its
+    /// values: 28 dB PSNR. A frame whose blend would move it further has every change scaled
+    /// down to that. A fixed cap per value alone (0.08) left one frame of a fast underwater clip
+    /// at 27.0 dB and a pan at 0.33 of the per-frame warping error; with this limit and strength
+    /// 0.7, every measured frame stays at 28 dB or better and the pan comes to 0.26
+    /// (`scripts/flicker.py`, numbers in the README).
+    static let maximumMeanSquare = Float(pow(10, -28.0 / 10))
+    /// DIS's preset: medium measured a lower warping error than fast on every real clip
+    /// (`scripts/flicker.py`: 0.44-0.48 against 0.45-0.52) for 3-4% of the end-to-end rate.
+    static let preset = OpticalFlow.Preset.medium
     /// Share of untrusted pixels that makes a frame a scene cut.
     static let cutShare: Float = 0.6
 
     public init(strength: Double) {
         self.strength = Float(min(max(strength, 0), 1))
         // Without OpenCV's flow (it failed to start) every frame comes out as it is.
-        flow = try? OpticalFlow(preset: .medium)
+        flow = try? OpticalFlow(preset: Self.preset)
     }
 
     /// Forgets the past: the next frame comes out as it is.
@@ -45,25 +54,58 @@ public final class TemporalStabilizer {
         previousOutput = nil
     }
 
-    /// What the stabilizer needs of a network input: its luma at the flow's reduced scale.
-    /// Computed where the frame is stylized (in parallel, off the in-order stage), and far
-    /// smaller than the picture it comes from.
+    /// What the stabilizer needs of a network input: its luma at the flow's reduced scale, and,
+    /// when it was measured where the frame was stylized (in parallel, off the in-order stage),
+    /// the flow back to the previous frame and how far it can be trusted.
     public struct Motion: Sendable {
         let luma: LumaPlane
         let scale: Int
         let width: Int, height: Int
+        private(set) var measured: Measurement?
 
         public init(_ input: RGBImage) {
-            scale = Self.scale(forWidth: input.width)
-            luma = LumaPlane(input, scale: scale)
-            (width, height) = (input.width, input.height)
+            let scale = Self.scale(forWidth: input.width)
+            self.init(luma: LumaPlane(input, scale: scale), scale: scale, width: input.width, height: input.height)
+        }
+
+        init(luma: LumaPlane, scale: Int, width: Int, height: Int) {
+            (self.luma, self.scale, self.width, self.height) = (luma, scale, width, height)
         }
 
         /// The flow's scale for a frame `width` wide: about 240 pixels across. DIS's medium preset
-        /// takes about 1.5 ms a direction there on one Zen 4 core; at 360 across it measured the
-        /// same warping error within a few hundredths and cost a tenth more of the end-to-end rate.
+        /// takes about 1.5 ms there on one Zen 4 core; at 360 across it measured the same warping
+        /// error within a few hundredths and cost a tenth more of the end-to-end rate.
         static func scale(forWidth width: Int) -> Int {
             max(1, Int((Double(width) / 240).rounded()))
+        }
+
+        /// Measures the flow back to the frame whose luma is `previous` (the frame before this
+        /// one), so that the in-order stage only has to warp and blend.
+        mutating func measure(against previous: LumaPlane, flow: OpticalFlow) {
+            measured = Measurement(luma, against: previous, flow: flow)
+        }
+    }
+
+    /// The flow from a frame back to the one before it, and how far it can be trusted.
+    struct Measurement: Sendable {
+        /// The luma it was measured against.
+        let previous: LumaPlane
+        let backward: [Float]
+        let trust: [Float]
+        /// The share of pixels hardly trusted at all (`stylize_flow_trust`).
+        let doubtful: Float
+
+        init?(_ luma: LumaPlane, against previous: LumaPlane, flow: OpticalFlow) {
+            guard luma.width == previous.width, luma.height == previous.height, luma.width >= 8, luma.height >= 8,
+                  let backward = try? flow.flow(from: luma, to: previous) else { return nil }
+            var trust = [Float](repeating: 0, count: luma.width * luma.height)
+            doubtful = previous.values.withUnsafeBufferPointer { before in
+                luma.values.withUnsafeBufferPointer { now in
+                    stylize_flow_trust(backward, before.baseAddress, now.baseAddress, Int32(luma.width), Int32(luma.height),
+                                       TemporalStabilizer.lumaTolerance, &trust)
+                }
+            }
+            (self.previous, self.backward, self.trust) = (previous, backward, trust)
         }
     }
 
@@ -74,38 +116,27 @@ public final class TemporalStabilizer {
 
     /// The steadied version of `stylized`, the network's output for the input `motion` was
     /// measured on (same size).
-    public func stabilize(_ motion: Motion, stylized: RGBImage) -> RGBImage {
+    public func stabilize(_ motion: Motion, stylized: consuming RGBImage) -> RGBImage {
         precondition(motion.width == stylized.width && motion.height == stylized.height, "input and output sizes differ")
         defer {
             previous = motion
         }
-        guard strength > 0, let flow, let previous, let previousOutput,
-              previous.width == motion.width, previous.height == motion.height,
-              motion.luma.width >= 8, motion.luma.height >= 8,
-              let backward = try? flow.flow(from: motion.luma, to: previous.luma),
-              let forward = try? flow.flow(from: previous.luma, to: motion.luma) else {
+        guard strength > 0, let flow, let previous, let previousOutput, previous.width == motion.width, previous.height == motion.height,
+              let measured = motion.measured.flatMap({ $0.previous.values == previous.luma.values ? $0 : nil })
+                ?? Measurement(motion.luma, against: previous.luma, flow: flow) else {
             self.previousOutput = stylized
             return stylized
         }
-        let (lowWidth, lowHeight) = (motion.luma.width, motion.luma.height)
-        var trust = [Float](repeating: 0, count: lowWidth * lowHeight)
-        let doubtful = previous.luma.values.withUnsafeBufferPointer { before in
-            motion.luma.values.withUnsafeBufferPointer { now in
-                stylize_flow_trust(backward, forward, before.baseAddress, now.baseAddress, Int32(lowWidth), Int32(lowHeight),
-                                   Self.lumaTolerance, &trust)
-            }
-        }
-        if doubtful > Self.cutShare {
+        if measured.doubtful > Self.cutShare {
             cuts += 1
             self.previousOutput = stylized
             return stylized
         }
-        var out = stylized.pixels
-        previousOutput.pixels.withUnsafeBufferPointer { before in
-            stylize_flow_blend(before.baseAddress, backward, trust, Int32(lowWidth), Int32(lowHeight), Int32(motion.scale),
-                               Int32(motion.width), Int32(motion.height), strength, Self.maximumChange, &out)
-        }
-        let result = RGBImage(width: motion.width, height: motion.height, pixels: out)
+        // Blended in place: the network's output is not needed once it is steadied.
+        var result = stylized
+        _ = flow.warpBlend(previous: previousOutput.pixels, backward: measured.backward, trust: measured.trust,
+                           lowWidth: motion.luma.width, lowHeight: motion.luma.height, scale: motion.scale, width: motion.width,
+                           height: motion.height, strength: strength, maximumChange: Self.maximumChange, maximumMeanSquare: Self.maximumMeanSquare, into: &result.pixels)
         self.previousOutput = result
         return result
     }

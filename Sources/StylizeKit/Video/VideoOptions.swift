@@ -84,7 +84,7 @@ public struct VideoOptions: Sendable {
     public var framesInFlight: Int = 4
     /// Temporal stabilization (0 turns it off): how much of the previous output, moved along the
     /// optical flow, a frame keeps where the flow can be trusted. See `TemporalStabilizer`.
-    public var stabilization: Double = 0.6
+    public var stabilization: Double = 0.7
     /// Where to write a filmstrip: `filmstripFrames` output frames evenly spaced over the job,
     /// side by side in one picture, to check a transition at a glance.
     public var filmstrip: URL?

@@ -87,14 +87,18 @@ public final class VideoStylizer: Sendable {
         let (processWidth, processHeight) = processingSize(width: turned ? writer.height : writer.width,
                                                           height: turned ? writer.width : writer.height)
         let workerCount = options.workers ?? VideoOptions.defaultWorkers(width: processWidth, height: processHeight)
-        let workers = try (0..<workerCount).map { _ in
-            (try stylizer.makeWorker(precision: options.precision, threads: VideoOptions.threads(forWorkers: workerCount)), FrameConverter())
-        }
-        let counter = FrameCounter(total: total, progress: progress)
-        // Stabilization needs frames in order, so it runs in the writing stage; without it the
-        // workers finish each frame themselves.
+        // Stabilization needs frames in order, so its blend runs in the writing stage; the workers
+        // measure each frame's motion back to the one before (the reading stage hands them both
+        // lumas). Without it the workers finish each frame themselves.
         let stabilizer = options.stabilization > 0 ? TemporalStabilizer(strength: options.stabilization) : nil
         let stabilizes = stabilizer != nil
+        let workers = try (0..<workerCount).map { _ in
+            (try stylizer.makeWorker(precision: options.precision, threads: VideoOptions.threads(forWorkers: workerCount)), FrameConverter(),
+             stabilizes ? try? OpticalFlow(preset: TemporalStabilizer.preset) : nil)
+        }
+        let lumaReader = LumaReader()
+        var lastLuma: LumaPlane?
+        let counter = FrameCounter(total: total, progress: progress)
         let writerConverter = FrameConverter()
         var written = 0
         let (rotation, outWidth, outHeight, outFormat, outColors) = (writer.pixelRotation, writer.width, writer.height, writer.pixelFormat, writer.colors)
@@ -107,17 +111,20 @@ public final class VideoStylizer: Sendable {
             return frame
         }
         let keepColors = options.preserveColors ? writer.colors.lumaWeights : nil
-        typealias Job = (frame: Frame, pts: Int64, index: Int, conditioning: StyleConditioning, warmup: Bool)
-        let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter), Job, VideoOutputItem>(
+        typealias Job = (frame: Frame, pts: Int64, index: Int, conditioning: StyleConditioning, warmup: Bool,
+                         luma: (current: LumaPlane, previous: LumaPlane?, scale: Int)?)
+        let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter, OpticalFlow?), Job, VideoOutputItem>(
             workers: workers, framesInFlight: options.framesInFlight,
             process: { worker, job in
                 let image = try worker.1.rgbImage(from: job.frame, width: processWidth, height: processHeight)
                 var stylized = try worker.0.stylize(image, job.conditioning)
                 if let luma = keepColors { stylized = stylized.keepingColors(of: image, luma: luma) }
                 let aspect = job.frame.pointer.pointee.sample_aspect_ratio
-                if job.warmup { return .warmup(input: TemporalStabilizer.Motion(image), stylized: stylized) }
-                if stabilizes { return .image(input: TemporalStabilizer.Motion(image), stylized: stylized, pts: job.pts, aspect: aspect) }
-                return .frame(try encode(stylized, pts: job.pts, aspect: aspect, index: job.index, converter: worker.1))
+                guard let luma = job.luma else { return .frame(try encode(stylized, pts: job.pts, aspect: aspect, index: job.index, converter: worker.1)) }
+                var motion = TemporalStabilizer.Motion(luma: luma.current, scale: luma.scale, width: processWidth, height: processHeight)
+                if let previous = luma.previous, let flow = worker.2 { motion.measure(against: previous, flow: flow) }
+                if job.warmup { return .warmup(input: motion, stylized: stylized) }
+                return .image(input: motion, stylized: stylized, pts: job.pts, aspect: aspect)
             },
             write: { item in
                 switch item {
@@ -147,7 +154,13 @@ public final class VideoStylizer: Sendable {
                     defer { index += 1 }
                     let warmup = reader.isWarmup(pts)
                     // Only a stabilizer needs warm-up frames (none are asked for without one).
-                    return .work((frame, pts, index, try schedule.conditioning(at: seconds), warmup && stabilizer != nil))
+                    var luma: (current: LumaPlane, previous: LumaPlane?, scale: Int)?
+                    if stabilizes {
+                        let (plane, scale) = try lumaReader.luma(of: frame, width: processWidth, height: processHeight)
+                        luma = (plane, lastLuma, scale)
+                        lastLuma = plane
+                    }
+                    return .work((frame, pts, index, try schedule.conditioning(at: seconds), warmup && stabilizer != nil, luma))
                 case .packet(let packet, let stream)?: return .passThrough(.packet(packet, stream: stream))
                 case nil: return nil
                 }
