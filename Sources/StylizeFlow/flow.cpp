@@ -43,70 +43,77 @@ extern "C" int stylize_flow_compute(stylize_flow *flow, const uint8_t *from, con
     }
 }
 
-namespace {
-
-/// `low` (low_width x low_height, any channels) scaled up by `scale` with bilinear weights at
-/// pixel centres (OpenCV's INTER_LINEAR) into `fitted`, cut or extended (edge values held) to
-/// width x height; `up` is scratch.
-void upscale(const cv::Mat &low, int scale, int width, int height, cv::Mat &up, cv::Mat &fitted) {
-    if (low.cols * scale == width && low.rows * scale == height) {
-        cv::resize(low, fitted, cv::Size(width, height), 0, 0, cv::INTER_LINEAR);
-        return;
-    }
-    cv::resize(low, up, cv::Size(low.cols * scale, low.rows * scale), 0, 0, cv::INTER_LINEAR);
-    cv::Mat inside = up(cv::Rect(0, 0, std::min(up.cols, width), std::min(up.rows, height)));
-    cv::copyMakeBorder(inside, fitted, 0, height - inside.rows, 0, width - inside.cols, cv::BORDER_REPLICATE);
-}
-
-}  // namespace
-
-extern "C" int stylize_flow_warp_blend(stylize_flow *scratch, const float *previous, const float *backward, const float *trust, int low_width, int low_height,
-                                       int scale, int width, int height, float strength, float max_change, float max_mean_square,
-                                       float *out) {
+extern "C" int stylize_flow_warp_blend(stylize_flow *scratch, const float *previous, const float *backward, const float *trust,
+                                       int low_width, int low_height, int scale, int width, int height, float strength, float max_change,
+                                       float max_mean_square, float *out) {
     try {
         const cv::Mat flow_low(low_height, low_width, CV_32FC2, const_cast<float *>(backward));
         const cv::Mat trust_low(low_height, low_width, CV_32FC1, const_cast<float *>(trust));
         const cv::Mat before(height, width, CV_32FC3, const_cast<float *>(previous));
-        cv::Mat &flow = scratch->flow, &weight = scratch->weight, &map = scratch->map, &moved = scratch->moved;
-        upscale(flow_low, scale, width, height, scratch->up, flow);
-        upscale(trust_low, scale, width, height, scratch->up, weight);
-        // Where each pixel was in the previous frame, in full-resolution pixels.
-        map.create(height, width, CV_32FC2);
+        // Each value's change, capped, kept in fixed point (steps of max_change / 32767) until
+        // the frame's total is known.
+        scratch->change.create(height, width * 3, CV_16SC1);
+        const float to_fixed = 32767.0f / max_change;
         const float last_x = (float)(width - 1), last_y = (float)(height - 1), s = (float)scale;
-        for (int y = 0; y < height; y++) {
-            const float *f = flow.ptr<float>(y);
-            float *m = map.ptr<float>(y), *w = weight.ptr<float>(y);
-            for (int x = 0; x < width; x++) {
-                float sx = (float)x + f[2 * x] * s, sy = (float)y + f[2 * x + 1] * s;
-                m[2 * x] = sx;
-                m[2 * x + 1] = sy;
-                w[x] = (sx >= 0 && sy >= 0 && sx <= last_x && sy <= last_y) ? strength * w[x] : 0;
-            }
-        }
-        cv::remap(before, moved, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
-        // Each value's change, capped, and their mean square over the frame.
-        scratch->change.create(height, width, CV_32FC3);
+        const int up_width = low_width * scale;
         double squares = 0;
-        for (int y = 0; y < height; y++) {
-            const float *m = moved.ptr<float>(y), *w = weight.ptr<float>(y), *o = out + (long)y * width * 3;
-            float *d = scratch->change.ptr<float>(y);
-            float row = 0;
-            for (int x = 0; x < width; x++) {
-                for (int c = 0; c < 3; c++) {
-                    float change = std::min(std::max(w[x] * (m[3 * x + c] - o[3 * x + c]), -max_change), max_change);
-                    d[3 * x + c] = change;
-                    row += change * change;
+        // In stripes of 32 low-resolution rows, so that the scratch stays small: the flow and the
+        // trust of a stripe's rows, scaled up (with a row of margin each side, so that the
+        // bilinear weights are those of the whole picture), where each pixel was, and the
+        // previous output moved from there.
+        const int band = 32;
+        for (int first = 0; first * scale < height; first += band) {
+            const int y0 = first * scale, y1 = std::min(height, first + band >= low_height ? height : (first + band) * scale);
+            const int r0 = std::max(0, first - 1), r1 = std::min(low_height, first + band + 1);
+            cv::resize(flow_low.rowRange(r0, r1), scratch->flow, cv::Size(up_width, (r1 - r0) * scale), 0, 0, cv::INTER_LINEAR);
+            cv::resize(trust_low.rowRange(r0, r1), scratch->weight, cv::Size(up_width, (r1 - r0) * scale), 0, 0, cv::INTER_LINEAR);
+            scratch->map.create(y1 - y0, width, CV_32FC2);
+            scratch->up.create(y1 - y0, width, CV_32FC3);
+            for (int y = y0; y < y1; y++) {
+                // Rows and columns past the scaled-up grid hold its last ones.
+                const int row = std::min(y - r0 * scale, scratch->flow.rows - 1);
+                const float *f = scratch->flow.ptr<float>(row), *t = scratch->weight.ptr<float>(row);
+                float *m = scratch->map.ptr<float>(y - y0), *w = scratch->up.ptr<float>(y - y0);
+                for (int x = 0; x < width; x++) {
+                    const int column = std::min(x, up_width - 1);
+                    float sx = (float)x + f[2 * column] * s, sy = (float)y + f[2 * column + 1] * s;
+                    m[2 * x] = sx;
+                    m[2 * x + 1] = sy;
+                    // The weight once per value, so that the blend below is one flat loop.
+                    w[3 * x] = w[3 * x + 1] = w[3 * x + 2] = (sx >= 0 && sy >= 0 && sx <= last_x && sy <= last_y) ? strength * t[column] : 0;
                 }
             }
-            squares += row;
+            cv::remap(before, scratch->moved, scratch->map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+            for (int y = y0; y < y1; y++) {
+                const float *m = scratch->moved.ptr<float>(y - y0), *w = scratch->up.ptr<float>(y - y0), *o = out + (long)y * width * 3;
+                short *d = scratch->change.ptr<short>(y);
+                // Sixteen partial sums, so that the loop runs on vectors.
+                float sums[16] = {0};
+                int i = 0;
+                for (; i + 16 <= width * 3; i += 16) {
+                    for (int k = 0; k < 16; k++) {
+                        float change = std::min(std::max(w[i + k] * (m[i + k] - o[i + k]), -max_change), max_change);
+                        float fixed = change * to_fixed;
+                        d[i + k] = (short)(fixed + (fixed >= 0 ? 0.5f : -0.5f));
+                        sums[k] += change * change;
+                    }
+                }
+                for (; i < width * 3; i++) {
+                    float change = std::min(std::max(w[i] * (m[i] - o[i]), -max_change), max_change);
+                    float fixed = change * to_fixed;
+                    d[i] = (short)(fixed + (fixed >= 0 ? 0.5f : -0.5f));
+                    sums[0] += change * change;
+                }
+                for (float sum : sums) squares += sum;
+            }
         }
         // A frame whose changes add up to more than the limit gets them all scaled down to it.
         double mean_square = squares / ((double)width * height * 3);
-        float factor = mean_square > max_mean_square ? (float)std::sqrt(max_mean_square / mean_square) : 1.0f;
+        float factor = (mean_square > max_mean_square ? (float)std::sqrt(max_mean_square / mean_square) : 1.0f) / to_fixed;
         for (int y = 0; y < height; y++) {
-            const float *d = scratch->change.ptr<float>(y);
+            const short *d = scratch->change.ptr<short>(y);
             float *o = out + (long)y * width * 3;
-            for (int i = 0; i < width * 3; i++) o[i] += factor * d[i];
+            for (int i = 0; i < width * 3; i++) o[i] += factor * (float)d[i];
         }
         return 0;
     } catch (...) {
