@@ -57,11 +57,11 @@ extern "C" int stylize_flow_warp_blend(stylize_flow *scratch, const float *previ
         const float last_x = (float)(width - 1), last_y = (float)(height - 1), s = (float)scale;
         const int up_width = low_width * scale;
         double squares = 0;
-        // In stripes of 32 low-resolution rows, so that the scratch stays small: the flow and the
+        // In stripes of about 64 rows, so that the scratch stays small: the flow and the
         // trust of a stripe's rows, scaled up (with a row of margin each side, so that the
         // bilinear weights are those of the whole picture), where each pixel was, and the
         // previous output moved from there.
-        const int band = 32;
+        const int band = std::max(1, 64 / scale);
         for (int first = 0; first * scale < height; first += band) {
             const int y0 = first * scale, y1 = std::min(height, first + band >= low_height ? height : (first + band) * scale);
             const int r0 = std::max(0, first - 1), r1 = std::min(low_height, first + band + 1);
