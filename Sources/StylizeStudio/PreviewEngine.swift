@@ -8,8 +8,11 @@ import StylizeKit
 final class PreviewEngine: @unchecked Sendable {
     let stylizer: Stylizer
     let root: StudioRoot
-    /// Guards the caches; the worker is used by one preview at a time (`LatestOnly`).
+    /// Guards the caches.
     private let lock = NSLock()
+    /// Guards the worker (the server already runs one preview at a time, `LatestOnly`), so that
+    /// frames and vectors can be served while a preview is painted.
+    private let workerLock = NSLock()
     private var infos: [String: (stamp: Date, info: MediaInfo)] = [:]
     private var frames: [(key: String, picture: Picture)] = []
     private var vectors: [String: StyleVector] = [:]
@@ -120,11 +123,11 @@ final class PreviewEngine: @unchecked Sendable {
         let side = settings.size ?? shorter
         let input = side == shorter ? source : try source.resized(width: max(1, Int((Double(source.width * side) / Double(shorter)).rounded())),
                                                                  height: max(1, Int((Double(source.height * side) / Double(shorter)).rounded())))
-        let painted: Picture = try locked {
-            if worker == nil { worker = try stylizer.makeWorker(precision: .auto) }
-            return try stylizer.stylize(input, conditioning: stylizer.transformer.conditioning(for: effective), processingSize: nil,
-                                        preserveColors: settings.preserveColors ?? false, worker: worker!)
-        }
+        workerLock.lock()
+        defer { workerLock.unlock() }
+        if worker == nil { worker = try stylizer.makeWorker(precision: .auto) }
+        let painted = try stylizer.stylize(input, conditioning: stylizer.transformer.conditioning(for: effective), processingSize: nil,
+                                           preserveColors: settings.preserveColors ?? false, worker: worker!)
         return try Self.scaled(painted, width: settings.width ?? 640)
     }
 
