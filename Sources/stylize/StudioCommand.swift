@@ -58,6 +58,9 @@ struct StudioCommand: ParsableCommand {
             }
             done.wait()
             if let error = outcome.withLock({ $0 }) {
+                if "\(error)".contains("Address already in use") {
+                    throw StylizeError.invalidArgument("cannot listen on \(host):\(port): the port is in use; pass --port with another number, or --port 0 for any free one")
+                }
                 throw StylizeError.invalidArgument("the studio stopped: \(error)")
             }
         }
