@@ -13,7 +13,9 @@ final class PreviewEngine: @unchecked Sendable {
     /// Guards the worker (the server already runs one preview at a time, `LatestOnly`), so that
     /// frames and vectors can be served while a preview is painted.
     private let workerLock = NSLock()
-    private var infos: [String: (stamp: Date, info: MediaInfo)] = [:]
+    /// Per input: its file's (or folder's) modification time, what it holds, and for a frame
+    /// folder its pictures in order.
+    private var infos: [String: (stamp: Date, info: MediaInfo, pictures: [URL])] = [:]
     private var frames: [(key: String, picture: Picture)] = []
     private var vectors: [String: StyleVector] = [:]
     private var identities: [String: StyleVector] = [:]
@@ -33,18 +35,25 @@ final class PreviewEngine: @unchecked Sendable {
 
     /// What the input at `path` (relative to the root) holds, re-read when the file changes.
     func info(_ path: String) throws -> MediaInfo {
+        try described(path).info
+    }
+
+    /// The input's description, read again when its file (or, for a frame folder, the folder)
+    /// changes.
+    private func described(_ path: String) throws -> (info: MediaInfo, pictures: [URL]) {
         let url = try root.resolve(path)
         let stamp = (try? FileManager.default.attributesOfItem(atPath: url.path)[.modificationDate] as? Date) ?? .distantPast
-        if let known = locked({ infos[url.path] }), known.stamp == stamp { return known.info }
+        if let known = locked({ infos[url.path] }), known.stamp == stamp { return (known.info, known.pictures) }
         let info = try MediaInfo(of: url)
-        locked { infos[url.path] = (stamp, info) }
-        return info
+        let pictures = info.kind == .frames ? try FrameSequence(url.path).files() : []
+        locked { infos[url.path] = (stamp, info, pictures) }
+        return (info, pictures)
     }
 
     /// The input's frame at `seconds`, at its own size: for a clip the frame shown then (times
     /// past the last frame give the last frame), for a frame folder the picture of that index.
     func sourceFrame(_ path: String, at seconds: Double) throws -> Picture {
-        let info = try info(path)
+        let (info, pictures) = try described(path)
         guard seconds.isFinite, seconds >= 0, seconds <= info.duration + 1e-6 else {
             throw StudioError.badRequest(String(format: "time %.3f s is outside the input (0 to %.3f s)", seconds, info.duration))
         }
@@ -56,8 +65,7 @@ final class PreviewEngine: @unchecked Sendable {
         case .picture:
             picture = try Picture(contentsOf: url)
         case .frames:
-            let files = try FrameSequence(url.path).files()
-            picture = try Picture(contentsOf: files[min(files.count - 1, Int(seconds * info.frameRate))])
+            picture = try Picture(contentsOf: pictures[min(pictures.count - 1, Int(seconds * info.frameRate))])
         case .clip:
             // The last frame starts one frame before the end.
             let last = max(0, info.duration - 1 / max(info.frameRate, 1))

@@ -49,14 +49,14 @@ struct RenderPlan: Sendable {
         }
         settings.output = name
         self.settings = settings
-        output = root.relativePath(of: root.renders) + "/" + name
+        output = StudioRoot.rendersPath + "/" + name
         frames = info.frames
 
         var words = ["stylize", info.kind == .clip ? "video" : info.kind == .frames ? "frames" : "image", settings.path, "-o", output]
         if let file = settings.keyframes, settings.usesKeyframes {
             let url = root.renders.appendingPathComponent((name as NSString).deletingPathExtension + ".keyframes.json")
             keyframesFile = (url, try Self.keyframesForFile(file, root: root))
-            words += ["--keyframes", root.relativePath(of: root.renders) + "/" + url.lastPathComponent]
+            words += ["--keyframes", StudioRoot.rendersPath + "/" + url.lastPathComponent]
         } else {
             words += ["-s", settings.style ?? ""]
             if let strength = settings.strength, strength != 1 { words += ["--strength", Self.number(strength)] }
@@ -105,7 +105,7 @@ struct RenderPlan: Sendable {
     /// folder (as `--keyframes` reads them), gallery names as they are.
     static func keyframesForFile(_ file: KeyframeFile, root: StudioRoot) throws -> Data {
         var file = file
-        let up = String(repeating: "../", count: root.relativePath(of: root.renders).split(separator: "/").count)
+        let up = String(repeating: "../", count: StudioRoot.rendersPath.split(separator: "/").count)
         for i in file.keyframes.indices {
             let resolved = try ResolvedStyle(file.keyframes[i].style, root: root)
             file.keyframes[i].style = resolved.spec.parts.map { part in

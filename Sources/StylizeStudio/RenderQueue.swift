@@ -219,20 +219,26 @@ actor RenderQueue {
         try? save(job)
         let engine = engine
         let id = job.id!
+        let outcome: Result<Int, Error>
         do {
             let settings = try JSONDecoder().decode(StudioSettings.self, from: Data(job.settings.utf8))
             let output = try engine.root.resolve(job.output, mustExist: false)
-            let frames = try await runBlocking { isCancelled in
+            outcome = .success(try await runBlocking { isCancelled in
                 try RenderPlan.render(settings, to: output, engine: engine, isCancelled: { isCancelled() || cancel.withLock { $0 } }) { progress in
                     Task { await self.progress(id, progress) }
                 }
-            }
-            job = current?.job ?? job
+            })
+        } catch {
+            outcome = .failure(error)
+        }
+        // With the progress the job reached.
+        job = current?.job ?? job
+        switch outcome {
+        case .success(let frames):
             job.state = .done
             job.framesDone = frames
             job.framesTotal = frames
-        } catch {
-            job = current?.job ?? job
+        case .failure(let error):
             if stopping {
                 job.state = .queued
                 job.framesDone = 0

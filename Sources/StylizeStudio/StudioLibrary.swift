@@ -44,7 +44,7 @@ struct StudioLibrary: Sendable {
         let base = root.relativePath(of: folder)
         let entries = names.filter { !$0.hasPrefix(".") }.compactMap { name -> Entry? in
             let url = folder.appendingPathComponent(name)
-            let path = base.isEmpty || base == root.url.path ? name : base + "/" + name
+            let path = base.isEmpty ? name : base + "/" + name
             // Entries whose links lead out of the root are not shown.
             guard root.contains(url.resolvingSymlinksInPath()) else { return nil }
             var isFolder: ObjCBool = false
@@ -60,8 +60,8 @@ struct StudioLibrary: Sendable {
         }
         let order: [Entry.Kind: Int] = [.folder: 0, .clip: 1, .picture: 2, .vector: 3]
         let sorted = entries.sorted { (order[$0.kind]!, $0.name.lowercased()) < (order[$1.kind]!, $1.name.lowercased()) }
-        let parent: String? = base.isEmpty || base == root.url.path ? nil : (base as NSString).deletingLastPathComponent
-        return Listing(dir: base == root.url.path ? "" : base, parent: parent, entries: sorted)
+        let parent: String? = base.isEmpty ? nil : (base as NSString).deletingLastPathComponent
+        return Listing(dir: base, parent: parent, entries: sorted)
     }
 
     struct Style: Codable, Sendable {

@@ -9,6 +9,8 @@ struct StudioRoot: Sendable {
     var dataFolder: URL { url.appendingPathComponent(Self.dataFolderName, isDirectory: true) }
     var uploads: URL { dataFolder.appendingPathComponent("uploads", isDirectory: true) }
     var renders: URL { dataFolder.appendingPathComponent("renders", isDirectory: true) }
+    /// The renders folder as the API and the command lines name it, relative to the root.
+    static let rendersPath = dataFolderName + "/renders"
 
     static let dataFolderName = "stylize-studio"
 
@@ -44,9 +46,11 @@ struct StudioRoot: Sendable {
         resolved.path == url.path || resolved.path.hasPrefix(url.path.hasSuffix("/") ? url.path : url.path + "/")
     }
 
-    /// The path of a URL under the root, relative to it, as the API names files.
+    /// The path of a URL under the root, relative to it, as the API names files ("" for the
+    /// root itself).
     func relativePath(of file: URL) -> String {
         let path = file.standardizedFileURL.resolvingSymlinksInPath().path
+        if path == url.path { return "" }
         let base = url.path.hasSuffix("/") ? url.path : url.path + "/"
         return path.hasPrefix(base) ? String(path.dropFirst(base.count)) : path
     }

@@ -46,12 +46,9 @@ struct StudioSettings: Codable, Sendable {
 }
 
 /// A style spec whose parts are checked against the root: gallery names stay names, files
-/// become absolute paths for StylizeKit and stay root-relative for the command line.
+/// become absolute paths, what StylizeKit reads (the command line shows the spec as typed).
 struct ResolvedStyle: Sendable {
-    /// With absolute paths: what StylizeKit reads.
     var spec: StyleSpec
-    /// As typed, relative to the root: what the command line shows.
-    var text: String
 
     init(_ text: String, root: StudioRoot) throws {
         var spec = try StyleSpec(parsing: text)
@@ -68,7 +65,6 @@ struct ResolvedStyle: Sendable {
             }
         }
         self.spec = spec
-        self.text = text
     }
 }
 
