@@ -185,7 +185,7 @@ public final class FrameSequenceStylizer: Sendable {
                                                        preserveColors: self.options.video.preserveColors, worker: worker)
                 size.withLock { $0 = (picture.width, picture.height) }
                 if stabilizes {
-                    return .pending(index: job.index, input: TemporalStabilizer.Motion(picture.rgbImage), stylized: result.rgbImage, target: target)
+                    return .pending(index: job.index, input: TemporalStabilizer.Motion(picture.rgbImage), stylized: Handover(result.rgbImage), target: target)
                 }
                 try finish(job.index, result.rgbImage, target)
                 return .done
@@ -193,7 +193,7 @@ public final class FrameSequenceStylizer: Sendable {
             write: { result in
                 switch result {
                 case .pending(let index, let input, let stylized, let target):
-                    try finish(index, stabilizer!.stabilize(input, stylized: stylized), target)
+                    try finish(index, stabilizer!.stabilize(input, stylized: stylized.take()), target)
                 case .skipped(let path):
                     skipped.append(path)
                     return
@@ -249,14 +249,14 @@ public final class FrameSequenceStylizer: Sendable {
                                                        preserveColors: self.options.video.preserveColors,
                                                        worker: worker.0).rgbImage
                 if stabilizes {
-                    return .image(input: TemporalStabilizer.Motion(picture.rgbImage), stylized: result, pts: Int64(job.index), aspect: AVRational(num: 1, den: 1))
+                    return .image(input: TemporalStabilizer.Motion(picture.rgbImage), stylized: Handover(result), pts: Int64(job.index), aspect: AVRational(num: 1, den: 1))
                 }
                 return .frame(try encode(job.index, result, worker.1))
             },
             write: { item in
                 switch item {
                 case .image(let input, let stylized, let pts, _):
-                    try writer.write(.frame(encode(Int(pts), stabilizer!.stabilize(input, stylized: stylized), writerConverter)))
+                    try writer.write(.frame(encode(Int(pts), stabilizer!.stabilize(input, stylized: stylized.take()), writerConverter)))
                 case .skipped(let path):
                     skipped.append(path)
                     return
@@ -300,7 +300,7 @@ public final class FrameSequenceStylizer: Sendable {
 enum SequenceResult {
     case done
     case skipped(String)
-    case pending(index: Int, input: TemporalStabilizer.Motion, stylized: RGBImage, target: URL)
+    case pending(index: Int, input: TemporalStabilizer.Motion, stylized: Handover<RGBImage>, target: URL)
 }
 
 /// A frame of a sequence on its way through the workers.

@@ -132,8 +132,9 @@ public final class TemporalStabilizer {
             self.previousOutput = stylized
             return stylized
         }
-        // Blended in place: the network's output is not needed once it is steadied.
-        var result = stylized
+        // Blended in place: the network's output is not needed once it is steadied (it is not
+        // copied when the caller hands it over, as the pipelines do).
+        var result = consume stylized
         _ = flow.warpBlend(previous: previousOutput.pixels, backward: measured.backward, trust: measured.trust,
                            lowWidth: motion.luma.width, lowHeight: motion.luma.height, scale: motion.scale, width: motion.width,
                            height: motion.height, strength: strength, maximumChange: Self.maximumChange, maximumMeanSquare: Self.maximumMeanSquare, into: &result.pixels)

@@ -123,17 +123,17 @@ public final class VideoStylizer: Sendable {
                 guard let luma = job.luma else { return .frame(try encode(stylized, pts: job.pts, aspect: aspect, index: job.index, converter: worker.1)) }
                 var motion = TemporalStabilizer.Motion(luma: luma.current, scale: luma.scale, width: processWidth, height: processHeight)
                 if let previous = luma.previous, let flow = worker.2 { motion.measure(against: previous, flow: flow) }
-                if job.warmup { return .warmup(input: motion, stylized: stylized) }
-                return .image(input: motion, stylized: stylized, pts: job.pts, aspect: aspect)
+                if job.warmup { return .warmup(input: motion, stylized: Handover(stylized)) }
+                return .image(input: motion, stylized: Handover(stylized), pts: job.pts, aspect: aspect)
             },
             write: { item in
                 switch item {
                 case .warmup(let input, let stylized):
                     // Before a piece's first frame: only the stabilizer's state needs it.
-                    _ = stabilizer!.stabilize(input, stylized: stylized)
+                    _ = stabilizer!.stabilize(input, stylized: stylized.take())
                     return
                 case .image(let input, let stylized, let pts, let aspect):
-                    let steady = stabilizer!.stabilize(input, stylized: stylized)
+                    let steady = stabilizer!.stabilize(input, stylized: stylized.take())
                     try writer.write(.frame(encode(steady, pts: pts, aspect: aspect, index: written, converter: writerConverter)))
                 default:
                     try writer.write(item)

@@ -6,10 +6,11 @@ enum VideoOutputItem: Sendable {
     case frame(Frame)
     case packet(Packet, stream: Int32)
     /// A stylized frame still in RGB, with what the stabilizer needs of the network's input,
-    /// for the in-order stage (temporal stabilization) before it becomes a `frame`.
-    case image(input: TemporalStabilizer.Motion, stylized: RGBImage, pts: Int64, aspect: AVRational)
+    /// for the in-order stage (temporal stabilization) before it becomes a `frame`; the stage
+    /// takes the image and blends it in place.
+    case image(input: TemporalStabilizer.Motion, stylized: Handover<RGBImage>, pts: Int64, aspect: AVRational)
     /// A frame before a piece's first one: it goes through the stabilizer and is not written.
-    case warmup(input: TemporalStabilizer.Motion, stylized: RGBImage)
+    case warmup(input: TemporalStabilizer.Motion, stylized: Handover<RGBImage>)
     /// A frame that could not be read (an image sequence's broken file): nothing to write.
     case skipped(String)
 }
