@@ -116,6 +116,8 @@ def handheld(photo, frames: int, folder: Path, margin: int = 24) -> None:
         m[:, 2] += (dx, dy)
         moved = cv2.warpAffine((photo * 255).astype(np.float32), m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
         crop = moved[margin:h - margin, margin:w - margin]
+        # Even sides, which a 4:2:0 clip keeps.
+        crop = crop[:crop.shape[0] // 2 * 2, :crop.shape[1] // 2 * 2]
         Image.fromarray(np.clip(crop, 0, 255).round().astype(np.uint8)).save(folder / f"f{t}.png")
 
 
@@ -124,8 +126,20 @@ def psnr(a, b) -> float:
     return float("inf") if m == 0 else 10 * np.log10(1 / m)
 
 
-def stylize(binary: str, src: Path, dst: Path, style: str, extra: list) -> None:
-    subprocess.run([binary, "frames", str(src), "-o", str(dst), "-s", style, "--quiet", *extra], check=True)
+def stylize(binary: str, src: Path, dst: Path, style: str, extra: list, via: str) -> None:
+    """Stylizes the PNG frames in `src` into PNG frames in `dst`: through `stylize frames`, or
+    through `stylize video` on a lossless 4:2:0 clip of them (FFV1), written as a lossless 4:2:0
+    clip, the way a clip's frames are stabilized (in the encoder's YUV)."""
+    if via == "frames":
+        subprocess.run([binary, "frames", str(src), "-o", str(dst), "-s", style, "--quiet", *extra], check=True)
+        return
+    clip, out = src.with_name(src.name + ".mkv"), dst.with_name(dst.name + ".mkv")
+    if not clip.exists():
+        subprocess.run(["ffmpeg", "-v", "error", "-framerate", "25", "-i", str(src / "f%d.png"), "-c:v", "ffv1", "-pix_fmt", "yuv420p",
+                        str(clip)], check=True)
+    subprocess.run([binary, "video", str(clip), "-o", str(out), "-s", style, "--codec", "ffv1", "--quiet", *extra], check=True)
+    dst.mkdir()
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(out), str(dst / "f%d.png")], check=True)
 
 
 def main():
@@ -142,11 +156,14 @@ def main():
     parser.add_argument("--real-frames", type=int, default=48)
     parser.add_argument("--real-width", type=int, default=480)
     parser.add_argument("--flow-only", action="store_true", help="only the flow measure (d)")
+    parser.add_argument("--via", choices=("video", "frames"), default="video",
+                        help="stylize through `stylize video` (lossless 4:2:0 clips, the default) or `stylize frames` (PNG)")
     args = parser.parse_args()
     rng = np.random.default_rng(1)
     photo = np.asarray(Image.open(args.photo).convert("RGB"), dtype=np.float64) / 255
     h, w, _ = photo.shape
     width = w - args.shift * (args.frames - 1)
+    width -= width % 2
     if width < 64:
         sys.exit("the photo is too narrow for that many frames and that shift")
     rows = []
@@ -165,8 +182,8 @@ def main():
             flow_cases[Path(clip).name] = folder
         for name, folder in flow_cases.items():
             plain, steady = tmp / (folder.name + "-plain"), tmp / (folder.name + "-steady")
-            stylize(args.stylize, folder, plain, args.style, ["--no-stabilize"])
-            stylize(args.stylize, folder, steady, args.style, ["--stabilize", args.stabilize])
+            stylize(args.stylize, folder, plain, args.style, ["--no-stabilize"], args.via)
+            stylize(args.stylize, folder, steady, args.style, ["--stabilize", args.stabilize], args.via)
             frames_in, frames_plain, frames_steady = read_frames(folder), read_frames(plain), read_frames(steady)
             row = [name, frames_in[0].shape[1], frames_in[0].shape[0]]
             for method in ("farneback", "dis"):
@@ -196,8 +213,8 @@ def main():
             cases = {}
         for name, (folder, shift) in cases.items():
             plain, steady = tmp / (folder.name + "-plain"), tmp / (folder.name + "-steady")
-            stylize(args.stylize, folder, plain, args.style, ["--no-stabilize"])
-            stylize(args.stylize, folder, steady, args.style, ["--stabilize", args.stabilize])
+            stylize(args.stylize, folder, plain, args.style, ["--no-stabilize"], args.via)
+            stylize(args.stylize, folder, steady, args.style, ["--stabilize", args.stabilize], args.via)
             frames_in, frames_plain, frames_steady = read_frames(folder), read_frames(plain), read_frames(steady)
             if shift is None:
                 (e_in, u_in, kept), (e_plain, u_plain, _), (e_steady, u_steady, _) = (
@@ -208,7 +225,7 @@ def main():
                 e_in, e_plain, e_steady = (warping_error(f, shift) for f in (frames_in, frames_plain, frames_steady))
             worst = min(psnr(a, b) for a, b in zip(frames_plain, frames_steady))
             rows.append((name, e_in, e_plain, e_steady, e_steady / e_plain, worst))
-    print(f"style {Path(args.style).name}, {args.frames} frames, stabilize {args.stabilize}")
+    print(f"style {Path(args.style).name}, {args.frames} frames, stabilize {args.stabilize}, through `stylize {args.via}`")
     print(f"{'case':<22}{'input':>11}{'per-frame':>11}{'stabilized':>12}{'ratio':>8}{'min PSNR vs per-frame':>24}")
     for name, e_in, e_plain, e_steady, ratio, worst in rows:
         print(f"{name:<22}{e_in:>11.6f}{e_plain:>11.6f}{e_steady:>12.6f}{ratio:>8.3f}{worst:>21.2f} dB")

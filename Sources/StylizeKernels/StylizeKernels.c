@@ -368,30 +368,31 @@ static inline float sample_u8(const uint8_t *p, int width, int height, float x, 
     return ((a + (b - a) * fx) + ((d + (e - d) * fx) - (a + (b - a) * fx)) * fy) * (1.0f / 255);
 }
 
-float stylize_flow_trust(const float *backward, const uint8_t *previous, const uint8_t *current,
-                         int width, int height, float luma_tolerance, float *trust) {
+CLONED float stylize_flow_trust(const float *backward, const uint8_t *previous, const uint8_t *current,
+                                int width, int height, float luma_tolerance, float *trust) {
     long doubtful = 0;
+    const float last_x = (float)(width - 1), last_y = (float)(height - 1);
     for (int y = 0; y < height; y++) {
+        // Without branches (the samples are clamped to the picture; a position outside it gets
+        // no trust), which measured a quarter faster.
         for (int x = 0; x < width; x++) {
             long i = (long)y * width + x;
             float bx = backward[2 * i], by = backward[2 * i + 1];
             float px = (float)x + bx, py = (float)y + by;
-            float t = 0;
-            if (px >= 0 && py >= 0 && px <= (float)(width - 1) && py <= (float)(height - 1)) {
-                // Consistency: the flow where the pixel came from is the flow here. At the edge of
-                // a moving object it is not: there the pixel comes out of hiding or goes into it.
-                float qx = sample(backward, width, height, 2, 0, px, py), qy = sample(backward, width, height, 2, 1, px, py);
-                float ex = bx - qx, ey = by - qy;
-                float miss = ex * ex + ey * ey;
-                float allowed = 0.01f * (bx * bx + by * by + qx * qx + qy * qy) + 0.5f;
-                float ratio = miss / allowed;
-                float consistent = ratio <= 0.5f ? 1 : fmaxf(0, 2 - 2 * ratio);
-                // The content itself: the previous luma moved here matches the current one.
-                float error = fabsf(sample_u8(previous, width, height, px, py) - current[i] * (1.0f / 255));
-                t = consistent * fmaxf(0, 1 - error / luma_tolerance);
-            }
+            int inside = (px >= 0) & (py >= 0) & (px <= last_x) & (py <= last_y);
+            // Consistency: the flow where the pixel came from is the flow here. At the edge of
+            // a moving object it is not: there the pixel comes out of hiding or goes into it.
+            float qx = sample(backward, width, height, 2, 0, px, py), qy = sample(backward, width, height, 2, 1, px, py);
+            float ex = bx - qx, ey = by - qy;
+            float miss = ex * ex + ey * ey;
+            float allowed = 0.01f * (bx * bx + by * by + qx * qx + qy * qy) + 0.5f;
+            float ratio = miss / allowed;
+            float consistent = ratio <= 0.5f ? 1 : fmaxf(0, 2 - 2 * ratio);
+            // The content itself: the previous luma moved here matches the current one.
+            float error = fabsf(sample_u8(previous, width, height, px, py) - current[i] * (1.0f / 255));
+            float t = inside ? consistent * fmaxf(0, 1 - error / luma_tolerance) : 0;
             trust[i] = t;
-            if (t < 0.1f) doubtful++;
+            doubtful += t < 0.1f;
         }
     }
     return (float)doubtful / (float)((long)width * height);

@@ -1,3 +1,4 @@
+import CFFmpeg
 import XCTest
 @testable import StylizeKit
 
@@ -145,6 +146,77 @@ final class TemporalStabilizerTests: XCTestCase {
     /// (both at least 30 dB from per-frame). A stabilizer that trusted every pixel gave 16-22 dB
     /// on the strip; one that trusted none would fail the background.
     func testMovingObjectLeftAloneWhileTheBackgroundSteadies() throws {
+        let stabilizer = TemporalStabilizer(strength: 0.6)
+        try checkMovingObject("RGB") { input, stylized in (stylized, stabilizer.stabilize(input: input, stylized: stylized)) }
+    }
+
+    /// The same scene blended the way `stylize video` blends it: in the encoder's pixel format,
+    /// each plane at its own size (4:2:0 chroma, 10 bits, NV12's interleaved chroma, planar
+    /// RGB). Per-frame stylization goes through the same format, so that only the blend is judged.
+    func testMovingObjectInTheEncodersPixelFormats() throws {
+        for format in [AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV420P10LE, AV_PIX_FMT_NV12, AV_PIX_FMT_GBRP] {
+            let stabilizer = TemporalStabilizer(strength: 0.6)
+            let converter = FrameConverter()
+            let colors = VideoColors(matrix: AVCOL_SPC_UNSPECIFIED, range: AVCOL_RANGE_MPEG, primaries: AVCOL_PRI_UNSPECIFIED,
+                                     transfer: AVCOL_TRC_UNSPECIFIED, height: 96)
+            try checkMovingObject(String(cString: av_get_pix_fmt_name(format))) { input, stylized in
+                func encoded() throws -> Frame {
+                    try converter.frame(from: stylized, width: stylized.width, height: stylized.height, format: format, colors: colors)
+                }
+                let (plain, steady) = try (encoded(), encoded())
+                stabilizer.stabilize(TemporalStabilizer.Motion(input), frame: steady)
+                return try (converter.rgbImage(from: plain, width: input.width, height: input.height),
+                            converter.rgbImage(from: steady, width: input.width, height: input.height))
+            }
+        }
+    }
+
+    /// The frame limit in the encoder's format: the planes' changes weighed as the RGB changes
+    /// they make, so that an unrelated stylization comes out near 28 dB PSNR in RGB from the
+    /// frame's own (above it: cross terms between luma and chroma are left out of the estimate).
+    func testFrameLimitHoldsInRGB() throws {
+        let input = texture(width: 160, height: 96, seed: 1)
+        let colors = VideoColors(matrix: AVCOL_SPC_UNSPECIFIED, range: AVCOL_RANGE_MPEG, primaries: AVCOL_PRI_UNSPECIFIED,
+                                 transfer: AVCOL_TRC_UNSPECIFIED, height: 96)
+        for format in [AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV444P10LE, AV_PIX_FMT_GBRP] {
+            let stabilizer = TemporalStabilizer(strength: 0.9)
+            let converter = FrameConverter()
+            func encoded(_ image: RGBImage) throws -> Frame {
+                try converter.frame(from: image, width: 160, height: 96, format: format, colors: colors)
+            }
+            stabilizer.stabilize(TemporalStabilizer.Motion(input), frame: try encoded(texture(width: 160, height: 96, seed: 3)))
+            let unrelated = texture(width: 160, height: 96, seed: 6)
+            let (own, steady) = try (encoded(unrelated), encoded(unrelated))
+            stabilizer.stabilize(TemporalStabilizer.Motion(input), frame: steady)
+            let psnr = try converter.rgbImage(from: steady, width: 160, height: 96).psnr(converter.rgbImage(from: own, width: 160, height: 96))
+            let name = String(cString: av_get_pix_fmt_name(format))
+            print("\(name): an unrelated stylization blended at \(psnr) dB from the frame's own")
+            XCTAssertGreaterThanOrEqual(psnr, 27.5, "\(name): the frame moved too far from its own stylization")
+            XCTAssertLessThanOrEqual(psnr, 30, "\(name): the blend was held back more than the limit asks")
+        }
+    }
+
+    /// Formats the frame blend cannot take are refused, so that the clip is blended in RGB.
+    func testFramePlanesOfEachFormat() throws {
+        for format in [AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV444P, AV_PIX_FMT_YUV420P10LE, AV_PIX_FMT_NV12, AV_PIX_FMT_GBRP, AV_PIX_FMT_RGB24, AV_PIX_FMT_GRAY8] {
+            let planes = OpticalFlow.planes(of: try Frame(width: 34, height: 20, format: format))
+            XCTAssertNotNil(planes, String(cString: av_get_pix_fmt_name(format)))
+            let weights = planes?.map(\.weight).reduce(0, +) ?? 0
+            XCTAssertGreaterThan(weights, 0.99, "every plane counts towards the RGB change")
+        }
+        let yuv = try XCTUnwrap(OpticalFlow.planes(of: try Frame(width: 34, height: 20, format: AV_PIX_FMT_YUV420P)))
+        XCTAssertEqual(yuv.map(\.width), [34, 17, 17])
+        XCTAssertEqual(yuv.map(\.height), [20, 10, 10])
+        XCTAssertEqual(try XCTUnwrap(OpticalFlow.planes(of: try Frame(width: 33, height: 21, format: AV_PIX_FMT_NV12))).map(\.width), [33, 17])
+        XCTAssertEqual(try XCTUnwrap(OpticalFlow.planes(of: try Frame(width: 8, height: 8, format: AV_PIX_FMT_YUV420P10LE))).map(\.maximum), [1023, 1023, 1023])
+        for format in [AV_PIX_FMT_PAL8, AV_PIX_FMT_YUYV422, AV_PIX_FMT_MONOBLACK, AV_PIX_FMT_GBRPF32LE, AV_PIX_FMT_YUV420P10BE, AV_PIX_FMT_RGB0] {
+            XCTAssertNil(OpticalFlow.planes(of: try Frame(width: 16, height: 16, format: format)), String(cString: av_get_pix_fmt_name(format)))
+        }
+    }
+
+    /// The moving-square scene, each frame stylized and then given to `stabilize` (which
+    /// returns the per-frame and the stabilized picture to judge), with the checks above.
+    func checkMovingObject(_ label: String, stabilize: (_ input: RGBImage, _ stylized: RGBImage) throws -> (RGBImage, RGBImage)) throws {
         let (width, height, side, top) = (128, 96, 24, 40)
         let background = texture(width: width, height: height, seed: 1)
         let object = texture(width: side, height: side, seed: 7)
@@ -166,41 +238,33 @@ final class TemporalStabilizerTests: XCTestCase {
         let stylizer = try self.stylizer
         let worker = try stylizer.makeWorker(precision: .f32)
         let conditioning = stylizer.transformer.conditioning(for: try StyleVector(TestSupport.floats("style_256.vector.f32")))
-        let stabilizer = TemporalStabilizer(strength: 0.6)
         var perFrame: [RGBImage] = [], steady: [RGBImage] = []
         for t in 0..<12 {
             let (input, left) = frame(t)
-            let stylized = try worker.stylize(input, conditioning)
-            let stabilized = stabilizer.stabilize(input: input, stylized: stylized)
+            let (stylized, stabilized) = try stabilize(input, try worker.stylize(input, conditioning))
             perFrame.append(stylized)
             steady.append(stabilized)
             // Where the square was a frame ago and no longer is: background now, and per-frame
             // stylization paints it as background. Blending in the past there drags a ghost of
             // the square behind it.
             guard t > 0 else { continue }
-            var squared = 0.0
-            for y in top..<(top + side) {
-                for x in (left - 4)..<left {
-                    for c in 0..<3 {
-                        let d = Double(stabilized.pixels[(y * width + x) * 3 + c] - stylized.pixels[(y * width + x) * 3 + c])
-                        squared += d * d
+            func psnr(columns: Range<Int>) -> Double {
+                var squared = 0.0
+                for y in top..<(top + side) {
+                    for x in columns {
+                        for c in 0..<3 {
+                            let d = Double(stabilized.pixels[(y * width + x) * 3 + c] - stylized.pixels[(y * width + x) * 3 + c])
+                            squared += d * d
+                        }
                     }
                 }
+                return 10 * log10(1 / max(squared / Double(side * columns.count * 3), 1e-12))
             }
-            let psnr = 10 * log10(1 / max(squared / Double(side * 4 * 3), 1e-12))
-            XCTAssertGreaterThanOrEqual(psnr, 30, "frame \(t): a ghost of the square trails behind it (\(psnr) dB from per-frame)")
+            let trail = psnr(columns: (left - 4)..<left)
+            XCTAssertGreaterThanOrEqual(trail, 30, "\(label), frame \(t): a ghost of the square trails behind it (\(trail) dB from per-frame)")
             // The square itself, moving over the background: its own stylization, not smeared.
-            var inside = 0.0
-            for y in top..<(top + side) {
-                for x in left..<(left + side) {
-                    for c in 0..<3 {
-                        let d = Double(stabilized.pixels[(y * width + x) * 3 + c] - stylized.pixels[(y * width + x) * 3 + c])
-                        inside += d * d
-                    }
-                }
-            }
-            let objectPSNR = 10 * log10(1 / max(inside / Double(side * side * 3), 1e-12))
-            XCTAssertGreaterThanOrEqual(objectPSNR, 30, "frame \(t): the moving square is smeared (\(objectPSNR) dB from per-frame)")
+            let square = psnr(columns: left..<(left + side))
+            XCTAssertGreaterThanOrEqual(square, 30, "\(label), frame \(t): the moving square is smeared (\(square) dB from per-frame)")
         }
         // Frame-to-frame change on background rows the square never crosses.
         func change(_ frames: [RGBImage]) -> Double {
@@ -217,7 +281,7 @@ final class TemporalStabilizerTests: XCTestCase {
             return sum / Double(count)
         }
         let (before, after) = (change(perFrame), change(steady))
-        print("background frame-to-frame change: per-frame \(before), stabilized \(after) (\(after / before))")
-        XCTAssertLessThanOrEqual(after, 0.5 * before, "the background did not steady")
+        print("\(label): background frame-to-frame change: per-frame \(before), stabilized \(after) (\(after / before))")
+        XCTAssertLessThanOrEqual(after, 0.5 * before, "\(label): the background did not steady")
     }
 }

@@ -39,6 +39,33 @@ int stylize_flow_warp_blend(stylize_flow *flow, const float *previous, const flo
                             int scale, int width, int height, float strength, float max_change, float max_mean_square,
                             float *out);
 
+/// One plane of a frame in its own pixel format: `width` x `height` samples of `channels`
+/// interleaved components, each `bytes` (1 or 2, native order) wide, from 0 to `maximum`; rows
+/// `linesize` bytes apart. `weight`: how much the plane's mean square change (as a share of
+/// `maximum`) adds to the mean square change of the frame's RGB values.
+typedef struct {
+    uint8_t *data;
+    int linesize;
+    int width, height;
+    int channels;
+    int bytes;
+    float maximum;
+    float weight;
+} stylize_plane;
+
+/// `stylize_flow_warp_blend` on a frame as it goes to the encoder (YUV, planar RGB, 8 to 16
+/// bits): every plane of `out` is blended in place towards the same plane of `previous` (the
+/// previous output, the same format and size) moved along `backward`, the flow scaled from the
+/// `low_width` x `low_height` grid to each plane's own size (a subsampled chroma plane gets the
+/// flow at its resolution). A value moves by at most `max_change` of its plane's maximum; the
+/// sum over the planes of each one's mean square change times its `weight` (the mean square
+/// change of the RGB values it stands for, cross terms between planes left out) is held to
+/// `max_mean_square` as above. Results are rounded to the plane's integers. Returns 0, or -1
+/// when OpenCV failed (then `out` is unchanged).
+int stylize_flow_warp_blend_planes(stylize_flow *flow, const stylize_plane *previous, const stylize_plane *out, int count,
+                                   const float *backward, const float *trust, int low_width, int low_height, float strength,
+                                   float max_change, float max_mean_square);
+
 #ifdef __cplusplus
 }
 #endif

@@ -112,3 +112,67 @@ final class LumaReader {
         return (LumaPlane(width: w, height: h, values: values), scale)
     }
 }
+
+extension OpticalFlow {
+    /// The planes of `frame` as `stylize_flow_warp_blend_planes` takes them, or nil when its
+    /// pixel format is not one it can blend: it needs planes of whole 8- or 16-bit
+    /// native-order samples (planar and semi-planar YUV, planar RGB, packed RGB24 and the like),
+    /// and no palette, bitstream, float or hardware formats.
+    static func planes(of frame: Frame) -> [stylize_plane]? {
+        guard let descriptor = av_pix_fmt_desc_get(frame.format)?.pointee else { return nil }
+        let unsupported = UInt64(AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BITSTREAM | AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_BE | AV_PIX_FMT_FLAG_FLOAT)
+        guard descriptor.flags & unsupported == 0 else { return nil }
+        let components = withUnsafeBytes(of: descriptor.comp) { Array($0.bindMemory(to: AVComponentDescriptor.self).prefix(Int(descriptor.nb_components))) }
+        let f = frame.pointer.pointee
+        let weights = componentWeights(rgb: descriptor.flags & UInt64(AV_PIX_FMT_FLAG_RGB) != 0, colors: VideoColors(of: frame))
+        let data = [f.data.0, f.data.1, f.data.2, f.data.3]
+        let linesizes = [f.linesize.0, f.linesize.1, f.linesize.2, f.linesize.3]
+        var planes: [stylize_plane] = []
+        for index in 0..<4 {
+            let numbers = components.indices.filter { Int(components[$0].plane) == index }
+            let inPlane = numbers.map { components[$0] }
+            guard let first = inPlane.first else { continue }
+            let bytes = first.depth <= 8 ? 1 : 2
+            // Every component of the plane is a whole sample of the same depth, side by side.
+            guard inPlane.allSatisfy({ $0.depth == first.depth && $0.shift == 0 && $0.depth <= 16 }),
+                  Int(first.step) == inPlane.count * bytes,
+                  Set(inPlane.map { Int($0.offset) }) == Set((0..<inPlane.count).map { $0 * bytes }),
+                  let pointer = data[index] else { return nil }
+            // Chroma planes (1 and 2 in YUV formats) are subsampled; luma, alpha and RGB planes are not.
+            let chroma = descriptor.flags & UInt64(AV_PIX_FMT_FLAG_RGB) == 0 && (index == 1 || index == 2) && components.count >= 3
+            let width = chroma ? -((-frame.width) >> Int(descriptor.log2_chroma_w)) : frame.width
+            let height = chroma ? -((-frame.height) >> Int(descriptor.log2_chroma_h)) : frame.height
+            planes.append(stylize_plane(data: pointer, linesize: linesizes[index], width: Int32(width), height: Int32(height),
+                                        channels: Int32(inPlane.count), bytes: Int32(bytes), maximum: Float((1 << Int(first.depth)) - 1),
+                                        weight: numbers.reduce(0) { $0 + (weights.count > $1 ? weights[$1] : 0) }))
+        }
+        return planes.isEmpty ? nil : planes
+    }
+
+    /// How much a component's mean square change (as a share of its maximum) adds to the mean
+    /// square change of the RGB values, by component number (Y, Cb, Cr or R, G, B; alpha
+    /// none). RGB: a third each. YUV: from the matrix that turns it into RGB (R = Y + 2(1 - kr)
+    /// Cr, B = Y + 2(1 - kb) Cb, G = Y - (2 kb (1 - kb) Cb + 2 kr (1 - kr) Cr) / kg), with a
+    /// limited range's steps of 1/219 (luma) and 1/224 (chroma) of the full scale.
+    private static func componentWeights(rgb: Bool, colors: VideoColors) -> [Float] {
+        if rgb { return [1 / 3, 1 / 3, 1 / 3] }
+        let k = colors.lumaWeights
+        let luma: Float = colors.fullRange == true ? 1 : 255.0 / 219.0, chroma: Float = colors.fullRange == true ? 1 : 255.0 / 224.0
+        let redFromCr = 2 * (1 - k.red), blueFromCb = 2 * (1 - k.blue)
+        let greenFromCb = 2 * k.blue * (1 - k.blue) / k.green, greenFromCr = 2 * k.red * (1 - k.red) / k.green
+        return [luma * luma,
+                chroma * chroma * (blueFromCb * blueFromCb + greenFromCb * greenFromCb) / 3,
+                chroma * chroma * (redFromCr * redFromCr + greenFromCr * greenFromCr) / 3]
+    }
+
+    /// Blends `frame` in place towards `previous` (the previous output, same format and size)
+    /// moved along `backward` (`stylize_flow_warp_blend_planes`); false when the frames cannot be
+    /// blended or OpenCV failed, and `frame` is unchanged.
+    func warpBlend(previous: Frame, into frame: Frame, backward: [Float], trust: [Float], lowWidth: Int, lowHeight: Int,
+                   strength: Float, maximumChange: Float, maximumMeanSquare: Float) -> Bool {
+        guard previous.width == frame.width, previous.height == frame.height, previous.format == frame.format,
+              let before = Self.planes(of: previous), var now = Self.planes(of: frame), before.count == now.count else { return false }
+        return stylize_flow_warp_blend_planes(handle, before, &now, Int32(now.count), backward, trust, Int32(lowWidth), Int32(lowHeight),
+                                              strength, maximumChange, maximumMeanSquare) == 0
+    }
+}

@@ -21,6 +21,7 @@ public final class TemporalStabilizer {
 
     private var previous: Motion?
     private var previousOutput: RGBImage?
+    private var previousFrame: Frame?
     private let flow: OpticalFlow?
 
     /// Luma difference (of 1) at which a moved pixel stops being trusted at all.
@@ -52,6 +53,7 @@ public final class TemporalStabilizer {
     public func reset() {
         previous = nil
         previousOutput = nil
+        previousFrame = nil
     }
 
     /// What the stabilizer needs of a network input: its luma at the flow's reduced scale, and,
@@ -118,27 +120,50 @@ public final class TemporalStabilizer {
     /// measured on (same size).
     public func stabilize(_ motion: Motion, stylized: consuming RGBImage) -> RGBImage {
         precondition(motion.width == stylized.width && motion.height == stylized.height, "input and output sizes differ")
-        defer {
-            previous = motion
-        }
-        guard strength > 0, let flow, let previous, let previousOutput, previous.width == motion.width, previous.height == motion.height,
-              let measured = motion.measured.flatMap({ $0.previous.values == previous.luma.values ? $0 : nil })
-                ?? Measurement(motion.luma, against: previous.luma, flow: flow) else {
-            self.previousOutput = stylized
-            return stylized
-        }
-        if measured.doubtful > Self.cutShare {
-            cuts += 1
+        defer { previous = motion }
+        guard let previousOutput, let measured = blendable(motion) else {
             self.previousOutput = stylized
             return stylized
         }
         // Blended in place: the network's output is not needed once it is steadied (it is not
         // copied when the caller hands it over, as the pipelines do).
         var result = consume stylized
-        _ = flow.warpBlend(previous: previousOutput.pixels, backward: measured.backward, trust: measured.trust,
-                           lowWidth: motion.luma.width, lowHeight: motion.luma.height, scale: motion.scale, width: motion.width,
-                           height: motion.height, strength: strength, maximumChange: Self.maximumChange, maximumMeanSquare: Self.maximumMeanSquare, into: &result.pixels)
+        _ = flow?.warpBlend(previous: previousOutput.pixels, backward: measured.backward, trust: measured.trust,
+                            lowWidth: motion.luma.width, lowHeight: motion.luma.height, scale: motion.scale, width: motion.width,
+                            height: motion.height, strength: strength, maximumChange: Self.maximumChange,
+                            maximumMeanSquare: Self.maximumMeanSquare, into: &result.pixels)
         self.previousOutput = result
         return result
+    }
+
+    /// Steadies `frame` in place: the network's output for the input `motion` was measured on,
+    /// already in the encoder's pixel format (any size; the flow is scaled to each plane), as
+    /// `OpticalFlow.planes(of:)` accepts it. The blend is the one above, on the frame's own
+    /// values (YUV, most often): half the values of RGB at 4:2:0, and the colour conversion
+    /// stays with the frame's worker. Keeps a reference to `frame`, which must not change
+    /// afterwards (the encoder only reads it).
+    func stabilize(_ motion: Motion, frame: Frame) {
+        defer {
+            previous = motion
+            previousFrame = frame
+        }
+        guard let previousFrame, let measured = blendable(motion) else { return }
+        _ = flow?.warpBlend(previous: previousFrame, into: frame, backward: measured.backward, trust: measured.trust,
+                            lowWidth: motion.luma.width, lowHeight: motion.luma.height, strength: strength,
+                            maximumChange: Self.maximumChange, maximumMeanSquare: Self.maximumMeanSquare)
+    }
+
+    /// The flow back to the previous frame when `motion`'s frame can be blended with the
+    /// previous output: nil for the first frame, a frame of another size, and a scene cut
+    /// (counted).
+    private func blendable(_ motion: Motion) -> Measurement? {
+        guard strength > 0, let flow, let previous, previous.width == motion.width, previous.height == motion.height,
+              let measured = motion.measured.flatMap({ $0.previous.values == previous.luma.values ? $0 : nil })
+                ?? Measurement(motion.luma, against: previous.luma, flow: flow) else { return nil }
+        if measured.doubtful > Self.cutShare {
+            cuts += 1
+            return nil
+        }
+        return measured
     }
 }

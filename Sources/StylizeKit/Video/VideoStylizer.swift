@@ -102,9 +102,15 @@ public final class VideoStylizer: Sendable {
         let writerConverter = FrameConverter()
         var written = 0
         let (rotation, outWidth, outHeight, outFormat, outColors) = (writer.pixelRotation, writer.width, writer.height, writer.pixelFormat, writer.colors)
-        @Sendable func encode(_ stylized: RGBImage, pts: Int64, aspect: AVRational, index: Int, converter: FrameConverter) throws -> Frame {
+        // Stabilized frames are blended as the encoder takes them (YUV, most often) where the
+        // stabilizer can blend that pixel format and the picture is not turned on the way;
+        // otherwise in RGB, before they are converted.
+        let blendsFrames = try stabilizer != nil && rotation == 0
+            && OpticalFlow.planes(of: Frame(width: outWidth, height: outHeight, format: outFormat)) != nil
+        /// The encoder's frame for `stylized`; offered to the filmstrip as frame `index` unless nil.
+        @Sendable func encode(_ stylized: RGBImage, pts: Int64, aspect: AVRational, index: Int?, converter: FrameConverter) throws -> Frame {
             let turned = stylized.rotated(clockwise: rotation)
-            try filmstrip?.offer(index, turned)
+            if let index { try filmstrip?.offer(index, turned) }
             let frame = try converter.frame(from: turned, width: outWidth, height: outHeight, format: outFormat, colors: outColors)
             frame.pointer.pointee.pts = pts
             frame.pointer.pointee.sample_aspect_ratio = aspect
@@ -123,6 +129,10 @@ public final class VideoStylizer: Sendable {
                 guard let luma = job.luma else { return .frame(try encode(stylized, pts: job.pts, aspect: aspect, index: job.index, converter: worker.1)) }
                 var motion = TemporalStabilizer.Motion(luma: luma.current, scale: luma.scale, width: processWidth, height: processHeight)
                 if let previous = luma.previous, let flow = worker.2 { motion.measure(against: previous, flow: flow) }
+                if blendsFrames {
+                    let frame = try encode(stylized, pts: job.pts, aspect: aspect, index: nil, converter: worker.1)
+                    return .encoded(input: motion, frame: frame, written: !job.warmup)
+                }
                 if job.warmup { return .warmup(input: motion, stylized: Handover(stylized)) }
                 return .image(input: motion, stylized: Handover(stylized), pts: job.pts, aspect: aspect)
             },
@@ -135,6 +145,13 @@ public final class VideoStylizer: Sendable {
                 case .image(let input, let stylized, let pts, let aspect):
                     let steady = stabilizer!.stabilize(input, stylized: stylized.take())
                     try writer.write(.frame(encode(steady, pts: pts, aspect: aspect, index: written, converter: writerConverter)))
+                case .encoded(let input, let frame, let isWritten):
+                    stabilizer!.stabilize(input, frame: frame)
+                    guard isWritten else { return }
+                    if let filmstrip, filmstrip.targets.contains(written) {
+                        try filmstrip.offer(written, writerConverter.rgbImage(from: frame, width: frame.width, height: frame.height))
+                    }
+                    try writer.write(.frame(frame))
                 default:
                     try writer.write(item)
                 }

@@ -11,6 +11,10 @@ enum VideoOutputItem: Sendable {
     case image(input: TemporalStabilizer.Motion, stylized: Handover<RGBImage>, pts: Int64, aspect: AVRational)
     /// A frame before a piece's first one: it goes through the stabilizer and is not written.
     case warmup(input: TemporalStabilizer.Motion, stylized: Handover<RGBImage>)
+    /// A stylized frame already in the encoder's pixel format, with what the stabilizer needs of
+    /// the network's input: the in-order stage blends it in place and writes it, unless it comes
+    /// before a piece's first frame (`written` false).
+    case encoded(input: TemporalStabilizer.Motion, frame: Frame, written: Bool)
     /// A frame that could not be read (an image sequence's broken file): nothing to write.
     case skipped(String)
 }
@@ -260,8 +264,8 @@ final class VideoWriter {
             frame.pointer.pointee.pict_type = AV_PICTURE_TYPE_NONE
             _ = try encoder.send(frame)
             try drainEncoder()
-        case .image, .warmup:
-            preconditionFailure("images are turned into frames before the writer")
+        case .image, .warmup, .encoded:
+            preconditionFailure("stabilized frames are written as frames once they are blended")
         case .skipped:
             return
         case .packet(let packet, let stream):
