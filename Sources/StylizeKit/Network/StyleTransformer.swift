@@ -113,11 +113,13 @@ public final class TransformerWorker {
     }
 
     /// Repaints `image` in the style `conditioning` stands for. The result has the input's size.
-    public func stylize(_ image: RGBImage, _ conditioning: StyleConditioning) throws -> RGBImage {
+    /// The image is let go as soon as the network has read it: a caller that hands it over
+    /// (holds no other reference) lets the result reuse its memory.
+    public func stylize(_ image: consuming RGBImage, _ conditioning: StyleConditioning) throws -> RGBImage {
         try stylize(image, conditioning, profile: nil)
     }
 
-    private func stylize(_ image: RGBImage, _ conditioning: StyleConditioning,
+    private func stylize(_ image: consuming RGBImage, _ conditioning: StyleConditioning,
                          profile: ((String, Double, Double) -> Void)?) throws -> RGBImage {
         guard min(image.width, image.height) >= StyleTransformer.minimumSide else {
             throw StylizeError.invalidArgument("the image is too small (\(image.width)x\(image.height)); both sides need at least \(StyleTransformer.minimumSide) pixels")
@@ -338,7 +340,7 @@ final class TransformerPlan {
 
     /// Runs the network on `image` (of the plan's size). With `profile`, each step is waited for
     /// and reported with its milliseconds.
-    func run(_ image: RGBImage, _ conditioning: StyleConditioning,
+    func run(_ image: consuming RGBImage, _ conditioning: StyleConditioning,
              profile: ((_ step: String, _ flops: Double, _ milliseconds: Double) -> Void)? = nil) throws -> RGBImage {
         if applied !== conditioning {
             for (i, norm) in norms.enumerated() { norm.set(gamma: conditioning.gammas[i], beta: conditioning.betas[i]) }
@@ -356,6 +358,8 @@ final class TransformerPlan {
             clock = now
         }
         image.pixels.withUnsafeBufferPointer { inputGather.run(from: $0.baseAddress!, to: inputPadded.data, type: type) }
+        // Read: the output array below can take its memory.
+        _ = consume image
         try lap("input: pad")
         for step in steps {
             try step.body()

@@ -123,8 +123,13 @@ public final class VideoStylizer: Sendable {
             workers: workers, framesInFlight: options.framesInFlight,
             process: { worker, job in
                 let image = try worker.1.rgbImage(from: job.frame, width: processWidth, height: processHeight)
-                var stylized = try worker.0.stylize(image, job.conditioning)
-                if let luma = keepColors { stylized = stylized.keepingColors(of: image, luma: luma) }
+                let stylized: RGBImage
+                if let luma = keepColors {
+                    stylized = try worker.0.stylize(image, job.conditioning).keepingColors(of: image, luma: luma)
+                } else {
+                    // Handed over: the network's output reuses the input's memory.
+                    stylized = try worker.0.stylize(consume image, job.conditioning)
+                }
                 let aspect = job.frame.pointer.pointee.sample_aspect_ratio
                 guard let luma = job.luma else { return .frame(try encode(stylized, pts: job.pts, aspect: aspect, index: job.index, converter: worker.1)) }
                 var motion = TemporalStabilizer.Motion(luma: luma.current, scale: luma.scale, width: processWidth, height: processHeight)
