@@ -23,13 +23,16 @@ struct stylize_flow {
     std::vector<float> spread;
 };
 
-extern "C" stylize_flow *stylize_flow_create(int preset) {
+extern "C" stylize_flow *stylize_flow_create(stylize_flow_settings settings) {
     try {
         cv::setNumThreads(1);
-        int kind = preset == STYLIZE_FLOW_ULTRAFAST ? cv::DISOpticalFlow::PRESET_ULTRAFAST
-                 : preset == STYLIZE_FLOW_FAST ? cv::DISOpticalFlow::PRESET_FAST : cv::DISOpticalFlow::PRESET_MEDIUM;
         auto *flow = new stylize_flow;
-        flow->dis = cv::DISOpticalFlow::create(kind);
+        flow->dis = cv::DISOpticalFlow::create(cv::DISOpticalFlow::PRESET_MEDIUM);
+        flow->dis->setFinestScale(settings.finest_scale);
+        flow->dis->setPatchSize(settings.patch_size);
+        flow->dis->setPatchStride(settings.patch_stride);
+        flow->dis->setGradientDescentIterations(settings.descent_iterations);
+        flow->dis->setVariationalRefinementIterations(settings.refinement_iterations);
         return flow;
     } catch (...) {
         return nullptr;

@@ -42,7 +42,7 @@ final class TemporalStabilizerTests: XCTestCase {
 
     /// DIS flow through the shim on a known shift, both ways, and on a sub-pixel one.
     func testFlowOnKnownShifts() throws {
-        let flow = try OpticalFlow(preset: .medium)
+        let flow = try OpticalFlow(TemporalStabilizer.flowSettings)
         let a = texture(width: 160, height: 96, seed: 1)
         let b = shiftedLeft(a, by: 4, fill: texture(width: 160, height: 96, seed: 2))
         let (la, lb) = (LumaPlane(a, scale: 1), LumaPlane(b, scale: 1))
@@ -97,7 +97,7 @@ final class TemporalStabilizerTests: XCTestCase {
         XCTAssertEqual(stabilizer.cuts, 0)
 
         // An unrelated stylization: every value would move by up to the cap, too far for one
-        // frame; the changes are all scaled down together, to 28 dB from the frame's own.
+        // frame; the changes are all scaled down together, to the limit (27.5 dB) from the frame's own.
         let other = TemporalStabilizer(strength: 0.5)
         _ = other.stabilize(input: inputA, stylized: styledA)
         let unrelated = texture(width: 160, height: 96, seed: 6)
@@ -109,7 +109,8 @@ final class TemporalStabilizerTests: XCTestCase {
         let residual = zip(large.actual, large.expected).map { abs($0 - factor * $1) }.reduce(0, +) / Float(large.actual.count)
         XCTAssertLessThan(residual, 0.1 * factor * large.expected.map(abs).reduce(0, +) / Float(large.expected.count), "one factor for the frame")
         let meanSquare = zip(out.pixels, unrelated.pixels).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / Float(out.pixels.count)
-        XCTAssertEqual(-10 * log10(meanSquare), 28, accuracy: 0.05, "PSNR against the frame's own stylization")
+        XCTAssertEqual(-10 * log10(meanSquare), -10 * log10(TemporalStabilizer.maximumMeanSquare), accuracy: 0.05,
+                       "PSNR against the frame's own stylization")
     }
 
     func testSceneCutAndResetPassTheFrameThrough() {
@@ -146,20 +147,23 @@ final class TemporalStabilizerTests: XCTestCase {
     /// (both at least 30 dB from per-frame). A stabilizer that trusted every pixel gave 16-22 dB
     /// on the strip; one that trusted none would fail the background.
     func testMovingObjectLeftAloneWhileTheBackgroundSteadies() throws {
-        let stabilizer = TemporalStabilizer(strength: 0.6)
-        try checkMovingObject("RGB") { input, stylized in (stylized, stabilizer.stabilize(input: input, stylized: stylized)) }
+        // At 128x96 the flow is measured at full size; at 512x384 at half, as in a real clip.
+        for k in [1, 4] {
+            let stabilizer = TemporalStabilizer(strength: 0.6)
+            try checkMovingObject("RGB x\(k)", scale: k) { input, stylized in (stylized, stabilizer.stabilize(input: input, stylized: stylized)) }
+        }
     }
 
     /// The same scene blended the way `stylize video` blends it: in the encoder's pixel format,
     /// each plane at its own size (4:2:0 chroma, 10 bits, NV12's interleaved chroma, planar
     /// RGB). Per-frame stylization goes through the same format, so that only the blend is judged.
     func testMovingObjectInTheEncodersPixelFormats() throws {
-        for format in [AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV420P10LE, AV_PIX_FMT_NV12, AV_PIX_FMT_GBRP] {
+        for (format, k) in [(AV_PIX_FMT_YUV420P, 1), (AV_PIX_FMT_YUV420P10LE, 1), (AV_PIX_FMT_NV12, 1), (AV_PIX_FMT_GBRP, 1), (AV_PIX_FMT_YUV420P, 4)] {
             let stabilizer = TemporalStabilizer(strength: 0.6)
             let converter = FrameConverter()
             let colors = VideoColors(matrix: AVCOL_SPC_UNSPECIFIED, range: AVCOL_RANGE_MPEG, primaries: AVCOL_PRI_UNSPECIFIED,
-                                     transfer: AVCOL_TRC_UNSPECIFIED, height: 96)
-            try checkMovingObject(String(cString: av_get_pix_fmt_name(format))) { input, stylized in
+                                     transfer: AVCOL_TRC_UNSPECIFIED, height: 96 * k)
+            try checkMovingObject("\(String(cString: av_get_pix_fmt_name(format))) x\(k)", scale: k) { input, stylized in
                 func encoded() throws -> Frame {
                     try converter.frame(from: stylized, width: stylized.width, height: stylized.height, format: format, colors: colors)
                 }
@@ -172,7 +176,7 @@ final class TemporalStabilizerTests: XCTestCase {
     }
 
     /// The frame limit in the encoder's format: the planes' changes weighed as the RGB changes
-    /// they make, so that an unrelated stylization comes out near 28 dB PSNR in RGB from the
+    /// they make, so that an unrelated stylization comes out near the limit (27.5 dB PSNR) in RGB from the
     /// frame's own (above it: cross terms between luma and chroma are left out of the estimate).
     func testFrameLimitHoldsInRGB() throws {
         let input = texture(width: 160, height: 96, seed: 1)
@@ -191,8 +195,8 @@ final class TemporalStabilizerTests: XCTestCase {
             let psnr = try converter.rgbImage(from: steady, width: 160, height: 96).psnr(converter.rgbImage(from: own, width: 160, height: 96))
             let name = String(cString: av_get_pix_fmt_name(format))
             print("\(name): an unrelated stylization blended at \(psnr) dB from the frame's own")
-            XCTAssertGreaterThanOrEqual(psnr, 27.5, "\(name): the frame moved too far from its own stylization")
-            XCTAssertLessThanOrEqual(psnr, 30, "\(name): the blend was held back more than the limit asks")
+            XCTAssertGreaterThanOrEqual(psnr, 27.3, "\(name): the frame moved too far from its own stylization")
+            XCTAssertLessThanOrEqual(psnr, 29.5, "\(name): the blend was held back more than the limit asks")
         }
     }
 
@@ -216,8 +220,9 @@ final class TemporalStabilizerTests: XCTestCase {
 
     /// The moving-square scene, each frame stylized and then given to `stabilize` (which
     /// returns the per-frame and the stabilized picture to judge), with the checks above.
-    func checkMovingObject(_ label: String, stabilize: (_ input: RGBImage, _ stylized: RGBImage) throws -> (RGBImage, RGBImage)) throws {
-        let (width, height, side, top) = (128, 96, 24, 40)
+    func checkMovingObject(_ label: String, scale k: Int = 1,
+                           stabilize: (_ input: RGBImage, _ stylized: RGBImage) throws -> (RGBImage, RGBImage)) throws {
+        let (width, height, side, top, step) = (128 * k, 96 * k, 24 * k, 40 * k, 4 * k)
         let background = texture(width: width, height: height, seed: 1)
         let object = texture(width: side, height: side, seed: 7)
         var rng = SplitMix(11)
@@ -227,7 +232,7 @@ final class TemporalStabilizerTests: XCTestCase {
                 let u = Float(rng.next() % 10_000) / 10_000 + Float(rng.next() % 10_000) / 10_000 - 1
                 pixels[i] = min(max(pixels[i] + u * 3.4 / 255, 0), 1)
             }
-            let left = 8 + 4 * t
+            let left = 8 * k + step * t
             for y in 0..<side {
                 for x in 0..<side {
                     for c in 0..<3 { pixels[((top + y) * width + left + x) * 3 + c] = 0.3 + 0.7 * object.pixels[(y * side + x) * 3 + c] }
@@ -260,7 +265,7 @@ final class TemporalStabilizerTests: XCTestCase {
                 }
                 return 10 * log10(1 / max(squared / Double(side * columns.count * 3), 1e-12))
             }
-            let trail = psnr(columns: (left - 4)..<left)
+            let trail = psnr(columns: (left - step)..<left)
             XCTAssertGreaterThanOrEqual(trail, 30, "\(label), frame \(t): a ghost of the square trails behind it (\(trail) dB from per-frame)")
             // The square itself, moving over the background: its own stylization, not smeared.
             let square = psnr(columns: left..<(left + side))
@@ -270,7 +275,7 @@ final class TemporalStabilizerTests: XCTestCase {
         func change(_ frames: [RGBImage]) -> Double {
             var sum = 0.0, count = 0
             for t in 1..<frames.count {
-                for y in Array(0..<(top - 16)) + Array((top + side + 16)..<height) {
+                for y in Array(0..<(top - 16 * k)) + Array((top + side + 16 * k)..<height) {
                     for i in (y * width * 3)..<((y + 1) * width * 3) {
                         let d = Double(frames[t].pixels[i] - frames[t - 1].pixels[i])
                         sum += d * d

@@ -11,13 +11,17 @@ extern "C" {
 /// Flow using Dense Inverse Search", ECCV 2016), behind a C interface so that Swift needs no C++.
 typedef struct stylize_flow stylize_flow;
 
-/// DIS presets, as OpenCV names them.
-enum { STYLIZE_FLOW_ULTRAFAST = 0, STYLIZE_FLOW_FAST = 1, STYLIZE_FLOW_MEDIUM = 2 };
+/// DIS's settings, as OpenCV names them: the finest pyramid level it searches (0: full size, 1:
+/// half), the patch size and the distance between patches in pixels, the gradient descent
+/// iterations per patch, and the variational refinement iterations per level (0: none).
+typedef struct {
+    int finest_scale, patch_size, patch_stride, descent_iterations, refinement_iterations;
+} stylize_flow_settings;
 
-/// A flow computer for one preset; NULL when OpenCV cannot make one. Not thread-safe: one per
+/// A flow computer with `settings`; NULL when OpenCV cannot make one. Not thread-safe: one per
 /// thread. OpenCV's own thread pool is set to one thread, since the stabilizer runs beside the
 /// transformer, which has the cores.
-stylize_flow *stylize_flow_create(int preset);
+stylize_flow *stylize_flow_create(stylize_flow_settings settings);
 void stylize_flow_destroy(stylize_flow *flow);
 
 /// Flow from `from` to `to` (8-bit, `width` x `height`, rows `width` bytes apart): for every

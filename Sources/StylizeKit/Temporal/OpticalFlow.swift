@@ -44,13 +44,15 @@ struct LumaPlane: Sendable {
 final class OpticalFlow {
     private let handle: OpaquePointer
 
-    /// OpenCV's DIS presets.
-    enum Preset: Int32 {
-        case ultrafast = 0, fast = 1, medium = 2
+    /// DIS's settings (`stylize_flow_settings`).
+    struct Settings {
+        var finestScale: Int32, patchSize: Int32, patchStride: Int32, descentIterations: Int32, refinementIterations: Int32
     }
 
-    init(preset: Preset) throws {
-        guard let handle = stylize_flow_create(preset.rawValue) else {
+    init(_ settings: Settings) throws {
+        let c = stylize_flow_settings(finest_scale: settings.finestScale, patch_size: settings.patchSize, patch_stride: settings.patchStride,
+                                      descent_iterations: settings.descentIterations, refinement_iterations: settings.refinementIterations)
+        guard let handle = stylize_flow_create(c) else {
             throw StylizeError.invalidArgument("OpenCV could not make a DIS optical flow")
         }
         self.handle = handle

@@ -31,22 +31,28 @@ public final class TemporalStabilizer {
     /// drift far from what this frame shows.
     static let maximumChange: Float = 0.1
     /// How far a whole frame may move away from its own stylization, as a mean square over its
-    /// values: 28 dB PSNR. A frame whose blend would move it further has every change scaled
+    /// values: 27.5 dB PSNR. A frame whose blend would move it further has every change scaled
     /// down to that. A fixed cap per value alone (0.08) left one frame of a fast underwater clip
     /// at 27.0 dB and a pan at 0.33 of the per-frame warping error; with this limit and strength
-    /// 0.7, every measured frame stays at 28 dB or better and the pan comes to 0.26
+    /// 0.7, every measured frame stays at 27.5 dB or better (27.7 in RGB when a clip is blended
+    /// in YUV, where the limit is an estimate) and the worst real clip comes to 0.48
     /// (`scripts/flicker.py`, numbers in the README).
-    static let maximumMeanSquare = Float(pow(10, -28.0 / 10))
-    /// DIS's preset: medium measured a lower warping error than fast on every real clip
-    /// (`scripts/flicker.py`: 0.44-0.48 against 0.45-0.52) for 3-4% of the end-to-end rate.
-    static let preset = OpticalFlow.Preset.medium
+    static let maximumMeanSquare = Float(pow(10, -27.5 / 10))
+    /// DIS's settings: OpenCV's medium preset with patches 4 pixels apart instead of 3, 16
+    /// descent iterations instead of 25 and no variational refinement: 0.7 ms at 213x120 on one
+    /// Zen 4 core, against medium's 1.7. On the real clips of `scripts/flicker.py` it measured
+    /// within 0.02 of medium's warping error, and it passes the moving-square tests at both their
+    /// sizes, where medium and cheaper settings (a coarser finest level, patches 6 apart) left a
+    /// trail of 27-29.9 dB behind the square at 512x384.
+    static let flowSettings = OpticalFlow.Settings(finestScale: 1, patchSize: 8, patchStride: 4, descentIterations: 16,
+                                                   refinementIterations: 0)
     /// Share of untrusted pixels that makes a frame a scene cut.
     static let cutShare: Float = 0.6
 
     public init(strength: Double) {
         self.strength = Float(min(max(strength, 0), 1))
         // Without OpenCV's flow (it failed to start) every frame comes out as it is.
-        flow = try? OpticalFlow(preset: Self.preset)
+        flow = try? OpticalFlow(Self.flowSettings)
     }
 
     /// Forgets the past: the next frame comes out as it is.
@@ -74,9 +80,10 @@ public final class TemporalStabilizer {
             (self.luma, self.scale, self.width, self.height) = (luma, scale, width, height)
         }
 
-        /// The flow's scale for a frame `width` wide: about 240 pixels across. DIS's medium preset
-        /// takes about 1.5 ms there on one Zen 4 core; at 360 across it measured the same warping
-        /// error within a few hundredths and cost a tenth more of the end-to-end rate.
+        /// The flow's scale for a frame `width` wide: about 240 pixels across (`flowSettings`
+        /// take about 0.7 ms there on one Zen 4 core). At 360 across, the warping error measured
+        /// the same within a few hundredths for a tenth more of the end-to-end rate; at about 120
+        /// across, the moving square left a trail.
         static func scale(forWidth width: Int) -> Int {
             max(1, Int((Double(width) / 240).rounded()))
         }

@@ -94,7 +94,7 @@ public final class VideoStylizer: Sendable {
         let stabilizes = stabilizer != nil
         let workers = try (0..<workerCount).map { _ in
             (try stylizer.makeWorker(precision: options.precision, threads: VideoOptions.threads(forWorkers: workerCount)), FrameConverter(),
-             stabilizes ? try? OpticalFlow(preset: TemporalStabilizer.preset) : nil)
+             stabilizes ? try? OpticalFlow(TemporalStabilizer.flowSettings) : nil)
         }
         let lumaReader = LumaReader()
         var lastLuma: LumaPlane?
