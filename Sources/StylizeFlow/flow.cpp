@@ -21,6 +21,7 @@ struct stylize_flow {
     std::vector<float> wide[2][3];
     int wide_row[2];
     std::vector<float> spread;
+    cv::Mat part;
 };
 
 extern "C" stylize_flow *stylize_flow_create(stylize_flow_settings settings) {
@@ -244,18 +245,26 @@ CLONED static void widen_row(const float *flow, const float *trust, const int *l
     }
 }
 
-// Where each sample of plane row `y` was in the previous frame (`map`), and its weight
-// (`weight`: `strength` times the trust, 0 where the position falls outside the plane), from the
-// two widened low rows around it (`a` above, `b` below, `down` of the way to `b`), the flow
-// scaled to the plane's units by `sx` and `sy`.
+// Where each sample of plane row `y` was in the previous frame, in remap's fixed point (`whole`:
+// the pixel, `part`: the bilinear weights' index, in 1/INTER_TAB_SIZE steps, what convertMaps
+// makes of float positions), and its weight (`weight`: `strength` times the trust, 0 where the
+// position falls outside the plane), from the two widened low rows around it (`a` above, `b`
+// below, `down` of the way to `b`), the flow scaled to the plane's units by `sx` and `sy`.
 CLONED static void plane_positions(const float *const *a, const float *const *b, float down, int width, int y, float sx, float sy,
-                                   float last_x, float last_y, float strength, float *map, float *weight) {
+                                   float last_x, float last_y, float strength, short *whole, unsigned short *part, float *weight) {
     const float *dx0 = a[0], *dy0 = a[1], *t0 = a[2], *dx1 = b[0], *dy1 = b[1], *t1 = b[2];
+    const float steps = (float)cv::INTER_TAB_SIZE;
+    const int mask = cv::INTER_TAB_SIZE - 1;
     for (int x = 0; x < width; x++) {
         float dx = dx0[x] + (dx1[x] - dx0[x]) * down, dy = dy0[x] + (dy1[x] - dy0[x]) * down, t = t0[x] + (t1[x] - t0[x]) * down;
         float px = (float)x + dx * sx, py = (float)y + dy * sy;
-        map[2 * x] = px;
-        map[2 * x + 1] = py;
+        // Far outside the plane (weight 0 below), any position will do; kept in range. Rounded
+        // to the nearest step (halves away from zero), as convertMaps rounds.
+        float fx = std::min(std::max(px, -16.0f), last_x + 16) * steps, fy = std::min(std::max(py, -16.0f), last_y + 16) * steps;
+        int ix = (int)(fx + (fx >= 0 ? 0.5f : -0.5f)), iy = (int)(fy + (fy >= 0 ? 0.5f : -0.5f));
+        whole[2 * x] = (short)(ix >> cv::INTER_BITS);
+        whole[2 * x + 1] = (short)(iy >> cv::INTER_BITS);
+        part[x] = (unsigned short)((iy & mask) * cv::INTER_TAB_SIZE + (ix & mask));
         weight[x] = ((px >= 0) & (py >= 0) & (px <= last_x) & (py <= last_y)) ? strength * t : 0;
     }
 }
@@ -278,7 +287,8 @@ extern "C" int stylize_flow_warp_blend_planes(stylize_flow *scratch, const styli
         scratch->left.resize(widest);
         scratch->right.resize(widest);
         scratch->across.resize(widest);
-        scratch->map.create(stripe, widest, CV_32FC2);
+        scratch->map.create(stripe, widest, CV_16SC2);
+        scratch->part.create(stripe, widest, CV_16UC1);
         scratch->weight.create(stripe, widest, CV_32FC1);
         scratch->moved.create(stripe, widest * 2, CV_8UC1);
         double mean_square = 0;
@@ -300,7 +310,7 @@ extern "C" int stylize_flow_warp_blend_planes(stylize_flow *scratch, const styli
             double plane_squares = 0;
             for (int y0 = 0; y0 < now.height; y0 += stripe) {
                 const int rows = std::min(stripe, now.height - y0);
-                cv::Mat map = scratch->map(cv::Rect(0, 0, now.width, rows));
+                cv::Mat map = scratch->map(cv::Rect(0, 0, now.width, rows)), part = scratch->part(cv::Rect(0, 0, now.width, rows));
                 cv::Mat weight = scratch->weight(cv::Rect(0, 0, now.width * now.channels, rows));
                 for (int y = y0; y < y0 + rows; y++) {
                     float at = std::min(std::max(((float)y + 0.5f) / sy - 0.5f, 0.0f), (float)(low_height - 1));
@@ -324,14 +334,14 @@ extern "C" int stylize_flow_warp_blend_planes(stylize_flow *scratch, const styli
                     float *w = weight.ptr<float>(y - y0);
                     float *per_sample = now.channels == 1 ? w : scratch->spread.data();
                     plane_positions(widened[0], widened[1], at - (float)top, now.width, y, sx, sy, (float)(now.width - 1),
-                                    (float)(now.height - 1), strength, map.ptr<float>(y - y0), per_sample);
+                                    (float)(now.height - 1), strength, map.ptr<short>(y - y0), part.ptr<unsigned short>(y - y0), per_sample);
                     // Samples of several components get their weight once per component.
                     if (now.channels > 1)
                         for (int x = 0; x < now.width; x++)
                             for (int c = 0; c < now.channels; c++) w[now.channels * x + c] = per_sample[x];
                 }
                 cv::Mat moved(rows, now.width, type, scratch->moved.data, scratch->moved.step);
-                cv::remap(source, moved, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+                cv::remap(source, moved, map, part, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
                 for (int y = y0; y < y0 + rows; y++) {
                     const uint8_t *row = now.data + (long)y * now.linesize;
                     short *change = scratch->changes[p].ptr<short>(y);
