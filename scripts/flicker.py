@@ -19,10 +19,12 @@ input, for plain per-frame stylization (--no-stabilize) and for the stabilized o
 
 Also the lowest PSNR of a stabilized frame against its own per-frame stylization (no smear), and,
 with --throughput CLIP, end-to-end fps of `stylize video` on CLIP with and without the stabilizer
-in the same run. Frames go through `stylize frames` as PNG, so no codec touches the numbers.
+in the same run. Frames go through `stylize video` as lossless 4:2:0 clips (FFV1; a clip is
+stabilized in the encoder's YUV), or with --via frames through `stylize frames` as PNG (RGB), so
+no lossy codec touches the numbers; per-frame and stabilized take the same path.
 
     python3 scripts/flicker.py --style SampleClips/starry_night.jpg [--photo P] [--clip C] [--throughput C]
-                               [--real CLIP ...] [--real-frames 48] [--real-width 480]
+                               [--real CLIP ...] [--real-frames 48] [--real-width 480] [--via video|frames]
 
 Needs numpy and pillow (and opencv-python-headless for the flow measure), the ffmpeg tool, and a
 release build (swift build -c release).
