@@ -40,6 +40,7 @@ let package = Package(
         // include folder is named here.
         .target(
             name: "StylizeFlow",
+            dependencies: ["StylizeKernels"],
             cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4"])],
             linkerSettings: [.linkedLibrary("opencv_video"), .linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_core")]
         ),

@@ -1,4 +1,5 @@
 #include "StylizeFlow.h"
+#include "StylizeCloned.h"
 
 #include <algorithm>
 #include <cmath>
@@ -57,24 +58,10 @@ extern "C" int stylize_flow_compute(stylize_flow *flow, const uint8_t *from, con
     }
 }
 
-// The loops below are written so that the compiler vectorizes them; each is compiled for
-// AVX-512, AVX2 and the baseline, and the loader picks the best the CPU has. Sanitizer builds
-// use one version (a sanitizer's runtime is not up when the loader picks).
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define STYLIZE_SANITIZED 1
-#endif
-#endif
-#if defined(__x86_64__) && defined(__clang__) && defined(__linux__) && !defined(STYLIZE_SANITIZED)
-#define CLONED __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CLONED
-#endif
-
 // Moves `count` values of `out` towards `moved` by `weight` times the difference, each by at most
 // `max_change`; keeps each change in fixed point (`to_fixed` steps of 1) and returns the sum of
 // their squares.
-CLONED static float blend_row(float *out, const float *moved, const float *weight, short *change, int count, float max_change,
+STYLIZE_CLONED static float blend_row(float *out, const float *moved, const float *weight, short *change, int count, float max_change,
                               float to_fixed) {
     // Sixteen partial sums, so that the loop runs on vectors.
     float sums[16] = {0};
@@ -101,14 +88,14 @@ CLONED static float blend_row(float *out, const float *moved, const float *weigh
 }
 
 // Takes `factor` of each kept change back out of `out`.
-CLONED static void take_back(float *out, const short *change, long count, float factor) {
+STYLIZE_CLONED static void take_back(float *out, const short *change, long count, float factor) {
     for (long i = 0; i < count; i++) out[i] -= factor * (float)change[i];
 }
 
 // Where each pixel of rows `y0` to `y1` was in the previous frame (`map`), and its weight, once
 // per value, so that the blend is one flat loop (`weight`): `strength` times the trust, 0 where
 // the position falls outside the frame. `flow` and `trust` hold the scaled-up rows from `r0`.
-CLONED static void positions(const cv::Mat &flow, const cv::Mat &trust, int r0, int y0, int y1, int width, int height, float scale,
+STYLIZE_CLONED static void positions(const cv::Mat &flow, const cv::Mat &trust, int r0, int y0, int y1, int width, int height, float scale,
                              float strength, cv::Mat &map, cv::Mat &weight) {
     const float last_x = (float)(width - 1), last_y = (float)(height - 1);
     const int up_width = flow.cols;
@@ -218,23 +205,23 @@ static inline __attribute__((always_inline)) void plane_apply(T *out, const shor
     }
 }
 
-CLONED static float plane_changes_8(const uint8_t *out, const uint8_t *moved, const float *weight, short *change, int count, float cap, float to_fixed) {
+STYLIZE_CLONED static float plane_changes_8(const uint8_t *out, const uint8_t *moved, const float *weight, short *change, int count, float cap, float to_fixed) {
     return plane_changes(out, moved, weight, change, count, cap, to_fixed);
 }
-CLONED static float plane_changes_16(const uint16_t *out, const uint16_t *moved, const float *weight, short *change, int count, float cap,
+STYLIZE_CLONED static float plane_changes_16(const uint16_t *out, const uint16_t *moved, const float *weight, short *change, int count, float cap,
                                      float to_fixed) {
     return plane_changes(out, moved, weight, change, count, cap, to_fixed);
 }
-CLONED static void plane_apply_8(uint8_t *out, const short *change, int count, float factor, float maximum) {
+STYLIZE_CLONED static void plane_apply_8(uint8_t *out, const short *change, int count, float factor, float maximum) {
     plane_apply(out, change, count, factor, maximum);
 }
-CLONED static void plane_apply_16(uint16_t *out, const short *change, int count, float factor, float maximum) {
+STYLIZE_CLONED static void plane_apply_16(uint16_t *out, const short *change, int count, float factor, float maximum) {
     plane_apply(out, change, count, factor, maximum);
 }
 
 // Row `row` of the flow and the trust at the low scale, scaled up to a plane's width (bilinear,
 // by the column tables), into three rows: dx, dy and trust.
-CLONED static void widen_row(const float *flow, const float *trust, const int *left, const int *right, const float *across, int width,
+STYLIZE_CLONED static void widen_row(const float *flow, const float *trust, const int *left, const int *right, const float *across, int width,
                              float *dx, float *dy, float *t) {
     for (int x = 0; x < width; x++) {
         const int l = left[x], r = right[x];
@@ -250,7 +237,7 @@ CLONED static void widen_row(const float *flow, const float *trust, const int *l
 // makes of float positions), and its weight (`weight`: `strength` times the trust, 0 where the
 // position falls outside the plane), from the two widened low rows around it (`a` above, `b`
 // below, `down` of the way to `b`), the flow scaled to the plane's units by `sx` and `sy`.
-CLONED static void plane_positions(const float *const *a, const float *const *b, float down, int width, int y, float sx, float sy,
+STYLIZE_CLONED static void plane_positions(const float *const *a, const float *const *b, float down, int width, int y, float sx, float sy,
                                    float last_x, float last_y, float strength, short *whole, unsigned short *part, float *weight) {
     const float *dx0 = a[0], *dy0 = a[1], *t0 = a[2], *dx1 = b[0], *dy1 = b[1], *t1 = b[2];
     const float steps = (float)cv::INTER_TAB_SIZE;

@@ -4,21 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Each kernel is compiled for AVX-512, AVX2 and the baseline; the loader picks the best the
-// CPU has (ifunc). The loops are written so that the compiler vectorizes them.
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-// The loader runs target_clones' resolvers before a sanitizer's runtime has started, and the
-// sanitizer's instrumentation of them crashes the process: sanitizer builds use one clone.
-#define STYLIZE_SANITIZED 1
-#endif
-#endif
+#include "StylizeCloned.h"
 
-#if defined(__x86_64__) && defined(__clang__) && defined(__linux__) && !defined(STYLIZE_SANITIZED)
-#define CLONED __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CLONED
-#endif
 
 // oneDNN as Debian builds it runs its primitives on a GNU OpenMP thread team. The kernels here
 // run on that same team: its threads keep spinning for a while after each of oneDNN's parallel
@@ -119,7 +106,7 @@ static inline __attribute__((always_inline)) void moments(const void *src, const
     }
 }
 
-CLONED static void moments_range(const void *src, int source_bf16, long count, int channels, double *sum, double *sum_squares) {
+STYLIZE_CLONED static void moments_range(const void *src, int source_bf16, long count, int channels, double *sum, double *sum_squares) {
     if (source_bf16) moments(src, 1, count, channels, sum, sum_squares);
     else moments(src, 0, count, channels, sum, sum_squares);
 }
@@ -255,7 +242,7 @@ typedef struct {
 } gather_job;
 
 /// Destination rows [q * begin, q * end): whole stored rows, so no two threads share one.
-CLONED static void gather_rows(const void *job, long begin, long end, int thread) {
+STYLIZE_CLONED static void gather_rows(const void *job, long begin, long end, int thread) {
     (void)thread;
     const gather_job *j = job;
     const void *src = j->src;
@@ -298,7 +285,7 @@ typedef struct {
     const float *a, *b;  // scale and shift repeated over one period
 } affine_job;
 
-CLONED static void affine_periods(const void *job, long begin, long end, int thread) {
+STYLIZE_CLONED static void affine_periods(const void *job, long begin, long end, int thread) {
     (void)thread;
     const affine_job *j = job;
     const long period = j->period;
@@ -320,7 +307,7 @@ void stylize_affine(float *data, long count, int channels, const float *scale, c
 
 static inline float unit(float v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
 
-CLONED void stylize_interleave_rgb(const float *red, const float *green, const float *blue, long plane_stride,
+STYLIZE_CLONED void stylize_interleave_rgb(const float *red, const float *green, const float *blue, long plane_stride,
                                    int width, int height, float *dst) {
     for (int y = 0; y < height; y++) {
         const float *r = red + y * plane_stride, *g = green + y * plane_stride, *b = blue + y * plane_stride;
@@ -333,7 +320,7 @@ CLONED void stylize_interleave_rgb(const float *red, const float *green, const f
     }
 }
 
-CLONED void stylize_planar_rgb(const float *src, int width, int height, float *red, float *green, float *blue, long plane_stride) {
+STYLIZE_CLONED void stylize_planar_rgb(const float *src, int width, int height, float *red, float *green, float *blue, long plane_stride) {
     for (int y = 0; y < height; y++) {
         const float *p = src + (long)y * width * 3;
         float *r = red + y * plane_stride, *g = green + y * plane_stride, *b = blue + y * plane_stride;
@@ -368,7 +355,7 @@ static inline float sample_u8(const uint8_t *p, int width, int height, float x, 
     return ((a + (b - a) * fx) + ((d + (e - d) * fx) - (a + (b - a) * fx)) * fy) * (1.0f / 255);
 }
 
-CLONED float stylize_flow_trust(const float *backward, const uint8_t *previous, const uint8_t *current,
+STYLIZE_CLONED float stylize_flow_trust(const float *backward, const uint8_t *previous, const uint8_t *current,
                                 int width, int height, float luma_tolerance, float *trust) {
     long doubtful = 0;
     const float last_x = (float)(width - 1), last_y = (float)(height - 1);
