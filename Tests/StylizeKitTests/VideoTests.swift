@@ -53,6 +53,39 @@ final class VideoTests: XCTestCase {
         XCTAssertEqual(summary?["frames"] as? Int, 40)
     }
 
+    /// The stabilizer on a clip, as `stylize video` runs it (its frames blended in the encoder's
+    /// 4:2:0 YUV): a still photo seen by a noisy camera, lossless in and out. Frame-to-frame
+    /// change must fall to at most half of per-frame stylization's, and no frame may move
+    /// further than the frame limit (27.5 dB, measured in RGB with some slack) from its own
+    /// per-frame stylization. A `video` whose stabilizer did nothing fails the first check; one
+    /// that blended without limit, the second.
+    func testStabilizerSteadiesAClip() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let photo = Self.sample.deletingLastPathComponent().appendingPathComponent("chelsea.png")
+        let input = dir.appendingPathComponent("still.mkv")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-loop", "1", "-i", photo.path, "-vf", "scale=320:212,noise=alls=5:allf=t",
+                                        "-frames:v", "16", "-c:v", "ffv1", "-pix_fmt", "yuv420p", input.path])
+        func frames(_ extra: [String], _ name: String) throws -> [[UInt8]] {
+            let output = dir.appendingPathComponent("\(name).mkv"), raw = dir.appendingPathComponent("\(name).rgb")
+            let ran = try TestSupport.stylize(["video", input.path, "-s", try style.path, "-o", output.path, "--codec", "ffv1"] + extra)
+            XCTAssertEqual(ran.status, 0, ran.stderr)
+            try TestSupport.tool("ffmpeg", ["-v", "error", "-i", output.path, "-f", "rawvideo", "-pix_fmt", "rgb24", raw.path])
+            let bytes = [UInt8](try Data(contentsOf: raw)), size = 320 * 212 * 3
+            XCTAssertEqual(bytes.count, 16 * size)
+            return (0..<(bytes.count / size)).map { Array(bytes[($0 * size)..<(($0 + 1) * size)]) }
+        }
+        func meanSquare(_ a: [UInt8], _ b: [UInt8]) -> Double {
+            zip(a, b).reduce(0.0) { let d = (Double($1.0) - Double($1.1)) / 255; return $0 + d * d } / Double(a.count)
+        }
+        let plain = try frames(["--no-stabilize"], "plain"), steady = try frames(["--stabilize", "0.7"], "steady")
+        let change = { (frames: [[UInt8]]) in (1..<frames.count).map { meanSquare(frames[$0], frames[$0 - 1]) }.reduce(0, +) / Double(frames.count - 1) }
+        let (before, after) = (change(plain), change(steady))
+        print("still noisy clip, frame-to-frame change: per-frame \(before), stabilized \(after) (\(after / before))")
+        XCTAssertLessThanOrEqual(after, 0.5 * before, "the clip did not steady")
+        let worst = zip(plain, steady).map { -10 * log10(max(meanSquare($0, $1), 1e-12)) }.min()!
+        XCTAssertGreaterThanOrEqual(worst, 27, "a frame moved too far from its own stylization (\(worst) dB)")
+    }
+
     func testClipKeepsEveryFrameTimingAndAudio() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let input = try smallClip(dir)
