@@ -18,7 +18,8 @@ struct stylize_flow {
     std::vector<cv::Mat> changes;
     std::vector<int> left, right;
     std::vector<float> across;
-    // Two low rows widened to a plane (dx, dy, trust each), and which low rows they hold.
+    // The two low rows around a plane row, widened to the plane (dx, dy, trust each), and which
+    // low rows they are.
     std::vector<float> wide[2][3];
     int wide_row[2];
     std::vector<float> spread;
@@ -302,22 +303,25 @@ extern "C" int stylize_flow_warp_blend_planes(stylize_flow *scratch, const styli
                 for (int y = y0; y < y0 + rows; y++) {
                     float at = std::min(std::max(((float)y + 0.5f) / sy - 0.5f, 0.0f), (float)(low_height - 1));
                     const int top = (int)at, bottom = std::min(top + 1, low_height - 1);
-                    // The low rows above and below, widened once each as the rows go down.
-                    const float *widened[2][3];
-                    const int wanted[2] = {top, bottom};
-                    for (int k = 0; k < 2; k++) {
-                        int slot = scratch->wide_row[0] == wanted[k] ? 0 : scratch->wide_row[1] == wanted[k] ? 1 : -1;
-                        if (slot < 0) {
-                            // Not the slot that holds the other row wanted.
-                            slot = k == 1 && scratch->wide_row[0] == top ? 1 : k == 1 ? 0 : scratch->wide_row[1] == bottom ? 0 : 1;
-                            auto &values = scratch->wide[slot];
-                            widen_row(backward + 2L * wanted[k] * low_width, trust + (long)wanted[k] * low_width, scratch->left.data(),
-                                      scratch->right.data(), scratch->across.data(), now.width, values[0].data(), values[1].data(),
-                                      values[2].data());
-                            scratch->wide_row[slot] = wanted[k];
+                    // The low rows above (slot 0) and below (slot 1), each widened once as the rows go down.
+                    auto widen = [&](int slot, int low) {
+                        auto &values = scratch->wide[slot];
+                        widen_row(backward + 2L * low * low_width, trust + (long)low * low_width, scratch->left.data(), scratch->right.data(),
+                                  scratch->across.data(), now.width, values[0].data(), values[1].data(), values[2].data());
+                        scratch->wide_row[slot] = low;
+                    };
+                    if (scratch->wide_row[0] != top) {
+                        if (scratch->wide_row[1] == top) {
+                            std::swap(scratch->wide[0], scratch->wide[1]);
+                            std::swap(scratch->wide_row[0], scratch->wide_row[1]);
+                        } else {
+                            widen(0, top);
                         }
-                        for (int c = 0; c < 3; c++) widened[k][c] = scratch->wide[slot][c].data();
                     }
+                    if (scratch->wide_row[1] != bottom) widen(1, bottom);
+                    const float *widened[2][3];
+                    for (int k = 0; k < 2; k++)
+                        for (int c = 0; c < 3; c++) widened[k][c] = scratch->wide[k][c].data();
                     float *w = weight.ptr<float>(y - y0);
                     float *per_sample = now.channels == 1 ? w : scratch->spread.data();
                     plane_positions(widened[0], widened[1], at - (float)top, now.width, y, sx, sy, (float)(now.width - 1),
