@@ -22,14 +22,15 @@ struct stylize_flow {
     // low rows they are.
     std::vector<float> wide[2][3];
     int wide_row[2];
-    std::vector<float> spread;
-    cv::Mat part;
+    // Whether the plane blend runs its AVX-512 loop (when the CPU has it).
+    bool vectors;
 };
 
 extern "C" stylize_flow *stylize_flow_create(stylize_flow_settings settings) {
     try {
         cv::setNumThreads(1);
         auto *flow = new stylize_flow;
+        flow->vectors = stylize_flow_use_vectors(flow, 1);
         flow->dis = cv::DISOpticalFlow::create(cv::DISOpticalFlow::PRESET_MEDIUM);
         flow->dis->setFinestScale(settings.finest_scale);
         flow->dis->setPatchSize(settings.patch_size);
@@ -171,32 +172,6 @@ extern "C" int stylize_flow_warp_blend(stylize_flow *scratch, const float *previ
 // The plane version's loops, for 8- and 16-bit samples: `always_inline`, so that each is
 // compiled into the cloned function that calls it, for that function's instruction set.
 
-// Each value's change towards `moved`, by `weight`, capped at `cap`, kept in fixed point;
-// returns the sum of their squares.
-template <typename T>
-static inline __attribute__((always_inline)) float plane_changes(const T *out, const T *moved, const float *weight, short *change, int count,
-                                                                  float cap, float to_fixed) {
-    float sums[16] = {0};
-    int i = 0;
-    for (; i + 16 <= count; i += 16) {
-        for (int k = 0; k < 16; k++) {
-            float c = std::min(std::max(weight[i + k] * ((float)moved[i + k] - (float)out[i + k]), -cap), cap);
-            float fixed = c * to_fixed;
-            change[i + k] = (short)(fixed + (fixed >= 0 ? 0.5f : -0.5f));
-            sums[k] += c * c;
-        }
-    }
-    for (; i < count; i++) {
-        float c = std::min(std::max(weight[i] * ((float)moved[i] - (float)out[i]), -cap), cap);
-        float fixed = c * to_fixed;
-        change[i] = (short)(fixed + (fixed >= 0 ? 0.5f : -0.5f));
-        sums[0] += c * c;
-    }
-    float sum = 0;
-    for (float s : sums) sum += s;
-    return sum;
-}
-
 // Adds `factor` times each kept change, rounded to the plane's integers.
 template <typename T>
 static inline __attribute__((always_inline)) void plane_apply(T *out, const short *change, int count, float factor, float maximum) {
@@ -206,13 +181,6 @@ static inline __attribute__((always_inline)) void plane_apply(T *out, const shor
     }
 }
 
-STYLIZE_CLONED static float plane_changes_8(const uint8_t *out, const uint8_t *moved, const float *weight, short *change, int count, float cap, float to_fixed) {
-    return plane_changes(out, moved, weight, change, count, cap, to_fixed);
-}
-STYLIZE_CLONED static float plane_changes_16(const uint16_t *out, const uint16_t *moved, const float *weight, short *change, int count, float cap,
-                                     float to_fixed) {
-    return plane_changes(out, moved, weight, change, count, cap, to_fixed);
-}
 STYLIZE_CLONED static void plane_apply_8(uint8_t *out, const short *change, int count, float factor, float maximum) {
     plane_apply(out, change, count, factor, maximum);
 }
@@ -233,57 +201,168 @@ STYLIZE_CLONED static void widen_row(const float *flow, const float *trust, cons
     }
 }
 
-// Where each sample of plane row `y` was in the previous frame, in remap's fixed point (`whole`:
-// the pixel, `part`: the bilinear weights' index, in 1/INTER_TAB_SIZE steps, what convertMaps
-// makes of float positions), and its weight (`weight`: `strength` times the trust, 0 where the
-// position falls outside the plane), from the two widened low rows around it (`a` above, `b`
-// below, `down` of the way to `b`), the flow scaled to the plane's units by `sx` and `sy`.
-STYLIZE_CLONED static void plane_positions(const float *const *a, const float *const *b, float down, int width, int y, float sx, float sy,
-                                   float last_x, float last_y, float strength, short *whole, unsigned short *part, float *weight) {
-    const float *dx0 = a[0], *dy0 = a[1], *t0 = a[2], *dx1 = b[0], *dy1 = b[1], *t1 = b[2];
-    const float steps = (float)cv::INTER_TAB_SIZE;
-    const int mask = cv::INTER_TAB_SIZE - 1;
-    for (int x = 0; x < width; x++) {
-        float dx = dx0[x] + (dx1[x] - dx0[x]) * down, dy = dy0[x] + (dy1[x] - dy0[x]) * down, t = t0[x] + (t1[x] - t0[x]) * down;
-        float px = (float)x + dx * sx, py = (float)y + dy * sy;
-        // Far outside the plane (weight 0 below), any position will do; kept in range. Rounded
-        // to the nearest step (halves away from zero), as convertMaps rounds.
-        float fx = std::min(std::max(px, -16.0f), last_x + 16) * steps, fy = std::min(std::max(py, -16.0f), last_y + 16) * steps;
-        int ix = (int)(fx + (fx >= 0 ? 0.5f : -0.5f)), iy = (int)(fy + (fy >= 0 ? 0.5f : -0.5f));
-        whole[2 * x] = (short)(ix >> cv::INTER_BITS);
-        whole[2 * x + 1] = (short)(iy >> cv::INTER_BITS);
-        part[x] = (unsigned short)((iy & mask) * cv::INTER_TAB_SIZE + (ix & mask));
-        weight[x] = ((px >= 0) & (py >= 0) & (px <= last_x) & (py <= last_y)) ? strength * t : 0;
+// One plane row's blend, before the frame limit: for each sample, where it was in the previous
+// frame (the flow of the two widened low rows around the row, `a` above and `b` below, `down` of
+// the way to `b`, scaled to the plane's units by `sx` and `sy`), the previous plane sampled
+// there bilinearly (edges held), and the change towards it by `strength` times the trust (none
+// where the position falls outside the plane), capped at `cap` and kept in fixed point
+// (`to_fixed` steps of 1).
+struct row_blend {
+    const float *a[3], *b[3];
+    float down, sx, sy;
+    int y;
+    float strength, cap, to_fixed;
+};
+
+static inline float lerp(float a, float b, float t) { return a + (b - a) * t; }
+
+// Samples `from` to `to` of the row, one at a time, any layout; returns the sum of the squared changes.
+template <typename T>
+static float row_changes(const stylize_plane &before, const T *out, const row_blend &job, int from, int to, short *change) {
+    const int width = before.width, height = before.height, channels = before.channels;
+    const float last_x = (float)(width - 1), last_y = (float)(height - 1);
+    float sum = 0;
+    for (int x = from; x < to; x++) {
+        const float dx = lerp(job.a[0][x], job.b[0][x], job.down), dy = lerp(job.a[1][x], job.b[1][x], job.down);
+        const float t = lerp(job.a[2][x], job.b[2][x], job.down);
+        const float px = (float)x + dx * job.sx, py = (float)job.y + dy * job.sy;
+        const float w = (px >= 0 && py >= 0 && px <= last_x && py <= last_y) ? job.strength * t : 0;
+        const float cx = std::min(std::max(px, 0.0f), last_x), cy = std::min(std::max(py, 0.0f), last_y);
+        const int x0 = std::min((int)cx, std::max(width - 2, 0)), y0 = std::min((int)cy, std::max(height - 2, 0));
+        const int x1 = std::min(x0 + 1, width - 1), y1 = std::min(y0 + 1, height - 1);
+        const float fx = cx - (float)x0, fy = cy - (float)y0;
+        const T *r0 = (const T *)(before.data + (long)y0 * before.linesize), *r1 = (const T *)(before.data + (long)y1 * before.linesize);
+        for (int c = 0; c < channels; c++) {
+            const float top = lerp((float)r0[x0 * channels + c], (float)r0[x1 * channels + c], fx);
+            const float bottom = lerp((float)r1[x0 * channels + c], (float)r1[x1 * channels + c], fx);
+            const long i = (long)x * channels + c;
+            const float d = std::min(std::max(w * (lerp(top, bottom, fy) - (float)out[i]), -job.cap), job.cap);
+            const float fixed = d * job.to_fixed;
+            change[i] = (short)(fixed + (fixed >= 0 ? 0.5f : -0.5f));
+            sum += d * d;
+        }
     }
+    return sum;
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+// a + (b - a) * t for 16 values.
+__attribute__((target("avx512f"), always_inline)) static inline __m512 lerp16(const float *a, const float *b, __m512 t) {
+    const __m512 u = _mm512_loadu_ps(a);
+    return _mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(b), u), t, u);
+}
+
+// `row_changes` for single-component planes, 16 samples at a time with AVX-512: each sample's
+// two horizontal neighbours come in one 32-bit gather per row (for 8-bit samples, from two
+// bytes to the left where there is room, so that no read passes the row's last sample). Returns
+// how many samples it did (a multiple of 16; `row_changes` does the rest).
+template <typename T>
+__attribute__((target("avx512f,avx512bw"))) static int row_changes_avx512(const stylize_plane &before, const T *out, const row_blend &job, int count,
+                                                                          short *change, float *sum) {
+    const int width = before.width, height = before.height;
+    const __m512 zero = _mm512_setzero_ps(), last_x = _mm512_set1_ps((float)(width - 1)), last_y = _mm512_set1_ps((float)(height - 1));
+    const __m512i x0_most = _mm512_set1_epi32(width - 2), y0_most = _mm512_set1_epi32(height - 2);
+    const __m512i linesize = _mm512_set1_epi32(before.linesize), low16 = _mm512_set1_epi32(sizeof(T) == 1 ? 0xff : 0xffff);
+    const __m512 down = _mm512_set1_ps(job.down), sx = _mm512_set1_ps(job.sx), sy = _mm512_set1_ps(job.sy);
+    const __m512 row = _mm512_set1_ps((float)job.y), strength = _mm512_set1_ps(job.strength);
+    const __m512 cap = _mm512_set1_ps(job.cap), to_fixed = _mm512_set1_ps(job.to_fixed), half = _mm512_set1_ps(0.5f);
+    const __m512 steps = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512 squares = zero;
+    int x = 0;
+    for (; x + 16 <= count; x += 16) {
+        const __m512 px = _mm512_fmadd_ps(lerp16(job.a[0] + x, job.b[0] + x, down), sx, _mm512_add_ps(steps, _mm512_set1_ps((float)x)));
+        const __m512 py = _mm512_fmadd_ps(lerp16(job.a[1] + x, job.b[1] + x, down), sy, row);
+        const __mmask16 inside = _mm512_cmp_ps_mask(px, zero, _CMP_GE_OQ) & _mm512_cmp_ps_mask(py, zero, _CMP_GE_OQ) &
+                                 _mm512_cmp_ps_mask(px, last_x, _CMP_LE_OQ) & _mm512_cmp_ps_mask(py, last_y, _CMP_LE_OQ);
+        const __m512 w = _mm512_maskz_mov_ps(inside, _mm512_mul_ps(strength, lerp16(job.a[2] + x, job.b[2] + x, down)));
+        const __m512 cx = _mm512_min_ps(_mm512_max_ps(px, zero), last_x), cy = _mm512_min_ps(_mm512_max_ps(py, zero), last_y);
+        const __m512i x0 = _mm512_min_epi32(_mm512_cvttps_epi32(cx), x0_most), y0 = _mm512_min_epi32(_mm512_cvttps_epi32(cy), y0_most);
+        const __m512 fx = _mm512_sub_ps(cx, _mm512_cvtepi32_ps(x0)), fy = _mm512_sub_ps(cy, _mm512_cvtepi32_ps(y0));
+        __m512i at = _mm512_add_epi32(_mm512_mullo_epi32(y0, linesize), sizeof(T) == 1 ? x0 : _mm512_add_epi32(x0, x0));
+        __m512i shift = _mm512_setzero_si512();
+        if (sizeof(T) == 1) {
+            const __mmask16 room = _mm512_cmpge_epi32_mask(x0, _mm512_set1_epi32(2));
+            at = _mm512_mask_sub_epi32(at, room, at, _mm512_set1_epi32(2));
+            shift = _mm512_maskz_mov_epi32(room, _mm512_set1_epi32(16));
+        }
+        const __m512i upper = _mm512_srlv_epi32(_mm512_i32gather_epi32(at, before.data, 1), shift);
+        const __m512i lower = _mm512_srlv_epi32(_mm512_i32gather_epi32(_mm512_add_epi32(at, linesize), before.data, 1), shift);
+        // Each 32-bit word holds the sample and its right neighbour.
+        constexpr int bits = 8 * sizeof(T);
+        const __m512 p = _mm512_cvtepi32_ps(_mm512_and_si512(upper, low16));
+        const __m512 q = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(upper, bits), low16));
+        const __m512 u = _mm512_cvtepi32_ps(_mm512_and_si512(lower, low16));
+        const __m512 v = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(lower, bits), low16));
+        const __m512 top = _mm512_fmadd_ps(_mm512_sub_ps(q, p), fx, p), bottom = _mm512_fmadd_ps(_mm512_sub_ps(v, u), fx, u);
+        const __m512 sample = _mm512_fmadd_ps(_mm512_sub_ps(bottom, top), fy, top);
+        const __m512 now = _mm512_cvtepi32_ps(sizeof(T) == 1 ? _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(out + x)))
+                                                             : _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(out + x))));
+        const __m512 d = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(w, _mm512_sub_ps(sample, now)), _mm512_sub_ps(zero, cap)), cap);
+        squares = _mm512_fmadd_ps(d, d, squares);
+        // Rounded half away from zero, as `row_changes` rounds.
+        const __m512 fixed = _mm512_mul_ps(d, to_fixed);
+        const __m512 away = _mm512_mask_sub_ps(half, _mm512_cmp_ps_mask(fixed, zero, _CMP_LT_OQ), zero, half);
+        _mm256_storeu_si256((__m256i *)(change + x), _mm512_cvtsepi32_epi16(_mm512_cvttps_epi32(_mm512_add_ps(fixed, away))));
+    }
+    *sum += _mm512_reduce_add_ps(squares);
+    return x;
+}
+
+// Whether this CPU has what `row_changes_avx512` needs.
+static bool has_avx512() {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+}
+#endif
+
+// `row_changes` over a whole row, through the AVX-512 loop where the plane and the CPU allow it.
+template <typename T>
+static float plane_row_changes(const stylize_plane &before, const T *out, const row_blend &job, bool vectors, short *change) {
+    float sum = 0;
+    int done = 0;
+#if defined(__x86_64__)
+    // One component, at least 8 samples a row (the 8-bit gathers read 4 bytes), 2 rows, and
+    // every byte offset within 32 bits.
+    if (vectors && before.channels == 1 && before.width >= 8 && before.height >= 2 && before.linesize > 0 &&
+        (long)before.linesize * before.height < INT32_MAX)
+        done = row_changes_avx512(before, out, job, before.width, change, &sum);
+#else
+    (void)vectors;
+#endif
+    return sum + row_changes(before, out, job, done, before.width, change);
+}
+
+extern "C" int stylize_flow_use_vectors(stylize_flow *flow, int enabled) {
+#if defined(__x86_64__)
+    static const bool available = has_avx512();
+    flow->vectors = enabled && available;
+#else
+    flow->vectors = false;
+#endif
+    return flow->vectors;
 }
 
 extern "C" int stylize_flow_warp_blend_planes(stylize_flow *scratch, const stylize_plane *previous, const stylize_plane *out, int count,
                                               const float *backward, const float *trust, int low_width, int low_height, float strength,
                                               float max_change, float max_mean_square) {
     try {
-        const int stripe = 32;
         // Every buffer is made before any plane is touched, so that a failure leaves `out` as it was.
         scratch->changes.resize(count);
         int widest = 0;
         for (int p = 0; p < count; p++) {
             scratch->changes[p].create(out[p].height, out[p].width * out[p].channels, CV_16SC1);
-            widest = std::max(widest, out[p].width * out[p].channels);
+            widest = std::max(widest, out[p].width);
         }
         for (auto &slot : scratch->wide)
             for (auto &values : slot) values.resize(widest);
-        scratch->spread.resize(widest);
         scratch->left.resize(widest);
         scratch->right.resize(widest);
         scratch->across.resize(widest);
-        scratch->map.create(stripe, widest, CV_16SC2);
-        scratch->part.create(stripe, widest, CV_16UC1);
-        scratch->weight.create(stripe, widest, CV_32FC1);
-        scratch->moved.create(stripe, widest * 2, CV_8UC1);
         double mean_square = 0;
         for (int p = 0; p < count; p++) {
             const stylize_plane &now = out[p], &before = previous[p];
-            const int type = CV_MAKETYPE(now.bytes == 1 ? CV_8U : CV_16U, now.channels);
-            const cv::Mat source(before.height, before.width, type, before.data, before.linesize);
             // Plane samples per low-scale pixel, and the bilinear weights of the scaled-up grid
             // along a row (centres aligned, edges held).
             const float sx = (float)now.width / (float)low_width, sy = (float)now.height / (float)low_height;
@@ -294,54 +373,38 @@ extern "C" int stylize_flow_warp_blend_planes(stylize_flow *scratch, const styli
                 scratch->across[x] = at - (float)scratch->left[x];
             }
             scratch->wide_row[0] = scratch->wide_row[1] = -1;
-            const float cap = max_change * now.maximum, to_fixed = 32767.0f / cap;
+            const float cap = max_change * now.maximum;
+            row_blend job = {{}, {}, 0, sx, sy, 0, strength, cap, 32767.0f / cap};
             double plane_squares = 0;
-            for (int y0 = 0; y0 < now.height; y0 += stripe) {
-                const int rows = std::min(stripe, now.height - y0);
-                cv::Mat map = scratch->map(cv::Rect(0, 0, now.width, rows)), part = scratch->part(cv::Rect(0, 0, now.width, rows));
-                cv::Mat weight = scratch->weight(cv::Rect(0, 0, now.width * now.channels, rows));
-                for (int y = y0; y < y0 + rows; y++) {
-                    float at = std::min(std::max(((float)y + 0.5f) / sy - 0.5f, 0.0f), (float)(low_height - 1));
-                    const int top = (int)at, bottom = std::min(top + 1, low_height - 1);
-                    // The low rows above (slot 0) and below (slot 1), each widened once as the rows go down.
-                    auto widen = [&](int slot, int low) {
-                        auto &values = scratch->wide[slot];
-                        widen_row(backward + 2L * low * low_width, trust + (long)low * low_width, scratch->left.data(), scratch->right.data(),
-                                  scratch->across.data(), now.width, values[0].data(), values[1].data(), values[2].data());
-                        scratch->wide_row[slot] = low;
-                    };
-                    if (scratch->wide_row[0] != top) {
-                        if (scratch->wide_row[1] == top) {
-                            std::swap(scratch->wide[0], scratch->wide[1]);
-                            std::swap(scratch->wide_row[0], scratch->wide_row[1]);
-                        } else {
-                            widen(0, top);
-                        }
+            for (int y = 0; y < now.height; y++) {
+                float at = std::min(std::max(((float)y + 0.5f) / sy - 0.5f, 0.0f), (float)(low_height - 1));
+                const int top = (int)at, bottom = std::min(top + 1, low_height - 1);
+                // The low rows above (slot 0) and below (slot 1), each widened once as the rows go down.
+                auto widen = [&](int slot, int low) {
+                    auto &values = scratch->wide[slot];
+                    widen_row(backward + 2L * low * low_width, trust + (long)low * low_width, scratch->left.data(), scratch->right.data(),
+                              scratch->across.data(), now.width, values[0].data(), values[1].data(), values[2].data());
+                    scratch->wide_row[slot] = low;
+                };
+                if (scratch->wide_row[0] != top) {
+                    if (scratch->wide_row[1] == top) {
+                        std::swap(scratch->wide[0], scratch->wide[1]);
+                        std::swap(scratch->wide_row[0], scratch->wide_row[1]);
+                    } else {
+                        widen(0, top);
                     }
-                    if (scratch->wide_row[1] != bottom) widen(1, bottom);
-                    const float *widened[2][3];
-                    for (int k = 0; k < 2; k++)
-                        for (int c = 0; c < 3; c++) widened[k][c] = scratch->wide[k][c].data();
-                    float *w = weight.ptr<float>(y - y0);
-                    float *per_sample = now.channels == 1 ? w : scratch->spread.data();
-                    plane_positions(widened[0], widened[1], at - (float)top, now.width, y, sx, sy, (float)(now.width - 1),
-                                    (float)(now.height - 1), strength, map.ptr<short>(y - y0), part.ptr<unsigned short>(y - y0), per_sample);
-                    // Samples of several components get their weight once per component.
-                    if (now.channels > 1)
-                        for (int x = 0; x < now.width; x++)
-                            for (int c = 0; c < now.channels; c++) w[now.channels * x + c] = per_sample[x];
                 }
-                cv::Mat moved(rows, now.width, type, scratch->moved.data, scratch->moved.step);
-                cv::remap(source, moved, map, part, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
-                for (int y = y0; y < y0 + rows; y++) {
-                    const uint8_t *row = now.data + (long)y * now.linesize;
-                    short *change = scratch->changes[p].ptr<short>(y);
-                    const int n = now.width * now.channels;
-                    plane_squares += now.bytes == 1
-                        ? plane_changes_8(row, moved.ptr<uint8_t>(y - y0), weight.ptr<float>(y - y0), change, n, cap, to_fixed)
-                        : plane_changes_16((const uint16_t *)row, moved.ptr<uint16_t>(y - y0), weight.ptr<float>(y - y0), change, n, cap,
-                                           to_fixed);
+                if (scratch->wide_row[1] != bottom) widen(1, bottom);
+                for (int c = 0; c < 3; c++) {
+                    job.a[c] = scratch->wide[0][c].data();
+                    job.b[c] = scratch->wide[1][c].data();
                 }
+                job.down = at - (float)top;
+                job.y = y;
+                const uint8_t *row = now.data + (long)y * now.linesize;
+                short *change = scratch->changes[p].ptr<short>(y);
+                plane_squares += now.bytes == 1 ? plane_row_changes(before, row, job, scratch->vectors, change)
+                                                : plane_row_changes(before, (const uint16_t *)row, job, scratch->vectors, change);
             }
             mean_square += now.weight * plane_squares / ((double)now.maximum * now.maximum * now.width * now.height * now.channels);
         }

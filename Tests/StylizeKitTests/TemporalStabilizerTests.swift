@@ -200,6 +200,66 @@ final class TemporalStabilizerTests: XCTestCase {
         }
     }
 
+    /// The frame blend's two loops (AVX-512, 16 samples at a time, and portable) agree to a
+    /// rounding step on 8- and 10-bit planes, with a rough flow that points out of the frame at
+    /// the edges and far into it elsewhere. On a CPU without AVX-512 only the portable loop runs,
+    /// and the test says so.
+    func testFrameBlendLoopsAgree() throws {
+        /// Every sample of every plane of `frame`, row by row.
+        func samples(_ frame: Frame) throws -> [Int] {
+            var values: [Int] = []
+            for plane in try XCTUnwrap(OpticalFlow.planes(of: frame)) {
+                for y in 0..<Int(plane.height) {
+                    let row = UnsafeRawPointer(plane.data + y * Int(plane.linesize))
+                    for i in 0..<Int(plane.width * plane.channels) {
+                        values.append(plane.bytes == 1 ? Int(row.load(fromByteOffset: i, as: UInt8.self))
+                                                       : Int(row.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                    }
+                }
+            }
+            return values
+        }
+        for format in [AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV420P10LE, AV_PIX_FMT_NV12] {
+            let name = String(cString: av_get_pix_fmt_name(format))
+            let (width, height, lowWidth, lowHeight) = (101, 67, 34, 23)
+            func noise(seed: UInt64) throws -> Frame {
+                var rng = SplitMix(seed)
+                let frame = try Frame(width: width, height: height, format: format)
+                for plane in try XCTUnwrap(OpticalFlow.planes(of: frame)) {
+                    let count = Int(plane.width * plane.channels)
+                    for y in 0..<Int(plane.height) {
+                        let row = UnsafeMutableRawPointer(plane.data + y * Int(plane.linesize))
+                        for i in 0..<count {
+                            let value = rng.next() % (UInt64(plane.maximum) + 1)
+                            if plane.bytes == 1 { row.storeBytes(of: UInt8(value), toByteOffset: i, as: UInt8.self) }
+                            else { row.storeBytes(of: UInt16(value), toByteOffset: 2 * i, as: UInt16.self) }
+                        }
+                    }
+                }
+                return frame
+            }
+            var rng = SplitMix(5)
+            let backward = (0..<(lowWidth * lowHeight * 2)).map { _ in Float(rng.next() % 2_000) / 100 - 10 }
+            let trust = (0..<(lowWidth * lowHeight)).map { _ in Float(rng.next() % 1_001) / 1_000 }
+            let previous = try noise(seed: 1)
+            var results: [[Int]] = []
+            for vectors in [true, false] {
+                let flow = try OpticalFlow(TemporalStabilizer.flowSettings)
+                if vectors && !flow.useVectors(true) { print("\(name): this CPU has no AVX-512; only the portable loop was run") }
+                if !vectors { flow.useVectors(false) }
+                let frame = try noise(seed: 2)
+                XCTAssertTrue(flow.warpBlend(previous: previous, into: frame, backward: backward, trust: trust, lowWidth: lowWidth,
+                                             lowHeight: lowHeight, strength: 0.8, maximumChange: 0.5, maximumMeanSquare: 1), name)
+                results.append(try samples(frame))
+            }
+            let unblended = try samples(try noise(seed: 2))
+            let moved = zip(results[1], unblended).filter { $0 != $1 }.count
+            XCTAssertGreaterThan(moved, unblended.count / 2, "\(name): the blend should move most samples")
+            let worst = zip(results[0], results[1]).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(worst, 1, "\(name): the two loops differ by \(worst)")
+        }
+    }
+
     /// Formats the frame blend cannot take are refused, so that the clip is blended in RGB.
     func testFramePlanesOfEachFormat() throws {
         for format in [AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV444P, AV_PIX_FMT_YUV420P10LE, AV_PIX_FMT_NV12, AV_PIX_FMT_GBRP, AV_PIX_FMT_RGB24, AV_PIX_FMT_GRAY8] {

@@ -59,16 +59,23 @@ typedef struct {
 
 /// `stylize_flow_warp_blend` on a frame as it goes to the encoder (YUV, planar RGB, 8 to 16
 /// bits): every plane of `out` is blended in place towards the same plane of `previous` (the
-/// previous output, the same format and size) moved along `backward`, the flow scaled from the
-/// `low_width` x `low_height` grid to each plane's own size (a subsampled chroma plane gets the
-/// flow at its resolution). A value moves by at most `max_change` of its plane's maximum; the
-/// sum over the planes of each one's mean square change times its `weight` (the mean square
-/// change of the RGB values it stands for, cross terms between planes left out) is held to
-/// `max_mean_square` as above. Results are rounded to the plane's integers. Returns 0, or -1
-/// when OpenCV failed (then `out` is unchanged).
+/// previous output, the same format and size) sampled bilinearly along `backward` (edges held),
+/// the flow scaled from the `low_width` x `low_height` grid to each plane's own size (a
+/// subsampled chroma plane gets the flow at its resolution). A value moves by at most
+/// `max_change` of its plane's maximum; the sum over the planes of each one's mean square change
+/// times its `weight` (the mean square change of the RGB values it stands for, cross terms
+/// between planes left out) is held to `max_mean_square` as above. Results are rounded to the
+/// plane's integers. Sampling, blending and the limit are one pass over each row (with AVX-512
+/// where the CPU has it, see `stylize_flow_use_vectors`), then one that applies the changes.
+/// Returns 0, or -1 when memory ran out (then `out` is unchanged).
 int stylize_flow_warp_blend_planes(stylize_flow *flow, const stylize_plane *previous, const stylize_plane *out, int count,
                                    const float *backward, const float *trust, int low_width, int low_height, float strength,
                                    float max_change, float max_mean_square);
+
+/// Whether `stylize_flow_warp_blend_planes` samples single-component planes 16 at a time with
+/// AVX-512 where the CPU has it (`enabled` 1, the default) or one at a time (0; the two agree to
+/// a rounding step, which the tests check). Returns whether the AVX-512 loop is used from now on.
+int stylize_flow_use_vectors(stylize_flow *flow, int enabled);
 
 #ifdef __cplusplus
 }

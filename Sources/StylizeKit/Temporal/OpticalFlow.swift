@@ -60,6 +60,12 @@ final class OpticalFlow {
 
     deinit { stylize_flow_destroy(handle) }
 
+    /// Whether the frame blend samples single-component planes with its AVX-512 loop, where the
+    /// CPU has one (the default), or with its portable loop (`stylize_flow_use_vectors`).
+    /// Returns whether the AVX-512 loop is used from now on.
+    @discardableResult
+    func useVectors(_ enabled: Bool) -> Bool { stylize_flow_use_vectors(handle, enabled ? 1 : 0) != 0 }
+
     /// Blends `out` towards `previous` moved along `backward` (`stylize_flow_warp_blend`);
     /// false when OpenCV failed and `out` is unchanged (the frame then comes out as the network
     /// painted it).
@@ -169,7 +175,7 @@ extension OpticalFlow {
 
     /// Blends `frame` in place towards `previous` (the previous output, same format and size)
     /// moved along `backward` (`stylize_flow_warp_blend_planes`); false when the frames cannot be
-    /// blended or OpenCV failed, and `frame` is unchanged.
+    /// blended or memory ran out, and `frame` is unchanged.
     func warpBlend(previous: Frame, into frame: Frame, backward: [Float], trust: [Float], lowWidth: Int, lowHeight: Int,
                    strength: Float, maximumChange: Float, maximumMeanSquare: Float) -> Bool {
         guard previous.width == frame.width, previous.height == frame.height, previous.format == frame.format,
