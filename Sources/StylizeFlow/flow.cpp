@@ -9,6 +9,17 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/video/tracking.hpp>
 
+// Scratch rows of the portable loop, a plane row wide (`moved` and `spread`: a value per sample).
+struct row_scratch {
+    std::vector<int> x0, y0;
+    std::vector<float> fx, fy, weight, spread, moved;
+    void resize(int positions, int samples) {
+        for (auto *v : {&x0, &y0}) v->resize(positions);
+        for (auto *v : {&fx, &fy, &weight}) v->resize(positions);
+        for (auto *v : {&spread, &moved}) v->resize(samples);
+    }
+};
+
 struct stylize_flow {
     cv::Ptr<cv::DISOpticalFlow> dis;
     // Scratch for warp_blend, kept from frame to frame (create() reuses memory of the same size).
@@ -22,8 +33,9 @@ struct stylize_flow {
     // low rows they are.
     std::vector<float> wide[2][3];
     int wide_row[2];
-    // Whether the plane blend runs its AVX-512 loop (when the CPU has it).
+    // Whether the plane blend runs its AVX-512 loop (when the CPU has it), and its portable loop's rows.
     bool vectors;
+    row_scratch rows;
 };
 
 extern "C" stylize_flow *stylize_flow_create(stylize_flow_settings settings) {
@@ -216,33 +228,121 @@ struct row_blend {
 
 static inline float lerp(float a, float b, float t) { return a + (b - a) * t; }
 
-// Samples `from` to `to` of the row, one at a time, any layout; returns the sum of the squared changes.
-template <typename T>
-static float row_changes(const stylize_plane &before, const T *out, const row_blend &job, int from, int to, short *change) {
-    const int width = before.width, height = before.height, channels = before.channels;
+// The portable loop, in three passes over samples `from` to `to` of a row, so that the first
+// and the last run on vectors (cloned per instruction set): where each sample was (the upper
+// left of its four neighbours, `x0` and `y0`, and how far past it, `fx` and `fy`) and its
+// weight; the previous plane sampled there (`moved`); the changes. `row_blend` says what each
+// computes.
+STYLIZE_CLONED static void row_positions(const row_blend &job, int width, int height, int from, int to, int *x0, int *y0, float *fx,
+                                 float *fy, float *weight) {
     const float last_x = (float)(width - 1), last_y = (float)(height - 1);
-    float sum = 0;
+    const int most_x = std::max(width - 2, 0), most_y = std::max(height - 2, 0);
+    const float *dx0 = job.a[0], *dy0 = job.a[1], *t0 = job.a[2], *dx1 = job.b[0], *dy1 = job.b[1], *t1 = job.b[2];
     for (int x = from; x < to; x++) {
-        const float dx = lerp(job.a[0][x], job.b[0][x], job.down), dy = lerp(job.a[1][x], job.b[1][x], job.down);
-        const float t = lerp(job.a[2][x], job.b[2][x], job.down);
-        const float px = (float)x + dx * job.sx, py = (float)job.y + dy * job.sy;
-        const float w = (px >= 0 && py >= 0 && px <= last_x && py <= last_y) ? job.strength * t : 0;
+        const float px = (float)x + lerp(dx0[x], dx1[x], job.down) * job.sx, py = (float)job.y + lerp(dy0[x], dy1[x], job.down) * job.sy;
+        weight[x] = ((px >= 0) & (py >= 0) & (px <= last_x) & (py <= last_y)) ? job.strength * lerp(t0[x], t1[x], job.down) : 0;
         const float cx = std::min(std::max(px, 0.0f), last_x), cy = std::min(std::max(py, 0.0f), last_y);
-        const int x0 = std::min((int)cx, std::max(width - 2, 0)), y0 = std::min((int)cy, std::max(height - 2, 0));
-        const int x1 = std::min(x0 + 1, width - 1), y1 = std::min(y0 + 1, height - 1);
-        const float fx = cx - (float)x0, fy = cy - (float)y0;
-        const T *r0 = (const T *)(before.data + (long)y0 * before.linesize), *r1 = (const T *)(before.data + (long)y1 * before.linesize);
+        const int ix = std::min((int)cx, most_x), iy = std::min((int)cy, most_y);
+        x0[x] = ix;
+        y0[x] = iy;
+        fx[x] = cx - (float)ix;
+        fy[x] = cy - (float)iy;
+    }
+}
+
+// One component: the four neighbours' offsets from the plane's start, on vectors.
+template <typename T>
+static inline __attribute__((always_inline)) void samples_of(const uint8_t *__restrict data, int linesize, int width, int height,
+                                                              const int *__restrict x0, const int *__restrict y0, const float *__restrict fx,
+                                                              const float *__restrict fy, int from, int to, float *__restrict moved) {
+    const int last_x = width - 1, last_y = height - 1;
+#pragma clang loop vectorize(enable)
+    for (int x = from; x < to; x++) {
+        const T *r0 = (const T *)(data + y0[x] * linesize);
+        const T *r1 = (const T *)(data + (y0[x] < last_y ? y0[x] + 1 : y0[x]) * linesize);
+        const int a = x0[x], b = x0[x] < last_x ? x0[x] + 1 : x0[x];
+        const float top = lerp((float)r0[a], (float)r0[b], fx[x]), bottom = lerp((float)r1[a], (float)r1[b], fx[x]);
+        moved[x] = lerp(top, bottom, fy[x]);
+    }
+}
+STYLIZE_CLONED static void samples_8(const uint8_t *data, int linesize, int width, int height, const int *x0, const int *y0, const float *fx,
+                             const float *fy, int from, int to, float *moved) {
+    samples_of<uint8_t>(data, linesize, width, height, x0, y0, fx, fy, from, to, moved);
+}
+STYLIZE_CLONED static void samples_16(const uint8_t *data, int linesize, int width, int height, const int *x0, const int *y0, const float *fx,
+                              const float *fy, int from, int to, float *moved) {
+    samples_of<uint16_t>(data, linesize, width, height, x0, y0, fx, fy, from, to, moved);
+}
+
+template <typename T>
+static void row_samples(const stylize_plane &before, const int *x0, const int *y0, const float *fx, const float *fy, int from, int to,
+                        float *moved) {
+    const int channels = before.channels, last_x = before.width - 1, last_y = before.height - 1;
+    if (channels == 1 && (long)before.linesize * before.height < INT32_MAX) {
+        (sizeof(T) == 1 ? samples_8 : samples_16)(before.data, before.linesize, before.width, before.height, x0, y0, fx, fy, from, to, moved);
+        return;
+    }
+    for (int x = from; x < to; x++) {
+        const T *r0 = (const T *)(before.data + (long)y0[x] * before.linesize);
+        const T *r1 = y0[x] < last_y ? (const T *)((const uint8_t *)r0 + before.linesize) : r0;
+        const int a = x0[x] * channels, b = (x0[x] < last_x ? x0[x] + 1 : x0[x]) * channels;
         for (int c = 0; c < channels; c++) {
-            const float top = lerp((float)r0[x0 * channels + c], (float)r0[x1 * channels + c], fx);
-            const float bottom = lerp((float)r1[x0 * channels + c], (float)r1[x1 * channels + c], fx);
-            const long i = (long)x * channels + c;
-            const float d = std::min(std::max(w * (lerp(top, bottom, fy) - (float)out[i]), -job.cap), job.cap);
-            const float fixed = d * job.to_fixed;
-            change[i] = (short)(fixed + (fixed >= 0 ? 0.5f : -0.5f));
-            sum += d * d;
+            const float top = lerp((float)r0[a + c], (float)r0[b + c], fx[x]), bottom = lerp((float)r1[a + c], (float)r1[b + c], fx[x]);
+            moved[x * channels + c] = lerp(top, bottom, fy[x]);
         }
     }
+}
+
+template <typename T>
+static inline __attribute__((always_inline)) float changes_of(const T *out, const float *moved, const float *weight, int from, int to,
+                                                               float cap, float to_fixed, short *change) {
+    float sums[16] = {0};
+    int i = from;
+    for (; i + 16 <= to; i += 16) {
+        for (int k = 0; k < 16; k++) {
+            const float d = std::min(std::max(weight[i + k] * (moved[i + k] - (float)out[i + k]), -cap), cap);
+            const float fixed = d * to_fixed;
+            change[i + k] = (short)(fixed + (fixed >= 0 ? 0.5f : -0.5f));
+            sums[k] += d * d;
+        }
+    }
+    for (; i < to; i++) {
+        const float d = std::min(std::max(weight[i] * (moved[i] - (float)out[i]), -cap), cap);
+        const float fixed = d * to_fixed;
+        change[i] = (short)(fixed + (fixed >= 0 ? 0.5f : -0.5f));
+        sums[0] += d * d;
+    }
+    float sum = 0;
+    for (float v : sums) sum += v;
     return sum;
+}
+
+STYLIZE_CLONED static float row_changes_8(const uint8_t *out, const float *moved, const float *weight, int from, int to, float cap, float to_fixed,
+                                  short *change) {
+    return changes_of(out, moved, weight, from, to, cap, to_fixed, change);
+}
+STYLIZE_CLONED static float row_changes_16(const uint16_t *out, const float *moved, const float *weight, int from, int to, float cap,
+                                   float to_fixed, short *change) {
+    return changes_of(out, moved, weight, from, to, cap, to_fixed, change);
+}
+
+// Samples `from` to `to` (positions) of the row, any layout; returns the sum of the squared changes.
+template <typename T>
+static float row_changes(const stylize_plane &before, const T *out, const row_blend &job, int from, int to, row_scratch &rows, short *change) {
+    if (from >= to) return 0;
+    const int channels = before.channels;
+    row_positions(job, before.width, before.height, from, to, rows.x0.data(), rows.y0.data(), rows.fx.data(), rows.fy.data(), rows.weight.data());
+    row_samples<T>(before, rows.x0.data(), rows.y0.data(), rows.fx.data(), rows.fy.data(), from, to, rows.moved.data());
+    // Samples of several components get their position's weight once per component.
+    const float *weight = rows.weight.data();
+    if (channels > 1) {
+        for (int x = from; x < to; x++)
+            for (int c = 0; c < channels; c++) rows.spread[x * channels + c] = rows.weight[x];
+        weight = rows.spread.data();
+    }
+    return sizeof(T) == 1 ? row_changes_8((const uint8_t *)out, rows.moved.data(), weight, from * channels, to * channels, job.cap, job.to_fixed, change)
+                          : row_changes_16((const uint16_t *)out, rows.moved.data(), weight, from * channels, to * channels, job.cap, job.to_fixed,
+                                           change);
 }
 
 #if defined(__x86_64__)
@@ -254,12 +354,25 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512 lerp16(co
     return _mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(b), u), t, u);
 }
 
-// `row_changes` for single-component planes, 16 samples at a time with AVX-512: each sample's
-// two horizontal neighbours come in one 32-bit gather per row (for 8-bit samples, from two
-// bytes to the left where there is room, so that no read passes the row's last sample). Returns
-// how many samples it did (a multiple of 16; `row_changes` does the rest).
+// 32 samples from `row` (those not `valid` read as 0, and not read), widened to 32 bits in two halves.
 template <typename T>
-__attribute__((target("avx512f,avx512bw"))) static int row_changes_avx512(const stylize_plane &before, const T *out, const row_blend &job, int count,
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void load32(const T *row, __mmask32 valid, __m512i &low,
+                                                                                               __m512i &high) {
+    if (sizeof(T) == 1) {
+        const __m256i bytes = _mm256_maskz_loadu_epi8(valid, row);
+        low = _mm512_cvtepu8_epi32(_mm256_castsi256_si128(bytes));
+        high = _mm512_cvtepu8_epi32(_mm256_extracti128_si256(bytes, 1));
+    } else {
+        const __m512i words = _mm512_maskz_loadu_epi16(valid, row);
+        low = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(words));
+        high = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(words, 1));
+    }
+}
+
+// `row_changes` for single-component planes, 16 samples at a time with AVX-512. Returns how
+// many samples it did (a multiple of 16; `row_changes` does the rest).
+template <typename T>
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static int row_changes_avx512(const stylize_plane &before, const T *out, const row_blend &job, int count,
                                                                           short *change, float *sum) {
     const int width = before.width, height = before.height;
     const __m512 zero = _mm512_setzero_ps(), last_x = _mm512_set1_ps((float)(width - 1)), last_y = _mm512_set1_ps((float)(height - 1));
@@ -269,6 +382,7 @@ __attribute__((target("avx512f,avx512bw"))) static int row_changes_avx512(const 
     const __m512 row = _mm512_set1_ps((float)job.y), strength = _mm512_set1_ps(job.strength);
     const __m512 cap = _mm512_set1_ps(job.cap), to_fixed = _mm512_set1_ps(job.to_fixed), half = _mm512_set1_ps(0.5f);
     const __m512 steps = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i one = _mm512_set1_epi32(1), thirty = _mm512_set1_epi32(30);
     __m512 squares = zero;
     int x = 0;
     for (; x + 16 <= count; x += 16) {
@@ -280,22 +394,57 @@ __attribute__((target("avx512f,avx512bw"))) static int row_changes_avx512(const 
         const __m512 cx = _mm512_min_ps(_mm512_max_ps(px, zero), last_x), cy = _mm512_min_ps(_mm512_max_ps(py, zero), last_y);
         const __m512i x0 = _mm512_min_epi32(_mm512_cvttps_epi32(cx), x0_most), y0 = _mm512_min_epi32(_mm512_cvttps_epi32(cy), y0_most);
         const __m512 fx = _mm512_sub_ps(cx, _mm512_cvtepi32_ps(x0)), fy = _mm512_sub_ps(cy, _mm512_cvtepi32_ps(y0));
-        __m512i at = _mm512_add_epi32(_mm512_mullo_epi32(y0, linesize), sizeof(T) == 1 ? x0 : _mm512_add_epi32(x0, x0));
-        __m512i shift = _mm512_setzero_si512();
-        if (sizeof(T) == 1) {
-            const __mmask16 room = _mm512_cmpge_epi32_mask(x0, _mm512_set1_epi32(2));
-            at = _mm512_mask_sub_epi32(at, room, at, _mm512_set1_epi32(2));
-            shift = _mm512_maskz_mov_epi32(room, _mm512_set1_epi32(16));
+        // The four neighbours of each position (p q above, u v below). Where the 16 lie within
+        // 31 samples across and two rows down (as a smooth flow puts them), loads of 32 samples
+        // from those rows and permutes fetch them; elsewhere 32-bit gathers, each bringing a
+        // sample and its right neighbour (for 8-bit samples from two bytes to the left where
+        // there is room, so that no read passes the row's last sample).
+        __m512i p, q, u, v;
+        const int first_y = _mm512_reduce_min_epi32(y0);
+        const int base = std::max(0, _mm_cvtsi128_si32(_mm512_castsi512_si128(x0)) - 4);
+        const __m512i offset = _mm512_sub_epi32(x0, _mm512_set1_epi32(base));
+        const __m512i down_rows = _mm512_sub_epi32(y0, _mm512_set1_epi32(first_y));
+        if (!_mm512_cmpgt_epu32_mask(down_rows, one) && !_mm512_cmpgt_epu32_mask(offset, thirty)) {
+            const int n = std::min(32, width - base);
+            const __mmask32 valid = n >= 32 ? 0xffffffffu : (1u << n) - 1;
+            const __m512i next = _mm512_add_epi32(offset, one);
+            const T *above = (const T *)(before.data + (long)first_y * before.linesize) + base;
+            auto below = [&](const T *row) { return (const T *)((const uint8_t *)row + before.linesize); };
+            __m512i low, high;
+            load32(above, valid, low, high);
+            p = _mm512_permutex2var_epi32(low, offset, high);
+            q = _mm512_permutex2var_epi32(low, next, high);
+            load32(below(above), valid, low, high);
+            u = _mm512_permutex2var_epi32(low, offset, high);
+            v = _mm512_permutex2var_epi32(low, next, high);
+            // Positions a row further down (their row is at most the plane's last but one) take
+            // the second row as theirs above and the third below.
+            const __mmask16 lower = _mm512_cmpeq_epi32_mask(down_rows, one);
+            if (lower) {
+                p = _mm512_mask_mov_epi32(p, lower, u);
+                q = _mm512_mask_mov_epi32(q, lower, v);
+                load32(below(below(above)), valid, low, high);
+                u = _mm512_mask_mov_epi32(u, lower, _mm512_permutex2var_epi32(low, offset, high));
+                v = _mm512_mask_mov_epi32(v, lower, _mm512_permutex2var_epi32(low, next, high));
+            }
+        } else {
+            __m512i at = _mm512_add_epi32(_mm512_mullo_epi32(y0, linesize), sizeof(T) == 1 ? x0 : _mm512_add_epi32(x0, x0));
+            __m512i shift = _mm512_setzero_si512();
+            if (sizeof(T) == 1) {
+                const __mmask16 room = _mm512_cmpge_epi32_mask(x0, _mm512_set1_epi32(2));
+                at = _mm512_mask_sub_epi32(at, room, at, _mm512_set1_epi32(2));
+                shift = _mm512_maskz_mov_epi32(room, _mm512_set1_epi32(16));
+            }
+            const __m512i upper = _mm512_srlv_epi32(_mm512_i32gather_epi32(at, before.data, 1), shift);
+            const __m512i lower = _mm512_srlv_epi32(_mm512_i32gather_epi32(_mm512_add_epi32(at, linesize), before.data, 1), shift);
+            constexpr int bits = 8 * sizeof(T);
+            p = _mm512_and_si512(upper, low16);
+            q = _mm512_and_si512(_mm512_srli_epi32(upper, bits), low16);
+            u = _mm512_and_si512(lower, low16);
+            v = _mm512_and_si512(_mm512_srli_epi32(lower, bits), low16);
         }
-        const __m512i upper = _mm512_srlv_epi32(_mm512_i32gather_epi32(at, before.data, 1), shift);
-        const __m512i lower = _mm512_srlv_epi32(_mm512_i32gather_epi32(_mm512_add_epi32(at, linesize), before.data, 1), shift);
-        // Each 32-bit word holds the sample and its right neighbour.
-        constexpr int bits = 8 * sizeof(T);
-        const __m512 p = _mm512_cvtepi32_ps(_mm512_and_si512(upper, low16));
-        const __m512 q = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(upper, bits), low16));
-        const __m512 u = _mm512_cvtepi32_ps(_mm512_and_si512(lower, low16));
-        const __m512 v = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(lower, bits), low16));
-        const __m512 top = _mm512_fmadd_ps(_mm512_sub_ps(q, p), fx, p), bottom = _mm512_fmadd_ps(_mm512_sub_ps(v, u), fx, u);
+        const __m512 pf = _mm512_cvtepi32_ps(p), qf = _mm512_cvtepi32_ps(q), uf = _mm512_cvtepi32_ps(u), vf = _mm512_cvtepi32_ps(v);
+        const __m512 top = _mm512_fmadd_ps(_mm512_sub_ps(qf, pf), fx, pf), bottom = _mm512_fmadd_ps(_mm512_sub_ps(vf, uf), fx, uf);
         const __m512 sample = _mm512_fmadd_ps(_mm512_sub_ps(bottom, top), fy, top);
         const __m512 now = _mm512_cvtepi32_ps(sizeof(T) == 1 ? _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(out + x)))
                                                              : _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(out + x))));
@@ -313,13 +462,14 @@ __attribute__((target("avx512f,avx512bw"))) static int row_changes_avx512(const 
 // Whether this CPU has what `row_changes_avx512` needs.
 static bool has_avx512() {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
 }
 #endif
 
 // `row_changes` over a whole row, through the AVX-512 loop where the plane and the CPU allow it.
 template <typename T>
-static float plane_row_changes(const stylize_plane &before, const T *out, const row_blend &job, bool vectors, short *change) {
+static float plane_row_changes(const stylize_plane &before, const T *out, const row_blend &job, bool vectors, row_scratch &rows,
+                               short *change) {
     float sum = 0;
     int done = 0;
 #if defined(__x86_64__)
@@ -331,7 +481,7 @@ static float plane_row_changes(const stylize_plane &before, const T *out, const 
 #else
     (void)vectors;
 #endif
-    return sum + row_changes(before, out, job, done, before.width, change);
+    return sum + row_changes(before, out, job, done, before.width, rows, change);
 }
 
 extern "C" int stylize_flow_use_vectors(stylize_flow *flow, int enabled) {
@@ -350,11 +500,13 @@ extern "C" int stylize_flow_warp_blend_planes(stylize_flow *scratch, const styli
     try {
         // Every buffer is made before any plane is touched, so that a failure leaves `out` as it was.
         scratch->changes.resize(count);
-        int widest = 0;
+        int widest = 0, most_samples = 0;
         for (int p = 0; p < count; p++) {
             scratch->changes[p].create(out[p].height, out[p].width * out[p].channels, CV_16SC1);
             widest = std::max(widest, out[p].width);
+            most_samples = std::max(most_samples, out[p].width * out[p].channels);
         }
+        scratch->rows.resize(widest, most_samples);
         for (auto &slot : scratch->wide)
             for (auto &values : slot) values.resize(widest);
         scratch->left.resize(widest);
@@ -403,8 +555,8 @@ extern "C" int stylize_flow_warp_blend_planes(stylize_flow *scratch, const styli
                 job.y = y;
                 const uint8_t *row = now.data + (long)y * now.linesize;
                 short *change = scratch->changes[p].ptr<short>(y);
-                plane_squares += now.bytes == 1 ? plane_row_changes(before, row, job, scratch->vectors, change)
-                                                : plane_row_changes(before, (const uint16_t *)row, job, scratch->vectors, change);
+                plane_squares += now.bytes == 1 ? plane_row_changes(before, row, job, scratch->vectors, scratch->rows, change)
+                                                : plane_row_changes(before, (const uint16_t *)row, job, scratch->vectors, scratch->rows, change);
             }
             mean_square += now.weight * plane_squares / ((double)now.maximum * now.maximum * now.width * now.height * now.channels);
         }

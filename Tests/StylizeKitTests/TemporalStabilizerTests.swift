@@ -201,8 +201,9 @@ final class TemporalStabilizerTests: XCTestCase {
     }
 
     /// The frame blend's two loops (AVX-512, 16 samples at a time, and portable) agree to a
-    /// rounding step on 8- and 10-bit planes, with a rough flow that points out of the frame at
-    /// the edges and far into it elsewhere. On a CPU without AVX-512 only the portable loop runs,
+    /// rounding step on 8- and 10-bit planes, with a smooth flow (the AVX-512 loop's row loads)
+    /// and a rough one that points out of the frame at the edges and far into it elsewhere (its
+    /// gathers). On a CPU without AVX-512 only the portable loop runs,
     /// and the test says so.
     func testFrameBlendLoopsAgree() throws {
         /// Every sample of every plane of `frame`, row by row.
@@ -239,9 +240,14 @@ final class TemporalStabilizerTests: XCTestCase {
                 return frame
             }
             var rng = SplitMix(5)
-            let backward = (0..<(lowWidth * lowHeight * 2)).map { _ in Float(rng.next() % 2_000) / 100 - 10 }
             let trust = (0..<(lowWidth * lowHeight)).map { _ in Float(rng.next() % 1_001) / 1_000 }
+            let rough = (0..<(lowWidth * lowHeight * 2)).map { _ in Float(rng.next() % 2_000) / 100 - 10 }
+            let smooth = (0..<(lowWidth * lowHeight)).flatMap { i -> [Float] in
+                let (x, y) = (Float(i % lowWidth), Float(i / lowWidth))
+                return [1.3 + 0.8 * sin(x / 5), -0.5 + 0.45 * cos(x / 3 + y / 4)]
+            }
             let previous = try noise(seed: 1)
+            for (motion, backward) in [("rough", rough), ("smooth", smooth)] {
             var results: [[Int]] = []
             for vectors in [true, false] {
                 let flow = try OpticalFlow(TemporalStabilizer.flowSettings)
@@ -254,9 +260,10 @@ final class TemporalStabilizerTests: XCTestCase {
             }
             let unblended = try samples(try noise(seed: 2))
             let moved = zip(results[1], unblended).filter { $0 != $1 }.count
-            XCTAssertGreaterThan(moved, unblended.count / 2, "\(name): the blend should move most samples")
+            XCTAssertGreaterThan(moved, unblended.count / 2, "\(name), \(motion) flow: the blend should move most samples")
             let worst = zip(results[0], results[1]).map { abs($0 - $1) }.max() ?? 0
-            XCTAssertLessThanOrEqual(worst, 1, "\(name): the two loops differ by \(worst)")
+            XCTAssertLessThanOrEqual(worst, 1, "\(name), \(motion) flow: the two loops differ by \(worst)")
+            }
         }
     }
 
