@@ -355,13 +355,14 @@ static inline float sample_u8(const uint8_t *p, int width, int height, float x, 
     return ((a + (b - a) * fx) + ((d + (e - d) * fx) - (a + (b - a) * fx)) * fy) * (1.0f / 255);
 }
 
-STYLIZE_CLONED float stylize_flow_trust(const float *backward, const uint8_t *previous, const uint8_t *current,
-                                int width, int height, float luma_tolerance, float *trust) {
+STYLIZE_CLONED float stylize_flow_trust(const float *restrict backward, const uint8_t *restrict previous, const uint8_t *restrict current,
+                                int width, int height, float luma_tolerance, float *restrict trust) {
     long doubtful = 0;
     const float last_x = (float)(width - 1), last_y = (float)(height - 1);
     for (int y = 0; y < height; y++) {
         // Without branches (the samples are clamped to the picture; a position outside it gets
-        // no trust), which measured a quarter faster.
+        // no trust), on vectors (the samples are gathers).
+#pragma clang loop vectorize(enable)
         for (int x = 0; x < width; x++) {
             long i = (long)y * width + x;
             float bx = backward[2 * i], by = backward[2 * i + 1];
