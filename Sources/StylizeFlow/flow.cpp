@@ -241,7 +241,8 @@ STYLIZE_CLONED static void row_positions(const row_blend &job, int width, int he
     for (int x = from; x < to; x++) {
         const float px = (float)x + lerp(dx0[x], dx1[x], job.down) * job.sx, py = (float)job.y + lerp(dy0[x], dy1[x], job.down) * job.sy;
         weight[x] = ((px >= 0) & (py >= 0) & (px <= last_x) & (py <= last_y)) ? job.strength * lerp(t0[x], t1[x], job.down) : 0;
-        const float cx = std::min(std::max(px, 0.0f), last_x), cy = std::min(std::max(py, 0.0f), last_y);
+        // Held to the plane (a position that is not a number at all to its corner, as the AVX-512 loop does).
+        const float cx = px > 0 ? std::min(px, last_x) : 0.0f, cy = py > 0 ? std::min(py, last_y) : 0.0f;
         const int ix = std::min((int)cx, most_x), iy = std::min((int)cy, most_y);
         x0[x] = ix;
         y0[x] = iy;

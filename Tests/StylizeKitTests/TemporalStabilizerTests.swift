@@ -203,7 +203,7 @@ final class TemporalStabilizerTests: XCTestCase {
     /// The frame blend's two loops (AVX-512, 16 samples at a time, and portable) agree to a
     /// rounding step on 8- and 10-bit planes, with a smooth flow (the AVX-512 loop's row loads)
     /// and a rough one that points out of the frame at the edges and far into it elsewhere (its
-    /// gathers). On a CPU without AVX-512 only the portable loop runs,
+    /// gathers), with a few values that are not numbers or infinite. On a CPU without AVX-512 only the portable loop runs,
     /// and the test says so.
     func testFrameBlendLoopsAgree() throws {
         /// Every sample of every plane of `frame`, row by row.
@@ -241,7 +241,9 @@ final class TemporalStabilizerTests: XCTestCase {
             }
             var rng = SplitMix(5)
             let trust = (0..<(lowWidth * lowHeight)).map { _ in Float(rng.next() % 1_001) / 1_000 }
-            let rough = (0..<(lowWidth * lowHeight * 2)).map { _ in Float(rng.next() % 2_000) / 100 - 10 }
+            var rough = (0..<(lowWidth * lowHeight * 2)).map { _ in Float(rng.next() % 2_000) / 100 - 10 }
+            // A flow that is no number, or infinite, moves nothing there (and reads nothing outside the plane).
+            (rough[7], rough[2 * lowWidth + 10], rough[5 * lowWidth + 3]) = (.nan, .infinity, -.infinity)
             let smooth = (0..<(lowWidth * lowHeight)).flatMap { i -> [Float] in
                 let (x, y) = (Float(i % lowWidth), Float(i / lowWidth))
                 return [1.3 + 0.8 * sin(x / 5), -0.5 + 0.45 * cos(x / 3 + y / 4)]
