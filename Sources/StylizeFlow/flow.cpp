@@ -42,7 +42,7 @@ extern "C" stylize_flow *stylize_flow_create(stylize_flow_settings settings) {
     try {
         cv::setNumThreads(1);
         auto *flow = new stylize_flow;
-        flow->vectors = stylize_flow_use_vectors(flow, 1);
+        stylize_flow_use_vectors(flow, 1);
         flow->dis = cv::DISOpticalFlow::create(cv::DISOpticalFlow::PRESET_MEDIUM);
         flow->dis->setFinestScale(settings.finest_scale);
         flow->dis->setPatchSize(settings.patch_size);
