@@ -16,6 +16,8 @@ struct PaddingGather {
     /// Where each output row and column starts in the source, in elements.
     private let rowOffsets: [Int64]
     private let columnOffsets: [Int64]
+    /// The logical source row of each output row, column of each output column.
+    private let rows: [Int32], columns: [Int32]
 
     var outputHeight: Int { rowOffsets.count }
     var outputWidth: Int { columnOffsets.count }
@@ -27,6 +29,8 @@ struct PaddingGather {
         precondition(rows.count % destinationPhases == 0 && columns.count % destinationPhases == 0 && sourceWidth % sourcePhases == 0)
         self.channels = channels
         self.destinationPhases = destinationPhases
+        self.rows = rows
+        self.columns = columns
         let p = sourcePhases, pixel = p * p * channels, storedWidth = sourceWidth / p
         rowOffsets = rows.map { Int64((Int($0) / p * storedWidth) * pixel + Int($0) % p * p * channels) }
         columnOffsets = columns.map { Int64(Int($0) / p * pixel + Int($0) % p * channels) }
@@ -66,5 +70,15 @@ struct PaddingGather {
         precondition(scale.count == channels && shift.count == channels)
         stylize_gather(source, sourceType == .bf16 ? 1 : 0, rowOffsets, columnOffsets, Int32(channels), Int32(outputHeight),
                        Int32(outputWidth), Int32(destinationPhases), scale, shift, relu ? 1 : 0, destination, type == .bf16 ? 1 : 0)
+    }
+
+    /// The same copy of a 3-channel picture read from an 8-bit 4:2:0 frame (`picture`, through
+    /// `conversion`) instead of RGB floats.
+    func run(from picture: stylize_yuv420, conversion: YUV420Conversion, to destination: UnsafeMutableRawPointer, type: DNNLDataType) {
+        precondition(channels == 3)
+        withUnsafePointer(to: picture) {
+            stylize_gather_yuv420($0, conversion.toRGB, rows, columns, Int32(outputHeight), Int32(outputWidth), Int32(destinationPhases),
+                                  destination, type == .bf16 ? 1 : 0)
+        }
     }
 }

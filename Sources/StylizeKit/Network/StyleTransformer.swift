@@ -121,13 +121,28 @@ public final class TransformerWorker {
 
     private func stylize(_ image: consuming RGBImage, _ conditioning: StyleConditioning,
                          profile: ((String, Double, Double) -> Void)?) throws -> RGBImage {
-        guard min(image.width, image.height) >= StyleTransformer.minimumSide else {
-            throw StylizeError.invalidArgument("the image is too small (\(image.width)x\(image.height)); both sides need at least \(StyleTransformer.minimumSide) pixels")
+        try plan(width: image.width, height: image.height).run(image, conditioning, profile: profile)
+    }
+
+    /// Stylizes an 8-bit 4:2:0 frame into `output`, a 4:2:0 frame of the same size: the network
+    /// reads `frame` through `conversion` and writes `output` through `outputConversion` itself,
+    /// with no RGB picture in between.
+    func stylize(_ frame: Frame, _ conversion: YUV420Conversion, _ conditioning: StyleConditioning,
+                 into output: Frame, _ outputConversion: YUV420Conversion) throws {
+        precondition(output.width == frame.width && output.height == frame.height)
+        try plan(width: frame.width, height: frame.height).run(frame, conversion, conditioning, into: output, outputConversion)
+    }
+
+    /// The plan for frames of `width` x `height`, made when the size changes; also sets the
+    /// calling thread's thread count for the frame about to run.
+    private func plan(width: Int, height: Int) throws -> TransformerPlan {
+        guard min(width, height) >= StyleTransformer.minimumSide else {
+            throw StylizeError.invalidArgument("the image is too small (\(width)x\(height)); both sides need at least \(StyleTransformer.minimumSide) pixels")
         }
-        if plan?.width != image.width || plan?.height != image.height {
+        if plan?.width != width || plan?.height != height {
             plan = nil  // free the old size's buffers before allocating the new ones
             do {
-                plan = try TransformerPlan(transformer, width: image.width, height: image.height, type: precision.dataType, stream: stream)
+                plan = try TransformerPlan(transformer, width: width, height: height, type: precision.dataType, stream: stream)
             } catch StylizeError.dnnl(let call, let status) where status == Int(dnnl_unimplemented.rawValue) && precision == .bf16 {
                 throw StylizeError.invalidArgument("this CPU cannot run bf16 convolutions (\(call)); use --precision f32")
             }
@@ -135,7 +150,7 @@ public final class TransformerWorker {
         // OpenMP's thread count is a setting of the calling thread, and a worker's frames may
         // run on different threads: set it for each frame.
         stylize_set_threads(Int32(threads ?? 0))
-        return try plan!.run(image, conditioning, profile: profile)
+        return plan!
     }
 
     /// Stylizes `image` once with every step waited for and timed: the name of each gather,
@@ -342,13 +357,7 @@ final class TransformerPlan {
     /// and reported with its milliseconds.
     func run(_ image: consuming RGBImage, _ conditioning: StyleConditioning,
              profile: ((_ step: String, _ flops: Double, _ milliseconds: Double) -> Void)? = nil) throws -> RGBImage {
-        if applied !== conditioning {
-            for (i, norm) in norms.enumerated() { norm.set(gamma: conditioning.gammas[i], beta: conditioning.betas[i]) }
-            for (i, norm) in expandNorms.enumerated() {
-                norm.set(gamma: conditioning.gammas[norms.count + i], beta: conditioning.betas[norms.count + i])
-            }
-            applied = conditioning
-        }
+        apply(conditioning)
         var clock = profile.map { _ in DispatchTime.now().uptimeNanoseconds }
         func lap(_ name: String, flops: Double = 0) throws {
             guard let start = clock else { return }
@@ -374,5 +383,29 @@ final class TransformerPlan {
         }
         try lap("output: crop")
         return RGBImage(width: width, height: height, pixels: pixels)
+    }
+
+    /// Runs the network on a 4:2:0 frame of the plan's size and writes its output into another:
+    /// the first gather converts to RGB as it pads, and the output is converted to YUV as it is
+    /// cropped.
+    func run(_ frame: Frame, _ conversion: YUV420Conversion, _ conditioning: StyleConditioning,
+             into output: Frame, _ outputConversion: YUV420Conversion) throws {
+        apply(conditioning)
+        inputGather.run(from: conversion.picture(of: frame), conversion: conversion, to: inputPadded.data, type: type)
+        for step in steps { try step.body() }
+        try stream.wait()
+        var picture = outputConversion.picture(of: output)
+        stylize_yuv420_from_phases(result.floats, Int32(Self.blockSide), Int32((width + 3) / 4 * 4 / Self.blockSide),
+                                   outputConversion.toYUV, &picture)
+    }
+
+    /// Sets the norm layers' gammas and betas to `conditioning`'s, unless they hold them already.
+    private func apply(_ conditioning: StyleConditioning) {
+        guard applied !== conditioning else { return }
+        for (i, norm) in norms.enumerated() { norm.set(gamma: conditioning.gammas[i], beta: conditioning.betas[i]) }
+        for (i, norm) in expandNorms.enumerated() {
+            norm.set(gamma: conditioning.gammas[norms.count + i], beta: conditioning.betas[norms.count + i])
+        }
+        applied = conditioning
     }
 }
