@@ -117,11 +117,37 @@ public final class VideoStylizer: Sendable {
             return frame
         }
         let keepColors = options.preserveColors ? writer.colors.lumaWeights : nil
+        // 8-bit 4:2:0 in and out at the network's size, as most clips are: the network converts
+        // colours in its first and last copies (YUV420Conversion), and no RGB picture is made.
+        let directOutput = rotation == 0 && keepColors == nil && outWidth == processWidth && outHeight == processHeight
+            && (!stabilizes || blendsFrames)
+            ? YUV420Conversion(format: outFormat, colors: outColors, chromaLocation: AVCHROMA_LOC_UNSPECIFIED) : nil
+        /// `frame` stylized straight into the encoder's format, where both sides allow it.
+        @Sendable func directlyEncoded(_ frame: Frame, index: Int, worker: TransformerWorker, conditioning: StyleConditioning) throws -> Frame? {
+            guard let directOutput, frame.width == outWidth, frame.height == outHeight, filmstrip?.targets.contains(index) != true,
+                  let conversion = YUV420Conversion(of: frame) else { return nil }
+            let output = try Frame(width: outWidth, height: outHeight, format: outFormat)
+            outColors.tag(output)
+            try worker.stylize(frame, conversion, conditioning, into: output, directOutput)
+            output.pointer.pointee.sample_aspect_ratio = frame.pointer.pointee.sample_aspect_ratio
+            return output
+        }
         typealias Job = (frame: Frame, pts: Int64, index: Int, conditioning: StyleConditioning, warmup: Bool,
                          luma: (current: LumaPlane, previous: LumaPlane?, scale: Int)?)
+        /// The motion of a frame back to the one before, for the stabilizer.
+        @Sendable func motion(_ luma: (current: LumaPlane, previous: LumaPlane?, scale: Int), flow: OpticalFlow?) -> TemporalStabilizer.Motion {
+            var motion = TemporalStabilizer.Motion(luma: luma.current, scale: luma.scale, width: processWidth, height: processHeight)
+            if let previous = luma.previous, let flow { motion.measure(against: previous, flow: flow) }
+            return motion
+        }
         let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter, OpticalFlow?), Job, VideoOutputItem>(
             workers: workers, framesInFlight: options.framesInFlight,
             process: { worker, job in
+                if let frame = try directlyEncoded(job.frame, index: job.index, worker: worker.0, conditioning: job.conditioning) {
+                    frame.pointer.pointee.pts = job.pts
+                    guard let luma = job.luma else { return .frame(frame) }
+                    return .encoded(input: motion(luma, flow: worker.2), frame: frame, written: !job.warmup)
+                }
                 let image = try worker.1.rgbImage(from: job.frame, width: processWidth, height: processHeight)
                 let stylized: RGBImage
                 if let luma = keepColors {
@@ -132,8 +158,7 @@ public final class VideoStylizer: Sendable {
                 }
                 let aspect = job.frame.pointer.pointee.sample_aspect_ratio
                 guard let luma = job.luma else { return .frame(try encode(stylized, pts: job.pts, aspect: aspect, index: job.index, converter: worker.1)) }
-                var motion = TemporalStabilizer.Motion(luma: luma.current, scale: luma.scale, width: processWidth, height: processHeight)
-                if let previous = luma.previous, let flow = worker.2 { motion.measure(against: previous, flow: flow) }
+                let motion = motion(luma, flow: worker.2)
                 if blendsFrames {
                     let frame = try encode(stylized, pts: job.pts, aspect: aspect, index: nil, converter: worker.1)
                     return .encoded(input: motion, frame: frame, written: !job.warmup)
