@@ -1,8 +1,9 @@
 import CFFmpeg
 import Foundation
 
-/// Stylizes a whole clip: demux/decode -> to RGB -> transformer workers -> to YUV -> encode/mux,
-/// joined by `OrderedPipeline`, with every other stream copied through in order.
+/// Stylizes a whole clip: demux/decode -> transformer workers -> encode/mux, joined by
+/// `OrderedPipeline`, with every other stream copied through in order. Workers hand 8-bit 4:2:0
+/// frames at the network's size to the network as they are; other frames go through RGB.
 public final class VideoStylizer: Sendable {
     public let stylizer: Stylizer
     public let options: VideoOptions
