@@ -180,6 +180,19 @@ static inline __attribute__((always_inline)) void store8(void *p, long i, const 
     }
 }
 
+// One pixel of a gather, value by value: source values at p, destination values at o.
+static inline __attribute__((always_inline)) void gather_pixel(const void *src, long p, const int channels, const float *scale,
+                                                               const float *shift, float floor, void *out, long o,
+                                                               const int source_bf16, const int bf16) {
+    if (bf16) {
+        uint16_t *d = (uint16_t *)out + o;
+        for (int c = 0; c < channels; c++) d[c] = bfloat16(fmaxf(load(src, p + c, source_bf16) * scale[c] + shift[c], floor));
+    } else {
+        float *d = (float *)out + o;
+        for (int c = 0; c < channels; c++) d[c] = fmaxf(load(src, p + c, source_bf16) * scale[c] + shift[c], floor);
+    }
+}
+
 // One destination row. `channels` and the element types are constants where this is inlined.
 // Destination pixel x is at out + (x / q) * q * q * channels + (x % q) * channels.
 static inline __attribute__((always_inline)) void gather_row(
@@ -206,17 +219,39 @@ static inline __attribute__((always_inline)) void gather_row(
         }
         return;
     }
+    if (channels == 3 && (q == 1 || q == 4)) {
+        // RGB pictures in and out of the network: four pixels at a time, whose 12 values are
+        // contiguous in the destination (one stored pixel's row of phases, or four pixels) and,
+        // away from the padding, in the source: as two overlapping vectors, values 0-7 and 4-11.
+        f32x8 a0, b0, a1, b1;
+        const f32x8 low = {floor, floor, floor, floor, floor, floor, floor, floor};
+        for (int k = 0; k < 8; k++) {
+            a0[k] = scale[k % 3], b0[k] = shift[k % 3];
+            a1[k] = scale[(k + 4) % 3], b1[k] = shift[(k + 4) % 3];
+        }
+        int x = 0;
+        for (; x + 4 <= width; x += 4) {
+            const int64_t *c = column_offsets + x;
+            const long p = row_offset + c[0], o = (long)x * q * 3;
+            if (c[1] == c[0] + 3 && c[2] == c[0] + 6 && c[3] == c[0] + 9) {
+                f32x8 v, w;
+                load8(&v, src, p, source_bf16);
+                load8(&w, src, p + 4, source_bf16);
+                v = __builtin_elementwise_max(v * a0 + b0, low);
+                w = __builtin_elementwise_max(w * a1 + b1, low);
+                store8(out, o, &v, bf16);
+                store8(out, o + 4, &w, bf16);
+            } else {
+                for (int k = 0; k < 4; k++) gather_pixel(src, row_offset + c[k], 3, scale, shift, floor, out, o + 3 * k, source_bf16, bf16);
+            }
+        }
+        for (; x < width; x++) gather_pixel(src, row_offset + column_offsets[x], 3, scale, shift, floor, out, 3L * x, source_bf16, bf16);
+        return;
+    }
     for (int block = 0; block < width / q; block++) {
         for (int phase = 0; phase < q; phase++) {
-            const long p = row_offset + column_offsets[block * q + phase];
-            const long o = ((long)block * q * q + phase) * channels;
-            if (bf16) {
-                uint16_t *d = (uint16_t *)out + o;
-                for (int c = 0; c < channels; c++) d[c] = bfloat16(fmaxf(load(src, p + c, source_bf16) * scale[c] + shift[c], floor));
-            } else {
-                float *d = (float *)out + o;
-                for (int c = 0; c < channels; c++) d[c] = fmaxf(load(src, p + c, source_bf16) * scale[c] + shift[c], floor);
-            }
+            gather_pixel(src, row_offset + column_offsets[block * q + phase], channels, scale, shift, floor, out,
+                         ((long)block * q * q + phase) * channels, source_bf16, bf16);
         }
     }
 }

@@ -94,4 +94,45 @@ final class PaddingGatherTests: XCTestCase {
         XCTAssertEqual(back[3], 1e-3, accuracy: 1e-3 / 128)
         XCTAssertEqual(back[4], 1.0078125, "rounded to nearest, not truncated")
     }
+
+    /// RGB pictures in and out of the network (3 channels, into space-to-depth and out of it,
+    /// reflected edges, a width that is not a multiple of 4, a norm and ReLU), value by value
+    /// against the definition, in f32 and bf16.
+    func testThreeChannelsAgainstTheDefinition() {
+        var rng = SystemRandomNumberGenerator()
+        let (width, height) = (26, 10)
+        let source = (0..<width * height * 3).map { _ in Float.random(in: -1...1, using: &rng) }
+        let norm = FusedStyleNorm(channels: 3, epsilon: 0)
+        norm.set(gamma: [1, 2, 0.5], beta: [0.1, -0.2, 0.3])
+        source.withUnsafeBufferPointer { norm.measure($0.baseAddress!, pixels: width * height) }
+        let toPhases = PaddingGather.reflect(height: height, width: width, pad: 3, channels: 3, destinationPhases: 4)  // 32 x 16
+        let rows = (-3..<height + 3).map { PaddingGather.reflect($0, height) }, columns = (-3..<width + 3).map { PaddingGather.reflect($0, width) }
+        for useNorm in [false, true] {
+            let expected: [Float] = rows.flatMap { y in
+                columns.flatMap { x in
+                    (0..<3).map { c -> Float in
+                        let v = source[(y * width + x) * 3 + c]
+                        return useNorm ? max(v * norm.scale[c] + norm.shift[c], 0) : v
+                    }
+                }
+            }
+            // Read back through the phases with a plain gather, cropped to 23 columns: the f32
+            // round trip is exact.
+            let stored = gather(toPhases, source, norm: useNorm ? norm : nil, relu: useNorm)
+            let fromPhases = PaddingGather(rows: (0..<rows.count).map(Int32.init), columns: (0..<23).map(Int32.init), channels: 3,
+                                           sourceWidth: columns.count, sourcePhases: 4)
+            let rowLength = columns.count * 3
+            let cropped: [Float] = (0..<rows.count).flatMap { (y: Int) -> ArraySlice<Float> in expected[y * rowLength..<y * rowLength + 69] }
+            let back = gather(fromPhases, stored)
+            XCTAssertEqual(back.count, cropped.count)
+            // The kernel may fuse the norm's multiply and add: one rounding less.
+            XCTAssertLessThanOrEqual(zip(back, cropped).map { abs($0 - $1) }.max()!, 1e-6, "norm \(useNorm)")
+            var half = [UInt16](repeating: 0, count: stored.count)
+            source.withUnsafeBufferPointer { s in
+                half.withUnsafeMutableBytes { toPhases.run(from: s.baseAddress!, to: $0.baseAddress!, type: .bf16, norm: useNorm ? norm : nil, relu: useNorm) }
+            }
+            let widened = half.map { Float(bitPattern: UInt32($0) << 16) }
+            XCTAssertLessThanOrEqual(zip(widened, stored).map { abs($0 - $1) - abs($1) / 256 }.max()!, 0, "bf16, norm \(useNorm)")
+        }
+    }
 }
