@@ -381,7 +381,7 @@ typedef struct {
     const stylize_yuv420 *picture;
     const float *to_rgb;
     const int32_t *rows;
-    const int64_t *column_offsets;  // 3 * column: offsets into one interleaved RGB row
+    const int64_t *column_offsets;  // 3 * column: into one converted row, interleaved RGB
     int width, q;
     void *dst;
     int bf16;
@@ -411,16 +411,12 @@ STYLIZE_CLONED static void gather_yuv420_rows(const void *job, long begin, long 
     free(scratch);
 }
 
-void stylize_gather_yuv420(const stylize_yuv420 *picture, const float *to_rgb, const int32_t *rows, const int32_t *columns,
+void stylize_gather_yuv420(const stylize_yuv420 *picture, const float *to_rgb, const int32_t *rows, const int64_t *column_offsets,
                            int row_count, int width, int destination_phases, void *dst, int bf16) {
     const int q = destination_phases;
     if (q <= 0 || width % q || row_count % q || picture->width <= 0 || picture->height <= 0) return;
-    int64_t *column_offsets = malloc(sizeof(int64_t) * (size_t)width);
-    if (!column_offsets) abort();
-    for (int x = 0; x < width; x++) column_offsets[x] = 3 * (int64_t)columns[x];
     yuv_gather_job job = {picture, to_rgb, rows, column_offsets, width, q, dst, bf16};
     parallel_for(row_count / q, gather_yuv420_rows, &job);
-    free(column_offsets);
 }
 
 static inline __attribute__((always_inline)) uint8_t byte_value(float v) {

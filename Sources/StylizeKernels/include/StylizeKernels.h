@@ -37,11 +37,12 @@ typedef struct {
 } stylize_yuv420;
 
 /// stylize_gather's copy of a 3-channel RGB picture (no norm, no ReLU), read from a 4:2:0 picture
-/// instead: destination pixel (y, x) is the picture's pixel (rows[y], columns[x]) as
+/// instead: destination pixel (y, x) is the picture's pixel at row rows[y] and at the column
+/// whose RGB values stylize_gather would find at column_offsets[x] (3 * column), as
 /// (R, G, B) = to_rgb (3 rows of 4) * (Y, U, V, 1), clamped to [0, 1], its chroma interpolated
-/// at the pixel's position by Catmull-Rom cubics (edges held). `width`, `rows` and `destination_phases` as in
-/// stylize_gather.
-void stylize_gather_yuv420(const stylize_yuv420 *picture, const float *to_rgb, const int32_t *rows, const int32_t *columns,
+/// at the pixel's position by Catmull-Rom cubics (edges held). `width`, `row_count` and
+/// `destination_phases` as in stylize_gather.
+void stylize_gather_yuv420(const stylize_yuv420 *picture, const float *to_rgb, const int32_t *rows, const int64_t *column_offsets,
                            int row_count, int width, int destination_phases, void *dst, int bf16);
 
 /// The inverse at the network's end: the top-left picture->width x picture->height pixels of f32

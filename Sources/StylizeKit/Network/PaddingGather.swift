@@ -16,8 +16,9 @@ struct PaddingGather {
     /// Where each output row and column starts in the source, in elements.
     private let rowOffsets: [Int64]
     private let columnOffsets: [Int64]
-    /// The logical source row of each output row, column of each output column.
-    private let rows: [Int32], columns: [Int32]
+    /// The logical source row of each output row.
+    private let rows: [Int32]
+    private let sourcePhases: Int
 
     var outputHeight: Int { rowOffsets.count }
     var outputWidth: Int { columnOffsets.count }
@@ -30,7 +31,7 @@ struct PaddingGather {
         self.channels = channels
         self.destinationPhases = destinationPhases
         self.rows = rows
-        self.columns = columns
+        self.sourcePhases = sourcePhases
         let p = sourcePhases, pixel = p * p * channels, storedWidth = sourceWidth / p
         rowOffsets = rows.map { Int64((Int($0) / p * storedWidth) * pixel + Int($0) % p * p * channels) }
         columnOffsets = columns.map { Int64(Int($0) / p * pixel + Int($0) % p * channels) }
@@ -75,10 +76,11 @@ struct PaddingGather {
     /// The same copy of a 3-channel picture read from an 8-bit 4:2:0 frame (`picture`, through
     /// `conversion`) instead of RGB floats.
     func run(from picture: stylize_yuv420, conversion: YUV420Conversion, to destination: UnsafeMutableRawPointer, type: DNNLDataType) {
-        precondition(channels == 3)
+        // Read plainly (no phases), the column offsets are 3 * column: positions in a converted row.
+        precondition(channels == 3 && sourcePhases == 1)
         withUnsafePointer(to: picture) {
-            stylize_gather_yuv420($0, conversion.toRGB, rows, columns, Int32(outputHeight), Int32(outputWidth), Int32(destinationPhases),
-                                  destination, type == .bf16 ? 1 : 0)
+            stylize_gather_yuv420($0, conversion.toRGB, rows, columnOffsets, Int32(outputHeight), Int32(outputWidth),
+                                  Int32(destinationPhases), destination, type == .bf16 ? 1 : 0)
         }
     }
 }

@@ -395,7 +395,7 @@ final class TransformerPlan {
         for step in steps { try step.body() }
         try stream.wait()
         var picture = outputConversion.picture(of: output)
-        stylize_yuv420_from_phases(result.floats, Int32(Self.blockSide), Int32((width + 3) / 4 * 4 / Self.blockSide),
+        stylize_yuv420_from_phases(result.floats, Int32(Self.blockSide), Int32((width + Self.blockSide - 1) / Self.blockSide),
                                    outputConversion.toYUV, &picture)
     }
 
