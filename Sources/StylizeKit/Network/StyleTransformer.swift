@@ -139,6 +139,12 @@ public final class TransformerWorker {
         guard min(width, height) >= StyleTransformer.minimumSide else {
             throw StylizeError.invalidArgument("the image is too small (\(width)x\(height)); both sides need at least \(StyleTransformer.minimumSide) pixels")
         }
+        // OpenMP's thread count is a setting of the calling thread, and a worker's frames may
+        // run on different threads: set it for each frame. It is set before a plan is made too,
+        // since oneDNN fixes each primitive's thread count when it creates it (a plan made on a
+        // thread that had every core would run each conv on that many threads, whatever the
+        // thread that runs it later says).
+        stylize_set_threads(Int32(threads ?? 0))
         if plan?.width != width || plan?.height != height {
             plan = nil  // free the old size's buffers before allocating the new ones
             do {
@@ -147,9 +153,6 @@ public final class TransformerWorker {
                 throw StylizeError.invalidArgument("this CPU cannot run bf16 convolutions (\(call)); use --precision f32")
             }
         }
-        // OpenMP's thread count is a setting of the calling thread, and a worker's frames may
-        // run on different threads: set it for each frame.
-        stylize_set_threads(Int32(threads ?? 0))
         return plan!
     }
 
