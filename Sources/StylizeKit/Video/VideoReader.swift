@@ -42,9 +42,13 @@ final class VideoReader {
     /// Frames kept by a piece job (`--frames`), nil for a whole clip or a cut.
     let window: FrameWindow?
 
-    /// - Parameter window: for a piece: seek to the keyframe before `window.decodeFrom`, drop
-    ///   frames before it, stop at `window.end`. Not with `start` or `duration`.
-    init(path: String, formatName: String?, start: Double?, duration: Double?, window: FrameWindow? = nil) throws {
+    /// - Parameters:
+    ///   - window: for a piece: seek to the keyframe before `window.decodeFrom`, drop frames
+    ///     before it, stop at `window.end`. Not with `start` or `duration`.
+    ///   - decodingThreads: the decoder's threads for the stream's width and height (0: FFmpeg's
+    ///     choice, 1: the thread that calls `next`).
+    init(path: String, formatName: String?, start: Double?, duration: Double?, window: FrameWindow? = nil,
+         decodingThreads: (_ width: Int, _ height: Int) -> Int = { _, _ in 0 }) throws {
         precondition(window == nil || (start == nil && duration == nil), "a frame window is not a cut")
         self.window = window
         demuxer = try Demuxer(path: path, formatName: formatName)
@@ -52,7 +56,8 @@ final class VideoReader {
         videoIndex = index
         let stream = demuxer.stream(index)
         try Picture.checkSize(stream, path: path)
-        decoder = try FrameDecoder(stream: stream, codec: codec, threads: 0)
+        let parameters = stream.pointee.codecpar.pointee
+        decoder = try FrameDecoder(stream: stream, codec: codec, threads: decodingThreads(Int(parameters.width), Int(parameters.height)))
         timeBase = stream.pointee.time_base
         packet = try Packet()
         let startSeconds = start ?? 0

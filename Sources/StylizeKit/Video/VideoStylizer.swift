@@ -51,7 +51,8 @@ public final class VideoStylizer: Sendable {
         }
         let started = Date()
         let window = try options.frames.map { try pieceWindow($0, of: input) }
-        let reader = try VideoReader(path: input, formatName: options.inputFormat, start: options.start, duration: options.duration, window: window)
+        let reader = try VideoReader(path: input, formatName: options.inputFormat, start: options.start, duration: options.duration,
+                                     window: window, decodingThreads: options.codecThreads)
         // A piece is video only: `join` takes the other streams from the source, once.
         let writer = try VideoWriter(destination: output, video: .init(reader), reader: window == nil ? reader : nil, options: options)
         // Items read ahead of the pipeline (a pipe's first frame and the packets before it).
@@ -246,12 +247,7 @@ public final class VideoStylizer: Sendable {
     }
 
     /// The transformer's input size: the frame's, or its shorter side at `processingSize`.
-    func processingSize(width: Int, height: Int) -> (Int, Int) {
-        guard let size = options.processingSize else { return (width, height) }
-        let scale = Double(size) / Double(min(width, height))
-        return (max(StyleTransformer.minimumSide, Int((Double(width) * scale).rounded())),
-                max(StyleTransformer.minimumSide, Int((Double(height) * scale).rounded())))
-    }
+    func processingSize(width: Int, height: Int) -> (Int, Int) { options.networkSize(width: width, height: height) }
 
     /// The clip's own style vector: the mean of the vectors of `identitySamples` frames spread
     /// evenly over the part being stylized (computed once, never per frame, so strength below 1

@@ -152,6 +152,7 @@ final class VideoWriter {
             throw StylizeError.invalidArgument("the \(codecName) encoder has no preset option; leave out --preset")
         }
         let globalHeader = muxer.wantsGlobalHeader
+        let encoderThreads = options.codecThreads(width: width, height: height)
         let colors = colors
         let configure: (UnsafeMutablePointer<AVCodecContext>) -> Void = { context in
             context.pointee.framerate = frameRate
@@ -164,8 +165,9 @@ final class VideoWriter {
             if let preset { av_opt_set(context.pointee.priv_data, "preset", preset, 0) }
             // At the fastest preset one encoder thread keeps up with the transformer (the other
             // stages already run in parallel), and frame threads would each hold frames: 15-19 MB
-            // less at 1080p, the same speed (measured at 720p and 1080p).
-            if preset == "ultrafast" { context.pointee.thread_count = 1 }
+            // less at 1080p, the same speed (measured at 720p and 1080p); unless `--size` shrinks
+            // frames so much that encoding costs more than the network (`codecThreads`).
+            if preset == "ultrafast" { context.pointee.thread_count = Int32(encoderThreads) }
             if let crf {
                 av_opt_set(context.pointee.priv_data, "crf", "\(crf)", 0)
                 context.pointee.bit_rate = 0  // constant quality (libvpx and libaom need b=0 for it)
