@@ -33,7 +33,7 @@ struct ProcessingOptions: ParsableArguments {
     @Option(help: "Arithmetic: auto (bf16 where the CPU has native bf16, else f32), f32 or bf16.")
     var precision: Precision = .auto
 
-    @Option(help: "Transformer workers (frames stylized at once, each on a share of the cores; default 2 up to 1280x720, 1 above, and 1 for frame sequences).")
+    @Option(help: "Transformer workers (frames stylized at once, each on a share of the cores; default 2 up to 1280x720 (for frame sequences: the first frame), 1 above, and 1 with --watch).")
     var workers: Int?
 
     @Option(help: "Also write a filmstrip: evenly spaced output frames side by side in one picture (.png, .jpg, ...).")

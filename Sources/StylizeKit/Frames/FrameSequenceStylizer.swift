@@ -97,6 +97,13 @@ public final class FrameSequenceStylizer: Sendable {
             }
             identity = try StyleVector.mix(sample.map { (try stylizer.styleVector(for: $0.load()), 1.0) })
         }
+        // Workers as for a clip of the first frame's size (two up to 1280x720), which most
+        // often is every frame's; one when watching, so that each new frame has every core.
+        var workerCount = options.video.workers ?? 1
+        if options.video.workers == nil, !options.watch, let first = try? pending[0].load() {
+            pending[0].picture = first
+            workerCount = VideoOptions.defaultWorkers(width: first.width, height: first.height)
+        }
         let schedule = ConditioningSchedule(transformer: stylizer.transformer, timeline: timeline, frameRate: options.frameRate, identity: identity)
         let filmstrip = options.video.filmstrip.map { Filmstrip(url: $0, count: options.video.filmstripFrames, total: pending.count) }
         var index = 0
@@ -120,9 +127,10 @@ public final class FrameSequenceStylizer: Sendable {
         }
         let (width, height, codec, notes, warnings): (Int, Int, String, [String], [String])
         if writesVideo(URL(fileURLWithPath: output)) {
-            (width, height, codec, notes, warnings) = try runToVideo(output, nextFile: nextFile, filmstrip: filmstrip, report: report, counter: counter)
+            (width, height, codec, notes, warnings) = try runToVideo(output, workers: workerCount, nextFile: nextFile, filmstrip: filmstrip,
+                                                                     report: report, counter: counter)
         } else {
-            (width, height, codec, notes, warnings) = try runToFolder(input: sequence, output, nextFile: nextFile, filmstrip: filmstrip,
+            (width, height, codec, notes, warnings) = try runToFolder(input: sequence, output, workers: workerCount, nextFile: nextFile, filmstrip: filmstrip,
                                                              report: report, counter: counter)
         }
         try filmstrip?.write(overwrite: options.video.overwrite)
@@ -135,14 +143,13 @@ public final class FrameSequenceStylizer: Sendable {
         return summary
     }
 
-    private func workers() throws -> [TransformerWorker] {
-        let count = options.video.workers ?? 1
-        return try (0..<count).map { _ in
+    private func workers(_ count: Int) throws -> [TransformerWorker] {
+        try (0..<count).map { _ in
             try stylizer.makeWorker(precision: options.video.precision, threads: VideoOptions.threads(forWorkers: count))
         }
     }
 
-    private func runToFolder(input: FrameSequence, _ output: String, nextFile: @escaping () throws -> SequenceJob?, filmstrip: Filmstrip?,
+    private func runToFolder(input: FrameSequence, _ output: String, workers count: Int, nextFile: @escaping () throws -> SequenceJob?, filmstrip: Filmstrip?,
                              report: @escaping () throws -> Void, counter: FrameCounter) throws -> (Int, Int, String, [String], [String]) {
         let folder = URL(fileURLWithPath: output)
         var isDirectory: ObjCBool = false
@@ -177,7 +184,7 @@ public final class FrameSequenceStylizer: Sendable {
         // With stabilization, frames are finished in order in the writing stage; without it,
         // each worker writes its own.
         let pipeline = OrderedPipeline<TransformerWorker, SequenceJob, SequenceResult>(
-            workers: try workers(), framesInFlight: options.video.framesInFlight,
+            workers: try workers(count), framesInFlight: options.video.framesInFlight,
             process: { worker, job in
                 let target = destination(job.frame.url)
                 guard let picture = try Self.load(job.frame) else { return .skipped(job.frame.url.path) }
@@ -216,7 +223,7 @@ public final class FrameSequenceStylizer: Sendable {
                 stabilizer.map { [Self.note($0, self.options.video.stabilization)] } ?? [], skipped.map { "skipped \($0): not a readable picture" })
     }
 
-    private func runToVideo(_ output: String, nextFile: @escaping () throws -> SequenceJob?, filmstrip: Filmstrip?,
+    private func runToVideo(_ output: String, workers count: Int, nextFile: @escaping () throws -> SequenceJob?, filmstrip: Filmstrip?,
                             report: @escaping () throws -> Void, counter: FrameCounter) throws -> (Int, Int, String, [String], [String]) {
         // The first frame fixes the video's size; later frames of another size are scaled to it.
         guard var firstJob = try nextFile() else { throw StylizeError.unreadable(path: output, reason: "no frames found") }
@@ -229,7 +236,7 @@ public final class FrameSequenceStylizer: Sendable {
                                      video: .init(width: first.width, height: first.height, frameRate: rate, colors: colors, sourceCodec: "pictures"),
                                      reader: nil, options: options.video)
         var queued: SequenceJob? = firstJob
-        let converters = try workers().map { ($0, FrameConverter()) }
+        let converters = try workers(count).map { ($0, FrameConverter()) }
         let stabilizer = self.stabilizer()
         let stabilizes = stabilizer != nil
         let writerConverter = FrameConverter()

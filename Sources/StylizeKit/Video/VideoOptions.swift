@@ -54,7 +54,8 @@ public struct VideoOptions: Sendable {
     public var inputFormat: String?
     public var overwrite = false
     /// Transformer workers, each with its own scratch memory, stylizing frames at once; nil
-    /// picks `defaultWorkers(width:height:)` for clips and 1 for frame sequences.
+    /// picks `defaultWorkers(width:height:)` for clips and for frame sequences (by their first
+    /// frame), and 1 for a watched folder.
     public var workers: Int?
 
     /// Workers for frames of `width` x `height` when none are asked for: two (each frame on an
