@@ -527,6 +527,43 @@ STYLIZE_CLONED void stylize_planar_rgb(const float *src, int width, int height, 
     }
 }
 
+// Conversions between pictures' 16-bit samples and the network's values (`Picture`).
+
+/// `v` clamped to [0, 1], with NaN to 0.
+static inline __attribute__((always_inline)) float clamped_unit(float v) {
+    const float c = v > 0 ? v : 0;
+    return c < 1 ? c : 1;
+}
+
+STYLIZE_CLONED void stylize_samples_from_unit(const float *values, long count, uint16_t *samples) {
+    for (long i = 0; i < count; i++) samples[i] = (uint16_t)roundf(clamped_unit(values[i]) * 65535.0f);
+}
+
+STYLIZE_CLONED void stylize_unit_from_samples(const uint16_t *samples, long count, float *values) {
+    for (long i = 0; i < count; i++) values[i] = (float)samples[i] / 65535.0f;
+}
+
+STYLIZE_CLONED void stylize_bytes_from_samples(const uint16_t *samples, long count, uint8_t *bytes) {
+    for (long i = 0; i < count; i++) bytes[i] = (uint8_t)(((uint32_t)samples[i] * 255 + 32767) / 65535);
+}
+
+/// v * a + 65535 * (1 - a) in 16-bit units, rounded: a sample over white.
+static inline __attribute__((always_inline)) uint16_t over_white(uint32_t v, uint32_t a) {
+    return (uint16_t)((v * a + 65535 * (65535 - a) + 32767) / 65535);
+}
+
+STYLIZE_CLONED void stylize_samples_over_white(const void *rgba, int deep, long pixels, uint16_t *samples) {
+    if (deep) {
+        const uint16_t *p = rgba;
+        for (long i = 0; i < pixels; i++)
+            for (int c = 0; c < 3; c++) samples[3 * i + c] = over_white(p[4 * i + c], p[4 * i + 3]);
+    } else {
+        const uint8_t *p = rgba;
+        for (long i = 0; i < pixels; i++)
+            for (int c = 0; c < 3; c++) samples[3 * i + c] = over_white(p[4 * i + c] * 257u, p[4 * i + 3] * 257u);
+    }
+}
+
 /// Bilinear sample of channel `c` of a `channels`-channel picture at (x, y), clamped to its edges.
 static inline float sample(const float *p, int width, int height, int channels, int c, float x, float y) {
     x = fminf(fmaxf(x, 0), (float)(width - 1));

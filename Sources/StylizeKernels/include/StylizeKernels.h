@@ -74,6 +74,20 @@ void stylize_planar_rgb(const float *src, int width, int height, float *red, flo
 float stylize_flow_trust(const float *backward, const uint8_t *previous, const uint8_t *current,
                          int width, int height, float luma_tolerance, float *trust);
 
+/// Network values to a picture's 16-bit samples: each clamped to [0, 1] (NaN to 0), times 65535,
+/// rounded half away from zero. Runs on the calling thread, as do the three below.
+void stylize_samples_from_unit(const float *values, long count, uint16_t *samples);
+
+/// 16-bit samples to network values: each divided by 65535.
+void stylize_unit_from_samples(const uint16_t *samples, long count, float *values);
+
+/// 16-bit samples to 8 bits: (v * 255 + 32767) / 65535, in integers.
+void stylize_bytes_from_samples(const uint16_t *samples, long count, uint8_t *bytes);
+
+/// RGBA pixels (8-bit, or native-endian 16-bit with `deep`) composited over white into 16-bit
+/// RGB samples: v * a + 65535 * (1 - a) in 16-bit units (8-bit values times 257), rounded.
+void stylize_samples_over_white(const void *rgba, int deep, long pixels, uint16_t *samples);
+
 /// Threads the calling thread's parallel regions use from now on (oneDNN's primitives and
 /// these kernels): OpenMP's per-thread setting. 0 restores the default (every core).
 void stylize_set_threads(int threads);

@@ -1,5 +1,6 @@
 import CFFmpeg
 import Foundation
+import StylizeKernels
 
 /// A still picture decoded by FFmpeg: 16-bit RGB per channel, so 8-bit and 16-bit sources
 /// both keep their precision. Grey becomes grey RGB; transparency is composited over white.
@@ -121,33 +122,30 @@ public struct Picture: Sendable, Equatable {
                              destination: [out.baseAddress, nil, nil, nil],
                              destinationStrides: [Int32(width * 4 * bytesPerSample), 0, 0, 0])
         }
-        func sample(_ i: Int) -> UInt32 {
-            if deep {
-                let low = UInt32(rgba[2 * i]), high = UInt32(rgba[2 * i + 1])
-                return low | high << 8
-            }
-            return UInt32(rgba[i]) * 257
-        }
-        var samples = [UInt16](repeating: 0, count: width * height * 3)
-        for p in 0..<(width * height) {
-            let alpha = sample(p * 4 + 3)
-            for c in 0..<3 {
-                // Over white: v * a + 65535 * (1 - a), in 16-bit units, rounded.
-                samples[p * 3 + c] = UInt16((sample(p * 4 + c) * alpha + 65535 * (65535 - alpha) + 32767) / 65535)
-            }
+        // Over white: v * a + 65535 * (1 - a), in 16-bit units, rounded.
+        let samples = [UInt16](unsafeUninitializedCapacity: width * height * 3) { out, count in
+            stylize_samples_over_white(rgba, deep ? 1 : 0, width * height, out.baseAddress)
+            count = width * height * 3
         }
         self.init(width: width, height: height, samples: samples)
     }
 
     /// From network values in [0, 1] (clamped), rounded to 16 bits.
     public init(_ image: RGBImage) {
+        let count = image.pixels.count
         self.init(width: image.width, height: image.height,
-                  samples: image.pixels.map { UInt16((min(max($0, 0), 1) * 65535).rounded()) })
+                  samples: [UInt16](unsafeUninitializedCapacity: count) { out, initialized in
+                      stylize_samples_from_unit(image.pixels, count, out.baseAddress)
+                      initialized = count
+                  })
     }
 
     /// The network's view: values in [0, 1].
     public var rgbImage: RGBImage {
-        RGBImage(width: width, height: height, pixels: samples.map { Float($0) / 65535 })
+        RGBImage(width: width, height: height, pixels: [Float](unsafeUninitializedCapacity: samples.count) { out, initialized in
+            stylize_unit_from_samples(samples, samples.count, out.baseAddress)
+            initialized = samples.count
+        })
     }
 
     /// The rectangle at (`x`, `y`) of `width` x `height`.
@@ -231,9 +229,9 @@ public struct Picture: Sendable, Equatable {
         let rgb = try Frame(width: width, height: height, format: AV_PIX_FMT_RGB24)
         let stride = Int(rgb.pointer.pointee.linesize.0)
         let base = rgb.pointer.pointee.data.0!
-        for y in 0..<height {
-            for i in 0..<(width * 3) {
-                base[y * stride + i] = UInt8((UInt32(samples[y * width * 3 + i]) * 255 + 32767) / 65535)
+        samples.withUnsafeBufferPointer { samples in
+            for y in 0..<height {
+                stylize_bytes_from_samples(samples.baseAddress! + y * width * 3, width * 3, base + y * stride)
             }
         }
         let (codec, pixelFormat) = format.encoder
