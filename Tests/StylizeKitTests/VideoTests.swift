@@ -242,6 +242,23 @@ final class VideoTests: XCTestCase {
         for (i, t) in got.enumerated() { XCTAssertEqual(t, Double(i) * 0.04, accuracy: 0.001) }
     }
 
+    /// The codecs work on one thread while the network runs at a quarter of a frame's pixels or
+    /// more, and on FFmpeg's threads when `--size` shrinks frames further (or their size is not
+    /// known before decoding).
+    func testCodecThreadsFollowHowMuchTheNetworkShrinksFrames() {
+        var options = VideoOptions()
+        XCTAssertEqual(options.codecThreads(width: 3840, height: 2160), 1)
+        options.processingSize = 1080
+        XCTAssertEqual(options.codecThreads(width: 3840, height: 2160), 1, "exactly a quarter of the pixels")
+        XCTAssertEqual(options.codecThreads(width: 1920, height: 1080), 1, "the network at a larger size than the frame")
+        options.processingSize = 1000
+        XCTAssertEqual(options.codecThreads(width: 3840, height: 2160), 0)
+        options.processingSize = 360
+        XCTAssertEqual(options.codecThreads(width: 640, height: 360), 1)
+        XCTAssertEqual(options.codecThreads(width: 2160, height: 3840), 0, "a portrait 4K frame")
+        XCTAssertEqual(options.codecThreads(width: 0, height: 0), 0)
+    }
+
     func testRotatedImage() {
         // 3x2:  a b c      turned clockwise:  d a
         //       d e f                         e b
