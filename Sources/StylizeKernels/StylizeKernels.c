@@ -329,9 +329,16 @@ static inline __attribute__((always_inline)) void rgb_pixel(float *o, float y, f
 static const float QUARTER[4] = {-0.0703125f, 0.8671875f, 0.2265625f, -0.0234375f};
 static const float HALF[4] = {-0.0625f, 0.5625f, 0.5625f, -0.0625f};
 
+/// Sample i of a row of bytes, or of 16-bit words (`wide`).
+static inline __attribute__((always_inline)) float sample_at(const uint8_t *row, int i, int wide) {
+    return wide ? (float)((const uint16_t *)row)[i] : (float)row[i];
+}
+
 /// Luma row y of `p` as interleaved RGB floats. `cu` and `cv` are scratch of (width + 1) / 2 + 4.
+/// `wide`: 16-bit samples (a constant where it is called, so that each case gets its own loops).
 static inline __attribute__((always_inline)) void yuv420_rgb_row(const stylize_yuv420 *p, int y, const float *m,
-                                                                 float *restrict cu, float *restrict cv, float *restrict rgb) {
+                                                                 float *restrict cu, float *restrict cv, float *restrict rgb,
+                                                                 int wide) {
     const int width = p->width, cw = (width + 1) / 2, ch = (p->height + 1) / 2;
     // Chroma row k sits at luma row 2k + 1/2: luma row y is a quarter of the way from chroma row
     // y / 2 to y / 2 - 1 (even y) or y / 2 + 1 (odd y). Rows outside the plane repeat its edge.
@@ -347,8 +354,10 @@ static inline __attribute__((always_inline)) void yuv420_rgb_row(const stylize_y
     }
     // cu[i + 2] is chroma sample i of this row; two samples either side hold the edges.
     for (int i = 0; i < cw; i++) {
-        cu[i + 2] = w[0] * u[0][i] + w[1] * u[1][i] + w[2] * u[2][i] + w[3] * u[3][i];
-        cv[i + 2] = w[0] * v[0][i] + w[1] * v[1][i] + w[2] * v[2][i] + w[3] * v[3][i];
+        cu[i + 2] = w[0] * sample_at(u[0], i, wide) + w[1] * sample_at(u[1], i, wide) + w[2] * sample_at(u[2], i, wide)
+                    + w[3] * sample_at(u[3], i, wide);
+        cv[i + 2] = w[0] * sample_at(v[0], i, wide) + w[1] * sample_at(v[1], i, wide) + w[2] * sample_at(v[2], i, wide)
+                    + w[3] * sample_at(v[3], i, wide);
     }
     cu[0] = cu[1] = cu[2], cv[0] = cv[1] = cv[2];
     cu[cw + 2] = cu[cw + 3] = cu[cw + 1], cv[cw + 2] = cv[cw + 3] = cv[cw + 1];
@@ -364,15 +373,15 @@ static inline __attribute__((always_inline)) void yuv420_rgb_row(const stylize_y
     const uint8_t *restrict luma = p->y + y * p->y_stride;
     for (int i = 0; i < width / 2; i++) {
         const float *restrict su = cu + i, *restrict sv = cv + i;
-        rgb_pixel(rgb + 6 * i, luma[2 * i], a[0] * su[0] + a[1] * su[1] + a[2] * su[2] + a[3] * su[3],
+        rgb_pixel(rgb + 6 * i, sample_at(luma, 2 * i, wide), a[0] * su[0] + a[1] * su[1] + a[2] * su[2] + a[3] * su[3],
                   a[0] * sv[0] + a[1] * sv[1] + a[2] * sv[2] + a[3] * sv[3], m);
-        rgb_pixel(rgb + 6 * i + 3, luma[2 * i + 1], b[0] * su[1] + b[1] * su[2] + b[2] * su[3] + b[3] * su[4],
+        rgb_pixel(rgb + 6 * i + 3, sample_at(luma, 2 * i + 1, wide), b[0] * su[1] + b[1] * su[2] + b[2] * su[3] + b[3] * su[4],
                   b[0] * sv[1] + b[1] * sv[2] + b[2] * sv[3] + b[3] * sv[4], m);
     }
     if (width % 2) {
         const int i = width / 2;
         const float *restrict su = cu + i, *restrict sv = cv + i;
-        rgb_pixel(rgb + 6 * i, luma[2 * i], a[0] * su[0] + a[1] * su[1] + a[2] * su[2] + a[3] * su[3],
+        rgb_pixel(rgb + 6 * i, sample_at(luma, 2 * i, wide), a[0] * su[0] + a[1] * su[1] + a[2] * su[2] + a[3] * su[3],
                   a[0] * sv[0] + a[1] * sv[1] + a[2] * sv[2] + a[3] * sv[3], m);
     }
 }
@@ -402,7 +411,8 @@ STYLIZE_CLONED static void gather_yuv420_rows(const void *job, long begin, long 
         // Reflected rows come in runs: a source row is converted once per run.
         if (j->rows[y] != converted) {
             converted = j->rows[y];
-            yuv420_rgb_row(p, converted, j->to_rgb, cu, cv, rgb);
+            if (p->depth > 8) yuv420_rgb_row(p, converted, j->to_rgb, cu, cv, rgb, 1);
+            else yuv420_rgb_row(p, converted, j->to_rgb, cu, cv, rgb, 0);
         }
         void *out = (char *)j->dst + ((y / q) * width * q + (y % q) * q) * 3 * element;
         if (j->bf16) gather_row(rgb, 0, j->column_offsets, 3, width, q, ones, zeros, -INFINITY, out, 0, 1);
@@ -470,7 +480,7 @@ STYLIZE_CLONED static void yuv420_from_phase_rows(const void *job, long begin, l
 }
 
 void stylize_yuv420_from_phases(const float *src, int phases, int stored_width, const float *to_yuv, const stylize_yuv420 *picture) {
-    if (phases <= 0 || picture->width <= 0 || picture->height <= 0 || picture->width > stored_width * phases) return;
+    if (phases <= 0 || picture->width <= 0 || picture->height <= 0 || picture->width > stored_width * phases || picture->depth != 8) return;
     yuv_from_phases_job job = {src, phases, stored_width, to_yuv, picture};
     parallel_for((picture->height + 1) / 2, yuv420_from_phase_rows, &job);
 }

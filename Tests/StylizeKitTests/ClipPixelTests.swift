@@ -80,47 +80,53 @@ final class ClipPixelTests: XCTestCase {
 
     /// Keyframes at 0 s and 1 s: the ends are the two styles; at 0.2 s the mix is the eased
     /// weight of the second style (linear 0.2, smooth 3u^2 - 2u^3 = 0.104), and the two easings differ.
-    /// 8-bit 4:2:0 in and out, the common case, where the network converts colours itself
-    /// (`YUV420Conversion`). Chroma subsampling blurs stylized texture far more than rounding
-    /// does, so the frames are compared in luma: each output frame's luma plane against the
-    /// luma of `stylize image` of the input frame (swscale's conversion on that side). The clip
-    /// is tagged with centred chroma, as swscale makes and reads it; a quarter-pixel shift of
-    /// this pattern's saturated edges alone moves the network's output to about 33 dB.
+    /// 4:2:0 in (8 and 10 bits) and 8-bit 4:2:0 out, the common case, where the network
+    /// converts colours itself (`YUV420Conversion`). Chroma subsampling blurs stylized texture far
+    /// more than rounding does, so the frames are compared in luma: each output frame's luma
+    /// plane against the luma of `stylize image` of the input frame (swscale's conversion on that
+    /// side). The clip is tagged with centred chroma, as swscale makes and reads it; a
+    /// quarter-pixel shift of this pattern's saturated edges alone moves the network's output to
+    /// about 33 dB.
     func testFourTwoZeroFramesAreTheStylizedInputFrames() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let (width, height) = (64, 48)
-        let input = dir.appendingPathComponent("in420.mkv")
-        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(width)x\(height):rate=10", "-frames:v", "6",
-                                        "-c:v", "libx264", "-crf", "0", "-pix_fmt", "yuv420p", "-chroma_sample_location", "center", input.path])
-        let output = dir.appendingPathComponent("out420.mkv")
-        let ran = try TestSupport.stylize(["video", input.path, "-o", output.path, "-s", try style.path, "--crf", "0", "--no-stabilize",
-                                           "--precision", "f32"])
-        XCTAssertEqual(ran.status, 0, ran.stderr)
-        /// The luma planes of every frame of `url`, as decoded.
-        func lumas(_ url: URL) throws -> [[UInt8]] {
-            let raw = dir.appendingPathComponent(url.lastPathComponent + ".yuv")
-            try TestSupport.tool("ffmpeg", ["-v", "error", "-y", "-i", url.path, "-f", "rawvideo", "-pix_fmt", "yuv420p", raw.path])
-            let bytes = [UInt8](try Data(contentsOf: raw)), frameBytes = width * height * 3 / 2
-            return stride(from: 0, to: bytes.count, by: frameBytes).map { Array(bytes[$0..<$0 + width * height]) }
-        }
-        let (stylized, original) = (try lumas(output), try lumas(input))
-        XCTAssertEqual(stylized.count, 6)
-        func psnr(_ a: [Float], _ b: [Float]) -> Double {
-            let mse = zip(a, b).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(a.count)
-            return 10 * log10(219 * 219 / mse)
-        }
-        for index in [0, 5] {
-            // The clip is untagged and below 720 lines: BT.601, limited range.
-            let still = try self.still(try framePNG(input, index, dir), style: try style.path, [], dir)
-            let expected = (0..<width * height).map { i -> Float in
-                let (r, g, b) = (still.pixels[3 * i], still.pixels[3 * i + 1], still.pixels[3 * i + 2])
-                return 16 + 219 * (0.299 * r + 0.587 * g + 0.114 * b)
+        for format in ["yuv420p", "yuv420p10le"] {
+            let input = dir.appendingPathComponent("in-\(format).mkv")
+            try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(width)x\(height):rate=10", "-frames:v", "6",
+                                            "-c:v", "libx264", "-crf", "0", "-pix_fmt", format, "-chroma_sample_location", "center", input.path])
+            let reader = try VideoReader(path: input.path, formatName: nil, start: nil, duration: nil)
+            guard case .frame(let decoded, _) = try XCTUnwrap(try reader.next()) else { return XCTFail("no frame in \(input.path)") }
+            XCTAssertNotNil(YUV420Conversion(of: decoded), "\(format) goes to the network as it is")
+            let output = dir.appendingPathComponent("out-\(format).mkv")
+            let ran = try TestSupport.stylize(["video", input.path, "-o", output.path, "-s", try style.path, "--crf", "0", "--no-stabilize",
+                                               "--precision", "f32"])
+            XCTAssertEqual(ran.status, 0, ran.stderr)
+            /// The luma planes of every frame of `url`, as decoded (8 bits).
+            func lumas(_ url: URL) throws -> [[UInt8]] {
+                let raw = dir.appendingPathComponent(url.lastPathComponent + ".yuv")
+                try TestSupport.tool("ffmpeg", ["-v", "error", "-y", "-i", url.path, "-f", "rawvideo", "-pix_fmt", "yuv420p", raw.path])
+                let bytes = [UInt8](try Data(contentsOf: raw)), frameBytes = width * height * 3 / 2
+                return stride(from: 0, to: bytes.count, by: frameBytes).map { Array(bytes[$0..<$0 + width * height]) }
             }
-            let got = stylized[index].map(Float.init)
-            let same = psnr(got, expected), passedThrough = psnr(got, original[index].map(Float.init))
-            print("4:2:0: frame \(index) luma vs still \(String(format: "%.1f", same)) dB, vs the input frame \(String(format: "%.1f", passedThrough)) dB")
-            XCTAssertGreaterThanOrEqual(same, 36, "frame \(index) is not the stylized still")
-            XCTAssertLessThan(passedThrough, 25, "frame \(index) is too close to the input")
+            let (stylized, original) = (try lumas(output), try lumas(input))
+            XCTAssertEqual(stylized.count, 6)
+            func psnr(_ a: [Float], _ b: [Float]) -> Double {
+                let mse = zip(a, b).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(a.count)
+                return 10 * log10(219 * 219 / mse)
+            }
+            for index in [0, 5] {
+                // The clip is untagged and below 720 lines: BT.601, limited range.
+                let still = try self.still(try framePNG(input, index, dir), style: try style.path, [], dir)
+                let expected = (0..<width * height).map { i -> Float in
+                    let (r, g, b) = (still.pixels[3 * i], still.pixels[3 * i + 1], still.pixels[3 * i + 2])
+                    return 16 + 219 * (0.299 * r + 0.587 * g + 0.114 * b)
+                }
+                let got = stylized[index].map(Float.init)
+                let same = psnr(got, expected), passedThrough = psnr(got, original[index].map(Float.init))
+                print("4:2:0 \(format): frame \(index) luma vs still \(String(format: "%.1f", same)) dB, vs the input frame \(String(format: "%.1f", passedThrough)) dB")
+                XCTAssertGreaterThanOrEqual(same, 36, "\(format): frame \(index) is not the stylized still")
+                XCTAssertLessThan(passedThrough, 25, "\(format): frame \(index) is too close to the input")
+            }
         }
     }
 

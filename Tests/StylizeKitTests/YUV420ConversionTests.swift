@@ -12,8 +12,8 @@ final class YUV420ConversionTests: XCTestCase {
     }
 
     func conversion(_ matrix: AVColorSpace = AVCOL_SPC_BT709, _ range: AVColorRange = AVCOL_RANGE_MPEG,
-                    _ location: AVChromaLocation = AVCHROMA_LOC_LEFT) throws -> YUV420Conversion {
-        try XCTUnwrap(YUV420Conversion(format: AV_PIX_FMT_YUV420P, colors: colors(matrix, range), chromaLocation: location))
+                    _ location: AVChromaLocation = AVCHROMA_LOC_LEFT, _ format: AVPixelFormat = AV_PIX_FMT_YUV420P) throws -> YUV420Conversion {
+        try XCTUnwrap(YUV420Conversion(format: format, colors: colors(matrix, range), chromaLocation: location))
     }
 
     /// A 3-row-by-4 matrix applied to (a, b, c, 1).
@@ -24,9 +24,9 @@ final class YUV420ConversionTests: XCTestCase {
         }
     }
 
-    /// (Y, U, V) of one RGB colour, rounded as the kernel rounds.
+    /// (Y, U, V) of one RGB colour, rounded as the kernel rounds (to the conversion's depth).
     func yuv(_ c: YUV420Conversion, _ rgb: [Float]) -> [Int] {
-        apply(c.toYUV, rgb).map { Int(min(max($0, 0), 255) + 0.5) }
+        apply(c.toYUV, rgb).map { Int(min(max($0, 0), Float((1 << c.depth) - 1)) + 0.5) }
     }
 
     /// Published codes of primaries: BT.709 limited range (ITU-R BT.709 table), BT.601 full
@@ -42,25 +42,40 @@ final class YUV420ConversionTests: XCTestCase {
         XCTAssertEqual(yuv(jpeg, [1, 0, 0]), [76, 85, 255])
         XCTAssertEqual(yuv(jpeg, [0, 0, 1]), [29, 255, 107])
         XCTAssertFalse(jpeg.chromaCosited)
-        for matrix in [AVCOL_SPC_BT709, AVCOL_SPC_SMPTE170M, AVCOL_SPC_BT2020_NCL] {
-            for range in [AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG] {
-                let c = try conversion(matrix, range)
-                for rgb: [Float] in [[0.2, 0.5, 0.9], [1, 0.3, 0], [0.5, 0.5, 0.5]] {
-                    let back = apply(c.toRGB, apply(c.toYUV, rgb))
-                    for i in 0..<3 { XCTAssertEqual(back[i], rgb[i], accuracy: 1e-5, "\(matrix) \(range)") }
+        // 10 bits: the 8-bit codes times 4 (BT.709's 10-bit values), full range up to 1023.
+        let deep = try conversion(AVCOL_SPC_BT709, AVCOL_RANGE_MPEG, AVCHROMA_LOC_LEFT, AV_PIX_FMT_YUV420P10LE)
+        XCTAssertEqual(deep.depth, 10)
+        XCTAssertEqual(yuv(deep, [1, 0, 0]), [250, 409, 960])
+        XCTAssertEqual(yuv(deep, [1, 1, 1]), [940, 512, 512])
+        XCTAssertEqual(yuv(deep, [0, 0, 0]), [64, 512, 512])
+        XCTAssertEqual(yuv(try conversion(AVCOL_SPC_BT709, AVCOL_RANGE_JPEG, AVCHROMA_LOC_LEFT, AV_PIX_FMT_YUV420P10LE), [1, 1, 1]), [1023, 512, 512])
+        for format in [AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV420P10LE] {
+            for matrix in [AVCOL_SPC_BT709, AVCOL_SPC_SMPTE170M, AVCOL_SPC_BT2020_NCL] {
+                for range in [AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG] {
+                    let c = try conversion(matrix, range, AVCHROMA_LOC_LEFT, format)
+                    for rgb: [Float] in [[0.2, 0.5, 0.9], [1, 0.3, 0], [0.5, 0.5, 0.5]] {
+                        let back = apply(c.toRGB, apply(c.toYUV, rgb))
+                        for i in 0..<3 { XCTAssertEqual(back[i], rgb[i], accuracy: 1e-5, "\(matrix) \(range) \(c.depth) bits") }
+                    }
                 }
             }
         }
-        // Left to swscale: other matrices, 10 bits, chroma sited on a luma row.
+        // Left to swscale: other matrices, 12 bits, big-endian words, chroma sited on a luma row.
         XCTAssertNil(YUV420Conversion(format: AV_PIX_FMT_YUV420P, colors: colors(AVCOL_SPC_SMPTE240M, AVCOL_RANGE_MPEG), chromaLocation: AVCHROMA_LOC_LEFT))
-        XCTAssertNil(YUV420Conversion(format: AV_PIX_FMT_YUV420P10LE, colors: colors(AVCOL_SPC_BT709, AVCOL_RANGE_MPEG), chromaLocation: AVCHROMA_LOC_LEFT))
+        XCTAssertNil(YUV420Conversion(format: AV_PIX_FMT_YUV420P12LE, colors: colors(AVCOL_SPC_BT709, AVCOL_RANGE_MPEG), chromaLocation: AVCHROMA_LOC_LEFT))
+        XCTAssertNil(YUV420Conversion(format: AV_PIX_FMT_YUV420P10BE, colors: colors(AVCOL_SPC_BT709, AVCOL_RANGE_MPEG), chromaLocation: AVCHROMA_LOC_LEFT))
         XCTAssertNil(YUV420Conversion(format: AV_PIX_FMT_YUV420P, colors: colors(AVCOL_SPC_BT709, AVCOL_RANGE_MPEG), chromaLocation: AVCHROMA_LOC_TOPLEFT))
     }
 
-    /// A natural picture as an 8-bit 4:2:0 frame (swscale's conversion), cropped to `width` x `height`.
-    func naturalFrame(width: Int, height: Int, colors: VideoColors) throws -> Frame {
+    /// A natural picture as a 4:2:0 frame (swscale's conversion), cropped to `width` x `height`.
+    func naturalFrame(width: Int, height: Int, colors: VideoColors, format: AVPixelFormat = AV_PIX_FMT_YUV420P) throws -> Frame {
         let picture = try Picture(contentsOf: TestSupport.fixture("style_400x300.png")).cropped(x: 37, y: 21, width: width, height: height)
-        return try FrameConverter().frame(from: picture.rgbImage, width: width, height: height, format: AV_PIX_FMT_YUV420P, colors: colors)
+        return try FrameConverter().frame(from: picture.rgbImage, width: width, height: height, format: format, colors: colors)
+    }
+
+    /// Sample (x, y) of a plane of `depth`-bit samples (16-bit words above 8 bits).
+    func sample(_ plane: UnsafeMutablePointer<UInt8>, _ stride: Int, _ x: Int, _ y: Int, depth: Int) -> Float {
+        depth > 8 ? Float(UnsafeRawPointer(plane + y * stride).assumingMemoryBound(to: UInt16.self)[x]) : Float(plane[y * stride + x])
     }
 
     /// The frame as RGB, written from the definition: chroma rows halfway between luma rows,
@@ -73,7 +88,7 @@ final class YUV420ConversionTests: XCTestCase {
         }
         func chroma(_ plane: Int, _ x: Int, _ y: Int) -> Float {
             let data = plane == 1 ? f.data.1! : f.data.2!, stride = Int(plane == 1 ? f.linesize.1 : f.linesize.2)
-            func at(_ i: Int, _ j: Int) -> Float { Float(data[min(max(j, 0), ch - 1) * stride + min(max(i, 0), cw - 1)]) }
+            func at(_ i: Int, _ j: Int) -> Float { sample(data, stride, min(max(i, 0), cw - 1), min(max(j, 0), ch - 1), depth: c.depth) }
             let cy = (Float(y) + 0.5) / 2 - 0.5, cx = c.chromaCosited ? Float(x) / 2 : (Float(x) + 0.5) / 2 - 0.5
             let (i, j) = (Int(cx.rounded(.down)), Int(cy.rounded(.down)))
             let (wx, wy) = (weights(cx - Float(i)), weights(cy - Float(j)))
@@ -84,7 +99,7 @@ final class YUV420ConversionTests: XCTestCase {
         var pixels = [Float](repeating: 0, count: width * height * 3)
         for y in 0..<height {
             for x in 0..<width {
-                let rgb = apply(c.toRGB, [Float(f.data.0![y * Int(f.linesize.0) + x]), chroma(1, x, y), chroma(2, x, y)])
+                let rgb = apply(c.toRGB, [sample(f.data.0!, Int(f.linesize.0), x, y, depth: c.depth), chroma(1, x, y), chroma(2, x, y)])
                 for i in 0..<3 { pixels[(y * width + x) * 3 + i] = min(max(rgb[i], 0), 1) }
             }
         }
@@ -106,16 +121,18 @@ final class YUV420ConversionTests: XCTestCase {
     }
 
     /// The fused gather is "convert, then gather": odd and even sizes, both sitings, plain and
-    /// space-to-depth destinations.
+    /// space-to-depth destinations, 8 and 10 bits.
     func testInputGatherFollowsTheDefinition() throws {
-        for location in [AVCHROMA_LOC_LEFT, AVCHROMA_LOC_CENTER] {
-            let c = try conversion(AVCOL_SPC_BT709, AVCOL_RANGE_MPEG, location)
-            for (width, height, pad, phases) in [(101, 67, 2, 1), (102, 66, 1, 4), (9, 8, 4, 1)] {
-                let frame = try naturalFrame(width: width, height: height, colors: colors(AVCOL_SPC_BT709, AVCOL_RANGE_MPEG))
-                let gather = PaddingGather.reflect(height: height, width: width, pad: pad, channels: 3, destinationPhases: phases)
-                let (mine, reference) = (gathered(gather, frame, c), gathered(gather, referenceRGB(frame, c)))
-                let worst = zip(mine, reference).map { abs($0 - $1) }.max()!
-                XCTAssertLessThan(worst, 1e-5, "\(width)x\(height), chroma \(location)")
+        for format in [AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV420P10LE] {
+            for location in [AVCHROMA_LOC_LEFT, AVCHROMA_LOC_CENTER] {
+                let c = try conversion(AVCOL_SPC_BT709, AVCOL_RANGE_MPEG, location, format)
+                for (width, height, pad, phases) in [(101, 67, 2, 1), (102, 66, 1, 4), (9, 8, 4, 1)] {
+                    let frame = try naturalFrame(width: width, height: height, colors: colors(AVCOL_SPC_BT709, AVCOL_RANGE_MPEG), format: format)
+                    let gather = PaddingGather.reflect(height: height, width: width, pad: pad, channels: 3, destinationPhases: phases)
+                    let (mine, reference) = (gathered(gather, frame, c), gathered(gather, referenceRGB(frame, c)))
+                    let worst = zip(mine, reference).map { abs($0 - $1) }.max()!
+                    XCTAssertLessThan(worst, 1e-5, "\(width)x\(height), chroma \(location), \(c.depth) bits")
+                }
             }
         }
     }
@@ -124,24 +141,36 @@ final class YUV420ConversionTests: XCTestCase {
     /// ranges), closely on a photo (swscale's chroma filter is its bicubic, and it takes chroma
     /// as centred whatever the frame says).
     func testInputGatherAgreesWithSwscale() throws {
-        for (matrix, range) in [(AVCOL_SPC_BT709, AVCOL_RANGE_MPEG), (AVCOL_SPC_SMPTE170M, AVCOL_RANGE_JPEG), (AVCOL_SPC_BT2020_NCL, AVCOL_RANGE_MPEG)] {
-            let (width, height) = (101, 66)
-            let photo = try Picture(contentsOf: TestSupport.fixture("content_101x66.png")).rgbImage
-            let frame = try FrameConverter().frame(from: photo, width: width, height: height, format: AV_PIX_FMT_YUV420P, colors: colors(matrix, range))
-            let c = try XCTUnwrap(YUV420Conversion(of: frame))
-            let gather = PaddingGather.reflect(height: height, width: width, pad: 0, channels: 3)
-            func compare(_ what: String, minimum: Double) throws {
-                let mine = RGBImage(width: width, height: height, pixels: gathered(gather, frame, c))
-                let psnr = mine.psnr(try FrameConverter().rgbImage(from: frame, width: width, height: height))
-                print("input, \(what), \(String(cString: av_color_space_name(matrix))) \(String(cString: av_color_range_name(range))): \(psnr) dB from swscale")
-                XCTAssertGreaterThan(psnr, minimum, what)
+        for format in [AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV420P10LE] {
+            for (matrix, range) in [(AVCOL_SPC_BT709, AVCOL_RANGE_MPEG), (AVCOL_SPC_SMPTE170M, AVCOL_RANGE_JPEG), (AVCOL_SPC_BT2020_NCL, AVCOL_RANGE_MPEG)] {
+                let (width, height) = (101, 66)
+                let photo = try Picture(contentsOf: TestSupport.fixture("content_101x66.png")).rgbImage
+                let frame = try FrameConverter().frame(from: photo, width: width, height: height, format: format, colors: colors(matrix, range))
+                let c = try XCTUnwrap(YUV420Conversion(of: frame))
+                let gather = PaddingGather.reflect(height: height, width: width, pad: 0, channels: 3)
+                func compare(_ what: String, minimum: Double) throws {
+                    let mine = RGBImage(width: width, height: height, pixels: gathered(gather, frame, c))
+                    let psnr = mine.psnr(try FrameConverter().rgbImage(from: frame, width: width, height: height))
+                    print("input, \(what), \(String(cString: av_color_space_name(matrix))) \(String(cString: av_color_range_name(range))),"
+                          + " \(c.depth) bits: \(psnr) dB from swscale")
+                    XCTAssertGreaterThan(psnr, minimum, "\(what), \(c.depth) bits")
+                }
+                try compare("photo", minimum: 45)
+                // Flat chroma: the same codes, times 4 at 10 bits.
+                let f = frame.pointer.pointee, scale = 1 << (c.depth - 8)
+                for (plane, stride, value) in [(f.data.1!, Int(f.linesize.1), 90), (f.data.2!, Int(f.linesize.2), 200)] {
+                    for j in 0..<(height + 1) / 2 {
+                        for i in 0..<(width + 1) / 2 {
+                            if c.depth > 8 {
+                                UnsafeMutableRawPointer(plane + j * stride).assumingMemoryBound(to: UInt16.self)[i] = UInt16(value * scale)
+                            } else {
+                                plane[j * stride + i] = UInt8(value)
+                            }
+                        }
+                    }
+                }
+                try compare("flat chroma", minimum: 50)
             }
-            try compare("photo", minimum: 45)
-            let f = frame.pointer.pointee
-            for (plane, stride, value) in [(f.data.1!, Int(f.linesize.1), 90), (f.data.2!, Int(f.linesize.2), 200)] {
-                for j in 0..<(height + 1) / 2 { memset(plane + j * stride, Int32(value), (width + 1) / 2) }
-            }
-            try compare("flat chroma", minimum: 50)
         }
     }
 

@@ -27,16 +27,18 @@ void stylize_gather(const void *src, int source_bf16, const int64_t *row_offsets
                     int rows, int width, int destination_phases,
                     const float *scale, const float *shift, int relu, void *dst, int bf16);
 
-/// An 8-bit 4:2:0 picture: luma `width` x `height`, chroma planes (width + 1) / 2 x (height + 1) / 2.
-/// Chroma samples sit halfway between two luma rows (MPEG-2, H.264 and HEVC's default) and, across,
-/// on the even luma columns (`chroma_cosited`, "left") or halfway between two ("center").
+/// A 4:2:0 picture: luma `width` x `height`, chroma planes (width + 1) / 2 x (height + 1) / 2,
+/// strides in bytes. Chroma samples sit halfway between two luma rows (MPEG-2, H.264 and HEVC's
+/// default) and, across, on the even luma columns (`chroma_cosited`, "left") or halfway between
+/// two ("center"). Samples of `depth` bits: bytes up to 8, native-endian 16-bit words above.
 typedef struct {
     uint8_t *y, *u, *v;
     long y_stride, u_stride, v_stride;
-    int width, height, chroma_cosited;
+    int width, height, chroma_cosited, depth;
 } stylize_yuv420;
 
 /// stylize_gather's copy of a 3-channel RGB picture (no norm, no ReLU), read from a 4:2:0 picture
+/// (of any depth)
 /// instead: destination pixel (y, x) is the picture's pixel at row rows[y] and at the column
 /// whose RGB values stylize_gather would find at column_offsets[x] (3 * column), as
 /// (R, G, B) = to_rgb (3 rows of 4) * (Y, U, V, 1), clamped to [0, 1], its chroma interpolated
@@ -47,7 +49,8 @@ void stylize_gather_yuv420(const stylize_yuv420 *picture, const float *to_rgb, c
 
 /// The inverse at the network's end: the top-left picture->width x picture->height pixels of f32
 /// RGB values stored space-to-depth (`phases` per side, `stored_width` stored pixels a row, as
-/// stylize_gather's destination) written into the 4:2:0 picture: (Y, U, V) = to_yuv (3 rows of 4)
+/// stylize_gather's destination) written into the 4:2:0 picture, which is 8-bit (others are
+/// left as they are): (Y, U, V) = to_yuv (3 rows of 4)
 /// * (R, G, B, 1), rounded and clamped to 0...255. A chroma sample is the average of the two rows
 /// it sits between, across weighted 1/4, 1/2, 1/4 (cosited) or 1/2, 1/2 (centred); edges held.
 void stylize_yuv420_from_phases(const float *src, int phases, int stored_width, const float *to_yuv, const stylize_yuv420 *picture);

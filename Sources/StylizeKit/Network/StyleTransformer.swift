@@ -124,12 +124,12 @@ public final class TransformerWorker {
         try plan(width: image.width, height: image.height).run(image, conditioning, profile: profile)
     }
 
-    /// Stylizes an 8-bit 4:2:0 frame into `output`, a 4:2:0 frame of the same size: the network
+    /// Stylizes a 4:2:0 frame into `output`, an 8-bit 4:2:0 frame of the same size: the network
     /// reads `frame` through `conversion` and writes `output` through `outputConversion` itself,
     /// with no RGB picture in between.
     func stylize(_ frame: Frame, _ conversion: YUV420Conversion, _ conditioning: StyleConditioning,
                  into output: Frame, _ outputConversion: YUV420Conversion) throws {
-        precondition(output.width == frame.width && output.height == frame.height)
+        precondition(output.width == frame.width && output.height == frame.height && outputConversion.depth == 8)
         try plan(width: frame.width, height: frame.height).run(frame, conversion, conditioning, into: output, outputConversion)
     }
 

@@ -2,8 +2,8 @@ import CFFmpeg
 import Foundation
 
 /// Stylizes a whole clip: demux/decode -> transformer workers -> encode/mux, joined by
-/// `OrderedPipeline`, with every other stream copied through in order. Workers hand 8-bit 4:2:0
-/// frames at the network's size to the network as they are; other frames go through RGB.
+/// `OrderedPipeline`, with every other stream copied through in order. Workers hand 8- and 10-bit
+/// 4:2:0 frames at the network's size to the network as they are; other frames go through RGB.
 public final class VideoStylizer: Sendable {
     public let stylizer: Stylizer
     public let options: VideoOptions
@@ -119,11 +119,13 @@ public final class VideoStylizer: Sendable {
             return frame
         }
         let keepColors = options.preserveColors ? writer.colors.lumaWeights : nil
-        // 8-bit 4:2:0 in and out at the network's size, as most clips are: the network converts
-        // colours in its first and last copies (YUV420Conversion), and no RGB picture is made.
+        // 4:2:0 in (8- or 10-bit) and 8-bit 4:2:0 out at the network's size, as most clips are:
+        // the network converts colours in its first and last copies (YUV420Conversion), and no
+        // RGB picture is made.
         let directOutput = rotation == 0 && keepColors == nil && outWidth == processWidth && outHeight == processHeight
             && (!stabilizes || blendsFrames)
-            ? YUV420Conversion(format: outFormat, colors: outColors, chromaLocation: AVCHROMA_LOC_UNSPECIFIED) : nil
+            ? YUV420Conversion(format: outFormat, colors: outColors, chromaLocation: AVCHROMA_LOC_UNSPECIFIED).flatMap { $0.depth == 8 ? $0 : nil }
+            : nil
         /// `frame` stylized straight into the encoder's format, where both sides allow it.
         @Sendable func directlyEncoded(_ frame: Frame, index: Int, worker: TransformerWorker, conditioning: StyleConditioning) throws -> Frame? {
             guard let directOutput, frame.width == outWidth, frame.height == outHeight, filmstrip?.targets.contains(index) != true,
