@@ -154,9 +154,9 @@ final class ONNXModel {
         case .float:
             values = raw.isEmpty ? tensor.floatData : Self.unpack(raw, as: UInt32.self) { Float(bitPattern: $0) }
         case .uint8:
-            values = raw.isEmpty ? tensor.int32Data.map(Float.init) : raw.map { Float($0) }
+            values = raw.isEmpty ? tensor.int32Data.map(Float.init) : Self.unpack(raw, as: UInt8.self) { Float($0) }
         case .int8:
-            values = raw.isEmpty ? tensor.int32Data.map(Float.init) : raw.map { Float(Int8(bitPattern: $0)) }
+            values = raw.isEmpty ? tensor.int32Data.map(Float.init) : Self.unpack(raw, as: Int8.self) { Float($0) }
         case .int32:
             values = raw.isEmpty ? tensor.int32Data.map(Float.init) : Self.unpack(raw, as: Int32.self) { Float($0) }
         case .int64:
@@ -171,8 +171,12 @@ final class ONNXModel {
     /// Reads little-endian `T`s from ONNX raw_data (always little-endian).
     private static func unpack<T: FixedWidthInteger & BitwiseCopyable>(_ data: Data, as: T.Type, _ convert: (T) -> Float) -> [Float] {
         data.withUnsafeBytes { bytes in
-            (0..<bytes.count / MemoryLayout<T>.size).map { i in
-                convert(T(littleEndian: bytes.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self)))
+            let count = bytes.count / MemoryLayout<T>.size
+            return [Float](unsafeUninitializedCapacity: count) { out, initialized in
+                for i in 0..<count {
+                    out[i] = convert(T(littleEndian: bytes.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self)))
+                }
+                initialized = count
             }
         }
     }
@@ -182,7 +186,11 @@ final class ONNXModel {
         let zero = zeroPoint?.values ?? [0]
         if scale.values.count == 1 {
             let s = scale.values[0], z = zero.first ?? 0
-            return FloatTensor(shape: x.shape, values: x.values.map { ($0 - z) * s })
+            var values = x.values
+            values.withUnsafeMutableBufferPointer { values in
+                for i in values.indices { values[i] = (values[i] - z) * s }
+            }
+            return FloatTensor(shape: x.shape, values: values)
         }
         let axis = axis < 0 ? axis + x.shape.count : axis
         guard !x.values.isEmpty else { return x }
@@ -193,9 +201,13 @@ final class ONNXModel {
         let inner = x.shape[(axis + 1)...].reduce(1, *)
         let channels = x.shape[axis]
         var values = x.values
-        for i in values.indices {
-            let c = (i / inner) % channels
-            values[i] = (values[i] - (zero.count == 1 ? zero[0] : zero[c])) * scale.values[c]
+        values.withUnsafeMutableBufferPointer { values in
+            // Runs of `inner` values share a channel; the channels repeat every channels * inner.
+            for start in stride(from: 0, to: values.count, by: inner) {
+                let c = (start / inner) % channels
+                let (z, s) = (zero.count == 1 ? zero[0] : zero[c], scale.values[c])
+                for i in start..<min(start + inner, values.count) { values[i] = (values[i] - z) * s }
+            }
         }
         return FloatTensor(shape: x.shape, values: values)
     }
