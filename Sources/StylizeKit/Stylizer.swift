@@ -19,7 +19,7 @@ public final class Stylizer: Sendable {
         let engine = try DNNLEngine.shared()
         let predictorModel = try ONNXModel(contentsOf: ModelStore.locate(ModelStore.predictorFile, explicit: modelsDirectory))
         let transformerModel = try ONNXModel(contentsOf: ModelStore.locate(ModelStore.transformerFile, explicit: modelsDirectory))
-        predictor = try StylePredictor(model: predictorModel, engine: engine)
+        predictor = StylePredictor(model: predictorModel, engine: engine)
         transformer = try StyleTransformer(model: transformerModel, engine: engine)
     }
 

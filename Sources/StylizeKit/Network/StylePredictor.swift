@@ -24,10 +24,11 @@ public final class StylePredictor: @unchecked Sendable {
     private var networks: [Int: Network] = [:]
     private let lock = NSLock()
 
-    init(model: ONNXModel, engine: DNNLEngine) throws {
+    /// Builds no network yet: jobs whose styles are vectors (the gallery, .json files) never
+    /// run the predictor, and start without its primitives.
+    init(model: ONNXModel, engine: DNNLEngine) {
         self.model = model
         self.engine = engine
-        networks[Self.inputSize] = try Network(model: model, engine: engine, side: Self.inputSize)
     }
 
     /// The style vector of a square image whose side is in `sideRange` (see
