@@ -104,6 +104,12 @@ final class OrderedPipeline<Worker, Input: Sendable, Output: Sendable>: @uncheck
             }
         }
         group.wait()
+        // Every item is written, but the blocks that carried the last ones may still be letting
+        // go of them on the workers' and the writer's threads: wait until each queue is idle, so
+        // that nothing of the run outlives it (a caller that exits next leaks nothing, and the
+        // memory is back when `run` returns).
+        for lane in lanes { lane.queue.sync {} }
+        writerQueue.sync {}
         if let error { throw error }
     }
 
