@@ -86,8 +86,8 @@ public final class VideoStylizer: Sendable {
 
         // The transformer sees frames as decoded; a turn for the container comes after it.
         let turned = writer.pixelRotation % 180 != 0
-        let (processWidth, processHeight) = processingSize(width: turned ? writer.height : writer.width,
-                                                          height: turned ? writer.width : writer.height)
+        let (processWidth, processHeight) = options.networkSize(width: turned ? writer.height : writer.width,
+                                                                height: turned ? writer.width : writer.height)
         let workerCount = options.workers ?? VideoOptions.defaultWorkers(width: processWidth, height: processHeight)
         // Stabilization needs frames in order, so its blend runs in the writing stage; the workers
         // measure each frame's motion back to the one before (the reading stage hands them both
@@ -247,9 +247,6 @@ public final class VideoStylizer: Sendable {
                            firstWritten: index.timestamps[frames.lowerBound],
                            end: frames.upperBound < index.count ? index.timestamps[frames.upperBound] : nil)
     }
-
-    /// The transformer's input size: the frame's, or its shorter side at `processingSize`.
-    func processingSize(width: Int, height: Int) -> (Int, Int) { options.networkSize(width: width, height: height) }
 
     /// The clip's own style vector: the mean of the vectors of `identitySamples` frames spread
     /// evenly over the part being stylized (computed once, never per frame, so strength below 1
