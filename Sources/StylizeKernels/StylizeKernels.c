@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "StylizeCloned.h"
+#include "StylizeParallel.h"
 
 
 // oneDNN as Debian builds it runs its primitives on a GNU OpenMP thread team. The kernels here
@@ -35,7 +36,7 @@ static void parallel_entry(void *data) {
 /// Threads a parallel region gets (1 without libgomp). Sanitizer builds run every kernel on the
 /// calling thread: libgomp is not instrumented, so ThreadSanitizer cannot see how its team hands
 /// work over and back, and would report each kernel's writes as races with the caller's reads.
-static int team_size(void) {
+int stylize_team_size(void) {
 #ifdef STYLIZE_SANITIZED
     return 1;
 #else
@@ -44,8 +45,8 @@ static int team_size(void) {
 }
 
 /// run(job, begin, end, thread) over [0, count) split into contiguous ranges, one per thread.
-static void parallel_for(long count, void (*run)(const void *, long, long, int), const void *job) {
-    if (count > 1 && team_size() > 1) {
+void stylize_parallel_for(long count, void (*run)(const void *, long, long, int), const void *job) {
+    if (count > 1 && stylize_team_size() > 1) {
         parallel_job p = {run, job, count};
         GOMP_parallel(parallel_entry, &p, 0, 0);
     } else if (count > 0) {
@@ -127,14 +128,14 @@ static void moments_pixels(const void *job, long begin, long end, int thread) {
 
 void stylize_channel_moments(const void *src, int source_bf16, long count, int channels, double *sum, double *sum_squares) {
     if (channels <= 0 || channels > MAX_CHANNELS || count <= 0) return;
-    const int threads = team_size();
+    const int threads = stylize_team_size();
     double *partial = calloc((size_t)threads * 2 * channels, sizeof(double));
     if (!partial) {
         moments_range(src, source_bf16, count, channels, sum, sum_squares);
         return;
     }
     moments_job job = {src, source_bf16, channels, partial};
-    parallel_for(count / channels, moments_pixels, &job);
+    stylize_parallel_for(count / channels, moments_pixels, &job);
     for (int t = 0; t < threads; t++) {
         for (int c = 0; c < channels; c++) {
             sum[c] += partial[2L * channels * t + c];
@@ -168,8 +169,23 @@ static inline __attribute__((always_inline)) void load8(f32x8 *v, const void *p,
     }
 }
 
+typedef uint8_t u8x8 __attribute__((vector_size(8)));
+
+/// Bytes per element of a destination type (STYLIZE_F32, STYLIZE_BF16, STYLIZE_U8).
+static inline __attribute__((always_inline)) long element_size(const int type) { return type == STYLIZE_U8 ? 1 : type == STYLIZE_BF16 ? 2 : 4; }
+
+/// `v` rounded to the nearest integer (ties to even, as ONNX's QuantizeLinear) and clamped to 0...255.
+static inline __attribute__((always_inline)) uint8_t byte_of(float v) {
+    return (uint8_t)__builtin_roundevenf(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
 static inline __attribute__((always_inline)) void store8(void *p, long i, const f32x8 *v, const int bf16) {
-    if (bf16) {
+    if (bf16 == STYLIZE_U8) {
+        const f32x8 zero = {0, 0, 0, 0, 0, 0, 0, 0}, top = {255, 255, 255, 255, 255, 255, 255, 255};
+        const f32x8 r = __builtin_elementwise_roundeven(__builtin_elementwise_min(__builtin_elementwise_max(*v, zero), top));
+        const u8x8 b = __builtin_convertvector(r, u8x8);
+        memcpy((uint8_t *)p + i, &b, sizeof b);
+    } else if (bf16) {
         u32x8 bits;
         memcpy(&bits, v, sizeof bits);
         bits = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;  // round to nearest even, as bfloat16()
@@ -184,7 +200,10 @@ static inline __attribute__((always_inline)) void store8(void *p, long i, const 
 static inline __attribute__((always_inline)) void gather_pixel(const void *src, long p, const int channels, const float *scale,
                                                                const float *shift, float floor, void *out, long o,
                                                                const int source_bf16, const int bf16) {
-    if (bf16) {
+    if (bf16 == STYLIZE_U8) {
+        uint8_t *d = (uint8_t *)out + o;
+        for (int c = 0; c < channels; c++) d[c] = byte_of(fmaxf(load(src, p + c, source_bf16) * scale[c] + shift[c], floor));
+    } else if (bf16) {
         uint16_t *d = (uint16_t *)out + o;
         for (int c = 0; c < channels; c++) d[c] = bfloat16(fmaxf(load(src, p + c, source_bf16) * scale[c] + shift[c], floor));
     } else {
@@ -259,7 +278,8 @@ static inline __attribute__((always_inline)) void gather_row(
 #define GATHER_ROW(C, SB, DB) gather_row(src, row_offsets[y], column_offsets, C, width, q, scale, shift, floor, out, SB, DB)
 #define GATHER_ROW_TYPES(C)                       \
     do {                                          \
-        if (source_bf16 && bf16) GATHER_ROW(C, 1, 1); \
+        if (bf16 == STYLIZE_U8) GATHER_ROW(C, source_bf16, STYLIZE_U8); \
+        else if (source_bf16 && bf16) GATHER_ROW(C, 1, 1); \
         else if (source_bf16) GATHER_ROW(C, 1, 0);    \
         else if (bf16) GATHER_ROW(C, 0, 1);           \
         else GATHER_ROW(C, 0, 0);                     \
@@ -284,7 +304,7 @@ STYLIZE_CLONED static void gather_rows(const void *job, long begin, long end, in
     const int64_t *row_offsets = j->row_offsets, *column_offsets = j->column_offsets;
     const int channels = j->channels, width = j->width, q = j->q, source_bf16 = j->source_bf16, bf16 = j->bf16;
     const float *scale = j->scale, *shift = j->shift, floor = j->floor;
-    const long element = bf16 ? 2 : 4;
+    const long element = element_size(bf16);
     for (long y = begin * q; y < end * q; y++) {
         // Stored row y / q holds width * q pixels; this row's pixels start at phase row y % q.
         void *out = (char *)j->dst + ((y / q) * width * q + (y % q) * q) * channels * element;
@@ -310,7 +330,7 @@ void stylize_gather(const void *src, int source_bf16, const int64_t *row_offsets
     }
     gather_job job = {src, source_bf16, row_offsets, column_offsets, channels, width, q, scale, shift,
                       relu ? 0.0f : -INFINITY, dst, bf16};
-    parallel_for(rows / q, gather_rows, &job);
+    stylize_parallel_for(rows / q, gather_rows, &job);
 }
 
 // 4:2:0 pictures in and out of the network.
@@ -404,8 +424,9 @@ STYLIZE_CLONED static void gather_yuv420_rows(const void *job, long begin, long 
     float *scratch = malloc(sizeof(float) * (3 * (size_t)p->width + 2 * ((size_t)cw + 4)));
     if (!scratch) abort();
     float *rgb = scratch, *cu = rgb + 3 * (long)p->width, *cv = cu + cw + 4;
-    static const float ones[3] = {1, 1, 1}, zeros[3] = {0, 0, 0};
-    const long element = j->bf16 ? 2 : 4;
+    // Bytes (the int8 network's input) hold 255 times the values.
+    static const float ones[3] = {1, 1, 1}, zeros[3] = {0, 0, 0}, bytes[3] = {255, 255, 255};
+    const long element = element_size(j->bf16);
     int converted = -1;
     for (long y = begin * q; y < end * q; y++) {
         // Reflected rows come in runs: a source row is converted once per run.
@@ -415,7 +436,8 @@ STYLIZE_CLONED static void gather_yuv420_rows(const void *job, long begin, long 
             else yuv420_rgb_row(p, converted, j->to_rgb, cu, cv, rgb, 0);
         }
         void *out = (char *)j->dst + ((y / q) * width * q + (y % q) * q) * 3 * element;
-        if (j->bf16) gather_row(rgb, 0, j->column_offsets, 3, width, q, ones, zeros, -INFINITY, out, 0, 1);
+        if (j->bf16 == STYLIZE_U8) gather_row(rgb, 0, j->column_offsets, 3, width, q, bytes, zeros, -INFINITY, out, 0, STYLIZE_U8);
+        else if (j->bf16) gather_row(rgb, 0, j->column_offsets, 3, width, q, ones, zeros, -INFINITY, out, 0, 1);
         else gather_row(rgb, 0, j->column_offsets, 3, width, q, ones, zeros, -INFINITY, out, 0, 0);
     }
     free(scratch);
@@ -426,7 +448,7 @@ void stylize_gather_yuv420(const stylize_yuv420 *picture, const float *to_rgb, c
     const int q = destination_phases;
     if (q <= 0 || width % q || row_count % q || picture->width <= 0 || picture->height <= 0) return;
     yuv_gather_job job = {picture, to_rgb, rows, column_offsets, width, q, dst, bf16};
-    parallel_for(row_count / q, gather_yuv420_rows, &job);
+    stylize_parallel_for(row_count / q, gather_yuv420_rows, &job);
 }
 
 static inline __attribute__((always_inline)) uint8_t byte_value(float v) {
@@ -482,7 +504,7 @@ STYLIZE_CLONED static void yuv420_from_phase_rows(const void *job, long begin, l
 void stylize_yuv420_from_phases(const float *src, int phases, int stored_width, const float *to_yuv, const stylize_yuv420 *picture) {
     if (phases <= 0 || picture->width <= 0 || picture->height <= 0 || picture->width > stored_width * phases || picture->depth != 8) return;
     yuv_from_phases_job job = {src, phases, stored_width, to_yuv, picture};
-    parallel_for((picture->height + 1) / 2, yuv420_from_phase_rows, &job);
+    stylize_parallel_for((picture->height + 1) / 2, yuv420_from_phase_rows, &job);
 }
 
 typedef struct {
@@ -508,7 +530,7 @@ void stylize_affine(float *data, long count, int channels, const float *scale, c
     float a[MAX_PERIOD], b[MAX_PERIOD];
     for (long k = 0; k < period; k++) { a[k] = scale[k % channels]; b[k] = shift[k % channels]; }
     affine_job job = {data, channels, period, a, b};
-    parallel_for(count / period, affine_periods, &job);
+    stylize_parallel_for(count / period, affine_periods, &job);
     for (long i = count / period * period; i < count; i++) data[i] = data[i] * scale[i % channels] + shift[i % channels];
 }
 

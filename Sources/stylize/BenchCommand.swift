@@ -12,8 +12,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Frame sizes WIDTHxHEIGHT, comma-separated.")
     var sizes = "384x384,1280x720"
 
-    @Option(help: "Precisions to time, comma-separated (f32, bf16).")
-    var precisions = "f32,bf16"
+    @Option(help: "Precisions to time, comma-separated (f32, bf16, int8; int8 is left out by default where the CPU has no VNNI).")
+    var precisions = Precision.cpuHasVNNI ? "f32,bf16,int8" : "f32,bf16"
 
     @Option(help: "Timed runs per case, after one warm-up run.")
     var runs = 5
@@ -37,6 +37,10 @@ struct BenchCommand: ParsableCommand {
     }
 
     struct Report: Encodable {
+        /// The CPU, as /proc/cpuinfo names it.
+        var cpu: String
+        /// What `--precision auto` runs on this CPU, and why.
+        var auto: PrecisionChoice
         var results: [Result]
         var layers: [LayerResult]
     }
@@ -53,7 +57,7 @@ struct BenchCommand: ParsableCommand {
 
     func parsedPrecisions() throws -> [Precision] {
         try precisions.split(separator: ",").map {
-            guard let p = Precision(rawValue: String($0)), p != .auto else { throw ValidationError("bad precision \($0): use f32 or bf16") }
+            guard let p = Precision(rawValue: String($0)), p != .auto else { throw ValidationError("bad precision \($0): use f32, bf16 or int8") }
             return p
         }
     }
@@ -77,6 +81,8 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let stylizer = try models.load()
+            let auto = stylizer.transformer.precisionChoice()
+            if !json { print("\(PrecisionChoice.cpuModel): auto runs \(auto.precision.rawValue) (\(auto.reason))") }
             var results: [Result] = []
             func record(_ network: String, _ w: Int, _ h: Int, _ precision: String, _ times: [Double]) {
                 let sorted = times.sorted()
@@ -130,7 +136,7 @@ struct BenchCommand: ParsableCommand {
                     if !json { printLayers(rows) }
                 }
             }
-            if json { try printJSON(Report(results: results, layers: layerResults)) }
+            if json { try printJSON(Report(cpu: PrecisionChoice.cpuModel, auto: auto, results: results, layers: layerResults)) }
         }
     }
 
@@ -144,4 +150,6 @@ struct BenchCommand: ParsableCommand {
                          100 * row.medianMilliseconds / total))
         }
     }
+
 }
+

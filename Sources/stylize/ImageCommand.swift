@@ -49,6 +49,8 @@ struct ImageCommand: ParsableCommand {
     struct Summary: Encodable {
         var input: String, output: String, style: String, width: Int, height: Int
         var precision: String, strength: Double, size: Int?, styleSize: Int, preserveColors: Bool, seconds: Double
+        /// Why `auto` became `precision` on this CPU; nil when a precision was asked for.
+        var precisionReason: String?
     }
 
     func run() throws {
@@ -67,9 +69,10 @@ struct ImageCommand: ParsableCommand {
             try result.write(to: outputURL, overwrite: overwrite)
             if json {
                 try printJSON(Summary(input: input, output: output, style: spec.description, width: content.width, height: content.height,
-                                      precision: precision.resolved.rawValue, strength: strength, size: size,
+                                      precision: stylizer.transformer.resolve(precision).rawValue, strength: strength, size: size,
                                       styleSize: styleReading.styleSize, preserveColors: preserveColors,
-                                      seconds: Date().timeIntervalSince(started)))
+                                      seconds: Date().timeIntervalSince(started),
+                                      precisionReason: precision == .auto ? stylizer.transformer.precisionChoice().reason : nil))
             }
         }
     }

@@ -312,7 +312,7 @@ extension ProcessingOptions {
         }
         bar.finish()
         for warning in summary.warnings { FileHandle.standardError.write(Data("stylize: warning: \(warning)\n".utf8)) }
-        if json { try printJSON(JobSummary(summary, style: styleDescription, precision: precision.resolved)) }
+        if json { try printJSON(JobSummary(summary, style: styleDescription, precision: precision, stylizer: stylizer)) }
     }
 }
 
@@ -320,13 +320,16 @@ extension ProcessingOptions {
 struct JobSummary: Encodable {
     var input: String, output: String, frames: Int, seconds: Double, fps: Double
     var width: Int, height: Int, codec: String, streams: [String], style: String, precision: String
+    /// Why `auto` became `precision` on this CPU; nil when a precision was asked for.
+    var precisionReason: String?
     var damaged: Int, warnings: [String], peakMemoryMiB: Double
 
-    init(_ s: VideoSummary, style: String, precision: Precision) {
+    init(_ s: VideoSummary, style: String, precision: Precision, stylizer: Stylizer) {
         (input, output, frames, seconds, fps) = (s.input, s.output, s.frames, s.seconds, s.framesPerSecond)
         (width, height, codec, streams) = (s.width, s.height, s.videoCodec, s.streams)
         (damaged, warnings, peakMemoryMiB) = (s.damaged, s.warnings, s.peakMemoryMiB)
         self.style = style
-        self.precision = precision.rawValue
+        self.precision = stylizer.transformer.resolve(precision).rawValue
+        precisionReason = precision == .auto ? stylizer.transformer.precisionChoice().reason : nil
     }
 }

@@ -90,6 +90,41 @@ final class ModelFidelityTests: XCTestCase {
         }
     }
 
+    /// int8 against onnxruntime on the shipped int8 graph (content_*.int8.f32, made by
+    /// scripts/reference/make_int8_fixtures.py): at least 35 dB, and
+    /// about as far from the float reference as onnxruntime's int8 result is (27-31 dB).
+    func testTransformerInt8MatchesTheInt8Graph() throws {
+        XCTAssertTrue(Precision.cpuHasVNNI, "this CPU (or ONEDNN_MAX_CPU_ISA) has no VNNI: int8 cannot be checked here")
+        guard Precision.cpuHasVNNI else { return }
+        for name in ["content_96x96", "content_101x66"] {
+            let content = try Picture(contentsOf: TestSupport.fixture(name + ".png")).rgbImage
+            let vector = try StyleVector(TestSupport.floats("style_256.vector.f32"))
+            let worker = try stylizer.makeWorker(precision: .int8)
+            let output = try worker.stylize(content, stylizer.transformer.conditioning(for: vector))
+            let int8 = RGBImage(width: content.width, height: content.height, pixels: try TestSupport.floats(name + ".int8.f32"))
+            let float = RGBImage(width: content.width, height: content.height, pixels: try TestSupport.floats(name + ".stylized.f32"))
+            let (psnr, floatPSNR) = (output.psnr(int8), output.psnr(float))
+            print("transformer \(name) int8: \(String(format: "%.2f", psnr)) dB from onnxruntime's int8 graph, "
+                  + "\(String(format: "%.2f", floatPSNR)) dB from the float reference (onnxruntime int8: "
+                  + "\(String(format: "%.2f", int8.psnr(float))) dB), kernels \(Set(worker.convolutionKernels).sorted())")
+            XCTAssertGreaterThanOrEqual(psnr, 35)
+            XCTAssertLessThan(floatPSNR, 40, "\(name): as close to the float reference as a float engine; int8 was not used")
+            XCTAssertFalse(worker.convolutionKernels.contains { $0.contains("bf16") })
+        }
+    }
+
+    /// Without VNNI (ONEDNN_MAX_CPU_ISA=AVX2 in .ci/run), int8 is refused with the way out;
+    /// with it, it runs.
+    func testInt8IsRefusedWithoutVNNI() throws {
+        if Precision.cpuHasVNNI {
+            XCTAssertEqual(try stylizer.makeWorker(precision: .int8).precision, .int8)
+        } else {
+            XCTAssertThrowsError(try stylizer.makeWorker(precision: .int8)) { error in
+                XCTAssertTrue(error.localizedDescription.contains("needs VNNI"), error.localizedDescription)
+            }
+        }
+    }
+
     /// A worker reused across sizes and styles gives what a fresh worker gives.
     func testWorkerReuseAcrossSizesAndStyles() throws {
         let a = try Picture(contentsOf: TestSupport.fixture("content_96x96.png")).rgbImage

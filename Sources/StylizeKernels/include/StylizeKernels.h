@@ -9,6 +9,12 @@
 
 #include <stdint.h>
 
+#include "StylizeQuantized.h"
+
+/// Destination element types of the gathers: f32, bf16 (round to nearest even), or bytes (the
+/// value rounded to the nearest integer, ties to even, and clamped to 0...255).
+enum { STYLIZE_F32 = 0, STYLIZE_BF16 = 1, STYLIZE_U8 = 2 };
+
 /// Adds the sum and the sum of squares of every channel of `count` interleaved values
 /// (`count` a multiple of `channels`, at most 64 channels; f32, or bf16 with `source_bf16`)
 /// to `sum` and `sum_squares`.
@@ -18,7 +24,7 @@ void stylize_channel_moments(const void *src, int source_bf16, long count, int c
 /// at src + row_offsets[y] + column_offsets[x] (offsets in elements; f32, or bf16 with
 /// `source_bf16`), mapped through
 /// `scale`/`shift` per channel (both NULL: copied) and clamped at 0 when `relu` is set, written
-/// as f32 or, with `bf16`, as bf16 (round to nearest even).
+/// as the type `bf16` names (STYLIZE_F32, STYLIZE_BF16 or STYLIZE_U8).
 /// The destination is `width` pixels wide. With `destination_phases` Q > 1 it is stored
 /// space-to-depth: each stored pixel holds Q x Q destination pixels, pixel (y, x) at stored
 /// (y / Q, x / Q) with its channels at offset ((y % Q) * Q + x % Q) * channels; `width` and
@@ -42,8 +48,9 @@ typedef struct {
 /// instead: destination pixel (y, x) is the picture's pixel at row rows[y] and at the column
 /// whose RGB values stylize_gather would find at column_offsets[x] (3 * column), as
 /// (R, G, B) = to_rgb (3 rows of 4) * (Y, U, V, 1), clamped to [0, 1], its chroma interpolated
-/// at the pixel's position by Catmull-Rom cubics (edges held). `width`, `row_count` and
-/// `destination_phases` as in stylize_gather.
+/// at the pixel's position by Catmull-Rom cubics (edges held), and written as the type `bf16`
+/// names (as bytes, 255 times the value). `width`, `row_count` and `destination_phases` as in
+/// stylize_gather.
 void stylize_gather_yuv420(const stylize_yuv420 *picture, const float *to_rgb, const int32_t *rows, const int64_t *column_offsets,
                            int row_count, int width, int destination_phases, void *dst, int bf16);
 

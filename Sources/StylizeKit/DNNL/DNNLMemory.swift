@@ -1,12 +1,38 @@
 import CDNNL
 import Foundation
+import StylizeKernels
 
 /// Element types the networks use.
 enum DNNLDataType {
     case f32, bf16
+    /// Bytes: the int8 network's activations (its signed levels plus 128) and weights.
+    case u8, s8
 
-    var raw: dnnl_data_type_t { self == .f32 ? dnnl_f32 : dnnl_bf16 }
-    var size: Int { self == .f32 ? 4 : 2 }
+    var raw: dnnl_data_type_t {
+        switch self {
+        case .f32: dnnl_f32
+        case .bf16: dnnl_bf16
+        case .u8: dnnl_u8
+        case .s8: dnnl_s8
+        }
+    }
+
+    var size: Int {
+        switch self {
+        case .f32: 4
+        case .bf16: 2
+        case .u8, .s8: 1
+        }
+    }
+
+    /// The destination type code of StylizeKernels' gathers (STYLIZE_F32, ...).
+    var kernelType: Int32 {
+        switch self {
+        case .bf16: Int32(STYLIZE_BF16)
+        case .u8, .s8: Int32(STYLIZE_U8)
+        case .f32: Int32(STYLIZE_F32)
+        }
+    }
 }
 
 /// Builds a memory descriptor. `dims` are oneDNN's logical dims (N, C, H, W for activations).
@@ -67,8 +93,15 @@ final class DNNLMemory {
 
     var floats: UnsafeMutablePointer<Float> { data.assumingMemoryBound(to: Float.self) }
 
-    /// The element type (f32 or bf16; the networks use no other).
-    var elementType: DNNLDataType { desc.data_type == dnnl_bf16 ? .bf16 : .f32 }
+    /// The element type (the networks use no other than these four).
+    var elementType: DNNLDataType {
+        switch desc.data_type {
+        case dnnl_bf16: .bf16
+        case dnnl_u8: .u8
+        case dnnl_s8: .s8
+        default: .f32
+        }
+    }
 
     /// The C of an N, C, H, W memory.
     var channelCount: Int { Int(desc.dims.1) }

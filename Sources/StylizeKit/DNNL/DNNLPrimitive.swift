@@ -22,6 +22,13 @@ final class DNNLAttributes {
     }
 }
 
+extension DNNLAttributes {
+    /// Per-output-channel scales of an int8 primitive's result (mask: dimension 1, the channels).
+    func setOutputScales(_ scales: [Float]) throws {
+        try dnnlCheck(dnnl_primitive_attr_set_output_scales(handle, Int64(scales.count), 1 << 1, scales), "dnnl_primitive_attr_set_output_scales")
+    }
+}
+
 /// A primitive descriptor: the implementation oneDNN picked for one operation.
 final class DNNLPrimitiveDesc {
     let handle: dnnl_primitive_desc_t

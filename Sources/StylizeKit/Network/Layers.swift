@@ -26,9 +26,13 @@ final class ConvolutionLayer {
     ///   - outputType: the output's element type: f32, or bf16 where only StylizeKit's own
     ///     kernels read it (half the memory traffic).
     ///   - sharedOutput: where an output made here takes its bytes from (nil: its own buffer).
+    ///   - quantized: for the int8 network: the weights' per-output-channel steps and the
+    ///     roundings of input and output. Input and output are then bytes (levels plus 128), the
+    ///     weights int8, and the zero points are folded into the bias (every conv here is VALID,
+    ///     so no zero padding meets them).
     init(_ spec: ConvSpec, input: DNNLMemory, inputHeight: Int, inputWidth: Int, type: DNNLDataType,
          activation: ConvActivation, output: DNNLMemory? = nil, outputType: DNNLDataType = .f32,
-         sharedOutput: MemoryLender? = nil, stream: DNNLStream) throws {
+         sharedOutput: MemoryLender? = nil, quantized: QuantizedConv? = nil, stream: DNNLStream) throws {
         let engine = stream.engine
         name = spec.layerName
         let (o, i, kh, kw, g) = (spec.outputChannels, spec.inputChannels, spec.kernelHeight, spec.kernelWidth, spec.groups)
@@ -41,7 +45,7 @@ final class ConvolutionLayer {
         flops = 2 * Double(outputHeight * outputWidth * o * (i / g) * kh * kw)
         let weightDims = g == 1 ? [o, i, kh, kw] : [g, o / g, i / g, kh, kw]
         let srcDesc = try dnnlMemoryDesc([1, i, inputHeight, inputWidth], type.raw, dnnl_nhwc)
-        let weightsAny = try dnnlMemoryDesc(weightDims, type.raw, dnnl_format_tag_any)
+        let weightsAny = try dnnlMemoryDesc(weightDims, quantized == nil ? type.raw : dnnl_s8, dnnl_format_tag_any)
         let biasDesc = try dnnlMemoryDesc([o], dnnl_f32, dnnl_x)
         let dstDesc = try dnnlMemoryDesc([1, o, outputHeight, outputWidth], outputType.raw, dnnl_nhwc)
 
@@ -52,6 +56,18 @@ final class ConvolutionLayer {
             [sh, sw].map(Int64.init), [spec.padTop, spec.padLeft].map(Int64.init),
             [spec.padBottom, spec.padRight].map(Int64.init)), "dnnl_convolution_forward_desc_init(\(spec.name))")
         let attributes = try DNNLAttributes()
+        var biasValues = spec.bias
+        var userWeights = try DNNLMemory(f32: weightDims, tag: g == 1 ? dnnl_oihw : dnnl_goihw, engine: engine)
+        if let quantized {
+            precondition(g == 1 && spec.padTop + spec.padLeft + spec.padBottom + spec.padRight == 0, "int8 convs are VALID and ungrouped")
+            let levels = quantized.levels(spec)
+            try attributes.setOutputScales(quantized.outputScales)
+            biasValues = quantized.bias(spec, levels: levels)
+            userWeights = try DNNLMemory(dnnlMemoryDesc(weightDims, dnnl_s8, dnnl_oihw), engine: engine)
+            levels.withUnsafeBytes { userWeights.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        } else {
+            userWeights.write(spec.weights.values)
+        }
         switch activation {
         case .none: break
         case .relu: try attributes.setPostOp(dnnl_eltwise_relu)
@@ -62,13 +78,11 @@ final class ConvolutionLayer {
         }
         implementation = pd.implementation
 
-        // Weights: ONNX OIHW (goihw for grouped) f32 -> whatever the implementation picked.
-        let userWeights = try DNNLMemory(f32: weightDims, tag: g == 1 ? dnnl_oihw : dnnl_goihw, engine: engine)
-        userWeights.write(spec.weights.values)
+        // Weights: ONNX OIHW (goihw for grouped) f32 or int8 -> whatever the implementation picked.
         let weights = try DNNLMemory(pd.memoryDesc(dnnl_query_weights_md), engine: engine)
         try DNNLPrimitive.reorder(userWeights, into: weights, stream: stream)
         let bias = try DNNLMemory(biasDesc, engine: engine)
-        bias.write(spec.bias)
+        bias.write(biasValues)
         if let output {
             self.output = output
         } else if let sharedOutput {

@@ -65,12 +65,21 @@ struct PaddingGather {
 
     /// Writes the gathered copy of `source` (of `sourceType`; through `norm` and, with `relu`,
     /// clamped at 0) into `destination` as `type`.
+    /// Without a norm, values are multiplied by `factor` (255 for the int8 network's input bytes).
     func run(from source: UnsafeRawPointer, sourceType: DNNLDataType = .f32, to destination: UnsafeMutableRawPointer, type: DNNLDataType,
-             norm: FusedStyleNorm? = nil, relu: Bool = false) {
-        let scale = norm?.scale ?? [Float](repeating: 1, count: channels), shift = norm?.shift ?? [Float](repeating: 0, count: channels)
+             norm: FusedStyleNorm? = nil, relu: Bool = false, factor: Float = 1) {
+        let scale = norm?.scale ?? [Float](repeating: factor, count: channels), shift = norm?.shift ?? [Float](repeating: 0, count: channels)
         precondition(scale.count == channels && shift.count == channels)
         stylize_gather(source, sourceType == .bf16 ? 1 : 0, rowOffsets, columnOffsets, Int32(channels), Int32(outputHeight),
-                       Int32(outputWidth), Int32(destinationPhases), scale, shift, relu ? 1 : 0, destination, type == .bf16 ? 1 : 0)
+                       Int32(outputWidth), Int32(destinationPhases), scale, shift, relu ? 1 : 0, destination, type.kernelType)
+    }
+
+    /// The copy of a layer of bytes (the int8 network's), each value mapped through its
+    /// channel's 256-entry `table` when there is one.
+    func run(bytes source: UnsafeRawPointer, to destination: UnsafeMutableRawPointer, table: [UInt8]?) {
+        precondition(table == nil || table!.count == channels * 256)
+        stylize_gather_u8(source.assumingMemoryBound(to: UInt8.self), rowOffsets, columnOffsets, Int32(channels), Int32(outputHeight),
+                          Int32(outputWidth), Int32(destinationPhases), table, destination.assumingMemoryBound(to: UInt8.self))
     }
 
     /// The same copy of a 3-channel picture read from an 8-bit 4:2:0 frame (`picture`, through
@@ -80,7 +89,7 @@ struct PaddingGather {
         precondition(channels == 3 && sourcePhases == 1)
         withUnsafePointer(to: picture) {
             stylize_gather_yuv420($0, conversion.toRGB, rows, columnOffsets, Int32(outputHeight), Int32(outputWidth),
-                                  Int32(destinationPhases), destination, type == .bf16 ? 1 : 0)
+                                  Int32(destinationPhases), destination, type.kernelType)
         }
     }
 }

@@ -25,6 +25,10 @@ public final class StyleTransformer: Sendable {
     let norms: [StyleNormSpec]
     let epsilon: Float
     let engine: DNNLEngine
+    /// The roundings of the shipped int8 graph, for `--precision int8`.
+    let quantized: QuantizedTransformer
+    /// What `.auto` stands for, decided on first use (`PrecisionProbe`).
+    private let autoChoice = Locked<PrecisionChoice?>(nil)
 
     /// Output sides are multiples of this (two stride-2 convs, two x2 upsamplings).
     public static let stride = 4
@@ -56,9 +60,27 @@ public final class StyleTransformer: Sendable {
             throw StylizeError.modelDamaged(path: model.path, reason: "StyleNorm epsilon is not a positive scalar")
         }
         epsilon = eps.values[0]
+        quantized = try QuantizedTransformer(model, epsilon: epsilon)
         guard contract.first?.inputChannels == 3, expand.last?.outputChannels == 3 else {
             throw StylizeError.modelDamaged(path: model.path, reason: "the transformer does not map RGB to RGB")
         }
+    }
+
+    /// What `Precision.auto` stands for on this CPU and why: measured the first time it is
+    /// asked for on this machine and build (a fraction of a second), then read from the models'
+    /// cache folder. Workers made at once wait for the one measurement.
+    public func precisionChoice() -> PrecisionChoice {
+        autoChoice.withLock { choice in
+            if let choice { return choice }
+            let made = PrecisionProbe.choose(self)
+            choice = made
+            return made
+        }
+    }
+
+    /// `precision` made concrete: `.auto` as `precisionChoice()` says, others as they are.
+    public func resolve(_ precision: Precision) -> Precision {
+        precision == .auto ? precisionChoice().precision : precision
     }
 
     /// Gamma and beta of every StyleNorm layer for `vector`: computed once per vector, then
@@ -71,7 +93,18 @@ public final class StyleTransformer: Sendable {
                 return sum
             }
         }
-        return StyleConditioning(vector: vector, gammas: norms.map { apply($0.gamma) }, betas: norms.map { apply($0.beta) })
+        // The int8 graph rounds the vector, and each gamma and beta, to its own steps.
+        let rounded = StyleVector(unchecked: vector.values.map(quantized.vector.round))
+        func applyRounded(_ conv: ConvSpec, _ rounding: Quantization) -> [Float] {
+            (0..<conv.outputChannels).map { c in
+                var sum = conv.bias[c]
+                for k in 0..<StyleVector.dimension { sum += conv.weights.values[c * StyleVector.dimension + k] * rounded.values[k] }
+                return rounding.round(sum)
+            }
+        }
+        return StyleConditioning(vector: vector, gammas: norms.map { apply($0.gamma) }, betas: norms.map { apply($0.beta) },
+                                 int8Gammas: zip(norms, quantized.gammas).map { applyRounded($0.gamma, $1) },
+                                 int8Betas: zip(norms, quantized.betas).map { applyRounded($0.beta, $1) })
     }
 }
 
@@ -80,11 +113,16 @@ public final class StyleConditioning: Sendable {
     public let vector: StyleVector
     let gammas: [[Float]]
     let betas: [[Float]]
+    /// The same, rounded as the int8 graph rounds them (`--precision int8`).
+    let int8Gammas: [[Float]]
+    let int8Betas: [[Float]]
 
-    init(vector: StyleVector, gammas: [[Float]], betas: [[Float]]) {
+    init(vector: StyleVector, gammas: [[Float]], betas: [[Float]], int8Gammas: [[Float]], int8Betas: [[Float]]) {
         self.vector = vector
         self.gammas = gammas
         self.betas = betas
+        self.int8Gammas = int8Gammas
+        self.int8Betas = int8Betas
     }
 }
 
@@ -99,7 +137,7 @@ public final class TransformerWorker {
     /// of the cores, so that they do not fight for them.
     public let threads: Int?
     private let stream: DNNLStream
-    private var plan: TransformerPlan?
+    private var plan: (any TransformerRunning)?
 
     /// The kernel oneDNN chose for each conv of the frame size last run, in network order
     /// ("brgconv:avx512_core_bf16", ...); empty before the first frame.
@@ -107,7 +145,10 @@ public final class TransformerWorker {
 
     public init(_ transformer: StyleTransformer, precision: Precision, threads: Int? = nil) throws {
         self.transformer = transformer
-        self.precision = precision.resolved
+        self.precision = transformer.resolve(precision)
+        guard self.precision != .int8 || Precision.cpuHasVNNI else {
+            throw StylizeError.invalidArgument("--precision int8 needs VNNI (AVX512-VNNI or AVX-VNNI), which this CPU lacks; use --precision f32")
+        }
         self.threads = threads
         stream = try DNNLStream(engine: transformer.engine)
     }
@@ -135,7 +176,7 @@ public final class TransformerWorker {
 
     /// The plan for frames of `width` x `height`, made when the size changes; also sets the
     /// calling thread's thread count for the frame about to run.
-    private func plan(width: Int, height: Int) throws -> TransformerPlan {
+    private func plan(width: Int, height: Int) throws -> any TransformerRunning {
         guard min(width, height) >= StyleTransformer.minimumSide else {
             throw StylizeError.invalidArgument("the image is too small (\(width)x\(height)); both sides need at least \(StyleTransformer.minimumSide) pixels")
         }
@@ -148,9 +189,11 @@ public final class TransformerWorker {
         if plan?.width != width || plan?.height != height {
             plan = nil  // free the old size's buffers before allocating the new ones
             do {
-                plan = try TransformerPlan(transformer, width: width, height: height, type: precision.dataType, stream: stream)
-            } catch StylizeError.dnnl(let call, let status) where status == Int(dnnl_unimplemented.rawValue) && precision == .bf16 {
-                throw StylizeError.invalidArgument("this CPU cannot run bf16 convolutions (\(call)); use --precision f32")
+                plan = precision == .int8
+                    ? try QuantizedTransformerPlan(transformer, transformer.quantized, width: width, height: height, stream: stream)
+                    : try TransformerPlan(transformer, width: width, height: height, type: precision.dataType, stream: stream)
+            } catch StylizeError.dnnl(let call, let status) where status == Int(dnnl_unimplemented.rawValue) && precision != .f32 {
+                throw StylizeError.invalidArgument("this CPU cannot run \(precision.rawValue) convolutions (\(call)); use --precision f32")
             }
         }
         return plan!
@@ -174,6 +217,21 @@ public struct TransformerStepTiming: Sendable, Encodable {
     public var milliseconds: Double
 }
 
+/// A transformer laid out for one frame size, in one precision.
+protocol TransformerRunning: AnyObject {
+    var width: Int { get }
+    var height: Int { get }
+    /// The kernel oneDNN chose for each conv, in network order.
+    var convolutionKernels: [String] { get }
+    /// Runs the network on `image` (of the plan's size). With `profile`, each step is waited
+    /// for and reported with its milliseconds.
+    func run(_ image: consuming RGBImage, _ conditioning: StyleConditioning,
+             profile: ((_ step: String, _ flops: Double, _ milliseconds: Double) -> Void)?) throws -> RGBImage
+    /// Runs the network on a 4:2:0 frame of the plan's size and writes its output into another.
+    func run(_ frame: Frame, _ conversion: YUV420Conversion, _ conditioning: StyleConditioning,
+             into output: Frame, _ outputConversion: YUV420Conversion) throws
+}
+
 /// The transformer laid out for one frame size: buffers, gathers and primitives in order.
 ///
 /// Where oneDNN's kernels waste most of each vector on few channels at full resolution, the
@@ -186,7 +244,7 @@ public struct TransformerStepTiming: Sendable, Encodable {
 /// Layers stay in those layouts; the gathers that pad them for the next conv read through them.
 /// The expanding StyleNorms are measured by a kernel and applied by the next gather
 /// (`FusedStyleNorm`); the trunk's, at 32 channels, are oneDNN's batch norm.
-final class TransformerPlan {
+final class TransformerPlan: TransformerRunning {
     let width: Int, height: Int
     private let stream: DNNLStream
     private let type: DNNLDataType

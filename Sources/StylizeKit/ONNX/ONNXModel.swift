@@ -116,6 +116,27 @@ final class ONNXModel {
                         padTop: pads[0], padLeft: pads[1], padBottom: pads[2], padRight: pads[3])
     }
 
+    /// The step and zero point of the QuantizeLinear node that writes `output`: where the int8
+    /// graph rounds an activation (`--precision int8` rounds at the same places).
+    func quantization(of output: String) throws -> Quantization {
+        guard let node = nodes.first(where: { $0.opType == "QuantizeLinear" && $0.output.first == output }), node.input.count >= 3,
+              let scale = constants[node.input[1]]?.values, let zero = constants[node.input[2]]?.values,
+              scale.count == 1, zero.count == 1, scale[0] > 0, scale[0].isFinite, (-128...127).contains(zero[0]) else {
+            throw StylizeError.modelDamaged(path: path, reason: "no int8 QuantizeLinear writes \(output)")
+        }
+        return Quantization(scale: scale[0], zeroPoint: Int(zero[0]))
+    }
+
+    /// The per-output-channel steps of the int8 weights `name` (symmetric: zero point 0).
+    func weightScales(_ name: String) throws -> [Float] {
+        guard let node = nodes.first(where: { $0.opType == "DequantizeLinear" && $0.input.first == name }), node.input.count >= 2,
+              let scale = constants[node.input[1]]?.values, scale.allSatisfy({ $0 > 0 && $0.isFinite }),
+              node.input.count < 3 || constants[node.input[2]]?.values.allSatisfy({ $0 == 0 }) == true else {
+            throw StylizeError.modelDamaged(path: path, reason: "\(name) are not symmetric int8 weights")
+        }
+        return scale
+    }
+
     /// The constant input of the first node of type `op` whose output starts with `outputPrefix`.
     func constantInput(op: String, outputPrefix: String) throws -> FloatTensor {
         for node in nodes where node.opType == op && node.output.contains(where: { $0.hasPrefix(outputPrefix) }) {

@@ -1,0 +1,216 @@
+import CDNNL
+import Foundation
+import StylizeKernels
+
+/// The int8 transformer (`QuantizedTransformer`) laid out for one frame size. Activations are
+/// bytes from the first gather to the last conv; the first and last 9x9 convs run
+/// space-to-depth as in `TransformerPlan` (a rearrangement of the int8 weights, exact). The two
+/// upsampling convs run at full resolution on gathered copies: their phase form sums weights,
+/// which leaves int8's range.
+final class QuantizedTransformerPlan: TransformerRunning {
+    let width: Int, height: Int
+    private let stream: DNNLStream
+    private let inputGather: PaddingGather
+    private let inputPadded: DNNLMemory
+    private let outputGather: PaddingGather
+    private var steps: [TransformerPlan.Step] = []
+    /// The output's values (f32, space-to-depth), as the float plan leaves them.
+    private let result: DNNLMemory
+    private let buffers: [SharedBuffer]
+    let convolutionKernels: [String]
+    /// The style the frame being run is in; its gammas and betas enter each norm's table.
+    private let current = CurrentConditioning()
+
+    final class CurrentConditioning {
+        var conditioning: StyleConditioning?
+        /// Each StyleNorm's table for the frame being run, in network order.
+        var tables: [[UInt8]] = []
+    }
+
+    static let blockSide = TransformerPlan.blockSide
+
+    init(_ net: StyleTransformer, _ q: QuantizedTransformer, width: Int, height: Int, stream: DNNLStream) throws {
+        self.width = width
+        self.height = height
+        self.stream = stream
+        let engine = stream.engine
+        let h4 = (height + 3) / 4 * 4, w4 = (width + 3) / 4 * 4
+        let block = Self.blockSide
+        let padded = SharedBuffer(), outputs = SharedBuffer()
+        buffers = [padded, outputs]
+        let current = self.current
+        current.tables = Array(repeating: [], count: q.residual.count * 2 + q.expand.count)
+        func paddedMemory(_ gather: PaddingGather) throws -> DNNLMemory {
+            let p = gather.destinationPhases
+            return try DNNLMemory(dnnlMemoryDesc([1, gather.channels * p * p, gather.outputHeight / p, gather.outputWidth / p], dnnl_u8, dnnl_nhwc),
+                                  engine: engine, in: padded)
+        }
+        var steps: [TransformerPlan.Step] = []
+        var kernels: [String] = []
+        /// The gather of `source` (through norm table `table`, if any) and the conv that reads it.
+        func convolution(_ spec: ConvSpec, _ quantized: QuantizedConv, gather: PaddingGather, from source: DNNLMemory, table: Int?,
+                         output: DNNLMemory? = nil, label: String) throws -> ConvolutionLayer {
+            let paddedInput = try paddedMemory(gather)
+            let p = gather.destinationPhases
+            let layer = try ConvolutionLayer(spec, input: paddedInput, inputHeight: gather.outputHeight / p, inputWidth: gather.outputWidth / p,
+                                             type: .u8, activation: .none, output: output, outputType: .u8,
+                                             sharedOutput: output == nil ? outputs : nil, quantized: quantized, stream: stream)
+            steps.append(TransformerPlan.Step("\(label): pad\(table == nil ? "" : " + norm")") {
+                try stream.wait()
+                gather.run(bytes: source.data, to: paddedInput.data, table: table.map { current.tables[$0] })
+            })
+            steps.append(TransformerPlan.Step(label, flops: layer.flops) { try layer.execute(stream) })
+            kernels.append(layer.implementation)
+            return layer
+        }
+        /// The histogram of a conv's output and the table of norm `index` made from it.
+        func normTable(_ layer: ConvolutionLayer, _ norm: QuantizedStyleNorm, index: Int, channels: Int) {
+            let output = layer.output, count = layer.outputHeight * layer.outputWidth * channels
+            steps.append(TransformerPlan.Step("\(layer.name): norm table") {
+                try stream.wait()
+                var counts = [UInt64](repeating: 0, count: channels * 256)
+                stylize_channel_histogram(output.data.assumingMemoryBound(to: UInt8.self), count, Int32(channels), &counts)
+                let c = current.conditioning!
+                current.tables[index] = norm.table(counts: counts, gamma: c.int8Gammas[index], beta: c.int8Betas[index])
+            })
+        }
+
+        // Input: reflect-padded to a multiple of 4, then by 4, space-to-depth, as bytes.
+        let first = net.contract[0]
+        let firstPad = first.kernelHeight / 2
+        let rows4 = (0..<h4).map { PaddingGather.reflect($0, height) }
+        let columns4 = (0..<w4).map { PaddingGather.reflect($0, width) }
+        inputGather = PaddingGather(rows: (-firstPad..<(h4 + firstPad)).map { Int32(rows4[PaddingGather.reflect($0, h4)]) },
+                                    columns: (-firstPad..<(w4 + firstPad)).map { Int32(columns4[PaddingGather.reflect($0, w4)]) },
+                                    channels: 3, sourceWidth: width, destinationPhases: block)
+        inputPadded = try paddedMemory(inputGather)
+        guard q.input.scale == 1 / 255, q.input.zeroPoint == -128 else {
+            throw StylizeError.modelDamaged(path: "transformer", reason: "the int8 input is not the picture's bytes")
+        }
+        let firstLayer = try ConvolutionLayer(first.spaceToDepth(block), input: inputPadded,
+                                              inputHeight: inputGather.outputHeight / block, inputWidth: inputGather.outputWidth / block,
+                                              type: .u8, activation: .none, outputType: .u8, sharedOutput: outputs,
+                                              quantized: q.contract[0].spaceToDepth(block), stream: stream)
+        steps.append(TransformerPlan.Step("\(first.layerName) (space-to-depth \(block))", flops: firstLayer.flops) { try firstLayer.execute(stream) })
+        kernels.append(firstLayer.implementation)
+        var (layer, phases) = (firstLayer, block)
+        for (index, spec) in net.contract.enumerated().dropFirst() {
+            let (h, w) = (layer.outputHeight * phases, layer.outputWidth * phases)
+            let gather = PaddingGather.reflect(height: h, width: w, pad: spec.kernelHeight / 2, channels: spec.inputChannels, sourcePhases: phases)
+            let isTrunk = index == net.contract.count - 1
+            let output = isTrunk ? try DNNLMemory(dnnlMemoryDesc([1, spec.outputChannels, (h - 1) / 2 + 1, (w - 1) / 2 + 1], dnnl_u8, dnnl_nhwc),
+                                                  engine: engine) : nil
+            layer = try convolution(spec, q.contract[index], gather: gather, from: layer.output, table: nil, output: output, label: spec.layerName)
+            phases = 1
+        }
+
+        let trunk = layer.output
+        let (qh, qw) = (layer.outputHeight, layer.outputWidth)
+        let channels = net.residual[0].0.outputChannels
+        let scratch = try DNNLMemory(dnnlMemoryDesc([1, channels, qh, qw], dnnl_u8, dnnl_nhwc), engine: engine)
+        for (i, (conv1, conv2)) in net.residual.enumerated() {
+            let b = q.residual[i]
+            let pad = PaddingGather.reflect(height: qh, width: qw, pad: 1, channels: channels)
+            let a = try convolution(conv1, b.conv1, gather: pad, from: trunk, table: nil, output: scratch, label: conv1.layerName)
+            normTable(a, b.norm1, index: 2 * i, channels: channels)
+            let c = try convolution(conv2, b.conv2, gather: pad, from: scratch, table: 2 * i, output: scratch, label: conv2.layerName)
+            normTable(c, b.norm2, index: 2 * i + 1, channels: channels)
+            let sums = q.sumTable(i), count = qh * qw * channels, tableIndex = 2 * i + 1
+            steps.append(TransformerPlan.Step("\(conv2.layerName): add") {
+                stylize_add_u8(trunk.data.assumingMemoryBound(to: UInt8.self), scratch.data.assumingMemoryBound(to: UInt8.self), count,
+                               Int32(channels), current.tables[tableIndex], sums)
+            })
+        }
+
+        // Expanding: nearest x2 then reflect 1, gathered at full resolution, for the first two;
+        // the last one space-to-depth.
+        var (source, h, w) = (trunk, qh, qw)
+        var table: Int?
+        let first2 = q.residual.count * 2
+        for (k, spec) in net.expand.enumerated() {
+            let last = k == net.expand.count - 1
+            let gather: PaddingGather
+            if last {
+                gather = PaddingGather.reflect(height: h, width: w, pad: spec.kernelHeight / 2, channels: spec.inputChannels, destinationPhases: block)
+            } else {
+                let (h2, w2) = (2 * h, 2 * w)
+                gather = PaddingGather(rows: (-1..<(h2 + 1)).map { Int32(PaddingGather.reflect($0, h2) / 2) },
+                                       columns: (-1..<(w2 + 1)).map { Int32(PaddingGather.reflect($0, w2) / 2) },
+                                       channels: spec.inputChannels, sourceWidth: w)
+                (h, w) = (h2, w2)
+            }
+            let layer = try convolution(last ? spec.spaceToDepth(block) : spec, last ? q.expand[k].spaceToDepth(block) : q.expand[k],
+                                        gather: gather, from: source, table: table,
+                                        label: spec.layerName + (last ? " (space-to-depth \(block))" : " (x2)"))
+            if !last { normTable(layer, q.expandNorms[k], index: first2 + k, channels: spec.outputChannels) }
+            (source, table) = (layer.output, first2 + k)
+        }
+        guard h == h4, w == w4 else {
+            throw StylizeError.modelDamaged(path: "transformer", reason: "output is \(w)x\(h), expected \(w4)x\(h4)")
+        }
+        // The last StyleNorm, the sigmoid and its rounding: one table to floats.
+        let stored = 3 * block * block, pixels = h4 * w4 / (block * block)
+        let result = try DNNLMemory(f32: [1, stored, h4 / block, w4 / block], tag: dnnl_nhwc, engine: engine)
+        let lastOutput = source, lastIndex = first2 + net.expand.count - 1
+        steps.append(TransformerPlan.Step("output: norm + sigmoid") {
+            try stream.wait()
+            var counts = [UInt64](repeating: 0, count: stored * 256)
+            stylize_channel_histogram(lastOutput.data.assumingMemoryBound(to: UInt8.self), pixels * stored, Int32(stored), &counts)
+            // Stored channel (phase, c) holds channel c of one of the 16 pixels of a block.
+            var rgb = [UInt64](repeating: 0, count: 3 * 256)
+            for phase in 0..<(block * block) {
+                for i in 0..<(3 * 256) { rgb[i] += counts[phase * 3 * 256 + i] }
+            }
+            let conditioning = current.conditioning!
+            let values = q.outputTable(counts: rgb, gamma: conditioning.int8Gammas[lastIndex], beta: conditioning.int8Betas[lastIndex])
+            let table = Array(repeatElement(values, count: block * block).joined())
+            stylize_lookup_f32(lastOutput.data.assumingMemoryBound(to: UInt8.self), pixels * stored, Int32(stored), table, result.floats)
+        })
+        outputGather = PaddingGather(rows: (0..<height).map(Int32.init), columns: (0..<width).map(Int32.init), channels: 3,
+                                     sourceWidth: w4, sourcePhases: block)
+        self.result = result
+        try padded.allocate()
+        try outputs.allocate()
+        self.steps = steps
+        convolutionKernels = kernels
+    }
+
+    func run(_ image: consuming RGBImage, _ conditioning: StyleConditioning,
+             profile: ((_ step: String, _ flops: Double, _ milliseconds: Double) -> Void)?) throws -> RGBImage {
+        current.conditioning = conditioning
+        var clock = profile.map { _ in DispatchTime.now().uptimeNanoseconds }
+        func lap(_ name: String, flops: Double = 0) throws {
+            guard let start = clock else { return }
+            try stream.wait()
+            let now = DispatchTime.now().uptimeNanoseconds
+            profile?(name, flops, Double(now - start) / 1e6)
+            clock = now
+        }
+        image.pixels.withUnsafeBufferPointer { inputGather.run(from: $0.baseAddress!, to: inputPadded.data, type: .u8, factor: 255) }
+        _ = consume image
+        try lap("input: pad")
+        for step in steps {
+            try step.body()
+            try lap(step.name, flops: step.flops)
+        }
+        try stream.wait()
+        let count = width * height * 3
+        let pixels = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            outputGather.run(from: result.data, to: UnsafeMutableRawPointer(buffer.baseAddress!), type: .f32)
+            initialized = count
+        }
+        try lap("output: crop")
+        return RGBImage(width: width, height: height, pixels: pixels)
+    }
+
+    func run(_ frame: Frame, _ conversion: YUV420Conversion, _ conditioning: StyleConditioning,
+             into output: Frame, _ outputConversion: YUV420Conversion) throws {
+        current.conditioning = conditioning
+        inputGather.run(from: conversion.picture(of: frame), conversion: conversion, to: inputPadded.data, type: .u8)
+        for step in steps { try step.body() }
+        try stream.wait()
+        var picture = outputConversion.picture(of: output)
+        stylize_yuv420_from_phases(result.floats, Int32(Self.blockSide), Int32((width + Self.blockSide - 1) / Self.blockSide),
+                                   outputConversion.toYUV, &picture)
+    }
+}
