@@ -75,7 +75,7 @@ extern "C" int stylize_flow_compute(stylize_flow *flow, const uint8_t *from, con
 // Moves `count` values of `out` towards `moved` by `weight` times the difference, each by at most
 // `max_change`; keeps each change in fixed point (`to_fixed` steps of 1) and returns the sum of
 // their squares.
-STYLIZE_CLONED static float blend_row(float *out, const float *moved, const float *weight, short *change, int count, float max_change,
+static inline __attribute__((always_inline)) float blend_row_body(float *out, const float *moved, const float *weight, short *change, int count, float max_change,
                               float to_fixed) {
     // Sixteen partial sums, so that the loop runs on vectors.
     float sums[16] = {0};
@@ -100,16 +100,19 @@ STYLIZE_CLONED static float blend_row(float *out, const float *moved, const floa
     for (float s : sums) sum += s;
     return sum;
 }
+STYLIZE_CLONES(STYLIZE_STATIC, float, blend_row, (float *out, const float *moved, const float *weight, short *change, int count, float max_change,
+                              float to_fixed), (out, moved, weight, change, count, max_change, to_fixed))
 
 // Takes `factor` of each kept change back out of `out`.
-STYLIZE_CLONED static void take_back(float *out, const short *change, long count, float factor) {
+static inline __attribute__((always_inline)) void take_back_body(float *out, const short *change, long count, float factor) {
     for (long i = 0; i < count; i++) out[i] -= factor * (float)change[i];
 }
+STYLIZE_CLONES(STYLIZE_STATIC, void, take_back, (float *out, const short *change, long count, float factor), (out, change, count, factor))
 
 // Where each pixel of rows `y0` to `y1` was in the previous frame (`map`), and its weight, once
 // per value, so that the blend is one flat loop (`weight`): `strength` times the trust, 0 where
 // the position falls outside the frame. `flow` and `trust` hold the scaled-up rows from `r0`.
-STYLIZE_CLONED static void positions(const cv::Mat &flow, const cv::Mat &trust, int r0, int y0, int y1, int width, int height, float scale,
+static inline __attribute__((always_inline)) void positions_body(const cv::Mat &flow, const cv::Mat &trust, int r0, int y0, int y1, int width, int height, float scale,
                              float strength, cv::Mat &map, cv::Mat &weight) {
     const float last_x = (float)(width - 1), last_y = (float)(height - 1);
     const int up_width = flow.cols;
@@ -128,6 +131,8 @@ STYLIZE_CLONED static void positions(const cv::Mat &flow, const cv::Mat &trust, 
         }
     }
 }
+STYLIZE_CLONES(STYLIZE_STATIC, void, positions, (const cv::Mat &flow, const cv::Mat &trust, int r0, int y0, int y1, int width, int height, float scale,
+                             float strength, cv::Mat &map, cv::Mat &weight), (flow, trust, r0, y0, y1, width, height, scale, strength, map, weight))
 
 extern "C" int stylize_flow_warp_blend(stylize_flow *scratch, const float *previous, const float *backward, const float *trust,
                                        int low_width, int low_height, int scale, int width, int height, float strength, float max_change,
@@ -193,16 +198,18 @@ static inline __attribute__((always_inline)) void plane_apply(T *out, const shor
     }
 }
 
-STYLIZE_CLONED static void plane_apply_8(uint8_t *out, const short *change, int count, float factor, float maximum) {
+static inline __attribute__((always_inline)) void plane_apply_8_body(uint8_t *out, const short *change, int count, float factor, float maximum) {
     plane_apply(out, change, count, factor, maximum);
 }
-STYLIZE_CLONED static void plane_apply_16(uint16_t *out, const short *change, int count, float factor, float maximum) {
+STYLIZE_CLONES(STYLIZE_STATIC, void, plane_apply_8, (uint8_t *out, const short *change, int count, float factor, float maximum), (out, change, count, factor, maximum))
+static inline __attribute__((always_inline)) void plane_apply_16_body(uint16_t *out, const short *change, int count, float factor, float maximum) {
     plane_apply(out, change, count, factor, maximum);
 }
+STYLIZE_CLONES(STYLIZE_STATIC, void, plane_apply_16, (uint16_t *out, const short *change, int count, float factor, float maximum), (out, change, count, factor, maximum))
 
 // Row `row` of the flow and the trust at the low scale, scaled up to a plane's width (bilinear,
 // by the column tables), into three rows: dx, dy and trust.
-STYLIZE_CLONED static void widen_row(const float *flow, const float *trust, const int *left, const int *right, const float *across, int width,
+static inline __attribute__((always_inline)) void widen_row_body(const float *flow, const float *trust, const int *left, const int *right, const float *across, int width,
                              float *dx, float *dy, float *t) {
     for (int x = 0; x < width; x++) {
         const int l = left[x], r = right[x];
@@ -212,6 +219,8 @@ STYLIZE_CLONED static void widen_row(const float *flow, const float *trust, cons
         t[x] = trust[l] + (trust[r] - trust[l]) * w;
     }
 }
+STYLIZE_CLONES(STYLIZE_STATIC, void, widen_row, (const float *flow, const float *trust, const int *left, const int *right, const float *across, int width,
+                             float *dx, float *dy, float *t), (flow, trust, left, right, across, width, dx, dy, t))
 
 // One plane row's blend, before the frame limit: for each sample, where it was in the previous
 // frame (the flow of the two widened low rows around the row, `a` above and `b` below, `down` of
@@ -233,7 +242,7 @@ static inline float lerp(float a, float b, float t) { return a + (b - a) * t; }
 // left of its four neighbours, `x0` and `y0`, and how far past it, `fx` and `fy`) and its
 // weight; the previous plane sampled there (`moved`); the changes. `row_blend` says what each
 // computes.
-STYLIZE_CLONED static void row_positions(const row_blend &job, int width, int height, int from, int to, int *x0, int *y0, float *fx,
+static inline __attribute__((always_inline)) void row_positions_body(const row_blend &job, int width, int height, int from, int to, int *x0, int *y0, float *fx,
                                  float *fy, float *weight) {
     const float last_x = (float)(width - 1), last_y = (float)(height - 1);
     const int most_x = std::max(width - 2, 0), most_y = std::max(height - 2, 0);
@@ -250,6 +259,8 @@ STYLIZE_CLONED static void row_positions(const row_blend &job, int width, int he
         fy[x] = cy - (float)iy;
     }
 }
+STYLIZE_CLONES(STYLIZE_STATIC, void, row_positions, (const row_blend &job, int width, int height, int from, int to, int *x0, int *y0, float *fx,
+                                 float *fy, float *weight), (job, width, height, from, to, x0, y0, fx, fy, weight))
 
 // One component: the four neighbours' offsets from the plane's start, on vectors.
 template <typename T>
@@ -266,14 +277,18 @@ static inline __attribute__((always_inline)) void samples_of(const uint8_t *__re
         moved[x] = lerp(top, bottom, fy[x]);
     }
 }
-STYLIZE_CLONED static void samples_8(const uint8_t *data, int linesize, int width, int height, const int *x0, const int *y0, const float *fx,
+static inline __attribute__((always_inline)) void samples_8_body(const uint8_t *data, int linesize, int width, int height, const int *x0, const int *y0, const float *fx,
                              const float *fy, int from, int to, float *moved) {
     samples_of<uint8_t>(data, linesize, width, height, x0, y0, fx, fy, from, to, moved);
 }
-STYLIZE_CLONED static void samples_16(const uint8_t *data, int linesize, int width, int height, const int *x0, const int *y0, const float *fx,
+STYLIZE_CLONES(STYLIZE_STATIC, void, samples_8, (const uint8_t *data, int linesize, int width, int height, const int *x0, const int *y0, const float *fx,
+                             const float *fy, int from, int to, float *moved), (data, linesize, width, height, x0, y0, fx, fy, from, to, moved))
+static inline __attribute__((always_inline)) void samples_16_body(const uint8_t *data, int linesize, int width, int height, const int *x0, const int *y0, const float *fx,
                               const float *fy, int from, int to, float *moved) {
     samples_of<uint16_t>(data, linesize, width, height, x0, y0, fx, fy, from, to, moved);
 }
+STYLIZE_CLONES(STYLIZE_STATIC, void, samples_16, (const uint8_t *data, int linesize, int width, int height, const int *x0, const int *y0, const float *fx,
+                              const float *fy, int from, int to, float *moved), (data, linesize, width, height, x0, y0, fx, fy, from, to, moved))
 
 template <typename T>
 static void row_samples(const stylize_plane &before, const int *x0, const int *y0, const float *fx, const float *fy, int from, int to,
@@ -318,14 +333,18 @@ static inline __attribute__((always_inline)) float changes_of(const T *out, cons
     return sum;
 }
 
-STYLIZE_CLONED static float row_changes_8(const uint8_t *out, const float *moved, const float *weight, int from, int to, float cap, float to_fixed,
+static inline __attribute__((always_inline)) float row_changes_8_body(const uint8_t *out, const float *moved, const float *weight, int from, int to, float cap, float to_fixed,
                                   short *change) {
     return changes_of(out, moved, weight, from, to, cap, to_fixed, change);
 }
-STYLIZE_CLONED static float row_changes_16(const uint16_t *out, const float *moved, const float *weight, int from, int to, float cap,
+STYLIZE_CLONES(STYLIZE_STATIC, float, row_changes_8, (const uint8_t *out, const float *moved, const float *weight, int from, int to, float cap, float to_fixed,
+                                  short *change), (out, moved, weight, from, to, cap, to_fixed, change))
+static inline __attribute__((always_inline)) float row_changes_16_body(const uint16_t *out, const float *moved, const float *weight, int from, int to, float cap,
                                    float to_fixed, short *change) {
     return changes_of(out, moved, weight, from, to, cap, to_fixed, change);
 }
+STYLIZE_CLONES(STYLIZE_STATIC, float, row_changes_16, (const uint16_t *out, const float *moved, const float *weight, int from, int to, float cap,
+                                   float to_fixed, short *change), (out, moved, weight, from, to, cap, to_fixed, change))
 
 // Samples `from` to `to` (positions) of the row, any layout; returns the sum of the squared changes.
 template <typename T>

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "StylizeCloned.h"
 #include "StylizeParallel.h"
@@ -42,6 +43,24 @@ int stylize_team_size(void) {
 #else
     return GOMP_parallel && omp_get_max_threads && omp_get_thread_num && omp_get_num_threads ? omp_get_max_threads() : 1;
 #endif
+}
+
+int stylize_clone_level(void) {
+    static int cached = -1;
+    int level = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (level >= 0) return level;
+#if defined(__x86_64__) && defined(__clang__)
+    __builtin_cpu_init();
+    level = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+#else
+    level = 0;
+#endif
+    const char *limit = getenv("ONEDNN_MAX_CPU_ISA");
+    if (!limit || !*limit) limit = getenv("DNNL_MAX_CPU_ISA");
+    if (limit && !strncasecmp(limit, "AVX2", 4)) level = level > 1 ? 1 : level;
+    else if (limit && (!strcasecmp(limit, "SSE41") || !strcasecmp(limit, "AVX"))) level = 0;
+    __atomic_store_n(&cached, level, __ATOMIC_RELAXED);
+    return level;
 }
 
 /// run(job, begin, end, thread) over [0, count) split into contiguous ranges, one per thread.
@@ -107,10 +126,11 @@ static inline __attribute__((always_inline)) void moments(const void *src, const
     }
 }
 
-STYLIZE_CLONED static void moments_range(const void *src, int source_bf16, long count, int channels, double *sum, double *sum_squares) {
+static inline __attribute__((always_inline)) void moments_range_body(const void *src, int source_bf16, long count, int channels, double *sum, double *sum_squares) {
     if (source_bf16) moments(src, 1, count, channels, sum, sum_squares);
     else moments(src, 0, count, channels, sum, sum_squares);
 }
+STYLIZE_CLONES(STYLIZE_STATIC, void, moments_range, (const void *src, int source_bf16, long count, int channels, double *sum, double *sum_squares), (src, source_bf16, count, channels, sum, sum_squares))
 
 typedef struct {
     const void *src;
@@ -297,7 +317,7 @@ typedef struct {
 } gather_job;
 
 /// Destination rows [q * begin, q * end): whole stored rows, so no two threads share one.
-STYLIZE_CLONED static void gather_rows(const void *job, long begin, long end, int thread) {
+static inline __attribute__((always_inline)) void gather_rows_body(const void *job, long begin, long end, int thread) {
     (void)thread;
     const gather_job *j = job;
     const void *src = j->src;
@@ -317,6 +337,7 @@ STYLIZE_CLONED static void gather_rows(const void *job, long begin, long end, in
         }
     }
 }
+STYLIZE_CLONES(STYLIZE_STATIC, void, gather_rows, (const void *job, long begin, long end, int thread), (job, begin, end, thread))
 
 void stylize_gather(const void *src, int source_bf16, const int64_t *row_offsets, const int64_t *column_offsets, int channels,
                     int rows, int width, int destination_phases, const float *scale, const float *shift, int relu, void *dst, int bf16) {
@@ -416,7 +437,7 @@ typedef struct {
     int bf16;
 } yuv_gather_job;
 
-STYLIZE_CLONED static void gather_yuv420_rows(const void *job, long begin, long end, int thread) {
+static inline __attribute__((always_inline)) void gather_yuv420_rows_body(const void *job, long begin, long end, int thread) {
     (void)thread;
     const yuv_gather_job *j = job;
     const stylize_yuv420 *p = j->picture;
@@ -442,6 +463,7 @@ STYLIZE_CLONED static void gather_yuv420_rows(const void *job, long begin, long 
     }
     free(scratch);
 }
+STYLIZE_CLONES(STYLIZE_STATIC, void, gather_yuv420_rows, (const void *job, long begin, long end, int thread), (job, begin, end, thread))
 
 void stylize_gather_yuv420(const stylize_yuv420 *picture, const float *to_rgb, const int32_t *rows, const int64_t *column_offsets,
                            int row_count, int width, int destination_phases, void *dst, int bf16) {
@@ -463,7 +485,7 @@ typedef struct {
 } yuv_from_phases_job;
 
 /// Chroma rows [begin, end) and the luma rows they sit between.
-STYLIZE_CLONED static void yuv420_from_phase_rows(const void *job, long begin, long end, int thread) {
+static inline __attribute__((always_inline)) void yuv420_from_phase_rows_body(const void *job, long begin, long end, int thread) {
     (void)thread;
     const yuv_from_phases_job *j = job;
     const stylize_yuv420 *p = j->picture;
@@ -500,6 +522,7 @@ STYLIZE_CLONED static void yuv420_from_phase_rows(const void *job, long begin, l
     }
     free(scratch);
 }
+STYLIZE_CLONES(STYLIZE_STATIC, void, yuv420_from_phase_rows, (const void *job, long begin, long end, int thread), (job, begin, end, thread))
 
 void stylize_yuv420_from_phases(const float *src, int phases, int stored_width, const float *to_yuv, const stylize_yuv420 *picture) {
     if (phases <= 0 || picture->width <= 0 || picture->height <= 0 || picture->width > stored_width * phases || picture->depth != 8) return;
@@ -514,7 +537,7 @@ typedef struct {
     const float *a, *b;  // scale and shift repeated over one period
 } affine_job;
 
-STYLIZE_CLONED static void affine_periods(const void *job, long begin, long end, int thread) {
+static inline __attribute__((always_inline)) void affine_periods_body(const void *job, long begin, long end, int thread) {
     (void)thread;
     const affine_job *j = job;
     const long period = j->period;
@@ -523,6 +546,7 @@ STYLIZE_CLONED static void affine_periods(const void *job, long begin, long end,
         for (long k = 0; k < period; k++) p[k] = p[k] * j->a[k] + j->b[k];
     }
 }
+STYLIZE_CLONES(STYLIZE_STATIC, void, affine_periods, (const void *job, long begin, long end, int thread), (job, begin, end, thread))
 
 void stylize_affine(float *data, long count, int channels, const float *scale, const float *shift) {
     if (channels <= 0 || channels > MAX_CHANNELS || count <= 0) return;
@@ -534,7 +558,7 @@ void stylize_affine(float *data, long count, int channels, const float *scale, c
     for (long i = count / period * period; i < count; i++) data[i] = data[i] * scale[i % channels] + shift[i % channels];
 }
 
-STYLIZE_CLONED void stylize_interleave_rgb(const float *red, const float *green, const float *blue, long plane_stride,
+static inline __attribute__((always_inline)) void stylize_interleave_rgb_body(const float *red, const float *green, const float *blue, long plane_stride,
                                    int width, int height, float *dst) {
     for (int y = 0; y < height; y++) {
         const float *r = red + y * plane_stride, *g = green + y * plane_stride, *b = blue + y * plane_stride;
@@ -546,8 +570,10 @@ STYLIZE_CLONED void stylize_interleave_rgb(const float *red, const float *green,
         }
     }
 }
+STYLIZE_CLONES(STYLIZE_EXTERN, void, stylize_interleave_rgb, (const float *red, const float *green, const float *blue, long plane_stride,
+                                   int width, int height, float *dst), (red, green, blue, plane_stride, width, height, dst))
 
-STYLIZE_CLONED void stylize_planar_rgb(const float *src, int width, int height, float *red, float *green, float *blue, long plane_stride) {
+static inline __attribute__((always_inline)) void stylize_planar_rgb_body(const float *src, int width, int height, float *red, float *green, float *blue, long plane_stride) {
     for (int y = 0; y < height; y++) {
         const float *p = src + (long)y * width * 3;
         float *r = red + y * plane_stride, *g = green + y * plane_stride, *b = blue + y * plane_stride;
@@ -558,6 +584,7 @@ STYLIZE_CLONED void stylize_planar_rgb(const float *src, int width, int height, 
         }
     }
 }
+STYLIZE_CLONES(STYLIZE_EXTERN, void, stylize_planar_rgb, (const float *src, int width, int height, float *red, float *green, float *blue, long plane_stride), (src, width, height, red, green, blue, plane_stride))
 
 // Conversions between pictures' 16-bit samples and the network's values (`Picture`).
 
@@ -567,24 +594,27 @@ static inline __attribute__((always_inline)) float clamped_unit(float v) {
     return c < 1 ? c : 1;
 }
 
-STYLIZE_CLONED void stylize_samples_from_unit(const float *values, long count, uint16_t *samples) {
+static inline __attribute__((always_inline)) void stylize_samples_from_unit_body(const float *values, long count, uint16_t *samples) {
     for (long i = 0; i < count; i++) samples[i] = (uint16_t)roundf(clamped_unit(values[i]) * 65535.0f);
 }
+STYLIZE_CLONES(STYLIZE_EXTERN, void, stylize_samples_from_unit, (const float *values, long count, uint16_t *samples), (values, count, samples))
 
-STYLIZE_CLONED void stylize_unit_from_samples(const uint16_t *samples, long count, float *values) {
+static inline __attribute__((always_inline)) void stylize_unit_from_samples_body(const uint16_t *samples, long count, float *values) {
     for (long i = 0; i < count; i++) values[i] = (float)samples[i] / 65535.0f;
 }
+STYLIZE_CLONES(STYLIZE_EXTERN, void, stylize_unit_from_samples, (const uint16_t *samples, long count, float *values), (samples, count, values))
 
-STYLIZE_CLONED void stylize_bytes_from_samples(const uint16_t *samples, long count, uint8_t *bytes) {
+static inline __attribute__((always_inline)) void stylize_bytes_from_samples_body(const uint16_t *samples, long count, uint8_t *bytes) {
     for (long i = 0; i < count; i++) bytes[i] = (uint8_t)(((uint32_t)samples[i] * 255 + 32767) / 65535);
 }
+STYLIZE_CLONES(STYLIZE_EXTERN, void, stylize_bytes_from_samples, (const uint16_t *samples, long count, uint8_t *bytes), (samples, count, bytes))
 
 /// v * a + 65535 * (1 - a) in 16-bit units, rounded: a sample over white.
 static inline __attribute__((always_inline)) uint16_t over_white(uint32_t v, uint32_t a) {
     return (uint16_t)((v * a + 65535 * (65535 - a) + 32767) / 65535);
 }
 
-STYLIZE_CLONED void stylize_samples_over_white(const void *rgba, int deep, long pixels, uint16_t *samples) {
+static inline __attribute__((always_inline)) void stylize_samples_over_white_body(const void *rgba, int deep, long pixels, uint16_t *samples) {
     if (deep) {
         const uint16_t *p = rgba;
         for (long i = 0; i < pixels; i++)
@@ -595,6 +625,7 @@ STYLIZE_CLONED void stylize_samples_over_white(const void *rgba, int deep, long 
             for (int c = 0; c < 3; c++) samples[3 * i + c] = over_white(p[4 * i + c] * 257u, p[4 * i + 3] * 257u);
     }
 }
+STYLIZE_CLONES(STYLIZE_EXTERN, void, stylize_samples_over_white, (const void *rgba, int deep, long pixels, uint16_t *samples), (rgba, deep, pixels, samples))
 
 /// Bilinear sample of channel `c` of a `channels`-channel picture at (x, y), clamped to its edges.
 static inline float sample(const float *p, int width, int height, int channels, int c, float x, float y) {
@@ -619,7 +650,7 @@ static inline float sample_u8(const uint8_t *p, int width, int height, float x, 
     return ((a + (b - a) * fx) + ((d + (e - d) * fx) - (a + (b - a) * fx)) * fy) * (1.0f / 255);
 }
 
-STYLIZE_CLONED float stylize_flow_trust(const float *restrict backward, const uint8_t *restrict previous, const uint8_t *restrict current,
+static inline __attribute__((always_inline)) float stylize_flow_trust_body(const float *restrict backward, const uint8_t *restrict previous, const uint8_t *restrict current,
                                 int width, int height, float luma_tolerance, float *restrict trust) {
     long doubtful = 0;
     const float last_x = (float)(width - 1), last_y = (float)(height - 1);
@@ -649,6 +680,8 @@ STYLIZE_CLONED float stylize_flow_trust(const float *restrict backward, const ui
     }
     return (float)doubtful / (float)((long)width * height);
 }
+STYLIZE_CLONES(STYLIZE_EXTERN, float, stylize_flow_trust, (const float *restrict backward, const uint8_t *restrict previous, const uint8_t *restrict current,
+                                int width, int height, float luma_tolerance, float *restrict trust), (backward, previous, current, width, height, luma_tolerance, trust))
 
 void stylize_set_threads(int threads) {
     if (!omp_set_num_threads || !omp_get_num_procs) return;

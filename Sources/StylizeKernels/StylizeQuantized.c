@@ -17,7 +17,7 @@ typedef struct {
 } gather_u8_job;
 
 /// Destination rows [q * begin, q * end): whole stored rows, so no two threads share one.
-STYLIZE_CLONED static void gather_u8_rows(const void *job, long begin, long end, int thread) {
+static inline __attribute__((always_inline)) void gather_u8_rows_body(const void *job, long begin, long end, int thread) {
     (void)thread;
     const gather_u8_job *j = job;
     const int channels = j->channels, width = j->width, q = j->q;
@@ -37,6 +37,7 @@ STYLIZE_CLONED static void gather_u8_rows(const void *job, long begin, long end,
         }
     }
 }
+STYLIZE_CLONES(STYLIZE_STATIC, void, gather_u8_rows, (const void *job, long begin, long end, int thread), (job, begin, end, thread))
 
 void stylize_gather_u8(const uint8_t *src, const int64_t *row_offsets, const int64_t *column_offsets, int channels,
                        int rows, int width, int destination_phases, const uint8_t *table, uint8_t *dst) {
@@ -84,7 +85,7 @@ typedef struct {
     const uint8_t *table, *sum;
 } add_job;
 
-STYLIZE_CLONED static void add_pixels(const void *job, long begin, long end, int thread) {
+static inline __attribute__((always_inline)) void add_pixels_body(const void *job, long begin, long end, int thread) {
     (void)thread;
     const add_job *j = job;
     const int channels = j->channels;
@@ -94,6 +95,7 @@ STYLIZE_CLONED static void add_pixels(const void *job, long begin, long end, int
         for (int c = 0; c < channels; c++) d[c] = j->sum[d[c] * 256 + j->table[c * 256 + o[c]]];
     }
 }
+STYLIZE_CLONES(STYLIZE_STATIC, void, add_pixels, (const void *job, long begin, long end, int thread), (job, begin, end, thread))
 
 void stylize_add_u8(uint8_t *data, const uint8_t *other, long count, int channels, const uint8_t *table, const uint8_t *sum) {
     if (channels <= 0 || channels > MAX_CHANNELS || count <= 0) return;
@@ -108,7 +110,7 @@ typedef struct {
     float *dst;
 } lookup_job;
 
-STYLIZE_CLONED static void lookup_pixels(const void *job, long begin, long end, int thread) {
+static inline __attribute__((always_inline)) void lookup_pixels_body(const void *job, long begin, long end, int thread) {
     (void)thread;
     const lookup_job *j = job;
     const int channels = j->channels;
@@ -116,6 +118,7 @@ STYLIZE_CLONED static void lookup_pixels(const void *job, long begin, long end, 
         for (int c = 0; c < channels; c++) j->dst[i * channels + c] = j->table[c * 256 + j->src[i * channels + c]];
     }
 }
+STYLIZE_CLONES(STYLIZE_STATIC, void, lookup_pixels, (const void *job, long begin, long end, int thread), (job, begin, end, thread))
 
 void stylize_lookup_f32(const uint8_t *src, long count, int channels, const float *table, float *dst) {
     if (channels <= 0 || count <= 0) return;

@@ -1,3 +1,4 @@
+import StylizeKernels
 import XCTest
 @testable import StylizeKit
 
@@ -134,5 +135,57 @@ final class PaddingGatherTests: XCTestCase {
             let widened = half.map { Float(bitPattern: UInt32($0) << 16) }
             XCTAssertLessThanOrEqual(zip(widened, stored).map { abs($0 - $1) - abs($1) / 256 }.max()!, 0, "bf16, norm \(useNorm)")
         }
+    }
+
+    /// Bytes out (the int8 network's input): each value times `factor`, rounded to the nearest
+    /// integer with ties to even (as QuantizeLinear), clamped to 0...255; on the 8-channel vector
+    /// path and the 3-channel one alike.
+    func testByteOutputRoundsTiesToEvenAndClamps() {
+        let values: [Float] = [-1, 0.4, 0.5, 1.5, 2.5, 254.6, 300, 127.5]
+        let expected: [UInt8] = [0, 0, 0, 2, 2, 255, 255, 128]
+        for channels in [8, 3] {
+            let source = Array((0..<(4 * channels)).map { values[$0 % values.count] })
+            let g = PaddingGather(rows: [0], columns: [0, 1, 2, 3], channels: channels, sourceWidth: 4)
+            var out = [UInt8](repeating: 7, count: 4 * channels)
+            source.withUnsafeBufferPointer { s in out.withUnsafeMutableBytes { g.run(from: s.baseAddress!, to: $0.baseAddress!, type: .u8) } }
+            XCTAssertEqual(out, (0..<(4 * channels)).map { expected[$0 % expected.count] }, "\(channels) channels")
+        }
+        // The factor: 8-bit pictures' values come back as their bytes.
+        let g = PaddingGather(rows: [0], columns: [0, 1], channels: 3, sourceWidth: 2)
+        let bytes: [Float] = [0, 1, 17, 128, 254, 255]
+        var out = [UInt8](repeating: 7, count: 6)
+        bytes.map { $0 / 255 }.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBytes { g.run(from: s.baseAddress!, to: $0.baseAddress!, type: .u8, factor: 255) }
+        }
+        XCTAssertEqual(out, bytes.map { UInt8($0) })
+    }
+
+    /// A gather of bytes through a table per channel, reflect-padded across.
+    func testByteGatherThroughTables() {
+        let g = PaddingGather(rows: [0, 0, 0], columns: [1, 0, 1, 2, 1], channels: 2, sourceWidth: 3)
+        let source: [UInt8] = [0, 1, 2, 3, 4, 5]  // pixels (0, 1), (2, 3), (4, 5)
+        var table = [UInt8](repeating: 0, count: 512)
+        for i in 0..<512 { table[i] = UInt8(truncatingIfNeeded: (i % 256) * 3 + (i / 256) * 100) }
+        var out = [UInt8](repeating: 0, count: g.outputHeight * g.outputWidth * 2)
+        source.withUnsafeBytes { s in out.withUnsafeMutableBytes { g.run(bytes: s.baseAddress!, to: $0.baseAddress!, table: table) } }
+        // Columns -1, 0, 1, 2, 3 reflected: 1, 0, 1, 2, 1.
+        let plainRow: [Int] = [2, 3, 0, 1, 2, 3, 4, 5, 2, 3]
+        let row: [UInt8] = plainRow.indices.map { i in table[i % 2 * 256 + plainRow[i]] }
+        XCTAssertEqual(out, row + row + row)
+        var plain = [UInt8](repeating: 0, count: out.count)
+        source.withUnsafeBytes { s in plain.withUnsafeMutableBytes { g.run(bytes: s.baseAddress!, to: $0.baseAddress!, table: nil) } }
+        XCTAssertEqual(Array(plain[0..<10]), [2, 3, 0, 1, 2, 3, 4, 5, 2, 3])
+    }
+
+    /// The kernels' clone follows ONEDNN_MAX_CPU_ISA as oneDNN's kernels do: .ci/run runs these
+    /// gathers and the fidelity tests with both limited to AVX2.
+    func testKernelClonesFollowOneDNNsInstructionSetLimit() throws {
+        let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let flags = Set(cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").map(String.init) ?? [])
+        let best = flags.contains("avx512f") ? 2 : flags.contains("avx2") ? 1 : 0
+        let limit = (ProcessInfo.processInfo.environment["ONEDNN_MAX_CPU_ISA"] ?? "").uppercased()
+        let expected = limit.hasPrefix("AVX2") ? min(best, 1) : ["SSE41", "AVX"].contains(limit) ? 0 : best
+        print("kernel clone level \(stylize_clone_level()) (ONEDNN_MAX_CPU_ISA=\(limit.isEmpty ? "unset" : limit))")
+        XCTAssertEqual(Int(stylize_clone_level()), expected)
     }
 }

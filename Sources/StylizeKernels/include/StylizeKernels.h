@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "StylizeCloned.h"
 #include "StylizeQuantized.h"
 
 /// Destination element types of the gathers: f32, bf16 (round to nearest even), or bytes (the
