@@ -133,7 +133,8 @@ final class PreviewEngine: @unchecked Sendable {
                                                                  height: max(1, Int((Double(source.height * side) / Double(shorter)).rounded())))
         workerLock.lock()
         defer { workerLock.unlock() }
-        if worker == nil { worker = try stylizer.makeWorker(precision: .auto) }
+        let precision = stylizer.transformer.resolve(settings.precision ?? .auto)
+        if worker?.precision != precision { worker = try stylizer.makeWorker(precision: precision) }
         let painted = try stylizer.stylize(input, conditioning: stylizer.transformer.conditioning(for: effective), processingSize: nil,
                                            preserveColors: settings.preserveColors ?? false, worker: worker!)
         return try Self.scaled(painted, width: settings.width ?? 640)

@@ -64,6 +64,7 @@ struct RenderPlan: Sendable {
         if let styleSize = settings.styleSize, styleSize != StylePredictor.inputSize { words += ["--style-size", String(styleSize)] }
         if let size = settings.size { words += ["--size", String(size)] }
         if settings.preserveColors ?? false { words.append("--preserve-colors") }
+        if let precision = settings.precision, precision != .auto { words += ["--precision", precision.rawValue] }
         command = words.map(Self.shellQuoted).joined(separator: " ")
     }
 
@@ -77,6 +78,7 @@ struct RenderPlan: Sendable {
         var options = VideoOptions()
         options.processingSize = settings.size
         options.preserveColors = settings.preserveColors ?? false
+        options.precision = settings.precision ?? .auto
         switch info.kind {
         case .clip:
             let summary = try VideoStylizer(stylizer: engine.stylizer, options: options)
@@ -93,7 +95,8 @@ struct RenderPlan: Sendable {
             let picture = try Picture(contentsOf: input)
             let (vector, strength) = timeline.value(at: 0, frameRate: 30)
             let painted = try engine.stylizer.stylize(picture, style: vector, options: ImageStylizationOptions(
-                processingSize: settings.size, strength: strength, preserveColors: settings.preserveColors ?? false))
+                processingSize: settings.size, strength: strength, precision: settings.precision ?? .auto,
+                preserveColors: settings.preserveColors ?? false))
             if isCancelled() { throw StylizeError.cancelled }
             try painted.write(to: output, overwrite: false)
             progress(VideoProgress(framesDone: 1, framesTotal: 1, seconds: 0))

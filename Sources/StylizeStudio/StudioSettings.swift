@@ -13,6 +13,8 @@ struct StudioSettings: Codable, Sendable {
     /// The brush scale: the shorter side, in pixels, the network paints at (nil: the frame's own).
     var size: Int?
     var preserveColors: Bool?
+    /// The network's arithmetic (nil: `auto`).
+    var precision: Precision?
     /// Keyframes as a `--keyframes` file holds them (styles relative to the root).
     var keyframes: KeyframeFile?
     /// Preview only: the time on the input's timeline, in seconds.

@@ -29,7 +29,7 @@ struct ImageCommand: ParsableCommand {
 
     @OptionGroup var styleReading: StyleReadingOptions
 
-    @Option(help: "Arithmetic: auto (bf16 where the CPU has native bf16, else f32), f32 or bf16.")
+    @Option(help: precisionHelp)
     var precision: Precision = .auto
 
     @Flag(help: "Replace the output file if it exists.")

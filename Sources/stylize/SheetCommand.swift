@@ -31,7 +31,7 @@ struct SheetCommand: ParsableCommand {
 
     @OptionGroup var styleReading: StyleReadingOptions
 
-    @Option(help: "Arithmetic: auto, f32 or bf16.")
+    @Option(help: precisionHelp)
     var precision: Precision = .auto
 
     @Flag(help: "Replace the output file if it exists.")

@@ -27,7 +27,7 @@ struct StylesCommand: ParsableCommand {
     @Flag(help: "Keep the picture's own colours; take only the luminance from each style.")
     var preserveColors = false
 
-    @Option(help: "Arithmetic: auto, f32 or bf16.")
+    @Option(help: precisionHelp)
     var precision: Precision = .auto
 
     @Flag(help: "Replace the output file if it exists.")

@@ -44,6 +44,10 @@ struct ModelOptions: ParsableArguments {
 
 extension Precision: ExpressibleByArgument {}
 
+/// The help of every command's `--precision`.
+let precisionHelp: ArgumentHelp = "Arithmetic: auto (the faster of f32 and bf16 on this CPU, timed once), f32, bf16, or int8 (the model's own 8-bit arithmetic: the fastest where the CPU has VNNI, a little coarser)."
+
+
 /// How style pictures are read, for every command that takes a style.
 struct StyleReadingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Side, in pixels, of the square a style picture is resized to before its vector is computed (\(StylePredictor.sideRange.lowerBound)-\(StylePredictor.sideRange.upperBound)). Smaller gives coarser, bigger brush features; vector files and gallery styles are not affected.", valueName: "n"))

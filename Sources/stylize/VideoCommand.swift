@@ -30,7 +30,7 @@ struct ProcessingOptions: ParsableArguments {
 
     @OptionGroup var styleReading: StyleReadingOptions
 
-    @Option(help: "Arithmetic: auto (bf16 where the CPU has native bf16, else f32), f32 or bf16.")
+    @Option(help: precisionHelp)
     var precision: Precision = .auto
 
     @Option(help: "Transformer workers (frames stylized at once, each on a share of the cores; default 2 up to 1280x720 (for frame sequences: the first frame), 1 above, and 1 with --watch).")

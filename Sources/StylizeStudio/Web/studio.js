@@ -437,6 +437,7 @@ function previewSettings() {
     styleSize: styleSize(),
     size: brushSize(),
     preserveColors: $("#preserve-colors").checked,
+    precision: $("#precision").value,
     width: state.info.previewWidth || 640,
     keyframes: keyframes.length ? { ease: $("#ease").value, keyframes: keyframes.map(copyKeyframe) } : null,
   };
@@ -805,6 +806,7 @@ async function startRender() {
     styleSize: settings.styleSize,
     size: settings.size,
     preserveColors: settings.preserveColors,
+    precision: settings.precision,
     keyframes: settings.keyframes,
   };
   if (!keyframes.length) { body.style = settings.style; body.strength = settings.strength; }
@@ -990,6 +992,7 @@ function bindControls() {
   ["#strength", "#style-size", "#brush-size", "#mix-ratio"].forEach(onSlider);
   $("#mix-style").addEventListener("change", () => settingsChanged(0));
   $("#preserve-colors").addEventListener("change", () => settingsChanged(0));
+  $("#precision").addEventListener("change", () => settingsChanged(0));
   $("#ease").addEventListener("change", () => settingsChanged(0));
 
   $("#scrubber").addEventListener("input", (event) => setTime(Number(event.target.value), false));
