@@ -16,24 +16,46 @@ typedef struct {
     uint8_t *dst;
 } gather_u8_job;
 
-/// Destination rows [q * begin, q * end): whole stored rows, so no two threads share one.
+/// One destination row: pixel x from row + column_offsets[x], through the tables. A column that
+/// repeats the one before it (an upsampling gather's) copies that pixel's result. `channels` is
+/// a constant where this is inlined.
+static inline __attribute__((always_inline)) void gather_u8_row(const uint8_t *row, const int64_t *column_offsets, const int channels,
+                                                                int width, int q, const uint8_t *table, uint8_t *out) {
+    for (int x = 0; x < width; x++) {
+        uint8_t *o = out + ((long)(x / q) * q * q + x % q) * channels;
+        if (q == 1 && x > 0 && column_offsets[x] == column_offsets[x - 1]) {
+            memcpy(o, o - channels, (size_t)channels);
+            continue;
+        }
+        const uint8_t *p = row + column_offsets[x];
+        if (table) {
+            for (int c = 0; c < channels; c++) o[c] = table[c * 256 + p[c]];
+        } else {
+            memcpy(o, p, (size_t)channels);
+        }
+    }
+}
+
+/// Destination rows [q * begin, q * end): whole stored rows, so no two threads share one. A row
+/// that repeats the one before it (an upsampling gather's) is copied from it.
 static inline __attribute__((always_inline)) void gather_u8_rows_body(const void *job, long begin, long end, int thread) {
     (void)thread;
     const gather_u8_job *j = job;
     const int channels = j->channels, width = j->width, q = j->q;
-    const uint8_t *table = j->table;
     for (long y = begin * q; y < end * q; y++) {
         // Stored row y / q holds width * q pixels; this row's pixels start at phase row y % q.
         uint8_t *out = j->dst + ((y / q) * width * q + (y % q) * q) * channels;
+        if (q == 1 && y > begin && j->row_offsets[y] == j->row_offsets[y - 1]) {
+            memcpy(out, out - (long)width * channels, (size_t)width * channels);
+            continue;
+        }
         const uint8_t *row = j->src + j->row_offsets[y];
-        for (int x = 0; x < width; x++) {
-            const uint8_t *p = row + j->column_offsets[x];
-            uint8_t *o = out + ((long)(x / q) * q * q + x % q) * channels;
-            if (table) {
-                for (int c = 0; c < channels; c++) o[c] = table[c * 256 + p[c]];
-            } else {
-                memcpy(o, p, (size_t)channels);
-            }
+        switch (channels) {
+        case 3: gather_u8_row(row, j->column_offsets, 3, width, q, j->table, out); break;
+        case 8: gather_u8_row(row, j->column_offsets, 8, width, q, j->table, out); break;
+        case 16: gather_u8_row(row, j->column_offsets, 16, width, q, j->table, out); break;
+        case 32: gather_u8_row(row, j->column_offsets, 32, width, q, j->table, out); break;
+        default: gather_u8_row(row, j->column_offsets, channels, width, q, j->table, out); break;
         }
     }
 }
@@ -55,13 +77,23 @@ typedef struct {
 
 /// Pixels [begin, end), into this thread's counts (32 bits: a thread counts at most 2^32 - 1
 /// values of one channel, frames of up to 4 gigapixels).
+static inline __attribute__((always_inline)) void histogram_range(const uint8_t *p, long pixels, const int channels, uint32_t *counts) {
+    for (long i = 0; i < pixels; i++, p += channels) {
+        for (int c = 0; c < channels; c++) counts[c * 256 + p[c]]++;
+    }
+}
+
 static void histogram_pixels(const void *job, long begin, long end, int thread) {
     const histogram_job *j = job;
     const int channels = j->channels;
     uint32_t *counts = j->partial + (long)thread * channels * 256;
     const uint8_t *p = j->src + begin * channels;
-    for (long i = begin; i < end; i++, p += channels) {
-        for (int c = 0; c < channels; c++) counts[c * 256 + p[c]]++;
+    switch (channels) {
+    case 8: histogram_range(p, end - begin, 8, counts); break;
+    case 16: histogram_range(p, end - begin, 16, counts); break;
+    case 32: histogram_range(p, end - begin, 32, counts); break;
+    case 48: histogram_range(p, end - begin, 48, counts); break;
+    default: histogram_range(p, end - begin, channels, counts); break;
     }
 }
 
@@ -85,15 +117,20 @@ typedef struct {
     const uint8_t *table, *sum;
 } add_job;
 
+static inline __attribute__((always_inline)) void add_range(uint8_t *d, const uint8_t *o, long pixels, const int channels,
+                                                            const uint8_t *table, const uint8_t *sum) {
+    for (long i = 0; i < pixels; i++, d += channels, o += channels) {
+        for (int c = 0; c < channels; c++) d[c] = sum[d[c] * 256 + table[c * 256 + o[c]]];
+    }
+}
+
 static inline __attribute__((always_inline)) void add_pixels_body(const void *job, long begin, long end, int thread) {
     (void)thread;
     const add_job *j = job;
-    const int channels = j->channels;
-    for (long i = begin; i < end; i++) {
-        uint8_t *d = j->data + i * channels;
-        const uint8_t *o = j->other + i * channels;
-        for (int c = 0; c < channels; c++) d[c] = j->sum[d[c] * 256 + j->table[c * 256 + o[c]]];
-    }
+    uint8_t *d = j->data + begin * j->channels;
+    const uint8_t *o = j->other + begin * j->channels;
+    if (j->channels == 32) add_range(d, o, end - begin, 32, j->table, j->sum);
+    else add_range(d, o, end - begin, j->channels, j->table, j->sum);
 }
 STYLIZE_CLONES(STYLIZE_STATIC, void, add_pixels, (const void *job, long begin, long end, int thread), (job, begin, end, thread))
 
