@@ -94,20 +94,7 @@ struct BenchCommand: ParsableCommand {
                                  network as NSString, w, h, precision as NSString, result.medianMilliseconds, result.minMilliseconds, result.runs))
                 }
             }
-            // Synthetic but not constant content: a smooth gradient with texture, so the
-            // normalization statistics are those of a real picture.
-            func picture(_ w: Int, _ h: Int) -> RGBImage {
-                var pixels = [Float](repeating: 0, count: w * h * 3)
-                for y in 0..<h {
-                    for x in 0..<w {
-                        let i = (y * w + x) * 3
-                        pixels[i] = Float(x) / Float(w)
-                        pixels[i + 1] = Float(y) / Float(h)
-                        pixels[i + 2] = 0.5 + 0.5 * sin(Float(x * y) * 0.01)
-                    }
-                }
-                return RGBImage(width: w, height: h, pixels: pixels)
-            }
+            func picture(_ w: Int, _ h: Int) -> RGBImage { RGBImage.benchmarkPattern(width: w, height: h) }
             let style = picture(StylePredictor.inputSize, StylePredictor.inputSize)
             var vector = try stylizer.predictor.vector(for: style)
             record("style-vector", StylePredictor.inputSize, StylePredictor.inputSize, "f32",

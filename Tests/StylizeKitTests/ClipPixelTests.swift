@@ -43,9 +43,9 @@ final class ClipPixelTests: XCTestCase {
     func picture(_ url: URL) throws -> RGBImage { try Picture(contentsOf: url).rgbImage }
 
     /// `stylize image` of `frame` with `style` (and extra flags).
-    func still(_ frame: URL, style: String, _ extra: [String] = [], _ dir: URL) throws -> RGBImage {
+    func still(_ frame: URL, style: String, _ extra: [String] = [], _ dir: URL, precision: String = "f32") throws -> RGBImage {
         let out = dir.appendingPathComponent("still-\(UUID().uuidString).png")
-        let ran = try TestSupport.stylize(["image", frame.path, "-s", style, "-o", out.path, "--precision", "f32"] + extra)
+        let ran = try TestSupport.stylize(["image", frame.path, "-s", style, "-o", out.path, "--precision", precision] + extra)
         XCTAssertEqual(ran.status, 0, ran.stderr)
         return try picture(out)
     }
@@ -86,20 +86,23 @@ final class ClipPixelTests: XCTestCase {
     /// plane against the luma of `stylize image` of the input frame (swscale's conversion on that
     /// side). The clip is tagged with centred chroma, as swscale makes and reads it; a
     /// quarter-pixel shift of this pattern's saturated edges alone moves the network's output to
-    /// about 33 dB.
+    /// about 33 dB. int8 too, whose first gather writes the picture's bytes from the planes: its
+    /// rounded statistics make any difference in the input bytes (here the two paths' colour
+    /// conversions) spread, so its bound is lower (measured 27.7-28.2 dB, about the distance of
+    /// int8 from f32 on the fixtures), and the frame must still be far from the input's.
     func testFourTwoZeroFramesAreTheStylizedInputFrames() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let (width, height) = (64, 48)
-        for format in ["yuv420p", "yuv420p10le"] {
-            let input = dir.appendingPathComponent("in-\(format).mkv")
+        for (format, precision) in [("yuv420p", "f32"), ("yuv420p10le", "f32"), ("yuv420p", "int8")] {
+            let input = dir.appendingPathComponent("in-\(format)-\(precision).mkv")
             try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(width)x\(height):rate=10", "-frames:v", "6",
                                             "-c:v", "libx264", "-crf", "0", "-pix_fmt", format, "-chroma_sample_location", "center", input.path])
             let reader = try VideoReader(path: input.path, formatName: nil, start: nil, duration: nil)
             guard case .frame(let decoded, _) = try XCTUnwrap(try reader.next()) else { return XCTFail("no frame in \(input.path)") }
             XCTAssertNotNil(YUV420Conversion(of: decoded), "\(format) goes to the network as it is")
-            let output = dir.appendingPathComponent("out-\(format).mkv")
+            let output = dir.appendingPathComponent("out-\(format)-\(precision).mkv")
             let ran = try TestSupport.stylize(["video", input.path, "-o", output.path, "-s", try style.path, "--crf", "0", "--no-stabilize",
-                                               "--precision", "f32"])
+                                               "--precision", precision])
             XCTAssertEqual(ran.status, 0, ran.stderr)
             /// The luma planes of every frame of `url`, as decoded (8 bits).
             func lumas(_ url: URL) throws -> [[UInt8]] {
@@ -116,15 +119,15 @@ final class ClipPixelTests: XCTestCase {
             }
             for index in [0, 5] {
                 // The clip is untagged and below 720 lines: BT.601, limited range.
-                let still = try self.still(try framePNG(input, index, dir), style: try style.path, [], dir)
+                let still = try self.still(try framePNG(input, index, dir), style: try style.path, [], dir, precision: precision)
                 let expected = (0..<width * height).map { i -> Float in
                     let (r, g, b) = (still.pixels[3 * i], still.pixels[3 * i + 1], still.pixels[3 * i + 2])
                     return 16 + 219 * (0.299 * r + 0.587 * g + 0.114 * b)
                 }
                 let got = stylized[index].map(Float.init)
                 let same = psnr(got, expected), passedThrough = psnr(got, original[index].map(Float.init))
-                print("4:2:0 \(format): frame \(index) luma vs still \(String(format: "%.1f", same)) dB, vs the input frame \(String(format: "%.1f", passedThrough)) dB")
-                XCTAssertGreaterThanOrEqual(same, 36, "\(format): frame \(index) is not the stylized still")
+                print("4:2:0 \(format) \(precision): frame \(index) luma vs still \(String(format: "%.1f", same)) dB, vs the input frame \(String(format: "%.1f", passedThrough)) dB")
+                XCTAssertGreaterThanOrEqual(same, precision == "int8" ? 24 : 36, "\(format) \(precision): frame \(index) is not the stylized still")
                 XCTAssertLessThan(passedThrough, 25, "\(format): frame \(index) is too close to the input")
             }
         }

@@ -1,3 +1,4 @@
+import CDNNL
 import StylizeKernels
 
 /// The copy that feeds each conv: a layer padded by reflection (TensorFlow's MirrorPad
@@ -35,6 +36,13 @@ struct PaddingGather {
         let p = sourcePhases, pixel = p * p * channels, storedWidth = sourceWidth / p
         rowOffsets = rows.map { Int64((Int($0) / p * storedWidth) * pixel + Int($0) % p * p * channels) }
         columnOffsets = columns.map { Int64(Int($0) / p * pixel + Int($0) % p * channels) }
+    }
+
+    /// A memory for this gather's copy (NHWC, in its destination's layout) of `type`, whose
+    /// bytes `lender` gives.
+    func destination(_ type: DNNLDataType, engine: DNNLEngine, in lender: MemoryLender) throws -> DNNLMemory {
+        let p = destinationPhases
+        return try DNNLMemory(dnnlMemoryDesc([1, channels * p * p, outputHeight / p, outputWidth / p], type.raw, dnnl_nhwc), engine: engine, in: lender)
     }
 
     /// Index of `i` in [-pad, n + pad) reflected into [0, n) (the edge is not repeated).

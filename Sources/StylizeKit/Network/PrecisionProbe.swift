@@ -48,16 +48,7 @@ enum PrecisionProbe {
 
     /// Milliseconds of each timed run of each precision.
     static func measure(_ transformer: StyleTransformer) throws -> (f32: [Double], bf16: [Double]) {
-        var pixels = [Float](repeating: 0, count: width * height * 3)
-        for y in 0..<height {
-            for x in 0..<width {
-                let i = (y * width + x) * 3
-                pixels[i] = Float(x) / Float(width)
-                pixels[i + 1] = Float(y) / Float(height)
-                pixels[i + 2] = 0.5 + 0.5 * sin(Float(x * y) * 0.01)
-            }
-        }
-        let image = RGBImage(width: width, height: height, pixels: pixels)
+        let image = RGBImage.benchmarkPattern(width: width, height: height)
         let conditioning = transformer.conditioning(for: StyleVector(unchecked: [Float](repeating: 0, count: StyleVector.dimension)))
         defer { stylize_set_threads(0) }
         let workers = try [Precision.f32, .bf16].map { try TransformerWorker(transformer, precision: $0, threads: 1) }

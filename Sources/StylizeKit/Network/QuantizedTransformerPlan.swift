@@ -9,13 +9,7 @@ import StylizeKernels
 /// which leaves int8's range.
 final class QuantizedTransformerPlan: TransformerRunning {
     let width: Int, height: Int
-    private let stream: DNNLStream
-    private let inputGather: PaddingGather
-    private let inputPadded: DNNLMemory
-    private let outputGather: PaddingGather
-    private var steps: [TransformerPlan.Step] = []
-    /// The output's values (f32, space-to-depth), as the float plan leaves them.
-    private let result: DNNLMemory
+    let stages: PlanStages
     private let buffers: [SharedBuffer]
     let convolutionKernels: [String]
     /// The style the frame being run is in; its gammas and betas enter each norm's table.
@@ -32,7 +26,6 @@ final class QuantizedTransformerPlan: TransformerRunning {
     init(_ net: StyleTransformer, _ q: QuantizedTransformer, width: Int, height: Int, stream: DNNLStream) throws {
         self.width = width
         self.height = height
-        self.stream = stream
         let engine = stream.engine
         let h4 = (height + 3) / 4 * 4, w4 = (width + 3) / 4 * 4
         let block = Self.blockSide
@@ -40,11 +33,7 @@ final class QuantizedTransformerPlan: TransformerRunning {
         buffers = [padded, outputs]
         let current = self.current
         current.tables = Array(repeating: [], count: q.residual.count * 2 + q.expand.count)
-        func paddedMemory(_ gather: PaddingGather) throws -> DNNLMemory {
-            let p = gather.destinationPhases
-            return try DNNLMemory(dnnlMemoryDesc([1, gather.channels * p * p, gather.outputHeight / p, gather.outputWidth / p], dnnl_u8, dnnl_nhwc),
-                                  engine: engine, in: padded)
-        }
+        func paddedMemory(_ gather: PaddingGather) throws -> DNNLMemory { try gather.destination(.u8, engine: engine, in: padded) }
         var steps: [TransformerPlan.Step] = []
         var kernels: [String] = []
         /// The gather of `source` (through norm table `table`, if any) and the conv that reads it.
@@ -75,15 +64,10 @@ final class QuantizedTransformerPlan: TransformerRunning {
             })
         }
 
-        // Input: reflect-padded to a multiple of 4, then by 4, space-to-depth, as bytes.
+        // Input: the picture's bytes, space-to-depth.
         let first = net.contract[0]
-        let firstPad = first.kernelHeight / 2
-        let rows4 = (0..<h4).map { PaddingGather.reflect($0, height) }
-        let columns4 = (0..<w4).map { PaddingGather.reflect($0, width) }
-        inputGather = PaddingGather(rows: (-firstPad..<(h4 + firstPad)).map { Int32(rows4[PaddingGather.reflect($0, h4)]) },
-                                    columns: (-firstPad..<(w4 + firstPad)).map { Int32(columns4[PaddingGather.reflect($0, w4)]) },
-                                    channels: 3, sourceWidth: width, destinationPhases: block)
-        inputPadded = try paddedMemory(inputGather)
+        let inputGather = PlanStages.inputGather(width: width, height: height, pad: first.kernelHeight / 2)
+        let inputPadded = try paddedMemory(inputGather)
         guard q.input.scale == 1 / 255, q.input.zeroPoint == -128 else {
             throw StylizeError.modelDamaged(path: "transformer", reason: "the int8 input is not the picture's bytes")
         }
@@ -166,51 +150,14 @@ final class QuantizedTransformerPlan: TransformerRunning {
             let table = Array(repeatElement(values, count: block * block).joined())
             stylize_lookup_f32(lastOutput.data.assumingMemoryBound(to: UInt8.self), pixels * stored, Int32(stored), table, result.floats)
         })
-        outputGather = PaddingGather(rows: (0..<height).map(Int32.init), columns: (0..<width).map(Int32.init), channels: 3,
-                                     sourceWidth: w4, sourcePhases: block)
-        self.result = result
         try padded.allocate()
         try outputs.allocate()
-        self.steps = steps
         convolutionKernels = kernels
+        stages = PlanStages(stream: stream, input: inputGather, inputPadded: inputPadded, inputType: .u8, steps: steps, result: result,
+                            output: PlanStages.outputGather(width: width, height: height))
     }
 
-    func run(_ image: consuming RGBImage, _ conditioning: StyleConditioning,
-             profile: ((_ step: String, _ flops: Double, _ milliseconds: Double) -> Void)?) throws -> RGBImage {
+    func apply(_ conditioning: StyleConditioning) {
         current.conditioning = conditioning
-        var clock = profile.map { _ in DispatchTime.now().uptimeNanoseconds }
-        func lap(_ name: String, flops: Double = 0) throws {
-            guard let start = clock else { return }
-            try stream.wait()
-            let now = DispatchTime.now().uptimeNanoseconds
-            profile?(name, flops, Double(now - start) / 1e6)
-            clock = now
-        }
-        image.pixels.withUnsafeBufferPointer { inputGather.run(from: $0.baseAddress!, to: inputPadded.data, type: .u8, factor: 255) }
-        _ = consume image
-        try lap("input: pad")
-        for step in steps {
-            try step.body()
-            try lap(step.name, flops: step.flops)
-        }
-        try stream.wait()
-        let count = width * height * 3
-        let pixels = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            outputGather.run(from: result.data, to: UnsafeMutableRawPointer(buffer.baseAddress!), type: .f32)
-            initialized = count
-        }
-        try lap("output: crop")
-        return RGBImage(width: width, height: height, pixels: pixels)
-    }
-
-    func run(_ frame: Frame, _ conversion: YUV420Conversion, _ conditioning: StyleConditioning,
-             into output: Frame, _ outputConversion: YUV420Conversion) throws {
-        current.conditioning = conditioning
-        inputGather.run(from: conversion.picture(of: frame), conversion: conversion, to: inputPadded.data, type: .u8)
-        for step in steps { try step.body() }
-        try stream.wait()
-        var picture = outputConversion.picture(of: output)
-        stylize_yuv420_from_phases(result.floats, Int32(Self.blockSide), Int32((width + Self.blockSide - 1) / Self.blockSide),
-                                   outputConversion.toYUV, &picture)
     }
 }

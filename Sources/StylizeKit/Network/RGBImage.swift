@@ -23,6 +23,21 @@ public struct RGBImage: Sendable, Equatable {
         self.init(width: width, height: height, pixels: pixels)
     }
 
+    /// Synthetic but not constant content for timing the networks: a smooth gradient with
+    /// texture, so that the normalization statistics are those of a real picture.
+    public static func benchmarkPattern(width: Int, height: Int) -> RGBImage {
+        var pixels = [Float](repeating: 0, count: width * height * 3)
+        for y in 0..<height {
+            for x in 0..<width {
+                let i = (y * width + x) * 3
+                pixels[i] = Float(x) / Float(width)
+                pixels[i + 1] = Float(y) / Float(height)
+                pixels[i + 2] = 0.5 + 0.5 * sin(Float(x * y) * 0.01)
+            }
+        }
+        return RGBImage(width: width, height: height, pixels: pixels)
+    }
+
     /// Peak signal-to-noise ratio in dB against `other` (same size, peak 1).
     public func psnr(_ other: RGBImage) -> Double {
         precondition(width == other.width && height == other.height, "PSNR of images of different sizes")

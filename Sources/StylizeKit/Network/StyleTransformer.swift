@@ -217,21 +217,6 @@ public struct TransformerStepTiming: Sendable, Encodable {
     public var milliseconds: Double
 }
 
-/// A transformer laid out for one frame size, in one precision.
-protocol TransformerRunning: AnyObject {
-    var width: Int { get }
-    var height: Int { get }
-    /// The kernel oneDNN chose for each conv, in network order.
-    var convolutionKernels: [String] { get }
-    /// Runs the network on `image` (of the plan's size). With `profile`, each step is waited
-    /// for and reported with its milliseconds.
-    func run(_ image: consuming RGBImage, _ conditioning: StyleConditioning,
-             profile: ((_ step: String, _ flops: Double, _ milliseconds: Double) -> Void)?) throws -> RGBImage
-    /// Runs the network on a 4:2:0 frame of the plan's size and writes its output into another.
-    func run(_ frame: Frame, _ conversion: YUV420Conversion, _ conditioning: StyleConditioning,
-             into output: Frame, _ outputConversion: YUV420Conversion) throws
-}
-
 /// The transformer laid out for one frame size: buffers, gathers and primitives in order.
 ///
 /// Where oneDNN's kernels waste most of each vector on few channels at full resolution, the
@@ -246,15 +231,9 @@ protocol TransformerRunning: AnyObject {
 /// (`FusedStyleNorm`); the trunk's, at 32 channels, are oneDNN's batch norm.
 final class TransformerPlan: TransformerRunning {
     let width: Int, height: Int
-    private let stream: DNNLStream
-    private let type: DNNLDataType
-    private let inputGather: PaddingGather
-    private let inputPadded: DNNLMemory
-    private let outputGather: PaddingGather
-    private var steps: [Step] = []
+    let stages: PlanStages
     private var norms: [InstanceNormLayer] = []
     private var expandNorms: [FusedStyleNorm] = []
-    private let result: DNNLMemory
     /// The bytes behind the layers' shared memories.
     private let buffers: [SharedBuffer]
     /// The kernel oneDNN chose for each conv, in network order.
@@ -262,14 +241,11 @@ final class TransformerPlan: TransformerRunning {
     /// The conditioning whose gammas and betas the norm layers hold now.
     private var applied: StyleConditioning?
 
-    /// Pixels per side of one stored pixel of the 9x9 convs' space-to-depth form.
-    static let blockSide = 4
+    static let blockSide = PlanStages.blockSide
 
     init(_ net: StyleTransformer, width: Int, height: Int, type: DNNLDataType, stream: DNNLStream) throws {
         self.width = width
         self.height = height
-        self.stream = stream
-        self.type = type
         let engine = stream.engine
         let h4 = (height + 3) / 4 * 4, w4 = (width + 3) / 4 * 4
         let block = Self.blockSide
@@ -279,11 +255,7 @@ final class TransformerPlan: TransformerRunning {
         // gather only, and is dead before the next such output is written.
         let padded = SharedBuffer(), outputs = SharedBuffer()
         buffers = [padded, outputs]
-        func paddedMemory(_ gather: PaddingGather) throws -> DNNLMemory {
-            let p = gather.destinationPhases
-            let shape = [gather.channels * p * p, gather.outputHeight / p, gather.outputWidth / p]
-            return try DNNLMemory(dnnlMemoryDesc([1] + shape, type.raw, dnnl_nhwc), engine: engine, in: padded)
-        }
+        func paddedMemory(_ gather: PaddingGather) throws -> DNNLMemory { try gather.destination(type, engine: engine, in: padded) }
         var steps: [Step] = []
         var norms: [InstanceNormLayer] = []
         var kernels: [String] = []
@@ -311,17 +283,9 @@ final class TransformerPlan: TransformerRunning {
             steps.append(Step("\(layer.name): norm") { try norm.execute(stream) })
         }
 
-        // The input, reflect-padded to a multiple of 4 at the bottom and right, then by the
-        // first conv's half kernel on every side: one gather with composed index tables,
-        // straight into the space-to-depth layout.
         let first = net.contract[0]
-        let firstPad = first.kernelHeight / 2
-        let rows4 = (0..<h4).map { PaddingGather.reflect($0, height) }
-        let columns4 = (0..<w4).map { PaddingGather.reflect($0, width) }
-        inputGather = PaddingGather(rows: (-firstPad..<(h4 + firstPad)).map { Int32(rows4[PaddingGather.reflect($0, h4)]) },
-                                    columns: (-firstPad..<(w4 + firstPad)).map { Int32(columns4[PaddingGather.reflect($0, w4)]) },
-                                    channels: 3, sourceWidth: width, destinationPhases: block)
-        inputPadded = try paddedMemory(inputGather)
+        let inputGather = PlanStages.inputGather(width: width, height: height, pad: first.kernelHeight / 2)
+        let inputPadded = try paddedMemory(inputGather)
         let firstLayer = try ConvolutionLayer(first.spaceToDepth(block), input: inputPadded,
                                               inputHeight: inputGather.outputHeight / block, inputWidth: inputGather.outputWidth / block,
                                               type: type, activation: .relu, outputType: type, sharedOutput: outputs, stream: stream)
@@ -389,16 +353,13 @@ final class TransformerPlan: TransformerRunning {
         steps.append(Step("output: norm") { lastNorm.apply(output.floats, pixels: h4 * w4 / (block * block)) })
         let sigmoid = try EltwiseLayer(dnnl_eltwise_logistic, data: source, stream: stream)
         steps.append(Step("output: sigmoid") { try sigmoid.execute(stream) })
-        // Back from space-to-depth, cropped to the input's size.
-        outputGather = PaddingGather(rows: (0..<height).map(Int32.init), columns: (0..<width).map(Int32.init), channels: 3,
-                                     sourceWidth: w4, sourcePhases: block)
-        result = source
         try padded.allocate()
         try outputs.allocate()
-        self.steps = steps
+        convolutionKernels = kernels
+        stages = PlanStages(stream: stream, input: inputGather, inputPadded: inputPadded, inputType: type, steps: steps, result: source,
+                            output: PlanStages.outputGather(width: width, height: height))
         self.norms = norms
         self.expandNorms = expandNorms
-        convolutionKernels = kernels
     }
 
     /// One step of a frame: a gather, a primitive or a kernel, named for `stylize bench --layers`.
@@ -414,54 +375,8 @@ final class TransformerPlan: TransformerRunning {
         }
     }
 
-    /// Runs the network on `image` (of the plan's size). With `profile`, each step is waited for
-    /// and reported with its milliseconds.
-    func run(_ image: consuming RGBImage, _ conditioning: StyleConditioning,
-             profile: ((_ step: String, _ flops: Double, _ milliseconds: Double) -> Void)? = nil) throws -> RGBImage {
-        apply(conditioning)
-        var clock = profile.map { _ in DispatchTime.now().uptimeNanoseconds }
-        func lap(_ name: String, flops: Double = 0) throws {
-            guard let start = clock else { return }
-            try stream.wait()
-            let now = DispatchTime.now().uptimeNanoseconds
-            profile?(name, flops, Double(now - start) / 1e6)
-            clock = now
-        }
-        image.pixels.withUnsafeBufferPointer { inputGather.run(from: $0.baseAddress!, to: inputPadded.data, type: type) }
-        // Read: the output array below can take its memory.
-        _ = consume image
-        try lap("input: pad")
-        for step in steps {
-            try step.body()
-            try lap(step.name, flops: step.flops)
-        }
-        try stream.wait()
-        // Every value is written by the gather: no need to clear the array first.
-        let count = width * height * 3
-        let pixels = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            outputGather.run(from: result.data, to: UnsafeMutableRawPointer(buffer.baseAddress!), type: .f32)
-            initialized = count
-        }
-        try lap("output: crop")
-        return RGBImage(width: width, height: height, pixels: pixels)
-    }
-
-    /// Runs the network on a 4:2:0 frame of the plan's size and writes its output into another:
-    /// the first gather converts to RGB as it pads, and the output is converted to YUV as it is
-    /// cropped.
-    func run(_ frame: Frame, _ conversion: YUV420Conversion, _ conditioning: StyleConditioning,
-             into output: Frame, _ outputConversion: YUV420Conversion) throws {
-        apply(conditioning)
-        inputGather.run(from: conversion.picture(of: frame), conversion: conversion, to: inputPadded.data, type: type)
-        for step in steps { try step.body() }
-        try stream.wait()
-        var picture = outputConversion.picture(of: output)
-        stylize_yuv420_from_phases(result.floats, Int32(Self.blockSide), Int32((width + Self.blockSide - 1) / Self.blockSide),
-                                   outputConversion.toYUV, &picture)
-    }
-
     /// Sets the norm layers' gammas and betas to `conditioning`'s, unless they hold them already.
-    private func apply(_ conditioning: StyleConditioning) {
+    func apply(_ conditioning: StyleConditioning) {
         guard applied !== conditioning else { return }
         for (i, norm) in norms.enumerated() { norm.set(gamma: conditioning.gammas[i], beta: conditioning.betas[i]) }
         for (i, norm) in expandNorms.enumerated() {
