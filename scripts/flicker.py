@@ -17,6 +17,27 @@ input, for plain per-frame stylization (--no-stabilize) and for the stabilized o
               stays independent of the stabilizer, which uses OpenCV's DIS; the same error along
               DIS (medium preset), the measure the stabilizer was first judged by, is printed too.
 
+  (e) corpus: --corpus DIR runs every case of a corpus (scripts/fetch-corpus): each real clip in
+              DIR/clips (any container; its first --real-frames frames from --start, --real-width wide)
+              and, for each photo in DIR/photos, two cases of exact motion, 24 frames each:
+              "pan-<stem>", a pan of exactly 4 px per frame (crops at most 640x360 from the middle of the
+              photo), and "zoom-<stem>", a zoom-in of exactly 1% per frame about the photo's centre
+              (at most 480 wide, 360 high; every frame area-averaged from the photo itself, the box
+              INTER_AREA uses, at the frame's exact real-valued bounds). A split file (--split, default
+              DIR/split.json; docs/corpus-split.json is the project's) {"tuning": [...], "held-back": [...],
+              "starts": {name: seconds}} names cases by these names, and where a clip's frames start; the
+              rest are "unassigned". One row per case: half, size, frames; the warping error ratio
+              stabilized / per-frame along DIS and along Farneback (as in (d)) and, for pans, along
+              the exact shift (as in (a)); the lowest PSNR of a stabilized frame against its
+              per-frame stylization; detail, the mean absolute Laplacian of the grey frames,
+              stabilized over per-frame (below 1: the stabilizer softens); the cost in fps (frames
+              over the wall seconds of the `stylize` run, model loading included) per-frame and
+              stabilized and their ratio; ghost (n/a: no case has a tracked moving object yet).
+              Then, separately for real clips and exact-motion cases, per half: the medians of the
+              DIS and Farneback ratios, the lowest PSNR and detail, and the worst case of each.
+              --cases a,b restricts the run, --json FILE writes the rows, --keep DIR keeps the
+              stylized frames (DIR/<case>/per-frame, DIR/<case>/stabilized).
+
 Also the lowest PSNR of a stabilized frame against its own per-frame stylization (no smear), and,
 with --throughput CLIP, end-to-end fps of `stylize video` on CLIP with and without the stabilizer
 in the same run. Frames go through `stylize video` as lossless 4:2:0 clips (FFV1; a clip is
@@ -25,19 +46,23 @@ no lossy codec touches the numbers; per-frame and stabilized take the same path.
 
     python3 scripts/flicker.py --style SampleClips/starry_night.jpg [--photo P] [--clip C] [--throughput C]
                                [--real CLIP ...] [--real-frames 48] [--real-width 480] [--via video|frames]
+    python3 scripts/flicker.py --corpus DIR [--split FILE] [--cases a,b] [--start SECONDS] [--real-frames 48]
+                               [--real-width 480] [--stabilize 0.7] [--via video|frames] [--json FILE] [--keep DIR]
 
 Needs numpy and pillow (and opencv-python-headless for the flow measure), the ffmpeg tool, and a
 release build (swift build -c release).
 """
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -128,20 +153,268 @@ def psnr(a, b) -> float:
     return float("inf") if m == 0 else 10 * np.log10(1 / m)
 
 
-def stylize(binary: str, src: Path, dst: Path, style: str, extra: list, via: str) -> None:
+def stylize(binary: str, src: Path, dst: Path, style: str, extra: list, via: str) -> float:
     """Stylizes the PNG frames in `src` into PNG frames in `dst`: through `stylize frames`, or
     through `stylize video` on a lossless 4:2:0 clip of them (FFV1), written as a lossless 4:2:0
-    clip, the way a clip's frames are stabilized (in the encoder's YUV)."""
+    clip, the way a clip's frames are stabilized (in the encoder's YUV). Returns the wall seconds
+    of the `stylize` run alone (not of the ffmpeg conversions around it)."""
     if via == "frames":
+        start = time.perf_counter()
         subprocess.run([binary, "frames", str(src), "-o", str(dst), "-s", style, "--quiet", *extra], check=True)
-        return
+        return time.perf_counter() - start
     clip, out = src.with_name(src.name + ".mkv"), dst.with_name(dst.name + ".mkv")
     if not clip.exists():
         subprocess.run(["ffmpeg", "-v", "error", "-framerate", "25", "-i", str(src / "f%d.png"), "-c:v", "ffv1", "-pix_fmt", "yuv420p",
                         str(clip)], check=True)
+    start = time.perf_counter()
     subprocess.run([binary, "video", str(clip), "-o", str(out), "-s", style, "--codec", "ffv1", "--quiet", *extra], check=True)
+    seconds = time.perf_counter() - start
     dst.mkdir()
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(out), str(dst / "f%d.png")], check=True)
+    return seconds
+
+
+def extract_clip(clip, folder: Path, frames: int, width: int, start: float = 0) -> None:
+    """The first `frames` frames of `clip` from `start` seconds, scaled to `width` wide (even height), as PNG."""
+    seek = ["-ss", str(start)] if start else []
+    subprocess.run(["ffmpeg", "-v", "error", *seek, "-i", str(clip), "-frames:v", str(frames), "-vf", f"scale={width}:-2",
+                    str(folder / "f%d.png")], check=True)
+
+
+def pan_frames(photo, folder: Path, shift: int = 4, frames: int = 24) -> None:
+    """A pan of exactly `shift` px per frame across the middle of the photo (uint8 RGB): whole-pixel
+    crops, at most 640 wide (even) and 360 high (even, the centre rows)."""
+    h, w, _ = photo.shape
+    width = min(640, w - shift * (frames - 1)) // 2 * 2
+    height = min(360, h) // 2 * 2
+    if width < 64 or height < 64:
+        raise ValueError(f"{w}x{h} is too small for a pan of {frames} frames at {shift} px")
+    x0, y0 = (w - width - shift * (frames - 1)) // 2, (h - height) // 2
+    for t in range(frames):
+        x = x0 + t * shift
+        Image.fromarray(photo[y0:y0 + height, x:x + width]).save(folder / f"f{t}.png")
+
+
+def cumulative(a):
+    """The cumulative sum of `a` along its first axis from a leading 0: cumulative(a)[k] = a[:k].sum(0)."""
+    return np.concatenate([np.zeros_like(a[:1]), np.cumsum(a, axis=0)])
+
+
+def box_means(total, start: float, step: float, n_out: int):
+    """Means of `a` (total = cumulative(a)) along its first axis over [start + j*step, start + (j+1)*step)
+    for j < n_out, each pixel weighted by the length it covers: the box of INTER_AREA, at real-valued
+    bounds. The integral of `a` up to x is `total` interpolated linearly, so a box is a difference of two."""
+    x = np.clip(start + step * np.arange(n_out + 1), 0, len(total) - 1)
+    i = np.minimum(x.astype(int), len(total) - 2)
+    f = (x - i).reshape(-1, *[1] * (total.ndim - 1))
+    integral = total[i] + f * (total[i + 1] - total[i])
+    return (integral[1:] - integral[:-1]) / step
+
+
+def zoom_frames(photo, folder: Path, zoom: float = 1.01, frames: int = 24) -> None:
+    """A zoom-in of exactly `zoom` per frame about the photo's (uint8 RGB) centre: frame t is the photo
+    scaled by zoom^t about its centre, area-averaged from the photo itself at the frame's exact bounds
+    (a centre crop of output size * photo px per output px / zoom^t). The first frame spans the
+    photo's width; the output is at most 480 wide and 360 high (even sides) and no wider than the last
+    frame's crop, so every frame is a reduction."""
+    h, w, _ = photo.shape
+    out_w = int(min(480, w / zoom ** (frames - 1))) // 2 * 2
+    out_h = int(min(360, out_w * h / w)) // 2 * 2
+    if out_w < 64 or out_h < 64:
+        raise ValueError(f"{w}x{h} is too small for a zoom of {frames} frames")
+    down = cumulative(photo.astype(np.float64))
+    for t in range(frames):
+        step = w / out_w / zoom ** t   # photo px per output px
+        rows = box_means(down, h / 2 - out_h * step / 2, step, out_h)
+        frame = box_means(cumulative(rows.transpose(1, 0, 2)), w / 2 - out_w * step / 2, step, out_w).transpose(1, 0, 2)
+        Image.fromarray(np.clip(frame, 0, 255).round().astype(np.uint8)).save(folder / f"f{t}.png")
+
+
+def detail(frames: list) -> float:
+    """Mean over frames of the mean absolute Laplacian of the grey frame."""
+    import cv2
+    return float(np.mean([np.abs(cv2.Laplacian(cv2.cvtColor(f.astype(np.float32), cv2.COLOR_RGB2GRAY), cv2.CV_32F)).mean()
+                          for f in frames]))
+
+
+PHOTO_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}
+NOT_CLIPS = {".part", ".tmp", ".ytdl", ".json", ".txt", ".md"}   # downloads in progress, notes
+HALVES = ("tuning", "held-back", "unassigned")
+
+
+def corpus_cases(folder: Path) -> dict:
+    """{case name: (kind, source)}: "real" for each clip in folder/clips, "pan" and "zoom" for each
+    photo in folder/photos."""
+    cases = {}
+    def add(name, kind, source):
+        if name in cases:
+            sys.exit(f"two cases are named {name}: {cases[name][1]} and {source}")
+        cases[name] = (kind, source)
+    for clip in sorted((folder / "clips").glob("*")):
+        if clip.is_file() and not clip.name.startswith(".") and clip.suffix.lower() not in NOT_CLIPS:
+            add(clip.stem, "real", clip)
+    for photo in sorted((folder / "photos").glob("*")):
+        if photo.is_file() and photo.suffix.lower() in PHOTO_SUFFIXES:
+            add("pan-" + photo.stem, "pan", photo)
+            add("zoom-" + photo.stem, "zoom", photo)
+    return cases
+
+
+def read_split(path) -> dict:
+    """{case name: half} from a JSON file {"tuning": [...], "held-back": [...]}."""
+    if path is None:
+        return {}
+    halves = json.loads(Path(path).read_text())
+    split = {}
+    for half in HALVES[:2]:
+        for name in halves.get(half, []):
+            if split.get(name, half) != half:
+                sys.exit(f"{path}: {name} is in both halves")
+            split[name] = half
+    return split
+
+
+def corpus_inputs(folder: Path, kind: str, source: Path, args, start: float) -> None:
+    """The input frames of one case, as PNG in `folder` (a clip's from `start` seconds)."""
+    folder.mkdir()
+    if kind == "real":
+        extract_clip(source, folder, args.real_frames, args.real_width, start)
+    else:
+        photo = np.asarray(ImageOps.exif_transpose(Image.open(source)).convert("RGB"))
+        (pan_frames if kind == "pan" else zoom_frames)(photo, folder)
+    if len(list(folder.glob("*.png"))) < 2:
+        raise ValueError("fewer than 2 frames")
+
+
+def corpus_case(args, case: Path, name: str, kind: str) -> dict:
+    """Stylizes the input frames in case/input per-frame and stabilized, and measures them: one row."""
+    folder, plain, steady = case / "input", case / "per-frame", case / "stabilized"
+    sec_plain = stylize(args.stylize, folder, plain, args.style, ["--no-stabilize"], args.via)
+    sec_steady = stylize(args.stylize, folder, steady, args.style, ["--stabilize", args.stabilize], args.via)
+    if args.keep:
+        for src in (plain, steady):
+            shutil.copytree(src, Path(args.keep) / name / src.name, dirs_exist_ok=True)
+    frames_in, frames_plain, frames_steady = read_frames(folder), read_frames(plain), read_frames(steady)
+    n = len(frames_in)
+    row = {"case": name, "kind": kind, "width": frames_in[0].shape[1], "height": frames_in[0].shape[0], "frames": n}
+    for method in ("dis", "farneback"):
+        motion = flows(frames_in, method)
+        e_in, e_plain, e_steady = (flow_warping_error(f, motion) for f in (frames_in, frames_plain, frames_steady))
+        del motion
+        row[method] = {"input": e_in, "per-frame": e_plain, "stabilized": e_steady, "ratio": e_steady / e_plain}
+    if kind == "pan":
+        e_in, e_plain, e_steady = (warping_error(f, 4) for f in (frames_in, frames_plain, frames_steady))
+        row["shift"] = {"input": e_in, "per-frame": e_plain, "stabilized": e_steady, "ratio": e_steady / e_plain}
+    row["min_psnr"] = min(psnr(a, b) for a, b in zip(frames_plain, frames_steady))
+    row["detail"] = {"input": detail(frames_in), "per-frame": detail(frames_plain), "stabilized": detail(frames_steady)}
+    row["detail"]["ratio"] = row["detail"]["stabilized"] / row["detail"]["per-frame"]
+    row["fps"] = {"per-frame": n / sec_plain, "stabilized": n / sec_steady, "ratio": sec_plain / sec_steady}
+    row["seconds"] = {"per-frame": sec_plain, "stabilized": sec_steady}
+    row["ghost"] = None
+    return row
+
+
+def corpus_line(row: dict, width: int) -> str:
+    shift = f"{row['shift']['ratio']:.3f}" if "shift" in row else "-"
+    fps = row["fps"]
+    size = f"{row['width']}x{row['height']}"
+    return (f"{row['case']:<{width}} {row['half']:<10} {size:<9}{row['frames']:>5} {row['dis']['ratio']:>7.3f}"
+            f"{row['farneback']['ratio']:>10.3f}{shift:>7} {row['min_psnr']:>9.2f}{row['detail']['ratio']:>8.3f}"
+            f"{fps['per-frame']:>9.2f}{fps['stabilized']:>8.2f}{fps['ratio']:>7.2f}  n/a")
+
+
+def corpus_summary(rows: list) -> list:
+    """Per group (real clips, exact motion) and half: medians and the worst case of each measure."""
+    out = []
+    for group, kinds in (("real", {"real"}), ("exact", {"pan", "zoom"})):
+        for half in HALVES:
+            chosen = [r for r in rows if r["kind"] in kinds and r["half"] == half]
+            if not chosen:
+                continue
+            dis, farneback = [r["dis"]["ratio"] for r in chosen], [r["farneback"]["ratio"] for r in chosen]
+            low, det = [r["min_psnr"] for r in chosen], [r["detail"]["ratio"] for r in chosen]
+            out.append({"group": group, "half": half, "cases": len(chosen),
+                        "median": {"dis": float(np.median(dis)), "farneback": float(np.median(farneback)),
+                                   "min_psnr": float(np.median(low)), "detail": float(np.median(det))},
+                        "worst": {"dis": (max(dis), chosen[int(np.argmax(dis))]["case"]),
+                                  "min_psnr": (min(low), chosen[int(np.argmin(low))]["case"]),
+                                  "detail": (min(det), chosen[int(np.argmin(det))]["case"])}})
+    return out
+
+
+def finite(value):
+    """`value` with infinite and NaN floats as None, for strict JSON."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def run_corpus(args) -> None:
+    """The corpus mode (e): every case, one row each as it finishes, then the summary per half."""
+    folder = Path(args.corpus)
+    cases = corpus_cases(folder)
+    if args.cases:
+        wanted = [c.strip() for c in args.cases.split(",") if c.strip()]
+        unknown = [c for c in wanted if c not in cases]
+        if unknown:
+            sys.exit(f"no such case: {', '.join(unknown)} (cases: {', '.join(cases)})")
+        cases = {name: cases[name] for name in wanted}
+    if not cases:
+        sys.exit(f"no clips or photos in {folder}/clips, {folder}/photos")
+    split_file = args.split or (folder / "split.json" if (folder / "split.json").exists() else None)
+    split = read_split(split_file)
+    # Where each clip's frames start, when the split file says ("starts": {name: seconds}), else --start.
+    starts = json.loads(Path(split_file).read_text()).get("starts", {}) if split_file else {}
+    all_names = corpus_cases(folder)
+    stray = [name for name in split if name not in all_names]
+    halves = {name: split.get(name, "unassigned") for name in cases}
+    print(f"corpus {folder}: {len(cases)} cases, split {split_file or '(none)'}")
+    for half in HALVES:
+        names = [name for name, h in halves.items() if h == half]
+        if names:
+            print(f"  {half}: {', '.join(names)}")
+    if stray:
+        print(f"  the split names cases not in the corpus: {', '.join(stray)}")
+    print(f"style {Path(args.style).name}, stabilize {args.stabilize}, through `stylize {args.via}`; real clips: "
+          f"{args.real_frames} frames from {args.start:g} s, {args.real_width} wide; pan 4 px/frame, zoom 1%/frame, 24 frames")
+    print("ratios: warping error stabilized / per-frame; min PSNR: stabilized vs per-frame (dB); detail: mean |Laplacian| "
+          "stabilized / per-frame; fps: frames / wall seconds of the stylize run")
+    width = max(len("case"), *(len(name) for name in cases))
+    print(f"{'case':<{width}} {'half':<10} {'size':<9}{'n':>5} {'DIS':>7}{'Farneback':>10}{'shift':>7} {'min PSNR':>9}{'detail':>8}"
+          f"{'fps off':>9}{'fps on':>8}{'on/off':>7}  ghost", flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (kind, source) in cases.items():
+            case = Path(tmp) / name
+            case.mkdir()
+            try:
+                corpus_inputs(case / "input", kind, source, args, starts.get(name, args.start))
+            except (subprocess.CalledProcessError, ValueError, OSError) as error:
+                print(f"{name:<{width}} {halves[name]:<10} skipped, no input frames: {error}", flush=True)
+                continue
+            row = corpus_case(args, case, name, kind)
+            row["source"], row["half"] = source.name, halves[name]
+            rows.append(row)
+            print(corpus_line(row, width), flush=True)
+            shutil.rmtree(case)
+    summary = corpus_summary(rows)
+    if summary:
+        print("medians per half (DIS ratio, Farneback ratio, min PSNR, detail) and the worst case "
+              "(highest DIS ratio, lowest PSNR, lowest detail)")
+    for s in summary:
+        m, w = s["median"], s["worst"]
+        print(f"{s['group']:<6}{s['half']:<11}{s['cases']:>3} cases  median DIS {m['dis']:.3f}  Farneback {m['farneback']:.3f}  "
+              f"min PSNR {m['min_psnr']:.2f} dB  detail {m['detail']:.3f}   worst DIS {w['dis'][0]:.3f} ({w['dis'][1]})  "
+              f"PSNR {w['min_psnr'][0]:.2f} dB ({w['min_psnr'][1]})  detail {w['detail'][0]:.3f} ({w['detail'][1]})")
+    if args.json:
+        settings = {"corpus": str(folder), "split": str(split_file) if split_file else None, "style": args.style,
+                    "stabilize": args.stabilize, "via": args.via, "real_frames": args.real_frames, "real_width": args.real_width,
+                    "start": args.start}
+        Path(args.json).write_text(json.dumps(finite({"settings": settings, "rows": rows, "summary": summary}), indent=1) + "\n")
 
 
 def main():
@@ -160,7 +433,17 @@ def main():
     parser.add_argument("--flow-only", action="store_true", help="only the flow measure (d)")
     parser.add_argument("--via", choices=("video", "frames"), default="video",
                         help="stylize through `stylize video` (lossless 4:2:0 clips, the default) or `stylize frames` (PNG)")
+    parser.add_argument("--start", type=float, default=0, help="seconds into each real clip (--real, --corpus) to start at")
+    parser.add_argument("--corpus", help="a corpus folder with clips/ and photos/: the corpus mode (e) alone")
+    parser.add_argument("--split", help="with --corpus: JSON {\"tuning\": [...], \"held-back\": [...]} of case names "
+                                        "(default: DIR/split.json if present)")
+    parser.add_argument("--cases", help="with --corpus: only these cases, comma-separated")
+    parser.add_argument("--json", help="with --corpus: write the rows and the summary as JSON to this file")
+    parser.add_argument("--keep", help="with --corpus: keep the stylized frames in DIR/<case>/per-frame and /stabilized")
     args = parser.parse_args()
+    if args.corpus:
+        run_corpus(args)
+        return
     rng = np.random.default_rng(1)
     photo = np.asarray(Image.open(args.photo).convert("RGB"), dtype=np.float64) / 255
     h, w, _ = photo.shape
@@ -179,8 +462,7 @@ def main():
         flow_cases["handheld (made)"] = hand
         for clip in args.real:
             folder = tmp / ("real-" + Path(clip).stem); folder.mkdir()
-            subprocess.run(["ffmpeg", "-v", "error", "-i", clip, "-frames:v", str(args.real_frames), "-vf", f"scale={args.real_width}:-2",
-                            str(folder / "f%d.png")], check=True)
+            extract_clip(clip, folder, args.real_frames, args.real_width, args.start)
             flow_cases[Path(clip).name] = folder
         for name, folder in flow_cases.items():
             plain, steady = tmp / (folder.name + "-plain"), tmp / (folder.name + "-steady")
