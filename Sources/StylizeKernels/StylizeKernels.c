@@ -651,7 +651,7 @@ static inline float sample_u8(const uint8_t *p, int width, int height, float x, 
 }
 
 static inline __attribute__((always_inline)) float stylize_flow_trust_body(const float *restrict backward, const uint8_t *restrict previous, const uint8_t *restrict current,
-                                int width, int height, float luma_tolerance, float *restrict trust) {
+                                int width, int height, float luma_tolerance, float *restrict consistency, float *restrict match) {
     long doubtful = 0;
     const float last_x = (float)(width - 1), last_y = (float)(height - 1);
     for (int y = 0; y < height; y++) {
@@ -673,15 +673,17 @@ static inline __attribute__((always_inline)) float stylize_flow_trust_body(const
             float consistent = ratio <= 0.5f ? 1 : fmaxf(0, 2 - 2 * ratio);
             // The content itself: the previous luma moved here matches the current one.
             float error = fabsf(sample_u8(previous, width, height, px, py) - current[i] * (1.0f / 255));
-            float t = inside ? consistent * fmaxf(0, 1 - error / luma_tolerance) : 0;
-            trust[i] = t;
-            doubtful += t < 0.1f;
+            float c = inside ? consistent : 0, m = inside ? fmaxf(0, 1 - error / luma_tolerance) : 0;
+            consistency[i] = c;
+            match[i] = m;
+            doubtful += c * m < 0.1f;
         }
     }
     return (float)doubtful / (float)((long)width * height);
 }
 STYLIZE_CLONES(STYLIZE_EXTERN, float, stylize_flow_trust, (const float *restrict backward, const uint8_t *restrict previous, const uint8_t *restrict current,
-                                int width, int height, float luma_tolerance, float *restrict trust), (backward, previous, current, width, height, luma_tolerance, trust))
+                                int width, int height, float luma_tolerance, float *restrict consistency, float *restrict match),
+               (backward, previous, current, width, height, luma_tolerance, consistency, match))
 
 void stylize_set_threads(int threads) {
     if (!omp_set_num_threads || !omp_get_num_procs) return;

@@ -65,52 +65,52 @@ final class TemporalStabilizerTests: XCTestCase {
         XCTAssertLessThan(interior.map { abs(still[2 * $0]) + abs(still[2 * $0 + 1]) }.max()!, 0.05)
     }
 
+    /// The blend on an exact pan (every interior pixel fully trusted): a change of colour is
+    /// taken by `strength` (the coarse part), and strokes that moved with the content are carried
+    /// over whole (the fine part), where averaging would soften them.
     func testBlendFollowsTheMotion() {
         let inputA = texture(width: 160, height: 96, seed: 1)
         let inputB = shiftedLeft(inputA, by: 4, fill: texture(width: 160, height: 96, seed: 2))
         let styledA = texture(width: 160, height: 96, seed: 3)
-        // The network's next output: the previous one moved with the content, a little changed.
-        let noise = texture(width: 160, height: 96, seed: 4)
         let moved = shiftedLeft(styledA, by: 4, fill: texture(width: 160, height: 96, seed: 5))
-        let styledB = RGBImage(width: 160, height: 96, pixels: zip(moved.pixels, noise.pixels).map { $0 + 0.08 * ($1 - 0.5) })
-        // Inside, pixels move half way to the previous output moved along the motion.
-        func changes(_ out: RGBImage, _ own: RGBImage) -> (actual: [Float], expected: [Float]) {
-            var actual: [Float] = [], expected: [Float] = []
-            for y in 8..<88 {
-                for x in 8..<140 {
-                    for c in 0..<3 {
-                        let i = (y * 160 + x) * 3 + c, before = styledA.pixels[(y * 160 + x + 4) * 3 + c]
-                        actual.append(out.pixels[i] - own.pixels[i])
-                        expected.append(min(max(0.5 * (before - own.pixels[i]), -TemporalStabilizer.maximumChange), TemporalStabilizer.maximumChange))
-                    }
-                }
-            }
-            return (actual, expected)
-        }
+        let interior = (16..<80).flatMap { y in (16..<132).flatMap { x in (0..<3).map { (y * 160 + x) * 3 + $0 } } }
+        func mean(_ values: [Float]) -> Float { values.reduce(0, +) / Float(values.count) }
+
+        // The network's next output: the previous one moved with the content, a shade darker.
+        let darker = RGBImage(width: 160, height: 96, pixels: moved.pixels.map { $0 - 0.05 })
         let stabilizer = TemporalStabilizer(strength: 0.5)
         XCTAssertEqual(stabilizer.stabilize(input: inputA, stylized: styledA), styledA, "the first frame comes out as it is")
-        let small = changes(stabilizer.stabilize(input: inputB, stylized: styledB), styledB)
-        let error = zip(small.actual, small.expected).map { abs($0 - $1) }.reduce(0, +) / Float(small.actual.count)
-        let size = small.expected.map(abs).reduce(0, +) / Float(small.expected.count)
-        XCTAssertGreaterThan(size, 0.005)
-        XCTAssertLessThan(error, 0.1 * size, "mean distance from the exact blend")
+        let shade = stabilizer.stabilize(input: inputB, stylized: darker)
+        XCTAssertEqual(mean(interior.map { shade.pixels[$0] - darker.pixels[$0] }), 0.5 * 0.05, accuracy: 0.003,
+                       "half way back to the previous shade")
         XCTAssertEqual(stabilizer.cuts, 0)
 
-        // An unrelated stylization: every value would move by up to the cap, too far for one
-        // frame; the changes are all scaled down together, to the limit (27.5 dB) from the frame's own.
-        let other = TemporalStabilizer(strength: 0.5)
+        // Its strokes changed instead (fine noise on every value): they are taken from the
+        // previous output, moved, all but entirely.
+        var rng = SplitMix(4)
+        let repainted = RGBImage(width: 160, height: 96, pixels: moved.pixels.map { $0 + 0.1 * (Float(rng.next() % 1000) / 1000 - 0.5) })
+        let other = TemporalStabilizer(strength: 0.7)
         _ = other.stabilize(input: inputA, stylized: styledA)
+        let strokes = other.stabilize(input: inputB, stylized: repainted)
+        let before = mean(interior.map { abs(repainted.pixels[$0] - moved.pixels[$0]) })
+        let after = mean(interior.map { abs(strokes.pixels[$0] - moved.pixels[$0]) })
+        XCTAssertLessThan(after, 0.35 * before, "strokes are carried over (\(after) from the moved output, per-frame \(before))")
+    }
+
+    /// An unrelated stylization (the flow is right, the paintings have nothing in common): the
+    /// changes are all scaled down together, to about the limit (24 dB) from the frame's own.
+    func testFrameLimit() {
+        let inputA = texture(width: 160, height: 96, seed: 1)
+        let inputB = shiftedLeft(inputA, by: 4, fill: texture(width: 160, height: 96, seed: 2))
+        let stabilizer = TemporalStabilizer(strength: 0.9)
+        _ = stabilizer.stabilize(input: inputA, stylized: texture(width: 160, height: 96, seed: 3))
         let unrelated = texture(width: 160, height: 96, seed: 6)
-        let out = other.stabilize(input: inputB, stylized: unrelated)
-        let large = changes(out, unrelated)
-        let factor = zip(large.actual, large.expected).map { $0 * $1 }.reduce(0, +) / large.expected.map { $0 * $0 }.reduce(0, +)
-        XCTAssertGreaterThan(factor, 0.1)
-        XCTAssertLessThan(factor, 0.9, "the frame's changes are scaled down")
-        let residual = zip(large.actual, large.expected).map { abs($0 - factor * $1) }.reduce(0, +) / Float(large.actual.count)
-        XCTAssertLessThan(residual, 0.1 * factor * large.expected.map(abs).reduce(0, +) / Float(large.expected.count), "one factor for the frame")
-        let meanSquare = zip(out.pixels, unrelated.pixels).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / Float(out.pixels.count)
-        XCTAssertEqual(-10 * log10(meanSquare), -10 * log10(TemporalStabilizer.maximumMeanSquare), accuracy: 0.05,
-                       "PSNR against the frame's own stylization")
+        let out = stabilizer.stabilize(input: inputB, stylized: unrelated)
+        // The detail given back after the limit cancels part of the change (it restores the
+        // frame's own strokes), so the frame may end a little inside the limit.
+        let limit = -10 * log10(Double(TemporalStabilizer.maximumMeanSquare)), psnr = out.psnr(unrelated)
+        XCTAssertGreaterThanOrEqual(psnr, limit - 0.05, "PSNR against the frame's own stylization")
+        XCTAssertLessThanOrEqual(psnr, limit + 1.5, "the blend was held back more than the limit asks")
     }
 
     func testSceneCutAndResetPassTheFrameThrough() {
@@ -154,6 +154,18 @@ final class TemporalStabilizerTests: XCTestCase {
         }
     }
 
+    /// A textured square crossing a textured background that moves too, at another speed and the
+    /// other way (the camera pans right by 2 pixels a frame, the square moves right by 4): the
+    /// same checks, the background's change taken along its motion.
+    func testMovingObjectOverAMovingBackground() throws {
+        for k in [1, 4] {
+            let stabilizer = TemporalStabilizer(strength: 0.7)
+            try checkMovingObject("RGB over a pan x\(k)", scale: k, backgroundStep: 2) { input, stylized in
+                (stylized, stabilizer.stabilize(input: input, stylized: stylized))
+            }
+        }
+    }
+
     /// The same scene blended the way `stylize video` blends it: in the encoder's pixel format,
     /// each plane at its own size (4:2:0 chroma, 10 bits, NV12's interleaved chroma, planar
     /// RGB). Per-frame stylization goes through the same format, so that only the blend is judged.
@@ -176,7 +188,7 @@ final class TemporalStabilizerTests: XCTestCase {
     }
 
     /// The frame limit in the encoder's format: the planes' changes weighed as the RGB changes
-    /// they make, so that an unrelated stylization comes out near the limit (27.5 dB PSNR) in RGB from the
+    /// they make, so that an unrelated stylization comes out near the limit (24 dB PSNR) in RGB from the
     /// frame's own (above it: cross terms between luma and chroma are left out of the estimate).
     func testFrameLimitHoldsInRGB() throws {
         let input = texture(width: 160, height: 96, seed: 1)
@@ -195,17 +207,17 @@ final class TemporalStabilizerTests: XCTestCase {
             let psnr = try converter.rgbImage(from: steady, width: 160, height: 96).psnr(converter.rgbImage(from: own, width: 160, height: 96))
             let name = String(cString: av_get_pix_fmt_name(format))
             print("\(name): an unrelated stylization blended at \(psnr) dB from the frame's own")
-            XCTAssertGreaterThanOrEqual(psnr, 27.3, "\(name): the frame moved too far from its own stylization")
-            XCTAssertLessThanOrEqual(psnr, 29.5, "\(name): the blend was held back more than the limit asks")
+            let limit = -10 * log10(Double(TemporalStabilizer.maximumMeanSquare))
+            XCTAssertGreaterThanOrEqual(psnr, limit - 0.2, "\(name): the frame moved too far from its own stylization")
+            XCTAssertLessThanOrEqual(psnr, limit + 2, "\(name): the blend was held back more than the limit asks")
         }
     }
 
-    /// The frame blend's two loops (AVX-512, 16 samples at a time, and portable) agree to a
-    /// rounding step on 8- and 10-bit planes, with a smooth flow (the AVX-512 loop's row loads)
-    /// and a rough one that points out of the frame at the edges and far into it elsewhere (its
-    /// gathers), with a few values that are not numbers or infinite. On a CPU without AVX-512 only the portable loop runs,
-    /// and the test says so.
-    func testFrameBlendLoopsAgree() throws {
+    /// The frame blend on 8- and 10-bit planes and NV12's interleaved chroma, odd sizes, with a
+    /// smooth flow and a rough one that points out of the frame at the edges and far into it
+    /// elsewhere, with a few values that are not numbers or infinite: it moves most samples,
+    /// reads nothing outside the planes (the sanitizer pass runs this) and keeps every value in range.
+    func testFrameBlendTakesAnyFlow() throws {
         /// Every sample of every plane of `frame`, row by row.
         func samples(_ frame: Frame) throws -> [Int] {
             var values: [Int] = []
@@ -250,21 +262,14 @@ final class TemporalStabilizerTests: XCTestCase {
             }
             let previous = try noise(seed: 1)
             for (motion, backward) in [("rough", rough), ("smooth", smooth)] {
-            var results: [[Int]] = []
-            for vectors in [true, false] {
                 let flow = try OpticalFlow(TemporalStabilizer.flowSettings)
-                if vectors && !flow.useVectors(true) { print("\(name): this CPU has no AVX-512; only the portable loop was run") }
-                if !vectors { flow.useVectors(false) }
                 let frame = try noise(seed: 2)
-                XCTAssertTrue(flow.warpBlend(previous: previous, into: frame, backward: backward, trust: trust, lowWidth: lowWidth,
-                                             lowHeight: lowHeight, strength: 0.8, maximumChange: 0.5, maximumMeanSquare: 1), name)
-                results.append(try samples(frame))
-            }
-            let unblended = try samples(try noise(seed: 2))
-            let moved = zip(results[1], unblended).filter { $0 != $1 }.count
-            XCTAssertGreaterThan(moved, unblended.count / 2, "\(name), \(motion) flow: the blend should move most samples")
-            let worst = zip(results[0], results[1]).map { abs($0 - $1) }.max() ?? 0
-            XCTAssertLessThanOrEqual(worst, 1, "\(name), \(motion) flow: the two loops differ by \(worst)")
+                XCTAssertTrue(flow.warpBlend(previous: previous, into: frame, backward: backward, trust: trust, sure: trust, lowWidth: lowWidth,
+                                             lowHeight: lowHeight, blend: TemporalStabilizer(strength: 0.8).blend), name)
+                let result = try samples(frame), unblended = try samples(try noise(seed: 2))
+                let moved = zip(result, unblended).filter { $0 != $1 }.count
+                XCTAssertGreaterThan(moved, unblended.count / 2, "\(name), \(motion) flow: the blend should move most samples")
+                XCTAssertLessThanOrEqual(result.max() ?? 0, format == AV_PIX_FMT_YUV420P10LE ? 1023 : 255, "\(name), \(motion) flow")
             }
         }
     }
@@ -289,14 +294,20 @@ final class TemporalStabilizerTests: XCTestCase {
 
     /// The moving-square scene, each frame stylized and then given to `stabilize` (which
     /// returns the per-frame and the stabilized picture to judge), with the checks above.
-    func checkMovingObject(_ label: String, scale k: Int = 1,
+    func checkMovingObject(_ label: String, scale k: Int = 1, backgroundStep: Int = 0,
                            stabilize: (_ input: RGBImage, _ stylized: RGBImage) throws -> (RGBImage, RGBImage)) throws {
         let (width, height, side, top, step) = (128 * k, 96 * k, 24 * k, 40 * k, 4 * k)
-        let background = texture(width: width, height: height, seed: 1)
+        // The background moves left by `backgroundStep` pixels a frame (a camera panning right).
+        let pan = backgroundStep * k, wide = texture(width: width + 12 * pan, height: height, seed: 1)
         let object = texture(width: side, height: side, seed: 7)
         var rng = SplitMix(11)
         func frame(_ t: Int) -> (RGBImage, x: Int) {
-            var pixels = background.pixels
+            var pixels: [Float] = []
+            pixels.reserveCapacity(width * height * 3)
+            for y in 0..<height {
+                let start: Int = (y * wide.width + pan * t) * 3
+                pixels.append(contentsOf: wide.pixels[start..<(start + width * 3)])
+            }
             for i in pixels.indices {  // sensor noise, sigma about 2/255
                 let u = Float(rng.next() % 10_000) / 10_000 + Float(rng.next() % 10_000) / 10_000 - 1
                 pixels[i] = min(max(pixels[i] + u * 3.4 / 255, 0), 1)
@@ -340,13 +351,13 @@ final class TemporalStabilizerTests: XCTestCase {
             let square = psnr(columns: left..<(left + side))
             XCTAssertGreaterThanOrEqual(square, 30, "\(label), frame \(t): the moving square is smeared (\(square) dB from per-frame)")
         }
-        // Frame-to-frame change on background rows the square never crosses.
+        // Frame-to-frame change on background rows the square never crosses, along the background's motion.
         func change(_ frames: [RGBImage]) -> Double {
             var sum = 0.0, count = 0
             for t in 1..<frames.count {
                 for y in Array(0..<(top - 16 * k)) + Array((top + side + 16 * k)..<height) {
-                    for i in (y * width * 3)..<((y + 1) * width * 3) {
-                        let d = Double(frames[t].pixels[i] - frames[t - 1].pixels[i])
+                    for i in (y * width * 3)..<((y + 1) * width - pan) * 3 {
+                        let d = Double(frames[t].pixels[i] - frames[t - 1].pixels[i + pan * 3])
                         sum += d * d
                         count += 1
                     }

@@ -29,19 +29,40 @@ void stylize_flow_destroy(stylize_flow *flow);
 /// pairs (dx, dy), row by row. Returns 0, or -1 when OpenCV failed.
 int stylize_flow_compute(stylize_flow *flow, const uint8_t *from, const uint8_t *to, int width, int height, float *out);
 
-/// Blends `out` (the current stylized frame, `width` x `height`, interleaved RGB floats) towards
-/// `previous` (the previous output, the same layout) moved along `backward`, by `strength` times
-/// `trust`, each value moving by at most `max_change`, and all of them scaled down together
-/// where their mean square over the frame would pass `max_mean_square`. `backward` ((dx, dy) pairs, for each pixel
-/// of the current frame where it was in the previous one) and `trust` (in [0, 1]) are at
-/// 1/`scale` of the frame (`low_width` x `low_height`) and are scaled up bilinearly, pixel
-/// centres aligned, edges held; the previous output is sampled bilinearly along the flow
-/// (OpenCV's remap). Where the moved position falls outside the frame, the pixel is left as it
-/// is. `flow` keeps the scratch memory from call to call. Returns 0, or -1 when OpenCV failed
-/// (then `out` is unchanged).
-int stylize_flow_warp_blend(stylize_flow *flow, const float *previous, const float *backward, const float *trust, int low_width, int low_height,
-                            int scale, int width, int height, float strength, float max_change, float max_mean_square,
-                            float *out);
+/// The trusts of each pixel from the two checks of `stylize_flow_trust` (`width` x `height`
+/// each). The luma match is taken over 3 x 3 pixels: the median, so that a pixel of noise does
+/// not count, then the least around it, so that a patch that does not match (what was just
+/// uncovered) is not blended at its rim. `trust` (for the coarse part of the blend) is the
+/// consistency times that; `sure` (for the fine part, which is carried over whole) takes the
+/// least consistency within `reach` pixels instead, since the flow is least sure near the edges
+/// of moving objects, where it breaks. Runs on the calling thread.
+void stylize_flow_trust_regions(const float *consistency, const float *match, int width, int height, int reach, float *trust,
+                                float *sure);
+
+/// How the previous output is blended into the current stylization. The difference between
+/// them (the previous output moved along the flow, minus the current values) is split at
+/// `band_sigma` (a Gaussian's, in the frame's pixels) into a coarse part (colour, shading) and a
+/// fine part (strokes). The coarse part is taken by `strength` times the trust, the fine part by
+/// `fine_trust` times the sure trust, at most all of it. All changes are scaled down together
+/// where their mean square over the frame (of the values' range) would pass `max_mean_square`.
+/// Then the finest detail (above `detail_sigma`) of the blended pixels is raised, by at most
+/// `max_gain`, until it has the energy of the current stylization's own there (blending,
+/// resampling and the limit soften it), and the limit is applied again.
+typedef struct {
+    float strength, fine_trust, band_sigma, detail_sigma, max_gain, max_mean_square;
+} stylize_blend;
+
+/// Blends `out` (the current stylized frame, `width` x `height`, interleaved RGB floats of 0...1)
+/// towards `previous` (the previous output, the same layout) moved along `backward` as `blend`
+/// says. `backward` ((dx, dy) pairs, for each pixel of the current frame where it was in the
+/// previous one), `trust` and `sure` (in [0, 1], `stylize_flow_trust_regions`) are on a grid of
+/// `low_width` x `low_height` over the frame and are scaled up bilinearly, pixel centres aligned,
+/// edges held; the previous output is sampled bicubically along the flow (OpenCV's remap).
+/// Where the moved position falls outside the frame, the pixel is not blended. `flow` keeps the
+/// scratch memory from call to call. Returns 0, or -1 when OpenCV failed (then `out` is
+/// unchanged).
+int stylize_flow_warp_blend(stylize_flow *flow, const float *previous, const float *backward, const float *trust, const float *sure,
+                            int low_width, int low_height, int width, int height, stylize_blend blend, float *out);
 
 /// One plane of a frame in its own pixel format: `width` x `height` samples of `channels`
 /// interleaved components, each `bytes` (1 or 2, native order) wide, from 0 to `maximum`; rows
@@ -59,23 +80,15 @@ typedef struct {
 
 /// `stylize_flow_warp_blend` on a frame as it goes to the encoder (YUV, planar RGB, 8 to 16
 /// bits): every plane of `out` is blended in place towards the same plane of `previous` (the
-/// previous output, the same format and size) sampled bilinearly along `backward` (edges held),
-/// the flow scaled from the `low_width` x `low_height` grid to each plane's own size (a
-/// subsampled chroma plane gets the flow at its resolution). A value moves by at most
-/// `max_change` of its plane's maximum; the sum over the planes of each one's mean square change
-/// times its `weight` (the mean square change of the RGB values it stands for, cross terms
-/// between planes left out) is held to `max_mean_square` as above. Results are rounded to the
-/// plane's integers. Sampling, blending and the limit are one pass over each row (with AVX-512
-/// where the CPU has it, see `stylize_flow_use_vectors`), then one that applies the changes.
-/// Returns 0, or -1 when memory ran out (then `out` is unchanged).
+/// previous output, the same format and size), the flow scaled from the `low_width` x
+/// `low_height` grid to each plane's own size (a subsampled chroma plane gets the flow, and the
+/// bands, at its resolution). The sum over the planes of each one's mean square change times its
+/// `weight` (the mean square change of the RGB values it stands for, cross terms between planes
+/// left out) is held to `blend.max_mean_square`. Results are rounded to the plane's integers.
+/// Returns 0, or -1 when OpenCV failed or memory ran out (then `out` is unchanged).
 int stylize_flow_warp_blend_planes(stylize_flow *flow, const stylize_plane *previous, const stylize_plane *out, int count,
-                                   const float *backward, const float *trust, int low_width, int low_height, float strength,
-                                   float max_change, float max_mean_square);
-
-/// Whether `stylize_flow_warp_blend_planes` samples single-component planes 16 at a time with
-/// AVX-512 where the CPU has it (`enabled` 1, the default) or one at a time (0; the two agree to
-/// a rounding step, which the tests check). Returns whether the AVX-512 loop is used from now on.
-int stylize_flow_use_vectors(stylize_flow *flow, int enabled);
+                                   const float *backward, const float *trust, const float *sure, int low_width, int low_height,
+                                   stylize_blend blend);
 
 #ifdef __cplusplus
 }

@@ -60,20 +60,14 @@ final class OpticalFlow {
 
     deinit { stylize_flow_destroy(handle) }
 
-    /// Whether the frame blend samples single-component planes with its AVX-512 loop, where the
-    /// CPU has one (the default), or with its portable loop (`stylize_flow_use_vectors`).
-    /// Returns whether the AVX-512 loop is used from now on.
-    @discardableResult
-    func useVectors(_ enabled: Bool) -> Bool { stylize_flow_use_vectors(handle, enabled ? 1 : 0) != 0 }
-
     /// Blends `out` towards `previous` moved along `backward` (`stylize_flow_warp_blend`);
     /// false when OpenCV failed and `out` is unchanged (the frame then comes out as the network
     /// painted it).
-    func warpBlend(previous: [Float], backward: [Float], trust: [Float], lowWidth: Int, lowHeight: Int, scale: Int,
-                   width: Int, height: Int, strength: Float, maximumChange: Float, maximumMeanSquare: Float, into out: inout [Float]) -> Bool {
+    func warpBlend(previous: [Float], backward: [Float], trust: [Float], sure: [Float], lowWidth: Int, lowHeight: Int,
+                   width: Int, height: Int, blend: stylize_blend, into out: inout [Float]) -> Bool {
         previous.withUnsafeBufferPointer { before in
-            stylize_flow_warp_blend(handle, before.baseAddress, backward, trust, Int32(lowWidth), Int32(lowHeight), Int32(scale),
-                                    Int32(width), Int32(height), strength, maximumChange, maximumMeanSquare, &out) == 0
+            stylize_flow_warp_blend(handle, before.baseAddress, backward, trust, sure, Int32(lowWidth), Int32(lowHeight),
+                                    Int32(width), Int32(height), blend, &out) == 0
         }
     }
 
@@ -176,11 +170,11 @@ extension OpticalFlow {
     /// Blends `frame` in place towards `previous` (the previous output, same format and size)
     /// moved along `backward` (`stylize_flow_warp_blend_planes`); false when the frames cannot be
     /// blended or memory ran out, and `frame` is unchanged.
-    func warpBlend(previous: Frame, into frame: Frame, backward: [Float], trust: [Float], lowWidth: Int, lowHeight: Int,
-                   strength: Float, maximumChange: Float, maximumMeanSquare: Float) -> Bool {
+    func warpBlend(previous: Frame, into frame: Frame, backward: [Float], trust: [Float], sure: [Float], lowWidth: Int, lowHeight: Int,
+                   blend: stylize_blend) -> Bool {
         guard previous.width == frame.width, previous.height == frame.height, previous.format == frame.format,
               let before = Self.planes(of: previous), var now = Self.planes(of: frame), before.count == now.count else { return false }
-        return stylize_flow_warp_blend_planes(handle, before, &now, Int32(now.count), backward, trust, Int32(lowWidth), Int32(lowHeight),
-                                              strength, maximumChange, maximumMeanSquare) == 0
+        return stylize_flow_warp_blend_planes(handle, before, &now, Int32(now.count), backward, trust, sure, Int32(lowWidth), Int32(lowHeight),
+                                              blend) == 0
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import StylizeFlow
 import StylizeKernels
 
 /// Steadies frame-by-frame stylization. Each output is blended with the previous output moved
@@ -6,11 +7,16 @@ import StylizeKernels
 /// it must be locally consistent (where a pixel comes out of hiding, or goes into it, the flow
 /// changes over the distance it moves; a second flow the other way, as in Sundaram et al., ECCV
 /// 2010, cost twice as much and measured no better) and carry the previous frame's luma to the
-/// current one. Strokes that crawl on still or moving content settle; objects that appear,
-/// lighting that changes and scene cuts come through at once, so nothing ghosts. (The
-/// blend-where-the-warp-is-valid idea of Lai et al., ECCV 2018, on DIS optical flow, Kroeger et
-/// al., ECCV 2016.) The blend is recursive: the previous output already carries the frames before
-/// it, with a weight that falls with every frame that does not match.
+/// current one; near a break in the flow (the edge of a moving object) it is not trusted. The
+/// difference from the moved previous output is taken in two parts: its coarse part (colour,
+/// shading) by `strength` times the trust, its fine part (the strokes) whole wherever the trust
+/// is high, since averaging two frames' strokes that do not line up softens both. What the blend
+/// and the resampling still take from the finest detail is given back. Strokes that crawl on
+/// still or moving content settle; objects that appear, lighting that changes and scene cuts come
+/// through at once, so nothing ghosts. (The blend-where-the-warp-is-valid idea of Lai et al.,
+/// ECCV 2018, on DIS optical flow, Kroeger et al., ECCV 2016.) The blend is recursive: the
+/// previous output already carries the frames before it, with a weight that falls with every
+/// frame that does not match.
 ///
 /// Runs on frames in order (one instance per clip); not thread-safe.
 public final class TemporalStabilizer {
@@ -26,18 +32,31 @@ public final class TemporalStabilizer {
 
     /// Luma difference (of 1) at which a moved pixel stops being trusted at all.
     static let lumaTolerance: Float = 0.08
-    /// How far the blend may move a value (of 1) away from the frame's own stylization: where the
-    /// stylization itself changes a lot from one frame to the next, holding on to the past would
-    /// drift far from what this frame shows.
-    static let maximumChange: Float = 0.1
+    /// How far (in pixels of the flow's scale) a break in the flow keeps strokes from being
+    /// carried over around it (`stylize_flow_trust_regions`): the edges of moving objects are
+    /// where the flow is least sure, and carrying strokes over there drags a ghost of the object
+    /// along.
+    static let consistencyReach: Int32 = 2
+    /// How much more the fine part of the difference (strokes) is trusted than the coarse part
+    /// (colour, shading), which is taken by `strength` times the trust: at the default strength
+    /// 0.7, a pixel surely trusted 0.77 or more carries its strokes over whole. Averaging two frames'
+    /// strokes that do not line up softens both, and left clips at 0.55-0.78 of per-frame's fine
+    /// detail; carried over whole, a stroke stays a stroke.
+    static let fineTrust: Float = 1.3 / 0.7
+    /// Where the difference splits into coarse and fine, a Gaussian's sigma in pixels.
+    static let bandSigma: Float = 1.5
+    /// The finest detail the blend gives back (a Gaussian's sigma in pixels), and by how much it
+    /// may raise it at most (`stylize_blend`): bicubic resampling of the previous output, frame
+    /// after frame, and the frame limit, which mixes the blend with the frame's own stylization,
+    /// still soften the finest strokes.
+    static let detailSigma: Float = 1
+    static let maximumGain: Float = 1.6
     /// How far a whole frame may move away from its own stylization, as a mean square over its
-    /// values: 27.5 dB PSNR. A frame whose blend would move it further has every change scaled
-    /// down to that. A fixed cap per value alone (0.08) left one frame of a fast underwater clip
-    /// at 27.0 dB and a pan at 0.33 of the per-frame warping error; with this limit and strength
-    /// 0.7, every measured frame stays at 27.5 dB or better (27.7 in RGB when a clip is blended
-    /// in YUV, where the limit is an estimate) and the worst real clip comes to 0.48
-    /// (`scripts/flicker.py`, numbers in the README).
-    static let maximumMeanSquare = Float(pow(10, -27.5 / 10))
+    /// values: 24 dB PSNR. A frame whose blend would move it further has every change scaled
+    /// down to that. A consistent clip cannot stay close to independent per-frame paintings,
+    /// which place different strokes frame after frame; 24 dB keeps every frame recognisably its
+    /// own stylization.
+    static let maximumMeanSquare = Float(pow(10, -24.0 / 10))
     /// DIS's settings: OpenCV's medium preset with patches 4 pixels apart instead of 3, 16
     /// descent iterations instead of 25 and no variational refinement: 0.7 ms at 213x120 on one
     /// Zen 4 core, against medium's 1.7. On the real clips of `scripts/flicker.py` it measured
@@ -53,6 +72,12 @@ public final class TemporalStabilizer {
         self.strength = Float(min(max(strength, 0), 1))
         // Without OpenCV's flow (it failed to start) every frame comes out as it is.
         flow = try? OpticalFlow(Self.flowSettings)
+    }
+
+    /// The blend's settings at this strength (`stylize_blend`).
+    var blend: stylize_blend {
+        stylize_blend(strength: strength, fine_trust: strength * Self.fineTrust, band_sigma: Self.bandSigma,
+                      detail_sigma: Self.detailSigma, max_gain: Self.maximumGain, max_mean_square: Self.maximumMeanSquare)
     }
 
     /// Forgets the past: the next frame comes out as it is.
@@ -100,21 +125,25 @@ public final class TemporalStabilizer {
         /// The luma it was measured against.
         let previous: LumaPlane
         let backward: [Float]
-        let trust: [Float]
+        /// How far the coarse and the fine part of the blend trust each pixel (`stylize_flow_trust_regions`).
+        let trust: [Float], sure: [Float]
         /// The share of pixels hardly trusted at all (`stylize_flow_trust`).
         let doubtful: Float
 
         init?(_ luma: LumaPlane, against previous: LumaPlane, flow: OpticalFlow) {
             guard luma.width == previous.width, luma.height == previous.height, luma.width >= 8, luma.height >= 8,
                   let backward = try? flow.flow(from: luma, to: previous) else { return nil }
-            var trust = [Float](repeating: 0, count: luma.width * luma.height)
+            let count = luma.width * luma.height
+            var consistency = [Float](repeating: 0, count: count), match = consistency, trust = consistency, sure = consistency
             doubtful = previous.values.withUnsafeBufferPointer { before in
                 luma.values.withUnsafeBufferPointer { now in
                     stylize_flow_trust(backward, before.baseAddress, now.baseAddress, Int32(luma.width), Int32(luma.height),
-                                       TemporalStabilizer.lumaTolerance, &trust)
+                                       TemporalStabilizer.lumaTolerance, &consistency, &match)
                 }
             }
-            (self.previous, self.backward, self.trust) = (previous, backward, trust)
+            stylize_flow_trust_regions(consistency, match, Int32(luma.width), Int32(luma.height), TemporalStabilizer.consistencyReach,
+                                       &trust, &sure)
+            (self.previous, self.backward, self.trust, self.sure) = (previous, backward, trust, sure)
         }
     }
 
@@ -135,10 +164,9 @@ public final class TemporalStabilizer {
         // Blended in place: the network's output is not needed once it is steadied (it is not
         // copied when the caller hands it over, as the pipelines do).
         var result = consume stylized
-        _ = flow?.warpBlend(previous: previousOutput.pixels, backward: measured.backward, trust: measured.trust,
-                            lowWidth: motion.luma.width, lowHeight: motion.luma.height, scale: motion.scale, width: motion.width,
-                            height: motion.height, strength: strength, maximumChange: Self.maximumChange,
-                            maximumMeanSquare: Self.maximumMeanSquare, into: &result.pixels)
+        _ = flow?.warpBlend(previous: previousOutput.pixels, backward: measured.backward, trust: measured.trust, sure: measured.sure,
+                            lowWidth: motion.luma.width, lowHeight: motion.luma.height, width: motion.width,
+                            height: motion.height, blend: blend, into: &result.pixels)
         self.previousOutput = result
         return result
     }
@@ -155,9 +183,8 @@ public final class TemporalStabilizer {
             previousFrame = frame
         }
         guard let previousFrame, let measured = blendable(motion) else { return }
-        _ = flow?.warpBlend(previous: previousFrame, into: frame, backward: measured.backward, trust: measured.trust,
-                            lowWidth: motion.luma.width, lowHeight: motion.luma.height, strength: strength,
-                            maximumChange: Self.maximumChange, maximumMeanSquare: Self.maximumMeanSquare)
+        _ = flow?.warpBlend(previous: previousFrame, into: frame, backward: measured.backward, trust: measured.trust, sure: measured.sure,
+                            lowWidth: motion.luma.width, lowHeight: motion.luma.height, blend: blend)
     }
 
     /// The flow back to the previous frame when `motion`'s frame can be blended with the
