@@ -119,7 +119,7 @@ static double plane_blend(stylize_flow *scratch, const plane_view &plane, const 
             // No trust where the pixel comes from outside the plane; the fine part's weight.
             const bool inside = px >= 0 && py >= 0 && px <= last_x && py <= last_y;
             t[x] = inside ? t[x] : 0;
-            fine[x] = inside ? std::min(1.0f, blend.fine_trust * fine[x]) : 0;
+            fine[x] = inside ? std::min(blend.fine_maximum, blend.fine_trust * fine[x]) : 0;
         }
     }
     // The previous output moved along the flow: bicubic, which keeps more of its strokes than

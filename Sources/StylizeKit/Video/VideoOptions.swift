@@ -68,12 +68,13 @@ public struct VideoOptions: Sendable {
     }
 
     /// Warm-up frames for a piece: enough that the stabilizer's memory of frames before the
-    /// warm-up has faded below 1/1000 (it keeps at most `stabilization` of the previous output
-    /// per frame), and none without stabilization.
+    /// warm-up has faded below 1/1000 (it keeps at most `TemporalStabilizer.memory` of the
+    /// previous output per frame), at most 64, and none without stabilization.
     public static func defaultWarmup(stabilization: Double) -> Int {
         guard stabilization > 0 else { return 0 }
-        guard stabilization < 1 else { return 64 }
-        return min(64, Int((log(0.001) / log(stabilization)).rounded(.up)))
+        let memory = TemporalStabilizer.memory(strength: stabilization)
+        guard memory < 1 else { return 64 }
+        return min(64, Int((log(0.001) / log(memory)).rounded(.up)))
     }
 
     /// Threads each of `workers` workers runs a frame on: with one worker every core, with
