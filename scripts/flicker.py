@@ -381,6 +381,8 @@ def run_corpus(args) -> None:
         print(f"  the split names cases not in the corpus: {', '.join(stray)}")
     print(f"style {Path(args.style).name}, stabilize {args.stabilize}, through `stylize {args.via}`; real clips: "
           f"{args.real_frames} frames from {args.start:g} s, {args.real_width} wide; pan 4 px/frame, zoom 1%/frame, 24 frames")
+    if starts:
+        print("  starting elsewhere (the split file's starts): " + ", ".join(f"{name} at {at:g} s" for name, at in sorted(starts.items())))
     print("ratios: warping error stabilized / per-frame; min PSNR: stabilized vs per-frame (dB); detail: mean |Laplacian| "
           "stabilized / per-frame; fps: frames / wall seconds of the stylize run")
     width = max(len("case"), *(len(name) for name in cases))

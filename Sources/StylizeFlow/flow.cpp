@@ -27,8 +27,12 @@ struct stylize_flow {
     // the flow and the trust scaled up to a plane, where each sample was, the previous output
     // moved from there, the difference from it and its coarse part, the blended values, the
     // trust blurred, and each plane's state.
-    cv::Mat flow, weight, map, moved, difference, coarse, blended, spread;
+    cv::Mat flow, weight, map, warped, moved, difference, coarse, blended, spread;
     std::vector<plane_state> planes;
+    // Whether `map` and `weight` hold this frame's for a plane of their size, and that plane's
+    // fine weights.
+    bool mapped = false;
+    cv::Mat mapped_fine;
 };
 
 extern "C" stylize_flow *stylize_flow_create(stylize_flow_settings settings) {
@@ -97,13 +101,12 @@ static void weigh(const cv::Mat &values, const cv::Mat &weight, cv::Mat &out) {
     }
 }
 
-// The blend of one plane: the previous output moved along the flow, and the change towards it.
-// Returns the plane's part of the frame's mean square change.
-static double plane_blend(stylize_flow *scratch, const plane_view &plane, const cv::Mat &flow_low, const cv::Mat &trust_low,
-                          const cv::Mat &sure_low, double band_sigma, const stylize_blend &blend, plane_state &state) {
-    const int width = plane.now.cols, height = plane.now.rows, channels = plane.now.channels();
+// Where each sample of a `width` x `height` plane was in the previous frame (`map`), its trust
+// (`weight`) and its fine part's weight (`state.fine`): the flow and the trusts scaled up to the
+// plane (centres aligned, edges held), in its units.
+static void map_plane(stylize_flow *scratch, int width, int height, const cv::Mat &flow_low, const cv::Mat &trust_low, const cv::Mat &sure_low,
+                      const stylize_blend &blend, plane_state &state) {
     const float sx = (float)width / (float)flow_low.cols, sy = (float)height / (float)flow_low.rows;
-    // The flow and the trusts scaled up to the plane (centres aligned, edges held), in its units.
     cv::resize(flow_low, scratch->flow, cv::Size(width, height), 0, 0, cv::INTER_LINEAR);
     cv::resize(trust_low, scratch->weight, cv::Size(width, height), 0, 0, cv::INTER_LINEAR);
     cv::resize(sure_low, state.fine, cv::Size(width, height), 0, 0, cv::INTER_LINEAR);
@@ -122,10 +125,25 @@ static double plane_blend(stylize_flow *scratch, const plane_view &plane, const 
             fine[x] = inside ? std::min(blend.fine_maximum, blend.fine_trust * fine[x]) : 0;
         }
     }
+    scratch->mapped = true;
+    scratch->mapped_fine = state.fine;
+}
+
+// The blend of one plane: the previous output moved along the flow, and the change towards it.
+// Returns the plane's part of the frame's mean square change.
+static double plane_blend(stylize_flow *scratch, const plane_view &plane, const cv::Mat &flow_low, const cv::Mat &trust_low,
+                          const cv::Mat &sure_low, double band_sigma, const stylize_blend &blend, plane_state &state) {
+    const int width = plane.now.cols, height = plane.now.rows, channels = plane.now.channels();
+    // A plane of the size before it (4:2:0's second chroma plane) has its positions and weights already.
+    if (scratch->mapped && scratch->map.size() == plane.now.size()) {
+        state.fine = scratch->mapped_fine;
+    } else {
+        map_plane(scratch, width, height, flow_low, trust_low, sure_low, blend, state);
+    }
     // The previous output moved along the flow: bicubic, which keeps more of its strokes than
     // bilinear sampling (each frame's output is resampled again in the next).
-    cv::remap(plane.before, scratch->moved, scratch->map, cv::noArray(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
-    scratch->moved.convertTo(scratch->moved, CV_32F);
+    cv::remap(plane.before, scratch->warped, scratch->map, cv::noArray(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
+    scratch->warped.convertTo(scratch->moved, CV_32F);
     plane.now.convertTo(state.own, CV_32F);
     // The difference, split into its coarse part (colour and shading) and its fine part
     // (strokes). The coarse part is a blur weighted by the trust, so that the difference where
@@ -201,6 +219,7 @@ static int blend_planes(stylize_flow *scratch, const std::vector<plane_view> &pl
         int widest = 0;
         for (const auto &plane : planes) widest = std::max(widest, plane.now.cols);
         scratch->planes.resize(planes.size());
+        scratch->mapped = false;
         // The bands are set in the frame's pixels: a subsampled plane's are narrower.
         const auto scale = [&](size_t p) { return (double)planes[p].now.cols / (double)widest; };
         const auto limit = [&](double mean_square) {
