@@ -122,9 +122,9 @@ public final class TemporalStabilizer {
         /// across. Fine texture (grass, fur, skin) averaged over 3 x 3 pixels or more leaves DIS
         /// nothing to follow: exact 4-pixel pans at 640x360 over such photos then measured 1.0
         /// (the old blend) to 2.8 (carrying strokes over) of per-frame's warping error, against
-        /// 0.2-0.3 at half size. At half size the flow costs about the same share of the network's
-        /// time at every size (2-4% on two cores); at about 120 across, the moving square left
-        /// a trail.
+        /// 0.2-0.3 at half size. At half size the flow took 2.5% of the CPU time of a stabilized
+        /// 640x360 clip (`perf`, Xeon without AMX; docs/speed.md); at about 120 across, the
+        /// moving square left a trail.
         static func scale(forWidth width: Int) -> Int {
             width >= 360 ? 2 : 1
         }
