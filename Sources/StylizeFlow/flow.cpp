@@ -1,38 +1,83 @@
 #include "StylizeFlow.h"
+#include "StylizeCloned.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/video/tracking.hpp>
 
-// One plane of the blend, as OpenCV matrices: the previous output and the current stylization in
-// the plane's own sample type, its maximum and its weight in the frame's mean square change.
-struct plane_view {
-    cv::Mat before, now;
-    float maximum, weight;
+// The blend runs over each plane in stripes of rows that stay in cache: for a stripe, the rows
+// it needs around it (the two blurs' reach) are moved along the flow and differenced, blurred,
+// blended and measured, and only three float values per sample are kept for the whole plane
+// until the frame's limit and detail gain are known (see `plane_state`).
+
+namespace {
+
+// Rows per stripe.
+constexpr int stripe_rows = 32;
+// A Gaussian is cut off at this many sigmas (where it falls to an eighth of its peak; it keeps 95%
+// of its weight) and at most this radius.
+constexpr double gaussian_reach = 2;
+constexpr int gaussian_most = 12;
+
+// A Gaussian's taps, from -radius to radius, summing to 1.
+struct gaussian {
+    int radius = 0;
+    float taps[2 * gaussian_most + 1] = {1};
+    explicit gaussian(double sigma) {
+        if (!(sigma > 0)) return;
+        radius = std::min(gaussian_most, std::max(1, (int)std::ceil(gaussian_reach * sigma)));
+        double sum = 0;
+        for (int j = -radius; j <= radius; j++) sum += std::exp(-0.5 * j * j / (sigma * sigma));
+        for (int j = -radius; j <= radius; j++) taps[j + radius] = (float)(std::exp(-0.5 * j * j / (sigma * sigma)) / sum);
+    }
 };
 
-// A plane's blend, kept until the frame's total is known: its values, the change the blend
-// makes to them (plane units, floats), and the weight of the fine part at each sample.
+// Where a row or column of a plane falls on the flow's grid (centres aligned, edges held, as
+// OpenCV's bilinear resize places it): the two grid lines around it and the second one's weight.
+struct grid_place {
+    int first, second;
+    float weight;
+};
+
+grid_place place_on_grid(int index, int size, int grid) {
+    const float at = ((float)index + 0.5f) * (float)grid / (float)size - 0.5f;
+    int first = (int)std::floor(at);
+    float weight = at - (float)first;
+    if (first < 0) first = 0, weight = 0;
+    if (first >= grid - 1) first = grid - 1, weight = 0;
+    return {first, std::min(first + 1, grid - 1), weight};
+}
+
+}  // namespace
+
+// What a plane's blend keeps until the frame's limit and detail gain are known, per sample: the
+// blend's change (`change`), and the finest band of the stylization's own values (`own_band`)
+// and of the change (`change_band`), each times the fine part's weight there. With `keep` (the
+// share of the change the frame limit leaves) and a detail gain `g`, the plane's final change is
+// keep * change + (g - 1) * (own_band + keep * change_band), since the band is linear.
 struct plane_state {
-    cv::Mat own, change, fine;
+    std::vector<float> change, own_band, change_band;
+    // Sums over the plane: change^2, change * own_band, change * change_band, own_band^2,
+    // own_band * change_band, change_band^2 (the final change's square, expanded), and the fine
+    // weight times the squares of the two bands and their product (the energies of the detail).
+    double sums[9];
 };
 
 struct stylize_flow {
     cv::Ptr<cv::DISOpticalFlow> dis;
-    // Scratch for the blend, kept from frame to frame (create() reuses memory of the same size):
-    // the flow and the trust scaled up to a plane, where each sample was, the previous output
-    // moved from there, the difference from it and its coarse part, the blended values, the
-    // trust blurred, and each plane's state.
-    cv::Mat flow, weight, map, warped, moved, difference, coarse, blended, spread;
+    // Scratch for the blend, kept from frame to frame.
     std::vector<plane_state> planes;
-    // Whether `map` and `weight` hold this frame's for a plane of their size, and that plane's
-    // fine weights.
-    bool mapped = false;
-    cv::Mat mapped_fine;
+    struct {
+        cv::Mat before;
+        std::vector<grid_place> columns;
+        std::vector<float> low, own, difference, trust, fine, weighted_across, trust_across, change_across, own_across, padded, row_a, row_b;
+    } stripe;
 };
 
 extern "C" stylize_flow *stylize_flow_create(stylize_flow_settings settings) {
@@ -83,176 +128,421 @@ extern "C" void stylize_flow_trust_regions(const float *consistency, const float
     cv::multiply(fine, held, fine);
 }
 
-// The sum of squares of `m`'s values, as a share of the plane's range, times its weight: the
-// plane's part of the frame's mean square change.
-static double weighted_mean_square(const plane_view &plane, const cv::Mat &m) {
-    return plane.weight * cv::norm(m, cv::NORM_L2SQR) / ((double)plane.maximum * plane.maximum * (double)m.total() * m.channels());
-}
+// The kernels of the blend, each compiled for AVX-512, AVX2 and the baseline (StylizeCloned.h).
 
-// `values` times the weight of each of their pixels (`channels` values each).
-static void weigh(const cv::Mat &values, const cv::Mat &weight, cv::Mat &out) {
-    const int channels = values.channels();
-    out.create(values.size(), values.type());
-    for (int y = 0; y < values.rows; y++) {
-        const float *v = values.ptr<float>(y), *w = weight.ptr<float>(y);
-        float *o = out.ptr<float>(y);
-        for (int x = 0; x < values.cols; x++)
-            for (int k = 0; k < channels; k++) o[x * channels + k] = w[x] * v[x * channels + k];
+// A row blurred across: out[i] = sum over j of taps[j] * in[i + j * step], j = 0...width - 1
+// (`in` holds the row with (width - 1) / 2 pixels of `step` samples replicated at each end).
+static inline __attribute__((always_inline)) void blur_across_body(const float *in, long count, int step, const float *taps, int width,
+                                                                   float *__restrict out) {
+    for (long i = 0; i < count; i++) out[i] = taps[0] * in[i];
+    for (int j = 1; j < width; j++) {
+        const float tap = taps[j];
+        const float *from = in + (long)j * step;
+        for (long i = 0; i < count; i++) out[i] += tap * from[i];
     }
 }
+STYLIZE_CLONES(STYLIZE_STATIC, void, blur_across, (const float *in, long count, int step, const float *taps, int width, float *__restrict out),
+               (in, count, step, taps, width, out))
 
-// Where each sample of a `width` x `height` plane was in the previous frame (`map`), its trust
-// (`weight`) and its fine part's weight (`state.fine`): the flow and the trusts scaled up to the
-// plane (centres aligned, edges held), in its units.
-static void map_plane(stylize_flow *scratch, int width, int height, const cv::Mat &flow_low, const cv::Mat &trust_low, const cv::Mat &sure_low,
-                      const stylize_blend &blend, plane_state &state) {
-    const float sx = (float)width / (float)flow_low.cols, sy = (float)height / (float)flow_low.rows;
-    cv::resize(flow_low, scratch->flow, cv::Size(width, height), 0, 0, cv::INTER_LINEAR);
-    cv::resize(trust_low, scratch->weight, cv::Size(width, height), 0, 0, cv::INTER_LINEAR);
-    cv::resize(sure_low, state.fine, cv::Size(width, height), 0, 0, cv::INTER_LINEAR);
-    scratch->map.create(height, width, CV_32FC2);
-    const float last_x = (float)(width - 1), last_y = (float)(height - 1);
-    for (int y = 0; y < height; y++) {
-        const float *f = scratch->flow.ptr<float>(y);
-        float *m = scratch->map.ptr<float>(y), *t = scratch->weight.ptr<float>(y), *fine = state.fine.ptr<float>(y);
-        for (int x = 0; x < width; x++) {
-            const float px = (float)x + f[2 * x] * sx, py = (float)y + f[2 * x + 1] * sy;
-            m[2 * x] = px;
-            m[2 * x + 1] = py;
-            // No trust where the pixel comes from outside the plane; the fine part's weight.
-            const bool inside = px >= 0 && py >= 0 && px <= last_x && py <= last_y;
-            t[x] = inside ? t[x] : 0;
-            fine[x] = inside ? std::min(blend.fine_maximum, blend.fine_trust * fine[x]) : 0;
+// Rows blurred down: out[i] = sum over j of taps[j] * rows[j][i], j = 0...width - 1.
+static inline __attribute__((always_inline)) void blur_down_body(const float *const *rows, long count, const float *taps, int width,
+                                                                 float *__restrict out) {
+    for (long i = 0; i < count; i++) out[i] = taps[0] * rows[0][i];
+    for (int j = 1; j < width; j++) {
+        const float tap = taps[j];
+        const float *from = rows[j];
+        for (long i = 0; i < count; i++) out[i] += tap * from[i];
+    }
+}
+STYLIZE_CLONES(STYLIZE_STATIC, void, blur_down, (const float *const *rows, long count, const float *taps, int width, float *__restrict out),
+               (rows, count, taps, width, out))
+
+// Where one sample of a row was in the previous frame, from a row of the flow's grid (`low`: dx,
+// dy, trust and sure trust, `grid` values each, already interpolated down), interpolated across
+// and scaled to the plane (`scale_x`, `scale_y`: its pixels per grid cell), with its trusts (none
+// where it comes from outside the plane) and its bicubic weights (OpenCV's: a = -0.75) at that
+// place held inside the plane.
+struct source_place {
+    int x, y;
+    float across[4], down[4], trust, fine;
+};
+
+static inline __attribute__((always_inline)) void cubic_weights(float t, float *w) {
+    const float a = -0.75f, u = 1 - t;
+    w[0] = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a;
+    w[1] = ((a + 2) * t - (a + 3)) * t * t + 1;
+    w[2] = ((a + 2) * u - (a + 3)) * u * u + 1;
+    w[3] = 1 - w[0] - w[1] - w[2];
+}
+
+static inline __attribute__((always_inline)) source_place locate(const float *low, int grid, int a, int b, float w, int x, int row, int last_x,
+                                                                 int last_y, float scale_x, float scale_y, float fine_trust, float fine_maximum) {
+    const float *dx = low, *dy = low + grid, *t = low + 2 * grid, *sure = low + 3 * grid;
+    const float px = (float)x + (dx[a] + w * (dx[b] - dx[a])) * scale_x, py = (float)row + (dy[a] + w * (dy[b] - dy[a])) * scale_y;
+    const bool inside = px >= 0 && py >= 0 && px <= (float)last_x && py <= (float)last_y;
+    source_place place;
+    place.trust = inside ? t[a] + w * (t[b] - t[a]) : 0;
+    place.fine = inside ? std::min(fine_maximum, fine_trust * (sure[a] + w * (sure[b] - sure[a]))) : 0;
+    // Written so that a place that is no number lands at 0.
+    const float cx = px > 0 ? (px < (float)last_x ? px : (float)last_x) : 0, cy = py > 0 ? (py < (float)last_y ? py : (float)last_y) : 0;
+    place.x = (int)cx, place.y = (int)cy;
+    cubic_weights(cx - (float)place.x, place.across);
+    cubic_weights(cy - (float)place.y, place.down);
+    return place;
+}
+
+// One row of an 8-bit plane of one channel moved along the flow (`moved`, floats held to
+// 0...maximum), with each sample's trusts. `padded`: the previous output with 2 samples held
+// beyond each edge, rows `stride` bytes apart, so that the 4 x 4 samples around any place inside
+// the plane are there (each row's 4 read at once).
+static inline __attribute__((always_inline)) void warp_row_bytes_body(const uint8_t *padded, long stride, const float *low, int grid,
+                                                                      const int *first, const int *second, const float *weight, int width,
+                                                                      int row, int last_x, int last_y, float scale_x, float scale_y,
+                                                                      float fine_trust, float fine_maximum, float maximum,
+                                                                      float *__restrict moved, float *__restrict trust, float *__restrict fine) {
+    // Vectorized even where the cost model advises against it: twice as fast with AVX2 and the baseline.
+#pragma clang loop vectorize(enable)
+    for (int x = 0; x < width; x++) {
+        const source_place place =
+            locate(low, grid, first[x], second[x], weight[x], x, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum);
+        const uint8_t *at = padded + (long)(place.y + 1) * stride + place.x + 1;
+        float sum = 0;
+        for (int j = 0; j < 4; j++) {
+            uint32_t four;
+            std::memcpy(&four, at + j * stride, 4);
+            sum += place.down[j] * (place.across[0] * (float)(four & 255) + place.across[1] * (float)((four >> 8) & 255) +
+                                    place.across[2] * (float)((four >> 16) & 255) + place.across[3] * (float)(four >> 24));
         }
+        moved[x] = std::min(std::max(sum, 0.0f), maximum);
+        trust[x] = place.trust;
+        fine[x] = place.fine;
     }
-    scratch->mapped = true;
-    scratch->mapped_fine = state.fine;
+}
+STYLIZE_CLONES(STYLIZE_STATIC, void, warp_row_bytes,
+               (const uint8_t *padded, long stride, const float *low, int grid, const int *first, const int *second, const float *weight, int width,
+                int row, int last_x, int last_y, float scale_x, float scale_y, float fine_trust, float fine_maximum, float maximum,
+                float *__restrict moved, float *__restrict trust, float *__restrict fine),
+               (padded, stride, low, grid, first, second, weight, width, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum, maximum,
+                moved, trust, fine))
+
+// The difference of the moved previous output from the current values, and that difference
+// times the trust.
+static inline __attribute__((always_inline)) void difference_row_body(const float *moved, const float *own, const float *trust, long count,
+                                                                      float *__restrict difference, float *__restrict weighted) {
+    for (long i = 0; i < count; i++) {
+        const float d = moved[i] - own[i];
+        difference[i] = d;
+        weighted[i] = d * trust[i];
+    }
+}
+STYLIZE_CLONES(STYLIZE_STATIC, void, difference_row,
+               (const float *moved, const float *own, const float *trust, long count, float *__restrict difference, float *__restrict weighted),
+               (moved, own, trust, count, difference, weighted))
+
+// The blend's change: the coarse part of the difference (its trust-weighted blur, numerator over
+// denominator) by `strength` times the trust, the rest (the fine part) by the fine weight.
+static inline __attribute__((always_inline)) void change_row_body(const float *difference, const float *trust, const float *fine,
+                                                                  const float *numerator, const float *denominator, float strength, long count,
+                                                                  float *__restrict change) {
+    for (long i = 0; i < count; i++) {
+        const float low = denominator[i] > 1e-3f ? numerator[i] / denominator[i] : 0;
+        change[i] = strength * trust[i] * low + fine[i] * (difference[i] - low);
+    }
+}
+STYLIZE_CLONES(STYLIZE_STATIC, void, change_row,
+               (const float *difference, const float *trust, const float *fine, const float *numerator, const float *denominator, float strength,
+                long count, float *__restrict change),
+               (difference, trust, fine, numerator, denominator, strength, count, change))
+
+// The finest bands of the own values and of the change (each minus its blur) times the fine
+// weight, and the row's part of the plane's sums (`plane_state::sums`).
+static inline __attribute__((always_inline)) void bands_row_body(const float *own, const float *own_blur, const float *change,
+                                                                 const float *change_blur, const float *fine, long count,
+                                                                 float *__restrict own_band, float *__restrict change_band, double *sums) {
+#pragma clang fp reassociate(on)
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, s8 = 0;
+    for (long i = 0; i < count; i++) {
+        const float of = own[i] - own_blur[i], cf = change[i] - change_blur[i], c = change[i];
+        const float p = fine[i] * of, q = fine[i] * cf;
+        own_band[i] = p;
+        change_band[i] = q;
+        s0 += c * c, s1 += c * p, s2 += c * q, s3 += p * p, s4 += p * q, s5 += q * q, s6 += p * of, s7 += p * cf, s8 += q * cf;
+    }
+    const float row[9] = {s0, s1, s2, s3, s4, s5, s6, s7, s8};
+    for (int k = 0; k < 9; k++) sums[k] += row[k];
+}
+STYLIZE_CLONES(STYLIZE_STATIC, void, bands_row,
+               (const float *own, const float *own_blur, const float *change, const float *change_blur, const float *fine, long count,
+                float *__restrict own_band, float *__restrict change_band, double *sums),
+               (own, own_blur, change, change_blur, fine, count, own_band, change_band, sums))
+
+// The final values of a row: own + a * change + b * own_band + c * change_band, held to 0...maximum.
+static inline __attribute__((always_inline)) void final_row_body(const float *own, const float *change, const float *own_band,
+                                                                 const float *change_band, float a, float b, float c, float maximum, long count,
+                                                                 float *__restrict out) {
+    for (long i = 0; i < count; i++) out[i] = std::min(std::max(own[i] + a * change[i] + b * own_band[i] + c * change_band[i], 0.0f), maximum);
+}
+STYLIZE_CLONES(STYLIZE_STATIC, void, final_row,
+               (const float *own, const float *change, const float *own_band, const float *change_band, float a, float b, float c, float maximum,
+                long count, float *__restrict out),
+               (own, change, own_band, change_band, a, b, c, maximum, count, out))
+
+namespace {
+
+// One plane of the blend, as OpenCV matrices: the previous output and the current stylization in
+// the plane's own sample type, its maximum and its weight in the frame's mean square change.
+struct plane_view {
+    cv::Mat before, now;
+    float maximum, weight;
+};
+
+// The flow and the trusts on their grid (`width` x `height`): (dx, dy) pairs, and one value each.
+struct flow_grid {
+    const float *backward, *trust, *sure;
+    int width, height;
+};
+
+template <typename T> void to_floats(const T *in, long count, float *out) {
+    for (long i = 0; i < count; i++) out[i] = (float)in[i];
 }
 
-// The blend of one plane: the previous output moved along the flow, and the change towards it.
-// Returns the plane's part of the frame's mean square change.
-static double plane_blend(stylize_flow *scratch, const plane_view &plane, const cv::Mat &flow_low, const cv::Mat &trust_low,
-                          const cv::Mat &sure_low, double band_sigma, const stylize_blend &blend, plane_state &state) {
+// Rounded (the values are at least 0 here).
+template <typename T> void from_floats(const float *in, long count, T *out) {
+    for (long i = 0; i < count; i++) out[i] = (T)(in[i] + 0.5f);
+}
+
+template <> void from_floats<float>(const float *in, long count, float *out) {
+    std::copy(in, in + count, out);
+}
+
+// Holds the first and last pixel (`channels` samples) of the row at `padded + radius * channels`
+// for `radius` pixels beyond each end.
+void pad_row(float *padded, int width, int channels, int radius) {
+    float *row = padded + (long)radius * channels, *end = row + (long)width * channels;
+    for (int r = 0; r < radius; r++)
+        for (int k = 0; k < channels; k++) {
+            padded[(long)r * channels + k] = row[k];
+            end[(long)r * channels + k] = end[k - channels];
+        }
+}
+
+// Blurs a row across with `g` (held at its ends) into `out`, through the stripe's padding buffer.
+void blur_row(std::vector<float> &padded, const float *row, int width, int channels, const gaussian &g, float *out) {
+    const long count = (long)width * channels;
+    std::copy(row, row + count, padded.data() + (long)g.radius * channels);
+    pad_row(padded.data(), width, channels, g.radius);
+    blur_across(padded.data(), count, channels, g.taps, 2 * g.radius + 1, out);
+}
+
+// Blurs rows down with `g` into `out`: rows (row - radius)...(row + radius) of a plane of
+// `height` rows (held at its top and bottom), each kept in a ring of `ring` rows `count` floats
+// apart at its index modulo `ring`.
+void blur_column(const float *rows, long count, int ring, int row, int height, const gaussian &g, float *out) {
+    const float *from[2 * gaussian_most + 1];
+    for (int j = -g.radius; j <= g.radius; j++) from[j + g.radius] = rows + (long)(std::min(std::max(row + j, 0), height - 1) % ring) * count;
+    blur_down(from, count, g.taps, 2 * g.radius + 1, out);
+}
+
+// One row of a plane of any sample type and channel count moved along the flow, as
+// `warp_row_bytes` moves 8-bit planes of one channel (`padded` here in the plane's type, `stride`
+// in samples); the trusts are per pixel.
+template <typename T>
+void warp_row(const T *padded, long stride, int channels, const float *low, int grid, const int *first, const int *second, const float *weight,
+              int width, int row, int last_x, int last_y, float scale_x, float scale_y, float fine_trust, float fine_maximum, float maximum,
+              float *moved, float *trust, float *fine) {
+    for (int x = 0; x < width; x++) {
+        const source_place place =
+            locate(low, grid, first[x], second[x], weight[x], x, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum);
+        const T *at = padded + (long)(place.y + 1) * stride + (long)(place.x + 1) * channels;
+        for (int k = 0; k < channels; k++) {
+            float sum = 0;
+            for (int j = 0; j < 4; j++) {
+                const T *line = at + j * stride + k;
+                sum += place.down[j] * (place.across[0] * (float)line[0] + place.across[1] * (float)line[channels] +
+                                        place.across[2] * (float)line[2 * channels] + place.across[3] * (float)line[3 * channels]);
+            }
+            moved[(long)x * channels + k] = std::min(std::max(sum, 0.0f), maximum);
+        }
+        trust[x] = place.trust;
+        fine[x] = place.fine;
+    }
+}
+
+// The blend of one plane, stripe by stripe: the previous output moved along the flow, its
+// difference from the current values split into a coarse part (a blur weighted by the trust,
+// so that the difference where the flow is wrong, at the edges of a moving object, does not
+// spill into its neighbours) and a fine part, the change towards it, and the finest bands the
+// detail gain works on (`plane_state`). The rows a stripe needs beyond its own (the blurs'
+// reach) are kept in rings for the next stripe rather than computed again.
+template <typename T>
+void blend_plane(stylize_flow *scratch, const plane_view &plane, const flow_grid &grid, double band_sigma, double detail_sigma,
+                 const stylize_blend &blend, plane_state &state) {
     const int width = plane.now.cols, height = plane.now.rows, channels = plane.now.channels();
-    // A plane of the size before it (4:2:0's second chroma plane) has its positions and weights already.
-    if (scratch->mapped && scratch->map.size() == plane.now.size()) {
-        state.fine = scratch->mapped_fine;
-    } else {
-        map_plane(scratch, width, height, flow_low, trust_low, sure_low, blend, state);
+    const long count = (long)width * channels;
+    const gaussian band(band_sigma), detail(detail_sigma);
+    const int reach = band.radius + detail.radius, ring = stripe_rows + 2 * reach, detail_ring = stripe_rows + 2 * detail.radius;
+    auto &s = scratch->stripe;
+    std::vector<int> first(width), second(width);
+    std::vector<float> weight(width);
+    for (int x = 0; x < width; x++) {
+        const grid_place place = place_on_grid(x, width, grid.width);
+        first[x] = place.first, second[x] = place.second, weight[x] = place.weight;
     }
-    // The previous output moved along the flow: bicubic, which keeps more of its strokes than
-    // bilinear sampling (each frame's output is resampled again in the next).
-    cv::remap(plane.before, scratch->warped, scratch->map, cv::noArray(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
-    scratch->warped.convertTo(scratch->moved, CV_32F);
-    plane.now.convertTo(state.own, CV_32F);
-    // The difference, split into its coarse part (colour and shading) and its fine part
-    // (strokes). The coarse part is a blur weighted by the trust, so that the difference where
-    // the flow is wrong (at the edges of a moving object) does not spill into its neighbours.
-    cv::subtract(scratch->moved, state.own, scratch->difference);
-    weigh(scratch->difference, scratch->weight, scratch->blended);
-    cv::GaussianBlur(scratch->blended, scratch->coarse, cv::Size(), band_sigma, band_sigma, cv::BORDER_REPLICATE);
-    cv::GaussianBlur(scratch->weight, scratch->spread, cv::Size(), band_sigma, band_sigma, cv::BORDER_REPLICATE);
-    // The blend: the coarse part by `strength` times the trust, the fine part by its weight, so
-    // that strokes are carried over whole instead of averaged with differently placed ones.
-    state.change.create(height, width, CV_32FC(channels));
-    for (int y = 0; y < height; y++) {
-        const float *d = scratch->difference.ptr<float>(y), *c = scratch->coarse.ptr<float>(y), *t = scratch->weight.ptr<float>(y),
-                    *spread = scratch->spread.ptr<float>(y), *fine = state.fine.ptr<float>(y);
-        float *out = state.change.ptr<float>(y);
-        for (int x = 0; x < width; x++) {
-            const float share = spread[x] > 1e-3f ? 1 / spread[x] : 0, coarse = blend.strength * t[x];
-            for (int k = 0; k < channels; k++) {
-                const int i = x * channels + k;
-                const float low = c[i] * share;
-                out[i] = coarse * low + fine[x] * (d[i] - low);
+    for (auto *buffer : {&s.own, &s.difference, &s.trust, &s.fine, &s.weighted_across, &s.trust_across}) buffer->resize((size_t)ring * count);
+    for (auto *buffer : {&s.change_across, &s.own_across}) buffer->resize((size_t)detail_ring * count);
+    for (auto *buffer : {&s.row_a, &s.row_b}) buffer->resize(count);
+    s.padded.resize((size_t)(width + 2 * std::max(band.radius, detail.radius)) * channels);
+    s.low.resize(4 * (size_t)grid.width);
+    for (auto *buffer : {&state.change, &state.own_band, &state.change_band}) buffer->resize((size_t)count * height);
+    std::fill(state.sums, state.sums + 9, 0.0);
+    // The previous output with 2 samples held beyond each edge, for the bicubic warp.
+    cv::copyMakeBorder(plane.before, s.before, 2, 2, 2, 2, cv::BORDER_REPLICATE);
+    const T *before = s.before.ptr<T>(0);
+    const long stride = (long)(s.before.step / sizeof(T));
+    const float scale_x = (float)width / (float)grid.width, scale_y = (float)height / (float)grid.height;
+    const auto at = [count](std::vector<float> &buffer, int row, int rows) { return buffer.data() + (long)(row % rows) * count; };
+
+    int next = 0, next_detail = 0;  // the first rows not yet in the rings
+    for (int y0 = 0; y0 < height; y0 += stripe_rows) {
+        const int y1 = std::min(height, y0 + stripe_rows);
+        // The previous output moved along the flow, bicubically (which keeps more of its
+        // strokes than bilinear sampling; each frame's output is resampled again in the next),
+        // the difference and its trust-weighted part, and both blurred across.
+        for (const int end = std::min(height, y1 + reach); next < end; next++) {
+            const int y = next;
+            const grid_place place = place_on_grid(y, height, grid.height);
+            float *low = s.low.data();
+            const long top = (long)place.first * grid.width, bottom = (long)place.second * grid.width;
+            for (int x = 0; x < grid.width; x++) {
+                for (int k = 0; k < 2; k++)
+                    low[k * grid.width + x] = grid.backward[2 * (top + x) + k] + place.weight * (grid.backward[2 * (bottom + x) + k] - grid.backward[2 * (top + x) + k]);
+                low[2 * grid.width + x] = grid.trust[top + x] + place.weight * (grid.trust[bottom + x] - grid.trust[top + x]);
+                low[3 * grid.width + x] = grid.sure[top + x] + place.weight * (grid.sure[bottom + x] - grid.sure[top + x]);
             }
+            float *own = at(s.own, y, ring), *trust = at(s.trust, y, ring), *fine = at(s.fine, y, ring);
+            if (std::is_same<T, uint8_t>::value && channels == 1)
+                warp_row_bytes(reinterpret_cast<const uint8_t *>(before), stride, low, grid.width, first.data(), second.data(), weight.data(), width, y,
+                               width - 1, height - 1, scale_x, scale_y, blend.fine_trust, blend.fine_maximum, plane.maximum, s.row_a.data(), trust, fine);
+            else
+                warp_row(before, stride, channels, low, grid.width, first.data(), second.data(), weight.data(), width, y, width - 1, height - 1, scale_x,
+                         scale_y, blend.fine_trust, blend.fine_maximum, plane.maximum, s.row_a.data(), trust, fine);
+            // Every sample of a pixel takes its trusts.
+            for (int x = width - 1; channels > 1 && x >= 0; x--)
+                for (int k = channels - 1; k >= 0; k--) trust[(long)x * channels + k] = trust[x], fine[(long)x * channels + k] = fine[x];
+            to_floats(plane.now.ptr<T>(y), count, own);
+            difference_row(s.row_a.data(), own, trust, count, at(s.difference, y, ring), s.row_b.data());
+            blur_row(s.padded, s.row_b.data(), width, channels, band, at(s.weighted_across, y, ring));
+            blur_row(s.padded, trust, width, channels, band, at(s.trust_across, y, ring));
+        }
+        // The change, and it and the own values blurred across at the detail's scale.
+        for (const int end = std::min(height, y1 + detail.radius); next_detail < end; next_detail++) {
+            const int y = next_detail;
+            blur_column(s.weighted_across.data(), count, ring, y, height, band, s.row_a.data());
+            blur_column(s.trust_across.data(), count, ring, y, height, band, s.row_b.data());
+            float *change = state.change.data() + (long)y * count;
+            change_row(at(s.difference, y, ring), at(s.trust, y, ring), at(s.fine, y, ring), s.row_a.data(), s.row_b.data(), blend.strength, count,
+                       change);
+            blur_row(s.padded, change, width, channels, detail, at(s.change_across, y, detail_ring));
+            blur_row(s.padded, at(s.own, y, ring), width, channels, detail, at(s.own_across, y, detail_ring));
+        }
+        // The finest bands, and the sums.
+        for (int y = y0; y < y1; y++) {
+            blur_column(s.change_across.data(), count, detail_ring, y, height, detail, s.row_a.data());
+            blur_column(s.own_across.data(), count, detail_ring, y, height, detail, s.row_b.data());
+            const long row = (long)y * count;
+            bands_row(at(s.own, y, ring), s.row_b.data(), state.change.data() + row, s.row_a.data(), at(s.fine, y, ring), count,
+                      state.own_band.data() + row, state.change_band.data() + row, state.sums);
         }
     }
-    return weighted_mean_square(plane, state.change);
 }
 
-// What blending took from the finest detail (the strokes of two frames that do not line up
-// soften each other, and so do resampling and the frame limit, which mixes in the frame's own),
-// given back: the blended plane's finest band is raised until, over the blended samples, it has
-// the energy of the stylization's own. `keep`: the share of the blend's change the frame limit
-// left. Returns the plane's part of the frame's mean square change.
-static double plane_detail(stylize_flow *scratch, const plane_view &plane, double detail_sigma, double keep, const stylize_blend &blend,
-                           plane_state &state) {
-    const int channels = state.own.channels();
-    cv::scaleAdd(state.change, keep, state.own, scratch->blended);
-    cv::GaussianBlur(state.own, scratch->coarse, cv::Size(), detail_sigma, detail_sigma, cv::BORDER_REPLICATE);
-    cv::GaussianBlur(scratch->blended, scratch->difference, cv::Size(), detail_sigma, detail_sigma, cv::BORDER_REPLICATE);
-    double own_energy = 0, blended_energy = 0;
-    for (int y = 0; y < state.own.rows; y++) {
-        const float *o = state.own.ptr<float>(y), *os = scratch->coarse.ptr<float>(y), *b = scratch->blended.ptr<float>(y),
-                    *fine = state.fine.ptr<float>(y);
-        float *band = scratch->difference.ptr<float>(y);
-        float own_row = 0, blended_row = 0;
-        for (int x = 0; x < state.own.cols; x++) {
-            for (int k = 0; k < channels; k++) {
-                const int i = x * channels + k;
-                const float of = o[i] - os[i], bf = b[i] - band[i];
-                own_row += fine[x] * of * of;
-                blended_row += fine[x] * bf * bf;
-                band[i] = fine[x] * bf;
-            }
-        }
-        own_energy += own_row;
-        blended_energy += blended_row;
+// Writes a plane's final values: own + settle * (keep * change + (gain - 1) * (own_band + keep *
+// change_band)), rounded and held to 0...maximum.
+template <typename T>
+void finish_plane(stylize_flow *scratch, const plane_view &plane, const plane_state &state, double keep, double gain, double settle) {
+    const long count = (long)plane.now.cols * plane.now.channels();
+    auto &s = scratch->stripe;
+    const float a = (float)(settle * keep), b = (float)(settle * (gain - 1)), c = (float)(settle * (gain - 1) * keep);
+    for (int y = 0; y < plane.now.rows; y++) {
+        T *row = const_cast<cv::Mat &>(plane.now).ptr<T>(y);
+        const long at = (long)y * count;
+        to_floats(row, count, s.row_a.data());
+        final_row(s.row_a.data(), state.change.data() + at, state.own_band.data() + at, state.change_band.data() + at, a, b, c, plane.maximum, count,
+                  s.row_b.data());
+        from_floats(s.row_b.data(), count, row);
     }
-    const double gain = blended_energy > 0 ? std::min(std::max(std::sqrt(own_energy / blended_energy), 1.0), (double)blend.max_gain) : 1.0;
-    // The change from the plane's own values: the blend as the limit left it, and the detail.
-    cv::scaleAdd(scratch->difference, gain - 1, scratch->blended, scratch->blended);
-    cv::subtract(scratch->blended, state.own, state.change);
-    return weighted_mean_square(plane, state.change);
+}
+
+template <typename Run> void by_depth(int depth, Run run) {
+    switch (depth) {
+    case CV_8U: run((uint8_t)0); break;
+    case CV_16U: run((uint16_t)0); break;
+    default: run(0.0f); break;
+    }
 }
 
 // Blends every plane, holding the frame's mean square change to the limit, gives back the detail
 // (held to the limit again), and writes the results back in each plane's sample type (rounded,
-// clamped to 0...maximum).
-static int blend_planes(stylize_flow *scratch, const std::vector<plane_view> &planes, const float *backward, const float *trust,
-                        const float *sure, int low_width, int low_height, const stylize_blend &blend) {
+// clamped to 0...maximum). Every change is known before any plane is written, so that a failure
+// leaves them as they were.
+int blend_planes(stylize_flow *scratch, const std::vector<plane_view> &planes, const flow_grid &grid, const stylize_blend &blend) {
     try {
-        const cv::Mat flow_low(low_height, low_width, CV_32FC2, const_cast<float *>(backward));
-        const cv::Mat trust_low(low_height, low_width, CV_32FC1, const_cast<float *>(trust));
-        const cv::Mat sure_low(low_height, low_width, CV_32FC1, const_cast<float *>(sure));
         int widest = 0;
         for (const auto &plane : planes) widest = std::max(widest, plane.now.cols);
         scratch->planes.resize(planes.size());
-        scratch->mapped = false;
-        // The bands are set in the frame's pixels: a subsampled plane's are narrower.
-        const auto scale = [&](size_t p) { return (double)planes[p].now.cols / (double)widest; };
         const auto limit = [&](double mean_square) {
             return mean_square > blend.max_mean_square ? std::sqrt(blend.max_mean_square / mean_square) : 1.0;
         };
-        double mean_square = 0;
-        for (size_t p = 0; p < planes.size(); p++)
-            mean_square += plane_blend(scratch, planes[p], flow_low, trust_low, sure_low, blend.band_sigma * scale(p), blend, scratch->planes[p]);
-        const double keep = limit(mean_square);
-        mean_square = 0;
-        for (size_t p = 0; p < planes.size(); p++)
-            mean_square += plane_detail(scratch, planes[p], blend.detail_sigma * scale(p), keep, blend, scratch->planes[p]);
-        const double settle = limit(mean_square);
-        // Every change is known before any plane is written, so that a failure leaves them as they were.
-        for (size_t p = 0; p < planes.size(); p++) {
+        // A plane's sums as its part of the frame's mean square: of its range, over its samples, times its weight.
+        const auto share = [&](size_t p, double sum) {
             const plane_view &plane = planes[p];
-            plane_state &state = scratch->planes[p];
-            cv::scaleAdd(state.change, settle, state.own, state.own);
-            cv::min(cv::max(state.own, 0.0), plane.maximum, state.own);
-            cv::Mat target = plane.now;
-            state.own.convertTo(target, plane.now.depth());
+            return plane.weight * sum / ((double)plane.maximum * plane.maximum * (double)plane.now.total() * plane.now.channels());
+        };
+        double mean_square = 0;
+        for (size_t p = 0; p < planes.size(); p++) {
+            // The bands are set in the frame's pixels: a subsampled plane's are narrower.
+            const double scale = (double)planes[p].now.cols / (double)widest;
+            by_depth(planes[p].now.depth(), [&](auto sample) {
+                blend_plane<decltype(sample)>(scratch, planes[p], grid, blend.band_sigma * scale, blend.detail_sigma * scale, blend, scratch->planes[p]);
+            });
+            mean_square += share(p, scratch->planes[p].sums[0]);
         }
+        const double keep = limit(mean_square);
+        // What blending took from the finest detail (the strokes of two frames that do not line
+        // up soften each other, and so do resampling and the frame limit, which mixes in the
+        // frame's own), given back: each plane's finest band is raised until, over the blended
+        // samples, it has the energy of the stylization's own.
+        std::vector<double> gains(planes.size());
+        mean_square = 0;
+        for (size_t p = 0; p < planes.size(); p++) {
+            const double *sum = scratch->planes[p].sums;
+            const double own = sum[6], blended = sum[6] + 2 * keep * sum[7] + keep * keep * sum[8];
+            const double gain = blended > 0 ? std::min(std::max(std::sqrt(own / blended), 1.0), (double)blend.max_gain) : 1.0, g = gain - 1;
+            gains[p] = gain;
+            mean_square += share(p, keep * keep * sum[0] + 2 * keep * g * (sum[1] + keep * sum[2]) + g * g * (sum[3] + 2 * keep * sum[4] + keep * keep * sum[5]));
+        }
+        const double settle = limit(mean_square);
+        for (size_t p = 0; p < planes.size(); p++)
+            by_depth(planes[p].now.depth(), [&](auto sample) {
+                finish_plane<decltype(sample)>(scratch, planes[p], scratch->planes[p], keep, gains[p], settle);
+            });
         return 0;
     } catch (...) {
         return -1;
     }
 }
 
+}  // namespace
+
 extern "C" int stylize_flow_warp_blend(stylize_flow *scratch, const float *previous, const float *backward, const float *trust,
                                        const float *sure, int low_width, int low_height, int width, int height, stylize_blend blend,
                                        float *out) {
-    const plane_view plane = {cv::Mat(height, width, CV_32FC3, const_cast<float *>(previous)), cv::Mat(height, width, CV_32FC3, out), 1, 1};
-    return blend_planes(scratch, {plane}, backward, trust, sure, low_width, low_height, blend);
+    try {
+        const plane_view plane = {cv::Mat(height, width, CV_32FC3, const_cast<float *>(previous)), cv::Mat(height, width, CV_32FC3, out), 1, 1};
+        return blend_planes(scratch, {plane}, {backward, trust, sure, low_width, low_height}, blend);
+    } catch (...) {
+        return -1;
+    }
 }
 
 extern "C" int stylize_flow_warp_blend_planes(stylize_flow *scratch, const stylize_plane *previous, const stylize_plane *out, int count,
@@ -268,5 +558,5 @@ extern "C" int stylize_flow_warp_blend_planes(stylize_flow *scratch, const styli
     } catch (...) {
         return -1;
     }
-    return blend_planes(scratch, planes, backward, trust, sure, low_width, low_height, blend);
+    return blend_planes(scratch, planes, {backward, trust, sure, low_width, low_height}, blend);
 }

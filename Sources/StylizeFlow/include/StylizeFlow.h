@@ -57,7 +57,9 @@ typedef struct {
 /// says. `backward` ((dx, dy) pairs, for each pixel of the current frame where it was in the
 /// previous one), `trust` and `sure` (in [0, 1], `stylize_flow_trust_regions`) are on a grid of
 /// `low_width` x `low_height` over the frame and are scaled up bilinearly, pixel centres aligned,
-/// edges held; the previous output is sampled bicubically along the flow (OpenCV's remap).
+/// edges held; the previous output is sampled bicubically along the flow (OpenCV's cubic, a = -0.75,
+/// with continuous weights). The Gaussians are cut off at two sigmas. The work runs in stripes of
+/// rows that stay in cache.
 /// Where the moved position falls outside the frame, the pixel is not blended. `flow` keeps the
 /// scratch memory from call to call. Returns 0, or -1 when OpenCV failed (then `out` is
 /// unchanged).
