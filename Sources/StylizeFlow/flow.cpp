@@ -75,7 +75,9 @@ struct stylize_flow {
     std::vector<plane_state> planes;
     struct {
         cv::Mat before;
-        std::vector<grid_place> columns;
+        // Where each column of the plane falls on the flow's grid (`grid_place`, as three arrays).
+        std::vector<int> first, second;
+        std::vector<float> weight;
         std::vector<float> low, own, difference, trust, fine, weighted_across, trust_across, change_across, own_across, padded, row_a, row_b;
     } stripe;
 };
@@ -130,21 +132,8 @@ extern "C" void stylize_flow_trust_regions(const float *consistency, const float
 
 // The kernels of the blend, each compiled for AVX-512, AVX2 and the baseline (StylizeCloned.h).
 
-// A row blurred across: out[i] = sum over j of taps[j] * in[i + j * step], j = 0...width - 1
-// (`in` holds the row with (width - 1) / 2 pixels of `step` samples replicated at each end).
-static inline __attribute__((always_inline)) void blur_across_body(const float *in, long count, int step, const float *taps, int width,
-                                                                   float *__restrict out) {
-    for (long i = 0; i < count; i++) out[i] = taps[0] * in[i];
-    for (int j = 1; j < width; j++) {
-        const float tap = taps[j];
-        const float *from = in + (long)j * step;
-        for (long i = 0; i < count; i++) out[i] += tap * from[i];
-    }
-}
-STYLIZE_CLONES(STYLIZE_STATIC, void, blur_across, (const float *in, long count, int step, const float *taps, int width, float *__restrict out),
-               (in, count, step, taps, width, out))
-
-// Rows blurred down: out[i] = sum over j of taps[j] * rows[j][i], j = 0...width - 1.
+// Rows blurred down (or a row across, see `blur_row`): out[i] = sum over j of taps[j] *
+// rows[j][i], j = 0...width - 1.
 static inline __attribute__((always_inline)) void blur_down_body(const float *const *rows, long count, const float *taps, int width,
                                                                  float *__restrict out) {
     for (long i = 0; i < count; i++) out[i] = taps[0] * rows[0][i];
@@ -331,7 +320,10 @@ void blur_row(std::vector<float> &padded, const float *row, int width, int chann
     const long count = (long)width * channels;
     std::copy(row, row + count, padded.data() + (long)g.radius * channels);
     pad_row(padded.data(), width, channels, g.radius);
-    blur_across(padded.data(), count, channels, g.taps, 2 * g.radius + 1, out);
+    // Across is down over the same row shifted by one pixel at a time.
+    const float *from[2 * gaussian_most + 1];
+    for (int j = 0; j <= 2 * g.radius; j++) from[j] = padded.data() + (long)j * channels;
+    blur_down(from, count, g.taps, 2 * g.radius + 1, out);
 }
 
 // Blurs rows down with `g` into `out`: rows (row - radius)...(row + radius) of a plane of
@@ -382,8 +374,9 @@ void blend_plane(stylize_flow *scratch, const plane_view &plane, const flow_grid
     const gaussian band(band_sigma), detail(detail_sigma);
     const int reach = band.radius + detail.radius, ring = stripe_rows + 2 * reach, detail_ring = stripe_rows + 2 * detail.radius;
     auto &s = scratch->stripe;
-    std::vector<int> first(width), second(width);
-    std::vector<float> weight(width);
+    auto &first = s.first, &second = s.second;
+    auto &weight = s.weight;
+    first.resize(width), second.resize(width), weight.resize(width);
     for (int x = 0; x < width; x++) {
         const grid_place place = place_on_grid(x, width, grid.width);
         first[x] = place.first, second[x] = place.second, weight[x] = place.weight;
