@@ -68,6 +68,8 @@ actor RenderQueue {
     private var lastSent = Date.distantPast
     private var loop: Task<Void, Never>?
     private var stopping = false
+    /// Set once the server shuts down: open streams end, and new ones end at once.
+    private var streamsEnded = false
 
     init(engine: PreviewEngine) throws {
         self.engine = engine
@@ -107,10 +109,17 @@ actor RenderQueue {
     func stop() async {
         stopping = true
         current?.cancel.withLock { $0 = true }
+        endStreams()
+        await loop?.value
+    }
+
+    /// Ends every event stream, and those opened later at once. The server stops only once its
+    /// responses have ended, and an event stream never ends on its own.
+    func endStreams() {
+        streamsEnded = true
         subscribers.values.forEach { $0.finish() }
         subscribers = [:]
         keepAlive?.cancel()
-        await loop?.value
     }
 
     func jobs() throws -> [RenderJob] {
@@ -131,7 +140,7 @@ actor RenderQueue {
     func subscribe() throws -> AsyncStream<RenderJob.View?> {
         let (stream, continuation) = AsyncStream<RenderJob.View?>.makeStream(bufferingPolicy: .bufferingNewest(256))
         for job in try jobs().reversed() { continuation.yield(job.view) }
-        if stopping { continuation.finish(); return stream }
+        if streamsEnded { continuation.finish(); return stream }
         let id = UUID()
         subscribers[id] = continuation
         continuation.onTermination = { _ in Task { await self.unsubscribe(id) } }

@@ -43,9 +43,15 @@ public struct StudioServer: Sendable {
 
     /// Serves until SIGINT or SIGTERM; `onRunning` gets the address once it listens (the real
     /// port when `port` is 0). A render that is running when the server stops goes back to the
-    /// queue and runs again after the next start.
+    /// queue and runs again after the next start. A shutdown that takes longer than
+    /// `shutdownDeadline` (a request that will not end) is cancelled.
     public func run(onRunning: @escaping @Sendable (_ url: String) async -> Void) async throws {
         let host = configuration.host
+        let logger = {
+            var logger = Logger(label: "stylize-studio")
+            logger.logLevel = .warning
+            return logger
+        }()
         let app = Application(
             router: router(),
             configuration: .init(address: .hostname(host, port: configuration.port), serverName: "stylize-studio"),
@@ -54,14 +60,15 @@ public struct StudioServer: Sendable {
                 let port = channel.localAddress?.port ?? 0
                 await onRunning("http://\(host.contains(":") ? "[\(host)]" : host):\(port)/")
             },
-            logger: {
-                var logger = Logger(label: "stylize-studio")
-                logger.logLevel = .warning
-                return logger
-            }()
+            logger: logger
         )
-        try await app.runService()
+        var services = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        services.maximumGracefulShutdownDuration = Self.shutdownDeadline
+        try await ServiceGroup(configuration: services).run()
     }
+
+    /// How long a graceful shutdown may take before what is still running is cancelled.
+    static let shutdownDeadline = Duration.seconds(10)
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
@@ -137,13 +144,18 @@ public struct StudioServer: Sendable {
             let stream = try await queue.subscribe()
             return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: ResponseBody { writer in
                 let encoder = JSONEncoder()
-                for await job in stream {
-                    guard let job else {
-                        try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
-                        continue
+                // Ctrl-C starts a graceful shutdown, which waits for every response to end.
+                try await withGracefulShutdownHandler {
+                    for await job in stream {
+                        guard let job else {
+                            try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                            continue
+                        }
+                        let data = try encoder.encode(job)
+                        try await writer.write(ByteBuffer(string: "event: job\ndata: \(String(decoding: data, as: UTF8.self))\n\n"))
                     }
-                    let data = try encoder.encode(job)
-                    try await writer.write(ByteBuffer(string: "event: job\ndata: \(String(decoding: data, as: UTF8.self))\n\n"))
+                } onGracefulShutdown: {
+                    Task { await queue.endStreams() }
                 }
                 try await writer.finish(nil)
             })

@@ -21,13 +21,8 @@ final class StudioCommandTests: XCTestCase {
         return (process, out, err)
     }
 
-    func testPrintsItsAddressAndRefusesATakenPortInOneLine() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("studio-command-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: root) }
-        let (first, out, _) = try start(["--port", "0", "--root", root.path])
-        defer { first.terminate(); first.waitUntilExit() }
-        // The first line: the address, on loopback, with the port the system gave.
+    /// The port in the address the studio prints first.
+    func port(printedOn out: Pipe) throws -> String {
         var line = Data()
         while !line.contains(UInt8(ascii: "\n")) {
             let chunk = out.fileHandleForReading.availableData
@@ -36,7 +31,72 @@ final class StudioCommandTests: XCTestCase {
         }
         let text = String(decoding: line, as: UTF8.self)
         let match = try XCTUnwrap(text.range(of: #"http://127\.0\.0\.1:(\d+)/"#, options: .regularExpression), text)
-        let port = String(text[match].dropFirst("http://127.0.0.1:".count).dropLast())
+        return String(text[match].dropFirst("http://127.0.0.1:".count).dropLast())
+    }
+
+    func testOneInterruptStopsItWithAnEventStreamOpen() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("studio-command-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        try tool("ffmpeg", ["-v", "error", "-i", StudioFixture.sampleClip.path, "-t", "6", "-vf", "scale=320:-2",
+                            "-c:v", "libx264", "-preset", "ultrafast", "-an", root.appendingPathComponent("a.mp4").path])
+        let (studio, out, _) = try start(["--port", "0", "--root", root.path])
+        defer { if studio.isRunning { kill(studio.processIdentifier, SIGKILL) }; studio.waitUntilExit() }
+        let port = try XCTUnwrap(Int(try self.port(printedOn: out)))
+        // A render is running and a page follows the queue, as an open studio tab does.
+        let settings = #"{"path": "a.mp4", "style": "great-wave"}"#
+        let submitted = try exchange(port: port, "POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                     + "Content-Length: \(settings.utf8.count)\r\nConnection: close\r\n\r\n\(settings)")
+        XCTAssertTrue(submitted.hasPrefix("HTTP/1.1 201"), submitted)
+        let events = try LoopbackSocket(port: port)
+        try events.send("GET /api/jobs/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        var received = ""
+        while !received.contains("\"state\":\"running\"") {
+            let chunk = try events.receive()
+            XCTAssertFalse(chunk.isEmpty, "the stream ended before the render ran: \(received)")
+            if chunk.isEmpty { return }
+            received += chunk
+        }
+
+        let interrupted = Date()
+        studio.interrupt()
+        let deadline = Date().addingTimeInterval(20)
+        while studio.isRunning && Date() < deadline { usleep(20_000) }
+        let seconds = Date().timeIntervalSince(interrupted)
+        guard !studio.isRunning else { return XCTFail("still running 20 s after SIGINT with an event stream open") }
+        XCTAssertLessThan(seconds, 2, "one SIGINT must stop the studio within 2 s")
+        XCTAssertEqual(studio.terminationStatus, 0)
+        // The stream was ended, not cut: its response finished.
+        while let chunk = try? events.receive(), !chunk.isEmpty { received += chunk }
+        XCTAssertTrue(received.hasSuffix("0\r\n\r\n"), "the event stream's last chunk: \(received.suffix(80))")
+
+        // The queue is as it was: the interrupted render waits to run again, and nothing of it
+        // was left in the renders folder.
+        let (again, againOut, _) = try start(["--port", "0", "--root", root.path])
+        defer { again.interrupt(); again.waitUntilExit() }
+        let list = try exchange(port: try XCTUnwrap(Int(try self.port(printedOn: againOut))),
+                                "GET /api/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        XCTAssertTrue(list.contains("\"state\":\"queued\"") || list.contains("\"state\":\"running\""), list)
+        XCTAssertEqual(list.components(separatedBy: "\"id\":").count - 1, 1, list)
+    }
+
+    /// One request on a fresh connection, and the whole answer.
+    func exchange(port: Int, _ request: String) throws -> String {
+        let socket = try LoopbackSocket(port: port)
+        try socket.send(request)
+        var answer = ""
+        while case let chunk = try socket.receive(), !chunk.isEmpty { answer += chunk }
+        return answer
+    }
+
+    func testPrintsItsAddressAndRefusesATakenPortInOneLine() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("studio-command-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (first, out, _) = try start(["--port", "0", "--root", root.path])
+        defer { first.terminate(); first.waitUntilExit() }
+        // The first line: the address, on loopback, with the port the system gave.
+        let port = try port(printedOn: out)
         XCTAssertNotEqual(port, "0")
 
         let (second, _, err) = try start(["--port", port, "--root", root.path])
@@ -52,5 +112,39 @@ final class StudioCommandTests: XCTestCase {
         XCTAssertTrue(String(decoding: missingErr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("is not a folder"))
         // The first studio still serves: a taken port does not disturb it.
         XCTAssertTrue(first.isRunning)
+    }
+}
+
+/// A TCP connection to 127.0.0.1, for requests whose answers do not end (event streams).
+final class LoopbackSocket {
+    let descriptor: Int32
+
+    init(port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard descriptor >= 0, connected == 0 else { throw StudioError.setup("cannot connect to 127.0.0.1:\(port)") }
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(descriptor) }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        guard write(descriptor, bytes, bytes.count) == bytes.count else { throw StudioError.setup("cannot write to the studio") }
+    }
+
+    /// What arrived next; empty once the server has closed the connection.
+    func receive() throws -> String {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let count = read(descriptor, &buffer, buffer.count)
+        guard count >= 0 else { throw StudioError.setup("no answer from the studio within 30 s") }
+        return String(decoding: buffer[..<count], as: UTF8.self)
     }
 }
