@@ -161,7 +161,9 @@ def make_driver():
     return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
 
 
-class StudioBrowserTest(unittest.TestCase):
+class StudioPageCase(unittest.TestCase):
+    """The studio on a fresh root with a 2 s clip, a headless Chromium, and helpers."""
+
     @classmethod
     def setUpClass(cls):
         problem = requirement_problem()
@@ -250,7 +252,10 @@ class StudioBrowserTest(unittest.TestCase):
         self.driver.save_screenshot(str(path))
         print(f"screenshot: {path}")
 
-    # -- tests -----------------------------------------------------------------------------------
+
+class StudioBrowserTest(StudioPageCase):
+    """A user's way through the page: a preview, keyframes, a render; a refused upload."""
+
 
     def test_preview_keyframes_and_render(self):
         driver = self.driver
@@ -347,6 +352,127 @@ class StudioBrowserTest(unittest.TestCase):
         uploads = self.root / "stylize-studio" / "uploads"
         stored = [p.name for p in uploads.iterdir()] if uploads.is_dir() else []
         self.assertEqual(stored, [], f"the refused upload left files in {uploads}")
+
+
+# Every panel's box and every control's, in page coordinates; for each control whether the point
+# at its centre, once scrolled into view, hits it (or the label that wraps it), and whether it
+# lies inside the page's width.
+LAYOUT_JS = """
+for (const e of document.querySelectorAll('.column')) e.scrollTop = 0;
+scrollTo(0, 0);
+const box = e => { const r = e.getBoundingClientRect();
+  return {left: r.left + scrollX, top: r.top + scrollY, right: r.right + scrollX, bottom: r.bottom + scrollY}; };
+const shown = e => { const s = getComputedStyle(e), r = e.getBoundingClientRect();
+  return s.display !== 'none' && s.visibility !== 'hidden' && r.width > 0 && r.height > 0; };
+const name = e => e.classList.contains('panel') ? 'panel "' + (e.querySelector('h2') || e).textContent.trim().split('\\n')[0] + '"'
+  : e.id ? '#' + e.id : e.tagName.toLowerCase() + (e.className ? '.' + String(e.className).split(' ').join('.') : '')
+  + (e.dataset.id ? '[data-id=' + e.dataset.id + ']' : e.dataset.path ? '[data-path=' + e.dataset.path + ']' : '');
+const panels = [...document.querySelectorAll('.topbar, .panel')].filter(shown).map(e => ({name: name(e), box: box(e)}));
+const controls = [...document.querySelectorAll('button, select, input, a[href], .file-entry, .style-thumb, .keyframe-marker')]
+  .map(e => e.classList.contains('visually-hidden') ? e.closest('label') : e)
+  .filter(e => e && shown(e));
+const checked = controls.map(e => {
+  e.scrollIntoView({block: 'center', inline: 'center'});
+  const r = e.getBoundingClientRect();
+  const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+  return {name: name(e), clickable: !!hit && (hit === e || e.contains(hit) || hit.contains(e) && hit.tagName === 'LABEL'),
+          hit: hit ? name(hit) : null, inside: r.left >= -0.5 && r.right <= document.documentElement.clientWidth + 0.5};
+});
+scrollTo(0, 0);
+const edge = document.documentElement.clientWidth + 0.5;
+const past = e => e.getBoundingClientRect().right > edge || getComputedStyle(e).overflowX === 'visible'
+  && e.getBoundingClientRect().left + e.scrollWidth > edge;
+const wide = [...document.querySelectorAll('body *')].filter(e => shown(e) && past(e) && ![...e.children].some(past)).map(name);
+const truncated = [...document.querySelectorAll('.style-label')].filter(e => shown(e)
+  && (e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1)).map(e => e.textContent);
+return {panels: panels, controls: checked, pageWidth: document.documentElement.scrollWidth,
+        viewWidth: document.documentElement.clientWidth, wide: wide.slice(0, 8), truncated: truncated};
+"""
+
+
+class StudioLayoutTest(StudioPageCase):
+    """The page at a phone's, a small window's and a desktop's size: no two panels overlap, every
+    control can be reached and clicked, nothing is wider than the window, and a render completes."""
+
+    SIZES = ((390, 844), (1000, 800), (1440, 900))
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # A style picture among the uploads, as the page's upload button leaves one.
+        uploads = cls.root / "stylize-studio" / "uploads" / "styles"
+        uploads.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(SAMPLE), "-frames:v", "1", "-vf", "scale=96:-2",
+                        str(uploads / "photo.png")], check=True)
+
+    def set_viewport(self, width, height):
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+        self.driver.get(self.studio.url)
+        self.wait(30, lambda d: d.find_elements(By.CSS_SELECTOR, ".file-entry"),
+                  "the file list never filled (GET /api/files)")
+
+    def check_layout(self, label):
+        layout = self.driver.execute_script(LAYOUT_JS)
+        self.assertLessEqual(layout["pageWidth"], layout["viewWidth"],
+                             f"{label}: the page is {layout['pageWidth']} px wide in a {layout['viewWidth']} px window "
+                             f"(past its edge: {', '.join(layout['wide'])})")
+        panels = layout["panels"]
+        for i, a in enumerate(panels):
+            for b in panels[i + 1:]:
+                width = min(a["box"]["right"], b["box"]["right"]) - max(a["box"]["left"], b["box"]["left"])
+                height = min(a["box"]["bottom"], b["box"]["bottom"]) - max(a["box"]["top"], b["box"]["top"])
+                self.assertFalse(width > 1 and height > 1, f"{label}: {a['name']} and {b['name']} overlap: {a['box']} {b['box']}")
+        self.assertEqual(layout["truncated"], [], f"{label}: style names cut off")
+        for control in layout["controls"]:
+            self.assertTrue(control["clickable"], f"{label}: {control['name']} is covered by {control['hit']}")
+            self.assertTrue(control["inside"], f"{label}: {control['name']} lies outside the window's width")
+        return len(panels), len(layout["controls"])
+
+    def test_style_size_is_live_only_for_pictures(self):
+        self.css('.file-entry[data-path="clip.mp4"]').click()
+        size = self.css("#style-size")
+        picture = self.wait(30, lambda d: d.find_elements(By.CSS_SELECTOR, '.style-thumb[data-id="stylize-studio/uploads/styles/photo.png"]'),
+                            "the uploaded picture is not among the styles")[0]
+        self.css('.style-thumb[data-id="starry-night"]').click()
+        self.assertFalse(size.is_enabled(), "the style size is live for a gallery style, which it cannot change")
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", picture)
+        picture.click()
+        self.assertTrue(size.is_enabled(), "the style size is off for a style picture")
+        mix = self.css("#mix-style")
+        self.driver.execute_script("arguments[0].value = 'starry-night'; arguments[0].dispatchEvent(new Event('change'));", mix)
+        self.assertTrue(size.is_enabled(), "the style size is off for a mix with a picture in it")
+
+    def test_every_size_has_its_panels_apart_and_every_control_clickable(self):
+        self.driver.set_script_timeout(30)
+        try:
+            for width, height in self.SIZES:
+                label = f"{width}x{height}"
+                with self.subTest(size=label):
+                    self.set_viewport(width, height)
+                    self.check_layout(label + " (empty)")
+                    self.css('.file-entry[data-path="clip.mp4"]').click()
+                    self.wait(60, lambda d: d.execute_script(
+                        "return [...document.querySelectorAll('#filmstrip img')].length === 8;"), "the filmstrip never filled")
+                    self.css('.style-thumb[data-id="starry-night"]').click()
+                    self.wait_preview_settled(self.preview_seq())
+                    self.check_layout(label + " (a clip open)")
+                    self.screenshot(f"studio-{label}.png")
+                    known = {j.get_attribute("data-id") for j in self.driver.find_elements(By.CSS_SELECTOR, "#jobs .job")}
+                    render = self.css("#render")
+                    self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", render)
+                    render.click()
+                    job = self.wait(30, lambda d: next((j for j in d.find_elements(By.CSS_SELECTOR, "#jobs .job")
+                                                        if j.get_attribute("data-id") not in known), None),
+                                    f"{label}: no new job after clicking #render")
+                    self.wait(RENDER_TIMEOUT, lambda d: job.find_element(By.CSS_SELECTOR, ".job-state").text.strip()
+                              in ("done", "failed", "cancelled"), f"{label}: the render did not finish")
+                    self.assertEqual(job.find_element(By.CSS_SELECTOR, ".job-state").text.strip(), "done", job.text)
+                    self.check_layout(label + " (a render done)")
+                    self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", job)
+                    self.screenshot(f"studio-{label}-render.png")
+        finally:
+            self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 if __name__ == "__main__":

@@ -372,6 +372,16 @@ function styleSpec() {
   return `${state.styleId}:${formatNumber(1 - ratio)},${mix}:${formatNumber(ratio)}`;
 }
 
+/** Whether a style in use is read from a picture: the style size changes nothing else. */
+function stylesUsePicture() {
+  const specs = [styleSpec(), ...activeKeyframes().map((k) => k.style)].filter(Boolean);
+  const ids = specs.flatMap((spec) => spec.split(",").map((part) => part.replace(/:[0-9.]+$/, "")));
+  return ids.some((id) => {
+    const style = state.styles.find((s) => s.id === id);
+    return !style || style.kind === "upload";
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Look settings
 
@@ -400,6 +410,10 @@ function updateControls() {
   $("#render").disabled = !ready;
   $("#add-keyframe").disabled = !state.media || isPicture() || !styleSpec();
   $("#mix-ratio").disabled = !$("#mix-style").value;
+  const sized = stylesUsePicture();
+  $("#style-size").disabled = !sized;
+  $("#style-size-help").textContent = sized ? "Smaller = bigger brush features"
+    : "Gallery styles and vectors are fixed: the style size changes only pictures";
   $(".keyframe-panel").classList.toggle("disabled", isPicture());
   const hint = $("#preview-hint");
   hint.textContent = !state.media ? "Open a clip or picture on the left" : ready ? "" : "Pick a style on the right";
