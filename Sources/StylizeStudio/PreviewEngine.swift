@@ -50,9 +50,15 @@ final class PreviewEngine: @unchecked Sendable {
         return (info, pictures)
     }
 
-    /// The input's frame at `seconds`, at its own size: for a clip the frame shown then (times
-    /// past the last frame give the last frame), for a frame folder the picture of that index.
+    /// The input's frame at `seconds` as a player shows it (a clip's display rotation applied).
     func sourceFrame(_ path: String, at seconds: Double) throws -> Picture {
+        try storedFrame(path, at: seconds).rotated(clockwise: info(path).rotation)
+    }
+
+    /// The input's frame at `seconds`, at its own size and as stored: for a clip the frame shown
+    /// then (times past the last frame give the last frame), for a frame folder the picture of
+    /// that index.
+    private func storedFrame(_ path: String, at seconds: Double) throws -> Picture {
         let (info, pictures) = try described(path)
         guard seconds.isFinite, seconds >= 0, seconds <= info.duration + 1e-6 else {
             throw StudioError.badRequest(String(format: "time %.3f s is outside the input (0 to %.3f s)", seconds, info.duration))
@@ -119,12 +125,13 @@ final class PreviewEngine: @unchecked Sendable {
     }
 
     /// The input's frame at `settings.time`, stylized as a render would paint it (the network
-    /// at the brush scale), then scaled to `settings.width` pixels across.
+    /// at the brush scale, on the frame as stored), turned as a player shows it and scaled to
+    /// `settings.width` pixels across.
     func preview(_ settings: StudioSettings) throws -> Picture {
         try settings.validate()
         let seconds = settings.time ?? 0
         let info = try info(settings.path)
-        let source = try sourceFrame(settings.path, at: seconds)
+        let source = try storedFrame(settings.path, at: seconds)
         let (vector, strength) = try timeline(settings).value(at: seconds, frameRate: info.frameRate > 0 ? info.frameRate : 30)
         let effective = strength < 1 ? try vector.blended(towards: identity(settings.path), strength: strength) : vector
         let shorter = min(source.width, source.height)
@@ -137,7 +144,7 @@ final class PreviewEngine: @unchecked Sendable {
         if worker?.precision != precision { worker = try stylizer.makeWorker(precision: precision) }
         let painted = try stylizer.stylize(input, conditioning: stylizer.transformer.conditioning(for: effective), processingSize: nil,
                                            preserveColors: settings.preserveColors ?? false, worker: worker!)
-        return try Self.scaled(painted, width: settings.width ?? 640)
+        return try Self.scaled(painted.rotated(clockwise: info.rotation), width: settings.width ?? 640)
     }
 
     /// A picture scaled to `width` pixels across, keeping its shape.

@@ -56,6 +56,38 @@ final class StudioRenderTests: XCTestCase, @unchecked Sendable {
         }
     }
 
+    func testRotatedClipsAreShownUpright() async throws {
+        let studio = try StudioFixture(self)
+        let flat = try studio.makeClip("flat.mp4", seconds: 1, width: 160)
+        // The same frames, stored as they are, with a display matrix that turns them a quarter
+        // counter-clockwise (ffmpeg's rotate=90 tag): a phone's portrait clip.
+        let turnedClip = studio.root.appendingPathComponent("turned.mp4")
+        try tool("ffmpeg", ["-v", "error", "-i", flat.path, "-c", "copy", "-metadata:s:v:0", "rotate=90", turnedClip.path])
+        // The frame at 0.5 s (frame 12 at 25 fps) as ffmpeg shows the clip, upright.
+        let upright = studio.root.appendingPathComponent("upright.png")
+        try tool("ffmpeg", ["-v", "error", "-i", turnedClip.path, "-vf", "select=eq(n\\,12)", "-frames:v", "1", upright.path])
+        try await studio.requests { client in
+            try await client.execute(uri: "/api/media?path=turned.mp4", method: .get) { response in
+                XCTAssertEqual(response.json["width"] as? Int, 90)
+                XCTAssertEqual(response.json["height"] as? Int, 160)
+            }
+            // The source frame as the filmstrip and the preview's "before" show it.
+            let frame = { (path: String, width: Int) in
+                try await client.execute(uri: "/api/frame?path=\(path)&width=\(width)&time=0.5", method: .get) { try decodedPicture($0.data) }
+            }
+            let turned = try await frame("turned.mp4", 90)
+            XCTAssertEqual([turned.width, turned.height], [90, 160])
+            // 27 dB here (a JPEG against a PNG, each scaled its own way); turned the wrong way, 9.
+            XCTAssertGreaterThan(psnr(turned, try Picture(contentsOf: upright)), 20)
+            // The stylized frame: painted on the stored frame as a render paints it, then turned.
+            let settings: [String: Any] = ["time": 0.5, "style": "starry-night"]
+            let painted = try decodedPicture(try await preview(client, settings.merging(["path": "turned.mp4", "width": 90]) { $1 }))
+            XCTAssertEqual([painted.width, painted.height], [90, 160])
+            let flatPainted = try decodedPicture(try await preview(client, settings.merging(["path": "flat.mp4", "width": 160]) { $1 }))
+            XCTAssertGreaterThan(psnr(painted, flatPainted.rotated(clockwise: 270)), 30)
+        }
+    }
+
     func testBadPreviewRequestsGetOneLine() async throws {
         let studio = try StudioFixture(self)
         _ = try studio.makeClip("clip.mp4", seconds: 1, width: 160)

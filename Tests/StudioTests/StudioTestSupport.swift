@@ -92,10 +92,15 @@ func body(_ object: Any) throws -> ByteBuffer {
 
 /// The size of a JPEG or PNG the server sent.
 func pictureSize(_ data: Data) throws -> (width: Int, height: Int) {
+    let picture = try decodedPicture(data)
+    return (picture.width, picture.height)
+}
+
+/// A JPEG or PNG the server sent, decoded.
+func decodedPicture(_ data: Data) throws -> Picture {
     let ext = data.starts(with: [0x89, 0x50, 0x4E, 0x47]) ? "png" : "jpg"
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("studio-picture-\(UUID().uuidString).\(ext)")
     try data.write(to: url)
     defer { try? FileManager.default.removeItem(at: url) }
-    let picture = try Picture(contentsOf: url)
-    return (picture.width, picture.height)
+    return try Picture(contentsOf: url)
 }

@@ -9,8 +9,12 @@ public struct MediaInfo: Sendable, Codable, Equatable {
     }
 
     public var kind: Kind
+    /// The size a player shows: for a clip turned by `rotation`, the stored frames' sides swap.
     public var width: Int
     public var height: Int
+    /// The clockwise turn (0, 90, 180 or 270) a player applies to a clip's stored frames, from
+    /// its display matrix (phones record portrait clips as turned landscape frames).
+    public var rotation: Int
     /// Seconds; 0 for a picture. A frame sequence lasts frames / frameRate.
     public var duration: Double
     /// The clip's nominal rate, or the rate a frame sequence is given.
@@ -37,13 +41,16 @@ public struct MediaInfo: Sendable, Codable, Equatable {
             let layout = try ClipLayout(of: url.path)
             let demuxer = try Demuxer(path: url.path)
             let audio = av_find_best_stream(demuxer.context, AVMEDIA_TYPE_AUDIO, -1, -1, nil, 0) >= 0
-            self.init(kind: .clip, width: layout.width, height: layout.height, duration: layout.seconds, frameRate: layout.frameRate,
-                      frames: layout.frames, hasAudio: audio)
+            let rotation = VideoWriter.displayRotation(of: demuxer.stream(try demuxer.bestVideoStream().index))
+            let (width, height) = rotation % 180 == 0 ? (layout.width, layout.height) : (layout.height, layout.width)
+            self.init(kind: .clip, width: width, height: height, duration: layout.seconds, frameRate: layout.frameRate,
+                      frames: layout.frames, hasAudio: audio, rotation: rotation)
         }
     }
 
-    public init(kind: Kind, width: Int, height: Int, duration: Double, frameRate: Double, frames: Int, hasAudio: Bool) {
+    public init(kind: Kind, width: Int, height: Int, duration: Double, frameRate: Double, frames: Int, hasAudio: Bool, rotation: Int = 0) {
         self.kind = kind
+        self.rotation = rotation
         self.width = width
         self.height = height
         self.duration = duration
@@ -55,7 +62,8 @@ public struct MediaInfo: Sendable, Codable, Equatable {
 
 extension Picture {
     /// The frame of the clip at `url` shown at `seconds` from the clip's start: the first frame
-    /// at or after that time, found by seeking to the keyframe before it.
+    /// at or after that time, found by seeking to the keyframe before it. It is the frame as
+    /// stored; `rotated(clockwise: MediaInfo.rotation)` turns it as a player shows it.
     public init(clip url: URL, at seconds: Double) throws {
         guard seconds.isFinite, seconds >= 0 else { throw StylizeError.invalidArgument("time \(seconds) is not a time in the clip") }
         let reader = try VideoReader(path: url.path, formatName: nil, start: seconds, duration: nil)

@@ -148,6 +148,13 @@ public struct Picture: Sendable, Equatable {
         })
     }
 
+    /// The picture turned clockwise by `degrees` (a multiple of 90): a clip's frame as a player
+    /// shows it, turned by `MediaInfo.rotation`.
+    public func rotated(clockwise degrees: Int) -> Picture {
+        let (w, h, out) = turnedPixels(samples, width: width, height: height, clockwise: degrees)
+        return Picture(width: w, height: h, samples: out)
+    }
+
     /// The rectangle at (`x`, `y`) of `width` x `height`.
     public func cropped(x: Int, y: Int, width: Int, height: Int) -> Picture {
         precondition(x >= 0 && y >= 0 && x + width <= self.width && y + height <= self.height, "crop outside the picture")

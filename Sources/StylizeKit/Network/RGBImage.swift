@@ -54,23 +54,30 @@ public struct RGBImage: Sendable, Equatable {
 extension RGBImage {
     /// The image turned clockwise by `degrees` (a multiple of 90).
     public func rotated(clockwise degrees: Int) -> RGBImage {
-        let turns = ((degrees / 90) % 4 + 4) % 4
-        guard turns != 0 else { return self }
-        let (w, h) = turns == 2 ? (width, height) : (height, width)
-        var out = [Float](repeating: 0, count: pixels.count)
-        for y in 0..<h {
-            for x in 0..<w {
-                // The source pixel that lands at (x, y).
-                let (sx, sy): (Int, Int)
-                switch turns {
-                case 1: (sx, sy) = (y, height - 1 - x)
-                case 2: (sx, sy) = (width - 1 - x, height - 1 - y)
-                default: (sx, sy) = (width - 1 - y, x)
-                }
-                let s = (sy * width + sx) * 3, d = (y * w + x) * 3
-                out[d] = pixels[s]; out[d + 1] = pixels[s + 1]; out[d + 2] = pixels[s + 2]
-            }
-        }
+        let (w, h, out) = turnedPixels(pixels, width: width, height: height, clockwise: degrees)
         return RGBImage(width: w, height: h, pixels: out)
     }
+}
+
+/// RGB pixels (3 values each, row by row) of a `width` x `height` image turned clockwise by
+/// `degrees` (a multiple of 90), with the turned image's size.
+func turnedPixels<Value>(_ pixels: [Value], width: Int, height: Int, clockwise degrees: Int) -> (width: Int, height: Int, pixels: [Value]) {
+    let turns = ((degrees / 90) % 4 + 4) % 4
+    guard turns != 0 else { return (width, height, pixels) }
+    let (w, h) = turns == 2 ? (width, height) : (height, width)
+    var out = pixels
+    for y in 0..<h {
+        for x in 0..<w {
+            // The source pixel that lands at (x, y).
+            let (sx, sy): (Int, Int)
+            switch turns {
+            case 1: (sx, sy) = (y, height - 1 - x)
+            case 2: (sx, sy) = (width - 1 - x, height - 1 - y)
+            default: (sx, sy) = (width - 1 - y, x)
+            }
+            let s = (sy * width + sx) * 3, d = (y * w + x) * 3
+            out[d] = pixels[s]; out[d + 1] = pixels[s + 1]; out[d + 2] = pixels[s + 2]
+        }
+    }
+    return (w, h, out)
 }
