@@ -7,6 +7,7 @@ struct Stylize: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stylize",
         abstract: "Repaint pictures in the style of any other picture (Ghiasi et al. 2017, Magenta's arbitrary stylization).",
+        version: "stylize \(StylizeKitVersion.string)\n\(StylizeKitVersion.libraries)",
         subcommands: [ImageCommand.self, VideoCommand.self, FramesCommand.self, SheetCommand.self, StylesCommand.self, VectorCommand.self, ProbeCommand.self, JoinCommand.self, StudioCommand.self, BenchCommand.self]
     )
 

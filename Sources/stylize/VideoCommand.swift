@@ -205,6 +205,24 @@ struct VideoCommand: ParsableCommand {
     @Option(help: "Length of the part to stylize: seconds or HH:MM:SS.mmm.")
     var duration: String?
 
+    @Option(help: "End of the part to stylize (instead of --duration): seconds or HH:MM:SS.mmm.")
+    var to: String?
+
+    @Option(help: ArgumentHelp("Frame rate of the output (24, 29.97, 30000/1001): frames are repeated or dropped as ffmpeg's fps filter does, before stylization (default: the input's timing).", valueName: "rate"))
+    var fps: String?
+
+    @Option(help: ArgumentHelp("Size of the output's frames, WIDTHxHEIGHT, with -1 for a side that follows the shape (1280x720, 640x-1); the network paints at this size unless --size says otherwise (default: the input's).", valueName: "WxH"))
+    var scale: String?
+
+    @Flag(help: "Leave the audio out.")
+    var noAudio = false
+
+    @Option(help: ArgumentHelp("Re-encode the audio with this encoder: aac, libopus, libmp3lame, flac, ... (default: copied where the container takes it).", valueName: "name"))
+    var audioCodec: String?
+
+    @Option(help: ArgumentHelp("Re-encode the audio at this bit rate (128k, 96000), with --audio-codec or the container's default audio codec.", valueName: "rate"))
+    var audioBitrate: String?
+
     @Option(help: ArgumentHelp("Stylize exactly frames A to B-1 (from 0, in presentation order) into a piece for 'stylize join': video only, on the source's timeline. For splitting a long clip across processes or machines (integrations/dask does it).", valueName: "A..B"))
     var frames: String?
 
@@ -230,6 +248,14 @@ struct VideoCommand: ParsableCommand {
     func validate() throws {
         if let start { _ = try parseSeconds(start) }
         if let duration { guard try parseSeconds(duration) > 0 else { throw ValidationError("--duration must be positive") } }
+        if let to {
+            guard duration == nil else { throw ValidationError("give --to or --duration, not both") }
+            guard try parseSeconds(to) > (try start.map(parseSeconds) ?? 0) else { throw ValidationError("--to must come after --start") }
+        }
+        if let fps { _ = try parseFrameRate(fps) }
+        if let scale { _ = try FrameSize(parsing: scale) }
+        if let audioBitrate { _ = try parseBitRate(audioBitrate) }
+        if noAudio && (audioCodec != nil || audioBitrate != nil) { throw ValidationError("--no-audio goes without --audio-codec and --audio-bitrate") }
         if output == "-" && format == nil { throw ValidationError("writing to standard output needs --format (e.g. nut or matroska)") }
         if output == "-" && processing.json { throw ValidationError("--json cannot go with -o -: standard output carries the video") }
         if input != "-" && output != "-" { try validateDistinct(input: input, output: output) }
@@ -265,7 +291,10 @@ struct VideoCommand: ParsableCommand {
             var options = VideoOptions()
             processing.apply(to: &options)
             options.start = try start.map(parseSeconds)
-            options.duration = try duration.map(parseSeconds)
+            options.duration = try duration.map(parseSeconds) ?? to.map { try parseSeconds($0) - (options.start ?? 0) }
+            options.frameRate = try fps.map(parseFrameRate)
+            options.outputSize = try scale.map(FrameSize.init(parsing:))
+            options.audio = AudioOptions(drop: noAudio, codec: audioCodec, bitRate: try audioBitrate.map(parseBitRate))
             encoding.apply(to: &options)
             options.outputFormat = format
             options.inputFormat = inputFormat
@@ -332,4 +361,24 @@ struct JobSummary: Encodable {
         self.precision = stylizer.transformer.resolve(precision).rawValue
         precisionReason = precision == .auto ? stylizer.transformer.precisionChoice().reason : nil
     }
+}
+
+/// A frame rate: a number (29.97) or a fraction (30000/1001).
+func parseFrameRate(_ text: String) throws -> Double {
+    let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { Double($0) }
+    let rate: Double? = parts.count == 1 ? parts[0] : parts.count == 2 ? parts[0].flatMap { n in parts[1].map { n / $0 } } : nil
+    guard let rate, rate.isFinite, rate > 0, rate <= 1000 else {
+        throw ValidationError("bad frame rate \"\(text)\": use a number of frames per second (25, 29.97) or a fraction (30000/1001)")
+    }
+    return rate
+}
+
+/// A bit rate: bits per second, or with k or M (128k, 1.5M).
+func parseBitRate(_ text: String) throws -> Int {
+    let scale: Double = text.hasSuffix("k") || text.hasSuffix("K") ? 1000 : text.hasSuffix("M") ? 1_000_000 : 1
+    guard let value = Double(scale == 1 ? text : String(text.dropLast())), value.isFinite,
+          (1000...10_000_000).contains(value * scale) else {
+        throw ValidationError("bad bit rate \"\(text)\": use bits per second from 1000 to 10000000, or with k or M (128k)")
+    }
+    return Int(value * scale)
 }

@@ -228,14 +228,14 @@ final class VideoTests: XCTestCase {
         XCTAssertEqual(Double(try times(cut, "v:0").count), 37.5, accuracy: 1)
     }
 
-    /// MPEG-4 Part 2 (AVI's default) cannot take MPEG-TS's 1/90000 time base; the encoder falls
-    /// back to 1/frame rate and the timestamps must follow it.
+    /// MPEG-4 Part 2 cannot take MPEG-TS's 1/90000 time base; the encoder falls back to
+    /// 1/frame rate and the timestamps must follow it.
     func testTimestampsSurviveAnEncoderTimeBaseFallback() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let input = dir.appendingPathComponent("in.ts")
         try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25", "-t", "2", "-c:v", "libx264", input.path])
         let output = dir.appendingPathComponent("out.avi")
-        let ran = try TestSupport.stylize(["video", input.path, "-s", try style.path, "-o", output.path])
+        let ran = try TestSupport.stylize(["video", input.path, "-s", try style.path, "-o", output.path, "--codec", "mpeg4"])
         XCTAssertEqual(ran.status, 0, ran.stderr)
         let got = try times(output, "v:0")
         XCTAssertEqual(got.count, 50)

@@ -20,17 +20,17 @@ final class AudioTranscoder {
 
     /// - Parameters:
     ///   - stream: the input audio stream.
-    ///   - codecID: the codec the container wants (its default audio codec).
-    init(stream: UnsafeMutablePointer<AVStream>, codecID: AVCodecID, globalHeader: Bool, emit: @escaping (Packet) throws -> Void) throws {
+    ///   - codec: the encoder: one asked for, or the container's default audio codec's.
+    ///   - bitRate: bits per second; nil picks 96 kb/s a channel (Opus: 64), at most two counted.
+    init(stream: UnsafeMutablePointer<AVStream>, codec: UnsafePointer<AVCodec>, bitRate: Int? = nil, globalHeader: Bool,
+         emit: @escaping (Packet) throws -> Void) throws {
+        let codecID = codec.pointee.id
         let parameters = stream.pointee.codecpar!
         guard let decoderCodec = avcodec_find_decoder(parameters.pointee.codec_id) else {
             throw StylizeError.invalidArgument("no decoder for \(String(cString: avcodec_get_name(parameters.pointee.codec_id))) audio")
         }
         decoder = try FrameDecoder(stream: stream, codec: decoderCodec)
         inputTimeBase = stream.pointee.time_base
-        guard let codec = avcodec_find_encoder(codecID) else {
-            throw StylizeError.invalidArgument("no \(String(cString: avcodec_get_name(codecID))) audio encoder in this FFmpeg")
-        }
         let input = decoder.context.pointee
         let rates = Self.list(codec.pointee.supported_samplerates, end: 0)
         let rate = rates.isEmpty || rates.contains(input.sample_rate) ? input.sample_rate
@@ -52,7 +52,7 @@ final class AudioTranscoder {
             context.pointee.sample_fmt = format
             var copy = chosenLayout
             av_channel_layout_copy(&context.pointee.ch_layout, &copy)
-            context.pointee.bit_rate = Int64(codecID == AV_CODEC_ID_OPUS ? 64_000 : 96_000) * Int64(min(2, chosenLayout.nb_channels)) 
+            context.pointee.bit_rate = bitRate.map(Int64.init) ?? Int64(codecID == AV_CODEC_ID_OPUS ? 64_000 : 96_000) * Int64(min(2, chosenLayout.nb_channels))
             if globalHeader { context.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER }
         }
 

@@ -47,6 +47,15 @@ public struct VideoOptions: Sendable {
     /// Video encoder by FFmpeg name (libx264, libx265, libvpx-vp9, libaom-av1, ...); nil
     /// picks what the output container prefers, as ffmpeg does.
     public var codec: String?
+    /// Frames per second of the output; nil keeps the input's timing (every frame, with its own
+    /// timestamp). A constant rate repeats or drops frames as ffmpeg's fps filter does, before
+    /// the network, so that dropped frames cost nothing.
+    public var frameRate: Double?
+    /// Size of the output's frames; nil keeps the input's. A side left nil follows the
+    /// picture's shape. The network runs at this size (or at `processingSize`).
+    public var outputSize: FrameSize?
+    /// The input's audio: copied (the default), re-encoded or left out.
+    public var audio = AudioOptions()
     /// Container of the output by FFmpeg name (mp4, matroska, nut, ...); nil guesses from the
     /// extension. Required when writing to "-".
     public var outputFormat: String?
@@ -135,7 +144,49 @@ public struct VideoOptions: Sendable {
             guard start == nil, duration == nil else { throw StylizeError.invalidArgument("frames go without start and duration") }
         }
         if let warmup, warmup < 0 { throw StylizeError.invalidArgument("warm-up must not be negative") }
+        if let frameRate {
+            guard frameRate > 0 && frameRate <= 1000 else { throw StylizeError.invalidArgument("the frame rate must be above 0 and at most 1000, got \(frameRate)") }
+            guard frames == nil else { throw StylizeError.invalidArgument("a piece keeps the source's frames; a frame rate goes with whole clips") }
+        }
+        if let outputSize {
+            for side in [outputSize.width, outputSize.height].compactMap({ $0 }) where !(StyleTransformer.minimumSide...16384).contains(side) {
+                throw StylizeError.invalidArgument("an output side must be from \(StyleTransformer.minimumSide) to 16384 pixels, got \(side)")
+            }
+            guard frames == nil else { throw StylizeError.invalidArgument("a piece keeps the source's size; an output size goes with whole clips") }
+        }
         guard workers ?? 1 >= 1, framesInFlight >= 1 else { throw StylizeError.invalidArgument("workers and frames in flight must be positive") }
+    }
+}
+
+/// A frame size in pixels; a side left nil follows the picture's shape.
+public struct FrameSize: Sendable, Equatable {
+    public var width: Int?
+    public var height: Int?
+
+    public init(width: Int?, height: Int?) {
+        self.width = width
+        self.height = height
+    }
+
+    /// Parses "1280x720", "1280:720", "1280x-1" or "-1x720" (-1 or -2: follow the shape, as
+    /// in ffmpeg's scale filter).
+    public init(parsing text: String) throws {
+        let parts = text.split(whereSeparator: { $0 == "x" || $0 == ":" }).map(String.init)
+        let sides = parts.map { Int($0) }
+        guard parts.count == 2, let w = sides[0], let h = sides[1], w > 0 || h > 0, w > 0 || w == -1 || w == -2, h > 0 || h == -1 || h == -2 else {
+            throw StylizeError.invalidArgument("bad size \"\(text)\": use WIDTHxHEIGHT, with -1 for a side that follows the shape (1280x720, 640x-1)")
+        }
+        self.init(width: w > 0 ? w : nil, height: h > 0 ? h : nil)
+    }
+
+    /// The size for a picture of `width` x `height`.
+    func resolved(width: Int, height: Int) -> (width: Int, height: Int) {
+        switch (self.width, self.height) {
+        case let (w?, h?): return (w, h)
+        case let (w?, nil): return (w, max(1, Int((Double(height) * Double(w) / Double(width)).rounded())))
+        case let (nil, h?): return (max(1, Int((Double(width) * Double(h) / Double(height)).rounded())), h)
+        case (nil, nil): return (width, height)
+        }
     }
 }
 

@@ -53,8 +53,18 @@ public final class VideoStylizer: Sendable {
         let window = try options.frames.map { try pieceWindow($0, of: input) }
         let reader = try VideoReader(path: input, formatName: options.inputFormat, start: options.start, duration: options.duration,
                                      window: window, decodingThreads: options.codecThreads)
+        var converter = try options.frameRate.map { rate in
+            FrameRateConverter(rate: av_d2q(rate, 1_001_000), inputTimeBase: reader.timeBase,
+                               inputRate: av_guess_frame_rate(reader.demuxer.context, reader.videoStream, nil),
+                               end: options.duration.map { Int64(($0 / av_q2d(reader.timeBase)).rounded()) })
+        }
+        var video = VideoWriter.VideoDescription(reader)
+        if let converter {
+            video.frameRate = converter.rate
+            video.timeBase = converter.timeBase
+        }
         // A piece is video only: `join` takes the other streams from the source, once.
-        let writer = try VideoWriter(destination: output, video: .init(reader), reader: window == nil ? reader : nil, options: options)
+        let writer = try VideoWriter(destination: output, video: video, reader: window == nil ? reader : nil, options: options)
         // Items read ahead of the pipeline (a pipe's first frame and the packets before it).
         var readAhead: [VideoInputItem] = []
         var identity: StyleVector?
@@ -78,7 +88,7 @@ public final class VideoStylizer: Sendable {
         let frameRate = writer.encoder.context.pointee.framerate
         let schedule = ConditioningSchedule(transformer: stylizer.transformer, timeline: timeline,
                                             frameRate: frameRate.num > 0 ? av_q2d(frameRate) : 25, identity: identity)
-        let total = options.frames?.count ?? estimatedFrames(reader)
+        let total = options.frames?.count ?? estimatedFrames(reader, rate: options.frameRate)
         if options.filmstrip != nil && total == nil {
             throw StylizeError.invalidArgument("a filmstrip needs the clip's length, which this input does not tell")
         }
@@ -194,14 +204,32 @@ public final class VideoStylizer: Sendable {
                 counter.increment()
             })
         var index = 0
+        // Frames at the asked rate, on their ticks, waiting to be handed on.
+        var ticked: [(frame: Frame, tick: Int64)] = []
+        /// The next item: with a frame rate asked, frames come from the converter on its ticks.
+        func next() throws -> VideoInputItem? {
+            guard converter != nil else { return readAhead.isEmpty ? try reader.next() : readAhead.removeFirst() }
+            while ticked.isEmpty {
+                let item = readAhead.isEmpty ? try reader.next() : readAhead.removeFirst()
+                switch item {
+                case .frame(let frame, let pts)?: ticked = converter!.push(frame, pts: pts)
+                case .packet?: return item
+                case nil:
+                    ticked = converter!.finish()
+                    if ticked.isEmpty { return nil }
+                }
+            }
+            let (frame, tick) = ticked.removeFirst()
+            return .frame(frame, pts: tick)
+        }
+        let frameTimeBase = converter?.timeBase ?? reader.timeBase
         do {
             try pipeline.run {
                 if isCancelled?() == true { throw StylizeError.cancelled }
-                let item = readAhead.isEmpty ? try reader.next() : readAhead.removeFirst()
-                switch item {
+                switch try next() {
                 case .frame(let frame, let pts)?:
                     // Keyframe times are on the input's timeline, so a cut does not move them.
-                    let seconds = Double(pts) * av_q2d(reader.timeBase) + (options.start ?? 0)
+                    let seconds = Double(pts) * av_q2d(frameTimeBase) + (options.start ?? 0)
                     defer { index += 1 }
                     let warmup = reader.isWarmup(pts)
                     // Only a stabilizer needs warm-up frames (none are asked for without one).
@@ -274,12 +302,13 @@ public final class VideoStylizer: Sendable {
         return try StyleVector.mix(vectors.map { ($0, 1) })
     }
 
-    private func estimatedFrames(_ reader: VideoReader) -> Int? {
-        let rate = av_q2d(av_guess_frame_rate(reader.demuxer.context, reader.videoStream, nil))
+    /// Frames the job will write: the stream's count, or its length at `rate` (nil: its own).
+    private func estimatedFrames(_ reader: VideoReader, rate asked: Double?) -> Int? {
+        let rate = asked ?? av_q2d(av_guess_frame_rate(reader.demuxer.context, reader.videoStream, nil))
         guard rate > 0 else { return nil }
         if let duration = options.duration { return Int((duration * rate).rounded()) }
         let count = Int(reader.videoStream.pointee.nb_frames)
-        if count > 0 && (options.start ?? 0) == 0 { return count }
+        if count > 0 && (options.start ?? 0) == 0 && asked == nil { return count }
         let seconds = reader.demuxer.durationSeconds - (options.start ?? 0)
         return seconds > 0 ? Int((seconds * rate).rounded()) : nil
     }
