@@ -18,10 +18,10 @@ struct ImageCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to write the result: .png, .jpg, .bmp, .ppm, .pgm (grey), .tiff or .webp.")
     var output: String
 
-    @Option(help: "Run the network with the picture's shorter side at this many pixels (the brush scale), then scale back to its own size.")
+    @Option(parsing: .unconditional, help: "Run the network with the picture's shorter side at this many pixels (the brush scale), then scale back to its own size.")
     var size: Int?
 
-    @Option(help: "Style strength from 0 (the content's own style) to 1 (full style).")
+    @Option(parsing: .unconditional, help: "Style strength from 0 (the content's own style) to 1 (full style).")
     var strength: Double = 1
 
     @Flag(help: "Keep the picture's own colours; take only the luminance from the style.")

@@ -20,7 +20,7 @@ struct SheetCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to write the sheet (.png, .jpg, ...).")
     var output: String
 
-    @Option(help: "Run the network with the picture's shorter side at this many pixels (the brush scale).")
+    @Option(parsing: .unconditional, help: "Run the network with the picture's shorter side at this many pixels (the brush scale).")
     var size: Int?
 
     @Option(help: "Width of each cell, in pixels.")

@@ -21,7 +21,7 @@ struct StylesCommand: ParsableCommand {
     @Option(help: "Width of each cell, in pixels.")
     var cellWidth = 256
 
-    @Option(help: "Run the network with the picture's shorter side at this many pixels (the brush scale).")
+    @Option(parsing: .unconditional, help: "Run the network with the picture's shorter side at this many pixels (the brush scale).")
     var size: Int?
 
     @Flag(help: "Keep the picture's own colours; take only the luminance from each style.")

@@ -26,14 +26,24 @@ struct Stylize: ParsableCommand {
             }
             let message = Self.message(for: error).split(whereSeparator: \.isNewline).joined(separator: " ")
             if !message.isEmpty {
-                FileHandle.standardError.write(Data("stylize: \(message) (see stylize --help)\n".utf8))
+                FileHandle.standardError.write(Data("stylize: \(message) (see \(helpCommand()))\n".utf8))
             }
             Foundation.exit(code.rawValue)
         }
     }
 }
 
-/// Options every command that loads the models takes.
+/// The help that answers a usage error: the subcommand's, when the command line names one.
+func helpCommand(_ arguments: [String] = CommandLine.arguments) -> String {
+    let names = Stylize.configuration.subcommands.compactMap { $0.configuration.commandName }
+    guard let name = arguments.dropFirst().first(where: { !$0.hasPrefix("-") }), names.contains(name) else { return "stylize --help" }
+    return "stylize \(name) --help"
+}
+
+/// Options every command that loads the models takes. Options whose value may be a negative
+/// number are parsed unconditionally elsewhere (`--strength -1` is the option with the value -1,
+/// which its own check refuses, not an option without a value).
+
 struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("models"), help: ArgumentHelp("Directory holding the two ONNX models (default: $STYLIZE_MODELS, then ~/.cache/stylize/models).", valueName: "dir"))
     var directory: String?
@@ -51,7 +61,7 @@ let precisionHelp: ArgumentHelp = "Arithmetic: auto (the faster of f32 and bf16 
 
 /// How style pictures are read, for every command that takes a style.
 struct StyleReadingOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Side, in pixels, of the square a style picture is resized to before its vector is computed (\(StylePredictor.sideRange.lowerBound)-\(StylePredictor.sideRange.upperBound)). Smaller gives coarser, bigger brush features; vector files and gallery styles are not affected.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Side, in pixels, of the square a style picture is resized to before its vector is computed (\(StylePredictor.sideRange.lowerBound)-\(StylePredictor.sideRange.upperBound)). Smaller gives coarser, bigger brush features; vector files and gallery styles are not affected.", valueName: "n"))
     var styleSize = StylePredictor.inputSize
 
     func validate() throws {

@@ -19,10 +19,10 @@ struct ProcessingOptions: ParsableArguments {
     @Option(help: "Pace of the transitions between keyframes: linear, smooth, in, out or in-out (default: the keyframes file's, else linear).")
     var ease: Easing?
 
-    @Option(help: "Style strength from 0 to 1 (default 1). Below 1 the style is blended with the content's own style vector, computed once from 5 frames spread over the clip (the first frame for a pipe or --watch), never per frame.")
+    @Option(parsing: .unconditional, help: "Style strength from 0 to 1 (default 1). Below 1 the style is blended with the content's own style vector, computed once from 5 frames spread over the clip (the first frame for a pipe or --watch), never per frame.")
     var strength: Double?
 
-    @Option(help: "Run the network with the frames' shorter side at this many pixels (the brush scale); frames keep their own size.")
+    @Option(parsing: .unconditional, help: "Run the network with the frames' shorter side at this many pixels (the brush scale); frames keep their own size.")
     var size: Int?
 
     @Flag(help: "Keep each frame's own colours; take only the luminance from the style.")
@@ -33,7 +33,7 @@ struct ProcessingOptions: ParsableArguments {
     @Option(help: precisionHelp)
     var precision: Precision = .auto
 
-    @Option(help: "Transformer workers (frames stylized at once, each on a share of the cores; default 2 up to 1280x720 (for frame sequences: the first frame), 1 above, and 1 with --watch).")
+    @Option(parsing: .unconditional, help: "Transformer workers (frames stylized at once, each on a share of the cores; default 2 up to 1280x720 (for frame sequences: the first frame), 1 above, and 1 with --watch).")
     var workers: Int?
 
     @Option(help: "Also write a filmstrip: evenly spaced output frames side by side in one picture (.png, .jpg, ...).")
@@ -42,7 +42,7 @@ struct ProcessingOptions: ParsableArguments {
     @Option(help: "Frames in the filmstrip.")
     var filmstripFrames = 8
 
-    @Option(help: "Temporal stabilization from 0 to 1: how much of the previous output, moved along the optical flow, a frame keeps where the flow can be trusted. Steadies crawling strokes; what comes into view and scene cuts are painted fresh.")
+    @Option(parsing: .unconditional, help: "Temporal stabilization from 0 to 1: how much of the previous output, moved along the optical flow, a frame keeps where the flow can be trusted. Steadies crawling strokes; what comes into view and scene cuts are painted fresh.")
     var stabilize = 0.7
 
     @Flag(help: "Stylize every frame on its own (the same as --stabilize 0).")
@@ -107,7 +107,7 @@ extension Easing: ExpressibleByArgument {}
 
 /// The video encoder's flags, for `video` and for `frames` written as a clip.
 struct EncodingOptions: ParsableArguments {
-    @Option(help: "Constant-quality level of the video encoder (lower is better; default 15 for H.264).")
+    @Option(parsing: .unconditional, help: "Constant-quality level of the video encoder (lower is better; default 15 for H.264).")
     var crf: Int?
 
     @Option(help: "Speed preset of the video encoder (H.264/H.265: ultrafast, superfast, veryfast, faster, fast, medium, slow, ...; default ultrafast, which keeps up with the transformer; slower presets give smaller files).")
@@ -199,16 +199,16 @@ struct VideoCommand: ParsableCommand {
 
     @OptionGroup var processing: ProcessingOptions
 
-    @Option(help: "Start of the part to stylize: seconds (2.5) or HH:MM:SS.mmm.")
+    @Option(parsing: .unconditional, help: "Start of the part to stylize: seconds (2.5) or HH:MM:SS.mmm.")
     var start: String?
 
-    @Option(help: "Length of the part to stylize: seconds or HH:MM:SS.mmm.")
+    @Option(parsing: .unconditional, help: "Length of the part to stylize: seconds or HH:MM:SS.mmm.")
     var duration: String?
 
-    @Option(help: "End of the part to stylize (instead of --duration): seconds or HH:MM:SS.mmm.")
+    @Option(parsing: .unconditional, help: "End of the part to stylize (instead of --duration): seconds or HH:MM:SS.mmm.")
     var to: String?
 
-    @Option(help: ArgumentHelp("Frame rate of the output (24, 29.97, 30000/1001): frames are repeated or dropped as ffmpeg's fps filter does, before stylization (default: the input's timing).", valueName: "rate"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Frame rate of the output (24, 29.97, 30000/1001): frames are repeated or dropped as ffmpeg's fps filter does, before stylization (default: the input's timing).", valueName: "rate"))
     var fps: String?
 
     @Option(help: ArgumentHelp("Size of the output's frames, WIDTHxHEIGHT, with -1 for a side that follows the shape (1280x720, 640x-1); the network paints at this size unless --size says otherwise (default: the input's).", valueName: "WxH"))
@@ -341,6 +341,11 @@ extension ProcessingOptions {
         }
         bar.finish()
         for warning in summary.warnings { FileHandle.standardError.write(Data("stylize: warning: \(warning)\n".utf8)) }
+        if !quiet {
+            let place = summary.output == "-" ? "standard output" : summary.output
+            FileHandle.standardError.write(Data(String(format: "stylize: wrote %@: %d frames in %.1f s (%.1f fps)\n",
+                                                       place, summary.frames, summary.seconds, summary.framesPerSecond).utf8))
+        }
         if json { try printJSON(JobSummary(summary, style: styleDescription, precision: precision, stylizer: stylizer)) }
     }
 }

@@ -54,6 +54,41 @@ final class CommandLineTests: XCTestCase {
         try assertFails(["vector", text.path, "-o", dir.appendingPathComponent("v.json").path], in: dir, saying: "neither a picture")
     }
 
+    func testMessagesNameTheCauseAndTheCommandsHelp() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let clip = dir.appendingPathComponent("clip.mp4")
+        // ffmpeg writes an MP4's index (moov) after the media unless asked otherwise.
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-i", VideoTests.sample.path, "-t", "2", "-vf", "scale=96:54", "-c:v", "libx264",
+                                        "-c:a", "copy", clip.path])
+        let out = dir.appendingPathComponent("out.mp4").path, picture = dir.appendingPathComponent("out.png").path
+        let style = TestSupport.styleVectorFile.path
+        try assertFails(["video", clip.path, "-s", style, "-o", out, "--strength", "-1"], in: dir, saying: "--strength must be between 0 and 1 (see stylize video --help)")
+        try assertFails(["image", clip.path, "-s", style, "-o", out, "--stabilize"], in: dir, saying: "(see stylize image --help)")
+        try assertFails(["video", clip.path, "-s", style, "-o", out, "--start", "10"], in: dir, saying: "past the end of \(clip.path), which is 2.0")
+        try assertFails(["image", TestSupport.fixture("content_96x96.png").path, "-s", "vangogh", "-o", picture], in: dir, saying: "gallery styles: starry-night")
+        try assertFails(["image", TestSupport.fixture("content_96x96.png").path, "-s", clip.path, "-o", picture], in: dir, saying: "is a clip, and a style is one picture")
+        let unwritable = try TestSupport.stylize(["image", TestSupport.fixture("content_96x96.png").path, "-s", style, "-o", "/proc/x.png"])
+        XCTAssertNotEqual(unwritable.status, 0)
+        XCTAssertTrue(unwritable.stderr.hasPrefix("stylize: cannot write /proc/x.png: "), unwritable.stderr)
+        XCTAssertFalse(unwritable.stderr.contains("operation could not be completed"), unwritable.stderr)
+
+        // A pipe cannot reach an index at the end: the message says so, not "no frames".
+        let piped = try TestSupport.run(URL(fileURLWithPath: "/bin/bash"), ["-c", "'\(TestSupport.executable.path)' video - -s '\(style)' -o '\(out)' < '\(clip.path)'"])
+        XCTAssertNotEqual(piped.status, 0)
+        XCTAssertTrue(piped.stderr.contains("keeps its index at the end, which a pipe cannot reach"), piped.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+
+        // A finished job says where its output went and how long it took.
+        let done = try TestSupport.stylize(["video", clip.path, "-s", style, "-o", out, "--duration", "0.4"])
+        XCTAssertEqual(done.status, 0, done.stderr)
+        XCTAssertTrue(done.stderr.contains("stylize: wrote \(out): 10 frames in "), done.stderr)
+        // MP4 to standard output is fragmented, so that it can be written without seeking.
+        let streamed = try TestSupport.run(URL(fileURLWithPath: "/bin/bash"), ["-o", "pipefail", "-c",
+            "'\(TestSupport.executable.path)' video '\(clip.path)' -s '\(style)' -o - --format mp4 --quiet | ffprobe -v error -count_frames -select_streams v -show_entries stream=nb_read_frames -of csv=p=0 -"])
+        XCTAssertEqual(streamed.status, 0, streamed.stderr)
+        XCTAssertEqual(streamed.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "50")
+    }
+
     func testRefusesToOverwriteOrToWriteOverTheInput() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let out = dir.appendingPathComponent("exists.png")

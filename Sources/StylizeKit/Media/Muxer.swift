@@ -59,7 +59,15 @@ final class Muxer {
     }
 
     func writeHeader() throws {
-        try ffmpegCheck(avformat_write_header(context, nil), "avformat_write_header(\(destination))")
+        // MP4 and MOV write their index after the media and seek back to it, which a pipe
+        // cannot do: to standard output they are fragmented (an index per fragment), as
+        // ffmpeg's -movflags frag_keyframe+empty_moov writes them.
+        var options: OpaquePointer?
+        defer { av_dict_free(&options) }
+        if destination == "-" && VideoWriter.formatsWithRotation.contains(String(cString: format.pointee.name)) {
+            av_dict_set(&options, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0)
+        }
+        try ffmpegCheck(avformat_write_header(context, &options), "avformat_write_header(\(destination))")
         headerWritten = true
     }
 

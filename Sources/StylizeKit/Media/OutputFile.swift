@@ -47,11 +47,15 @@ enum OutputFile {
         try checkWritable(url, overwrite: overwrite)
         removeStaleTemporaries(for: url)
         let temporary = temporaryURL(for: url)
-        do {
-            try data.write(to: temporary)
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw StylizeError.unwritable(path: url.path, reason: error.localizedDescription)
+        // POSIX calls, for the system's own reason ("Permission denied", "Read-only file system").
+        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw StylizeError.unwritable(path: url.path, reason: String(cString: strerror(errno))) }
+        let written = data.withUnsafeBytes { bytes in Foundation.write(descriptor, bytes.baseAddress, bytes.count) }
+        let reason = written == data.count ? nil : String(cString: strerror(written < 0 ? errno : ENOSPC))
+        if close(descriptor) != 0 || reason != nil {
+            let why = reason ?? String(cString: strerror(errno))
+            unlink(temporary.path)
+            throw StylizeError.unwritable(path: url.path, reason: why)
         }
         if rename(temporary.path, url.path) != 0 {
             let reason = String(cString: strerror(errno))

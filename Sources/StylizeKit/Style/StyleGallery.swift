@@ -53,13 +53,21 @@ public struct StyleGallery: Sendable {
     /// The vector of the style called `name`, if the gallery has one.
     public func vector(named name: String) -> StyleVector? { vectors[name.lowercased()] }
 
-    /// Names closest to `text` first (edit distance, then gallery order): for "did you mean".
+    /// Names closest to `text` first, for "did you mean": styles whose artist or title holds it
+    /// (letters only: "vangogh" finds Vincent van Gogh's), then by edit distance, then in
+    /// gallery order; at least `count`, and every style that matches an artist or title.
     public func closestNames(to text: String, count: Int = 3) -> [String] {
-        let text = text.lowercased()
-        return entries.enumerated()
-            .map { (distance: Self.editDistance(text, $0.element.name), order: $0.offset, name: $0.element.name) }
-            .sorted { ($0.distance, $0.order) < ($1.distance, $1.order) }
-            .prefix(count).map(\.name)
+        let key = Self.letters(text)
+        let ranked = entries.enumerated().map { item in
+            let named = key.count >= 3 && [item.element.artist, item.element.title].contains { Self.letters($0).contains(key) }
+            return (named: named, distance: Self.editDistance(text.lowercased(), item.element.name), order: item.offset, name: item.element.name)
+        }.sorted { ($0.named ? 0 : 1, $0.distance, $0.order) < ($1.named ? 0 : 1, $1.distance, $1.order) }
+        return ranked.prefix(max(count, ranked.filter(\.named).count)).map(\.name)
+    }
+
+    /// Lowercase letters of `text`, accents dropped ("Père" -> "pere").
+    static func letters(_ text: String) -> String {
+        String(text.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil).lowercased().filter { $0.isLetter })
     }
 
     /// Levenshtein distance between `a` and `b`, by characters.

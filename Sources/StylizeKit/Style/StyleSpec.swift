@@ -70,6 +70,7 @@ extension Stylizer {
                 return (try StyleVectorFile.read(url), part.weight)
             case .picture(let url):
                 do {
+                    try Self.refuseClip(url)
                     return (try styleVector(for: Picture(contentsOf: url), styleSize: styleSize), part.weight)
                 } catch StylizeError.unreadable(let path, let reason) {
                     throw StylizeError.badStyle("\(path) is neither a picture nor a .json vector file (\(reason))")
@@ -77,6 +78,18 @@ extension Stylizer {
             }
         }
         return try StyleVector.mix(parts)
+    }
+
+    /// A style is one picture: a clip given as a style is refused, with how to take a frame of
+    /// it, rather than silently reduced to its first frame. Animated pictures (GIF, WebP, APNG)
+    /// give their first frame.
+    static func refuseClip(_ url: URL) throws {
+        guard let demuxer = try? Demuxer(path: url.path) else { return }  // Picture says what is wrong
+        let container = String(cString: demuxer.context.pointee.iformat.pointee.name)
+        let pictures: Set<String> = ["image2", "gif", "webp", "apng"]
+        guard !pictures.contains(container) && !container.hasSuffix("_pipe") else { return }
+        throw StylizeError.badStyle("\(url.relativePath) is a clip, and a style is one picture: take the frame you want with "
+                                    + "ffmpeg -ss SECONDS -i \(url.relativePath) -frames:v 1 style.png")
     }
 
     static func checkStyleSize(_ size: Int) throws {

@@ -244,7 +244,7 @@ public final class VideoStylizer: Sendable {
                 case nil: return nil
                 }
             }
-            guard counter.value > 0 else { throw StylizeError.unreadable(path: input, reason: "no video frames in the chosen part") }
+            guard counter.value > 0 else { throw noFrames(input, reader) }
             try writer.finish()
         } catch {
             writer.muxer.abandon()
@@ -260,6 +260,21 @@ public final class VideoStylizer: Sendable {
         if reader.damaged > 0 { summary.warnings.append("\(reader.damaged) damaged video packets or frames were skipped") }
         if let early = reader.endedEarly { summary.warnings.append("the input ends early (\(early)); everything before that was stylized") }
         return summary
+    }
+
+    /// Why a job found no frame to write: a start past the end, an MP4 that a pipe cannot
+    /// read, or nothing in the part.
+    func noFrames(_ input: String, _ reader: VideoReader) -> StylizeError {
+        let length = reader.demuxer.durationSeconds
+        if let start = options.start, length > 0, start >= length {
+            return .invalidArgument(String(format: "the start, %.3f s, is past the end of %@, which is %.3f s long", start, input, length))
+        }
+        let container = String(cString: reader.demuxer.context.pointee.iformat.pointee.name)
+        if input == "-" && container.contains("mp4") {
+            return .unreadable(path: input, reason: "this MP4/MOV keeps its index at the end, which a pipe cannot reach: give the file's path, "
+                               + "or send it as -f nut or -f matroska (or remux it with -movflags +faststart)")
+        }
+        return .unreadable(path: input, reason: "no video frames in the chosen part")
     }
 
     /// The frames a piece job decodes, warms up on and writes, from the input's packets.
