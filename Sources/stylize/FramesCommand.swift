@@ -41,6 +41,9 @@ struct FramesCommand: ParsableCommand {
     @Option(help: "With --watch: stop after this many seconds without a new frame.")
     var idleExit: Double?
 
+    @Flag(help: "For a folder output: leave the frames whose output exists (from a stopped run) and stylize the others.")
+    var resume = false
+
     @OptionGroup var encoding: EncodingOptions
 
     @OptionGroup var models: ModelOptions
@@ -51,6 +54,8 @@ struct FramesCommand: ParsableCommand {
         if watch && processing.filmstrip != nil { throw ValidationError("--filmstrip needs the frames in advance, which --watch does not give") }
         if let idleExit, !(idleExit > 0) { throw ValidationError("--idle-exit must be positive") }
         if idleExit != nil && !watch { throw ValidationError("--idle-exit goes with --watch") }
+        if resume && encoding.isVideo(output) { throw ValidationError("--resume goes with a folder output; a video is written whole") }
+        if resume && processing.overwrite { throw ValidationError("give --resume or --overwrite, not both") }
     }
 
     func run() throws {
@@ -63,13 +68,18 @@ struct FramesCommand: ParsableCommand {
             options.pictureFormat = format
             options.watch = watch
             options.idleExit = idleExit
+            options.resume = resume
             _ = try FrameSequence(input)
             let stylizer = try models.load()
             let job = FrameSequenceStylizer(stylizer: stylizer, options: options)
             if job.writesVideo(URL(fileURLWithPath: output)) && !options.video.overwrite && FileManager.default.fileExists(atPath: output) {
                 throw StylizeError.outputExists(output)
             }
-            try processing.runJob(stylizer, stop: stop, showProgress: true) { timeline, progress, isCancelled in
+            // A folder keeps the frames finished before a stop (each is written whole).
+            let kept = job.writesVideo(URL(fileURLWithPath: output)) ? nil : { (frames: Int) in
+                "stopped before the end; the \(frames) frames finished are in \(output) (the same command with --resume goes on from there)"
+            }
+            try processing.runJob(stylizer, stop: stop, showProgress: true, keptWhenStopped: kept) { timeline, progress, isCancelled in
                 try job.run(input: URL(fileURLWithPath: input), output: URL(fileURLWithPath: output), timeline: timeline,
                             progress: progress, isCancelled: isCancelled)
             }

@@ -116,6 +116,12 @@ struct EncodingOptions: ParsableArguments {
     @Option(help: "Video encoder by FFmpeg name: libx264, libx265, libvpx-vp9, libaom-av1, ...")
     var codec: String?
 
+    /// Whether `output` names a video file rather than a folder (by extension, as
+    /// `FrameSequenceStylizer.writesVideo` decides).
+    func isVideo(_ output: String) -> Bool {
+        FrameSequenceStylizer.videoExtensions.contains(URL(fileURLWithPath: output).pathExtension.lowercased())
+    }
+
     func apply(to options: inout VideoOptions) {
         options.crf = crf
         options.preset = preset
@@ -326,17 +332,24 @@ struct VideoCommand: ParsableCommand {
 extension ProcessingOptions {
     /// Runs a video or frames job with the style timeline, a progress line, Ctrl-C handling
     /// (exit 128 + the signal) and the `--json` summary.
-    func runJob(_ stylizer: Stylizer, stop: StopRequest, showProgress: Bool,
+    /// - Parameter keptWhenStopped: what a stopped job leaves, given the frames it finished
+    ///   (a folder output keeps them); nil: nothing, as StylizeKit's message says.
+    func runJob(_ stylizer: Stylizer, stop: StopRequest, showProgress: Bool, keptWhenStopped: ((Int) -> String)? = nil,
                 _ job: (StyleTimeline, _ progress: @escaping @Sendable (VideoProgress) -> Void,
                         _ isCancelled: @escaping @Sendable () -> Bool) throws -> VideoSummary) throws {
         let (timeline, styleDescription) = try timeline(stylizer)
         let bar = ProgressLine(quiet: quiet || !showProgress)
+        let finished = Locked(0)
         let summary: VideoSummary
         do {
-            summary = try job(timeline, { bar.draw($0) }, { stop.requested != nil })
+            summary = try job(timeline, { progress in
+                finished.withLock { $0 = progress.framesDone }
+                bar.draw(progress)
+            }, { stop.requested != nil })
         } catch StylizeError.cancelled {
             bar.finish()
-            FileHandle.standardError.write(Data("stylize: \(StylizeError.cancelled.localizedDescription)\n".utf8))
+            let message = keptWhenStopped.map { $0(finished.withLock { $0 }) } ?? StylizeError.cancelled.localizedDescription
+            FileHandle.standardError.write(Data("stylize: \(message)\n".utf8))
             throw ExitCode(128 + (stop.requested ?? SIGINT))
         }
         bar.finish()

@@ -102,6 +102,52 @@ final class FrameSequenceTests: XCTestCase {
         return try condition()
     }
 
+    /// Ctrl-C part-way through a folder job keeps the frames it finished (each written whole)
+    /// and says so; --resume then stylizes only the others, and its stabilizer, warmed up on
+    /// the frames before the seam, paints them as an uninterrupted run does.
+    func testStoppedFolderJobKeepsItsFramesAndResumes() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let frames = dir.appendingPathComponent("frames")
+        try FileManager.default.createDirectory(at: frames, withIntermediateDirectories: true)
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10", "-frames:v", "40",
+                                        frames.appendingPathComponent("f%03d.png").path])
+        let out = dir.appendingPathComponent("out"), whole = dir.appendingPathComponent("whole")
+        func written() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: out.path)) ?? []).sorted()
+        }
+        let process = Process()
+        process.executableURL = TestSupport.executable
+        process.arguments = ["frames", frames.path, "-s", try style.path, "-o", out.path, "--workers", "1"]
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        XCTAssertTrue(eventually { written().count >= 3 }, "no frames written")
+        process.interrupt()
+        XCTAssertTrue(eventually { !process.isRunning }, "the job did not stop on Ctrl-C")
+        guard !process.isRunning else { return }
+        XCTAssertEqual(process.terminationStatus, 130)
+        let kept = written()
+        XCTAssertLessThan(kept.count, 40, "the job ended before it was stopped")
+        XCTAssertTrue(kept.allSatisfy { $0.hasPrefix("f") && $0.hasSuffix(".png") }, "only whole frames are left: \(kept)")
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(message.contains("the \(kept.count) frames finished are in \(out.path)") && message.contains("--resume"), message)
+        let before = try kept.map { try Data(contentsOf: out.appendingPathComponent($0)) }
+
+        try assertFails(["frames", frames.path, "-s", try style.path, "-o", out.path], in: out, saying: "already exists")
+        let resumed = try TestSupport.stylize(["frames", frames.path, "-s", try style.path, "-o", out.path, "--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertEqual(written(), (1...40).map { String(format: "f%03d.png", $0) })
+        XCTAssertEqual(try kept.map { try Data(contentsOf: out.appendingPathComponent($0)) }, before, "frames finished before are left as they were")
+
+        let ran = try TestSupport.stylize(["frames", frames.path, "-s", try style.path, "-o", whole.path])
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        for name in written().dropFirst(kept.count) {
+            let a = try Picture(contentsOf: out.appendingPathComponent(name)), b = try Picture(contentsOf: whole.appendingPathComponent(name))
+            XCTAssertGreaterThan(a.rgbImage.psnr(b.rgbImage), 40, "\(name): the resumed run against the uninterrupted one")
+        }
+    }
+
     /// Driven by what the watcher writes, not by sleeps: each step waits (30 s at most) for the
     /// outputs it expects, and the job is ended with Ctrl-C, as a user ends it.
     func testWatchPicksUpNewFramesOnlyWhenComplete() throws {

@@ -13,6 +13,11 @@ public struct FrameSequenceOptions: Sendable {
     public var watch = false
     /// With `watch`: stop after this many seconds without a new frame.
     public var idleExit: Double?
+    /// For a folder output: frames whose output picture exists already are left as they are
+    /// and the job goes on with the others, as after an interruption (a stopped folder job
+    /// keeps every frame it finished). The stabilizer's state is rebuilt from the frames before
+    /// each one taken up again (`VideoOptions.defaultWarmup`), which are stylized, not written.
+    public var resume = false
 
     public init() {}
 }
@@ -181,6 +186,7 @@ public final class FrameSequenceStylizer: Sendable {
             try filmstrip?.offer(index, stylized)
             try Picture(stylized).write(to: target, overwrite: self.options.video.overwrite)
         }
+        let warmup = options.resume && stabilizes ? VideoOptions.defaultWarmup(stabilization: options.video.stabilization) : 0
         // With stabilization, frames are finished in order in the writing stage; without it,
         // each worker writes its own.
         let pipeline = OrderedPipeline<TransformerWorker, SequenceJob, SequenceResult>(
@@ -192,7 +198,8 @@ public final class FrameSequenceStylizer: Sendable {
                                                        preserveColors: self.options.video.preserveColors, worker: worker)
                 size.withLock { $0 = (picture.width, picture.height) }
                 if stabilizes {
-                    return .pending(index: job.index, input: TemporalStabilizer.Motion(picture.rgbImage), stylized: Handover(result.rgbImage), target: target)
+                    return .pending(index: job.index, input: TemporalStabilizer.Motion(picture.rgbImage), stylized: Handover(result.rgbImage),
+                                    target: job.warmup ? nil : target)
                 }
                 try finish(job.index, result.rgbImage, target)
                 return .done
@@ -200,7 +207,9 @@ public final class FrameSequenceStylizer: Sendable {
             write: { result in
                 switch result {
                 case .pending(let index, let input, let stylized, let target):
-                    try finish(index, stabilizer!.stabilize(input, stylized: stylized.take()), target)
+                    let steady = stabilizer!.stabilize(input, stylized: stylized.take())
+                    guard let target else { return }  // a warm-up frame: its output exists
+                    try finish(index, steady, target)
                 case .skipped(let path):
                     skipped.append(path)
                     return
@@ -209,15 +218,29 @@ public final class FrameSequenceStylizer: Sendable {
                 }
                 counter.increment()
             })
+        // Frames whose output exists (resuming), the last `warmup` of them kept to warm up the
+        // stabilizer before the next frame to write; and jobs waiting to be handed out.
+        var finished: [SequenceJob] = []
+        var queued: [SequenceJob] = []
         try pipeline.run {
             try report()
-            guard let job = try nextFile() else { return nil }
-            if !self.options.video.overwrite && FileManager.default.fileExists(atPath: destination(job.frame.url).path) {
-                throw StylizeError.outputExists(destination(job.frame.url).path)
+            if !queued.isEmpty { return .work(queued.removeFirst()) }
+            while let job = try nextFile() {
+                if FileManager.default.fileExists(atPath: destination(job.frame.url).path) {
+                    if self.options.resume {
+                        finished.append(job)
+                        if finished.count > warmup { finished.removeFirst() }
+                        continue
+                    }
+                    if !self.options.video.overwrite { throw StylizeError.outputExists(destination(job.frame.url).path) }
+                }
+                queued = finished.map { var warm = $0; warm.warmup = true; return warm } + [job]
+                finished = []
+                return .work(queued.removeFirst())
             }
-            return .work(job)
+            return nil
         }
-        guard counter.value > 0 else { throw StylizeError.unreadable(path: "\(input)", reason: "no frame could be read") }
+        guard counter.value > 0 || options.resume else { throw StylizeError.unreadable(path: "\(input)", reason: "no frame could be read") }
         let (width, height) = size.withLock { $0 }
         return (width, height, format?.rawValue ?? "same as input",
                 stabilizer.map { [Self.note($0, self.options.video.stabilization)] } ?? [], skipped.map { "skipped \($0): not a readable picture" })
@@ -307,7 +330,8 @@ public final class FrameSequenceStylizer: Sendable {
 enum SequenceResult {
     case done
     case skipped(String)
-    case pending(index: Int, input: TemporalStabilizer.Motion, stylized: Handover<RGBImage>, target: URL)
+    /// A frame for the stabilizer, then for `target` (nil: a warm-up frame, not written).
+    case pending(index: Int, input: TemporalStabilizer.Motion, stylized: Handover<RGBImage>, target: URL?)
 }
 
 /// A frame of a sequence on its way through the workers.
@@ -316,4 +340,6 @@ struct SequenceJob {
     /// Position in the sequence; also the video timestamp, in 1 / frame rate.
     var index: Int
     var conditioning: StyleConditioning
+    /// Stylized for the stabilizer's state only (resuming): its output exists already.
+    var warmup = false
 }
