@@ -17,7 +17,7 @@ struct StudioCommand: ParsableCommand {
     var host = "127.0.0.1"
 
     @Option(help: ArgumentHelp("The folder whose clips, pictures and frame folders the studio may open (default: the current folder).", valueName: "dir"))
-    var root: String = "."
+    var root: String?
 
     @Option(help: "Largest upload, in MiB.")
     var maxUploadMb = 512
@@ -31,6 +31,7 @@ struct StudioCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            let root = self.root ?? "."
             var isFolder: ObjCBool = false
             guard FileManager.default.fileExists(atPath: root, isDirectory: &isFolder), isFolder.boolValue else {
                 throw StylizeError.invalidArgument("--root \(root) is not a folder")

@@ -89,6 +89,24 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(streamed.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "50")
     }
 
+    /// Every option's help names its default once: an option whose text says its default must
+    /// not also get ArgumentParser's "(default: ...)".
+    func testHelpGivesEachDefaultOnce() throws {
+        for command in ["image", "video", "frames", "sheet", "styles", "vector", "probe", "join", "studio", "bench"] {
+            let help = try TestSupport.stylize([command, "--help"])
+            XCTAssertEqual(help.status, 0, help.stderr)
+            // One block per option: its first line starts with "  -", the rest are indented further.
+            var blocks: [String] = []
+            for line in help.stdout.split(separator: "\n", omittingEmptySubsequences: false) {
+                if line.hasPrefix("  -") { blocks.append(String(line)) } else if line.hasPrefix("          "), !blocks.isEmpty { blocks[blocks.count - 1] += " " + line }
+            }
+            XCTAssertFalse(blocks.isEmpty, command)
+            for block in blocks {
+                XCTAssertLessThanOrEqual(block.components(separatedBy: "(default").count - 1, 1, "\(command): \(block)")
+            }
+        }
+    }
+
     func testRefusesToOverwriteOrToWriteOverTheInput() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let out = dir.appendingPathComponent("exists.png")
