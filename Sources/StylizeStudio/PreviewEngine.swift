@@ -33,38 +33,47 @@ final class PreviewEngine: @unchecked Sendable {
         return try body()
     }
 
-    /// What the input at `path` (relative to the root) holds, re-read when the file changes.
-    func info(_ path: String) throws -> MediaInfo {
-        try described(path).info
+    /// What the input at `path` (relative to the root) holds, re-read when the file changes; a
+    /// frame folder shown at `frameRate` frames a second (nil: 30).
+    func info(_ path: String, frameRate: Double? = nil) throws -> MediaInfo {
+        try described(path, frameRate: frameRate).info
     }
 
     /// The input's description, read again when its file (or, for a frame folder, the folder)
     /// changes.
-    private func described(_ path: String) throws -> (info: MediaInfo, pictures: [URL]) {
+    private func described(_ path: String, frameRate: Double? = nil) throws -> (info: MediaInfo, pictures: [URL]) {
         let url = try root.resolve(path)
         let stamp = (try? FileManager.default.attributesOfItem(atPath: url.path)[.modificationDate] as? Date) ?? .distantPast
-        if let known = locked({ infos[url.path] }), known.stamp == stamp { return (known.info, known.pictures) }
-        let info = try MediaInfo(of: url)
-        let pictures = info.kind == .frames ? try FrameSequence(url.path).files() : []
-        locked { infos[url.path] = (stamp, info, pictures) }
+        var known = locked({ infos[url.path] }).flatMap { $0.stamp == stamp ? $0 : nil }
+        if known == nil {
+            let info = try MediaInfo(of: url)
+            let pictures = info.kind == .frames ? try FrameSequence(url.path).files() : []
+            locked { infos[url.path] = (stamp, info, pictures) }
+            known = (stamp, info, pictures)
+        }
+        var (_, info, pictures) = known!
+        if info.kind == .frames, let frameRate {
+            info.frameRate = frameRate
+            info.duration = Double(info.frames) / frameRate
+        }
         return (info, pictures)
     }
 
     /// The input's frame at `seconds` as a player shows it (a clip's display rotation applied).
-    func sourceFrame(_ path: String, at seconds: Double) throws -> Picture {
-        try storedFrame(path, at: seconds).rotated(clockwise: info(path).rotation)
+    func sourceFrame(_ path: String, at seconds: Double, frameRate: Double? = nil) throws -> Picture {
+        try storedFrame(path, at: seconds, frameRate: frameRate).rotated(clockwise: info(path).rotation)
     }
 
     /// The input's frame at `seconds`, at its own size and as stored: for a clip the frame shown
     /// then (times past the last frame give the last frame), for a frame folder the picture of
     /// that index.
-    private func storedFrame(_ path: String, at seconds: Double) throws -> Picture {
-        let (info, pictures) = try described(path)
+    private func storedFrame(_ path: String, at seconds: Double, frameRate: Double? = nil) throws -> Picture {
+        let (info, pictures) = try described(path, frameRate: frameRate)
         guard seconds.isFinite, seconds >= 0, seconds <= info.duration + 1e-6 else {
             throw StudioError.badRequest(String(format: "time %.3f s is outside the input (0 to %.3f s)", seconds, info.duration))
         }
         let url = try root.resolve(path)
-        let key = "\(url.path)@\(Int((seconds * 1000).rounded()))"
+        let key = "\(url.path)@\(Int((seconds * 1000).rounded()))/\(info.frameRate)"
         if let hit = locked({ frames.first { $0.key == key }?.picture }) { return hit }
         let picture: Picture
         switch info.kind {
@@ -130,8 +139,8 @@ final class PreviewEngine: @unchecked Sendable {
     func preview(_ settings: StudioSettings) throws -> Picture {
         try settings.validate()
         let seconds = settings.time ?? 0
-        let info = try info(settings.path)
-        let source = try storedFrame(settings.path, at: seconds)
+        let info = try info(settings.path, frameRate: settings.fps)
+        let source = try storedFrame(settings.path, at: seconds, frameRate: settings.fps)
         let (vector, strength) = try timeline(settings).value(at: seconds, frameRate: info.frameRate > 0 ? info.frameRate : 30)
         let effective = strength < 1 ? try vector.blended(towards: identity(settings.path), strength: strength) : vector
         let shorter = min(source.width, source.height)

@@ -20,9 +20,16 @@ struct RenderPlan: Sendable {
         settings.time = nil
         settings.width = nil
         let root = engine.root
-        let info = try engine.info(settings.path)
+        let info = try engine.info(settings.path, frameRate: settings.fps)
         if info.kind == .picture && settings.usesKeyframes {
             throw StudioError.badRequest("keyframes need a clip or a frame folder; a picture takes one style")
+        }
+        if info.kind != .clip && (settings.start != nil || settings.duration != nil) {
+            throw StudioError.badRequest("a start and a length go with clips")
+        }
+        if info.kind != .frames && settings.fps != nil { throw StudioError.badRequest("a frame rate goes with frame folders") }
+        if let start = settings.start, start >= info.duration {
+            throw StudioError.badRequest(String(format: "the start, %.3f s, is past the end of the clip (%.3f s)", start, info.duration))
         }
         // Every style must resolve before the job is queued.
         _ = try engine.timeline(settings)
@@ -50,7 +57,9 @@ struct RenderPlan: Sendable {
         settings.output = name
         self.settings = settings
         output = StudioRoot.rendersPath + "/" + name
-        frames = info.frames
+        frames = info.kind == .clip && (settings.start != nil || settings.duration != nil)
+            ? max(1, Int((min(settings.duration ?? .infinity, info.duration - (settings.start ?? 0)) * info.frameRate).rounded()))
+            : info.frames
 
         var words = ["stylize", info.kind == .clip ? "video" : info.kind == .frames ? "frames" : "image", settings.path, "-o", output]
         if let file = settings.keyframes, settings.usesKeyframes {
@@ -65,6 +74,13 @@ struct RenderPlan: Sendable {
         if let size = settings.size { words += ["--size", String(size)] }
         if settings.preserveColors ?? false { words.append("--preserve-colors") }
         if let precision = settings.precision, precision != .auto { words += ["--precision", precision.rawValue] }
+        if let start = settings.start { words += ["--start", Self.number(start)] }
+        if let duration = settings.duration { words += ["--duration", Self.number(duration)] }
+        if let fps = settings.fps { words += ["--fps", Self.number(fps)] }
+        if let stabilize = settings.stabilize, stabilize != VideoOptions().stabilization, info.kind != .picture {
+            words += stabilize == 0 ? ["--no-stabilize"] : ["--stabilize", Self.number(stabilize)]
+        }
+        if let crf = settings.crf, info.kind != .picture { words += ["--crf", String(crf)] }
         command = words.map(Self.shellQuoted).joined(separator: " ")
     }
 
@@ -72,13 +88,17 @@ struct RenderPlan: Sendable {
     /// would do; returns the frames written.
     static func render(_ settings: StudioSettings, to output: URL, engine: PreviewEngine, isCancelled: @escaping @Sendable () -> Bool,
                        progress: @escaping @Sendable (VideoProgress) -> Void) throws -> Int {
-        let info = try engine.info(settings.path)
+        let info = try engine.info(settings.path, frameRate: settings.fps)
         let input = try engine.root.resolve(settings.path)
         let timeline = try engine.timeline(settings)
         var options = VideoOptions()
         options.processingSize = settings.size
         options.preserveColors = settings.preserveColors ?? false
         options.precision = settings.precision ?? .auto
+        options.start = settings.start
+        options.duration = settings.duration
+        options.crf = settings.crf
+        if let stabilize = settings.stabilize { options.stabilization = stabilize }
         switch info.kind {
         case .clip:
             let summary = try VideoStylizer(stylizer: engine.stylizer, options: options)

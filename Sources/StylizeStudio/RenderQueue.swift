@@ -185,6 +185,17 @@ actor RenderQueue {
         return job
     }
 
+    /// Removes the finished renders (done, failed or cancelled) from the list; their outputs
+    /// stay in the renders folder. Returns their ids.
+    func clearFinished() throws -> [Int64] {
+        let finished = [RenderJob.State.done, .failed, .cancelled].map(\.rawValue)
+        return try database.write { db in
+            let ids = try RenderJob.filter(finished.contains(Column("state"))).fetchAll(db).compactMap(\.id)
+            try RenderJob.filter(ids.contains(Column("id"))).deleteAll(db)
+            return ids
+        }
+    }
+
     /// Cancels a queued or running render.
     func cancel(_ id: Int64) throws -> RenderJob {
         if let current, current.job.id == id {

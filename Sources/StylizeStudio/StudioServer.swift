@@ -87,7 +87,8 @@ public struct StudioServer: Sendable {
         router.get("/api/media") { request, _ in
             try await refusing {
                 let path = try Self.require("path", in: request)
-                let info = try await runBlocking { _ in try engine.info(path) }
+                let fps = try Self.frameRate(in: request)
+                let info = try await runBlocking { _ in try engine.info(path, frameRate: fps) }
                 return try Self.json(MediaView(path: path, info: info))
             }
         }
@@ -97,8 +98,9 @@ public struct StudioServer: Sendable {
                 let time = try Self.number("time", in: request) ?? 0
                 let width = Int(try Self.number("width", in: request) ?? Double(configuration.previewWidth))
                 guard (16...3840).contains(width) else { throw StudioError.badRequest("width must be from 16 to 3840, got \(width)") }
+                let fps = try Self.frameRate(in: request)
                 let jpeg = try await runBlocking { _ in
-                    try PreviewEngine.scaled(engine.sourceFrame(path, at: time), width: width).encoded(as: .jpeg)
+                    try PreviewEngine.scaled(engine.sourceFrame(path, at: time, frameRate: fps), width: width).encoded(as: .jpeg)
                 }
                 return Self.picture(jpeg)
             }
@@ -159,6 +161,9 @@ public struct StudioServer: Sendable {
                 }
                 try await writer.finish(nil)
             })
+        }
+        router.post("/api/jobs/clear") { _, _ in
+            try await refusing { try Self.json(["cleared": try await queue.clearFinished()]) }
         }
         router.post("/api/jobs/:id/cancel") { _, context in
             try await refusing {
@@ -324,6 +329,13 @@ public struct StudioServer: Sendable {
         guard let text = request.uri.queryParameters.get(name) else { return nil }
         guard let value = Double(text), value.isFinite else { throw StudioError.badRequest("\(name) must be a number, got \(text)") }
         return value
+    }
+
+    /// A frame folder's rate from the query's `fps`, if given.
+    static func frameRate(in request: Request) throws -> Double? {
+        guard let fps = try number("fps", in: request) else { return nil }
+        guard fps > 0 && fps <= 1000 else { throw StudioError.badRequest("fps must be above 0 and at most 1000, got \(fps)") }
+        return fps
     }
 
     static func jobID(_ context: BasicRequestContext) throws -> Int64 {

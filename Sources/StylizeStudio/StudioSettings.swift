@@ -23,6 +23,17 @@ struct StudioSettings: Codable, Sendable {
     var width: Int?
     /// Render only: the output's file name (in the renders folder).
     var output: String?
+    /// Render only, clips: the part to stylize, in seconds (`--start`, `--duration`).
+    var start: Double?
+    var duration: Double?
+    /// Render only, clips and frame folders: temporal stabilization, 0 to 1 (`--stabilize`;
+    /// nil: the command's default).
+    var stabilize: Double?
+    /// Render only, video outputs: the encoder's constant-quality level (`--crf`).
+    var crf: Int?
+    /// Frame folders: the rate their pictures are shown at (`stylize frames --fps`), which
+    /// places keyframes and times the output clip (nil: 30).
+    var fps: Double?
 
     var usesKeyframes: Bool { !(keyframes?.keyframes.isEmpty ?? true) }
 
@@ -35,6 +46,11 @@ struct StudioSettings: Codable, Sendable {
         if let size, size < StyleTransformer.minimumSide || size > 4096 {
             throw StudioError.badRequest("brush size must be from \(StyleTransformer.minimumSide) to 4096 pixels, got \(size)")
         }
+        if let start, !(start.isFinite && start >= 0) { throw StudioError.badRequest("start must be 0 or more seconds, got \(start)") }
+        if let duration, !(duration.isFinite && duration > 0) { throw StudioError.badRequest("length must be more than 0 seconds, got \(duration)") }
+        if let stabilize, !(0...1).contains(stabilize) { throw StudioError.badRequest("stabilization must be between 0 and 1, got \(stabilize)") }
+        if let crf, !(0...63).contains(crf) { throw StudioError.badRequest("quality (CRF) must be from 0 to 63, got \(crf)") }
+        if let fps, !(fps.isFinite && fps > 0 && fps <= 1000) { throw StudioError.badRequest("frame rate must be above 0 and at most 1000, got \(fps)") }
         if let width, !(16...3840).contains(width) { throw StudioError.badRequest("preview width must be from 16 to 3840, got \(width)") }
         if !usesKeyframes && (style ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
             throw StudioError.badRequest("choose a style (or add keyframes)")

@@ -88,6 +88,45 @@ final class StudioRenderTests: XCTestCase, @unchecked Sendable {
         }
     }
 
+    func testRendersTakeATrimStabilizationQualityAndAFolderRateAndFinishedOnesClear() async throws {
+        let studio = try StudioFixture(self)
+        _ = try studio.makeClip("clip.mp4", seconds: 3, width: 160)
+        for n in 1...6 { _ = try studio.makePicture("frames/\(n).png", width: 96) }
+        try await studio.requests { client in
+            await studio.server.queue.start()
+            let trimmed = try await client.execute(uri: "/api/jobs", method: .post, body: body(
+                ["path": "clip.mp4", "style": "great-wave", "start": 1, "duration": 1, "stabilize": 0, "crf": 30])) { $0.json }
+            let command = trimmed["command"] as? String ?? ""
+            XCTAssertTrue(command.hasSuffix("-s great-wave --start 1 --duration 1 --no-stabilize --crf 30"), command)
+            let folder = try await client.execute(uri: "/api/jobs", method: .post, body: body(
+                ["path": "frames", "style": "great-wave", "fps": 12, "output": "frames.mkv"])) { $0.json }
+            XCTAssertTrue((folder["command"] as? String ?? "").hasSuffix("-s great-wave --fps 12"), "\(folder)")
+            for job in [trimmed, folder] {
+                let done = try await self.waitForJob(client, job["id"] as! Int, until: ["done", "failed"])
+                XCTAssertEqual(done["state"] as? String, "done", "\(done)")
+            }
+            let clip = studio.root.appendingPathComponent(trimmed["output"] as! String)
+            let frames = try tool("ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v", "-show_entries",
+                                              "stream=nb_read_frames", "-of", "csv=p=0", clip.path])
+            XCTAssertEqual(frames.trimmingCharacters(in: .whitespacesAndNewlines), "25", "1 s of a 25 fps clip")
+            let rate = try tool("ffprobe", ["-v", "error", "-select_streams", "v", "-show_entries", "stream=r_frame_rate", "-of", "csv=p=0",
+                                            studio.root.appendingPathComponent(folder["output"] as! String).path])
+            XCTAssertEqual(rate.trimmingCharacters(in: .whitespacesAndNewlines), "12/1")
+            for bad: [String: Any] in [["start": 5], ["duration": 0], ["stabilize": 2], ["crf": 99], ["fps": 12]] {
+                try await client.execute(uri: "/api/jobs", method: .post, body: body(["path": "clip.mp4", "style": "great-wave"].merging(bad) { $1 })) {
+                    XCTAssertEqual($0.status, .badRequest, "\(bad)")
+                }
+            }
+            // Finished renders leave the list; their files stay.
+            let cleared = try await client.execute(uri: "/api/jobs/clear", method: .post) { $0.json["cleared"] as? [Int] ?? [] }
+            XCTAssertEqual(Set(cleared), Set([trimmed["id"] as! Int, folder["id"] as! Int]))
+            let left = try await client.execute(uri: "/api/jobs", method: .get) { $0.json["jobs"] as? [[String: Any]] ?? [] }
+            XCTAssertTrue(left.isEmpty, "\(left)")
+            XCTAssertTrue(FileManager.default.fileExists(atPath: clip.path))
+            await studio.server.queue.stop()
+        }
+    }
+
     func testBadPreviewRequestsGetOneLine() async throws {
         let studio = try StudioFixture(self)
         _ = try studio.makeClip("clip.mp4", seconds: 1, width: 160)

@@ -344,6 +344,15 @@ class StudioBrowserTest(StudioPageCase):
                              f"the render has {frames} frames, the clip {self.clip_frames}")
         self.assertEqual(audio_streams(output), 1, "the render does not have exactly one audio stream")
 
+        # 9. "Clear finished" takes the done job off the list; its file stays.
+        clear = self.css("#clear-jobs")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", clear)
+        clear.click()
+        self.wait(10, lambda d: not d.find_elements(By.CSS_SELECTOR, f'#jobs .job[data-id="{job_id}"]'),
+                  f"job {job_id} is still listed after Clear finished")
+        self.assertTrue(output.is_file(), "clearing the list removed the render's file")
+        self.assertNotIn(int(job_id), [j["id"] for j in self.studio.get_json("/api/jobs")["jobs"]])
+
     def test_upload_of_a_non_media_file_is_refused(self):
         text_file = self.scratch / "notes.txt"
         text_file.write_text("This is not a clip or a picture.\n")

@@ -195,13 +195,19 @@ function requestTime(seconds) {
 
 function frameURL(seconds, width) {
   const path = encodeURIComponent(state.media.path);
-  return `/api/frame?path=${path}&time=${requestTime(seconds).toFixed(4)}&width=${width}`;
+  return `/api/frame?path=${path}&time=${requestTime(seconds).toFixed(4)}&width=${width}&fps=${folderRate()}`;
+}
+
+/** The frame rate a frame folder is shown at, as the page asks for it. */
+function folderRate() {
+  const fps = Number($("#folder-fps").value);
+  return fps > 0 ? fps : 30;
 }
 
 async function openInput(path) {
   let media;
   try {
-    media = await api(`/api/media?path=${encodeURIComponent(path)}`);
+    media = await api(`/api/media?path=${encodeURIComponent(path)}&fps=${folderRate()}`);
   } catch (error) {
     showMessage(`Cannot open ${path}: ${error.message}`, "media");
     return;
@@ -415,6 +421,11 @@ function updateControls() {
   $("#style-size-help").textContent = sized ? "Smaller = bigger brush features"
     : "Gallery styles and vectors are fixed: the style size changes only pictures";
   $(".keyframe-panel").classList.toggle("disabled", isPicture());
+  const kind = state.media ? state.media.kind : null;
+  for (const node of document.querySelectorAll(".clip-only")) node.hidden = kind !== "clip";
+  for (const node of document.querySelectorAll(".frames-only")) node.hidden = kind !== "frames";
+  for (const node of document.querySelectorAll(".motion-only")) node.hidden = !kind || kind === "picture";
+  $("#render-stabilize-value").textContent = Number($("#render-stabilize").value).toFixed(2);
   const hint = $("#preview-hint");
   hint.textContent = !state.media ? "Open a clip or picture on the left" : ready ? "" : "Pick a style on the right";
   hint.hidden = !hint.textContent;
@@ -454,7 +465,19 @@ function previewSettings() {
     precision: $("#precision").value,
     width: state.info.previewWidth || 640,
     keyframes: keyframes.length ? { ease: $("#ease").value, keyframes: keyframes.map(copyKeyframe) } : null,
+    fps: state.media.kind === "frames" ? folderRate() : undefined,
   };
+}
+
+/** The render-only settings: trim for clips, stabilization and quality for videos, a folder's rate. */
+function renderOptions() {
+  const kind = state.media.kind;
+  const number = (id) => { const text = $(id).value.trim(); return text === "" ? undefined : Number(text); };
+  const options = {};
+  if (kind === "clip") { options.start = number("#render-start"); options.duration = number("#render-duration"); }
+  if (kind !== "picture") { options.stabilize = Number($("#render-stabilize").value); options.crf = number("#render-crf"); }
+  if (kind === "frames") options.fps = folderRate();
+  return options;
 }
 
 function copyKeyframe(k) {
@@ -824,6 +847,7 @@ async function startRender() {
     keyframes: settings.keyframes,
   };
   if (!keyframes.length) { body.style = settings.style; body.strength = settings.strength; }
+  Object.assign(body, renderOptions());
   const output = $("#output-name").value.trim();
   if (output) body.output = output;
   $("#render").disabled = true;
@@ -954,6 +978,20 @@ function showJobOutput(node, job) {
   node.querySelector(".job-player").replaceChildren(player);
 }
 
+async function clearFinishedJobs() {
+  try {
+    const result = await postJSON("/api/jobs/clear", {});
+    for (const id of result.cleared || []) {
+      state.jobs.delete(id);
+      const node = $("#jobs").querySelector(`.job[data-id="${id}"]`);
+      if (node) node.remove();
+    }
+    clearMessage("render");
+  } catch (error) {
+    showMessage(`Clear: ${error.message}`, "render");
+  }
+}
+
 async function cancelJob(id) {
   try {
     upsertJob(await postJSON(`/api/jobs/${id}/cancel`, {}));
@@ -1033,6 +1071,9 @@ function bindControls() {
   $("#style-filter").addEventListener("input", renderStyles);
   $("#refresh-files").addEventListener("click", () => loadFiles(state.dir));
   $("#render").addEventListener("click", startRender);
+  $("#clear-jobs").addEventListener("click", clearFinishedJobs);
+  $("#render-stabilize").addEventListener("input", updateControls);
+  $("#folder-fps").addEventListener("change", () => { if (state.media && state.media.kind === "frames") openInput(state.media.path); });
   $("#message-close").addEventListener("click", () => showMessage("", null));
 }
 
