@@ -452,6 +452,31 @@ class StudioLayoutTest(StudioPageCase):
         self.driver.execute_script("arguments[0].value = 'starry-night'; arguments[0].dispatchEvent(new Event('change'));", mix)
         self.assertTrue(size.is_enabled(), "the style size is off for a mix with a picture in it")
 
+    def test_a_moving_slider_gets_drafts_then_the_full_preview(self):
+        self.css('.file-entry[data-path="clip.mp4"]').click()
+        self.wait(60, lambda d: d.find_elements(By.CSS_SELECTOR, "#filmstrip img"), "the filmstrip never filled")
+        self.css('.style-thumb[data-id="starry-night"]').click()
+        seq = self.wait_preview_settled(self.preview_seq())
+        # Every preview request's settings, as the page sends them.
+        self.driver.execute_script("""
+            window.previewBodies = [];
+            const send = window.fetch;
+            window.fetch = (url, options) => {
+              if (String(url).includes('/api/preview')) window.previewBodies.push(JSON.parse(options.body));
+              return send(url, options);
+            };""")
+        move = "const s = document.querySelector('#strength'); s.value = arguments[0]; s.dispatchEvent(new Event(arguments[1]));"
+        self.driver.execute_script(move, "0.5", "input")
+        seq = self.wait_preview_settled(seq)
+        bodies = self.driver.execute_script("return window.previewBodies;")
+        self.assertEqual(bodies[-1]["size"], 90, "a draft paints at half the clip's 180-pixel side")
+        self.assertIn("(draft)", self.css("#preview-status").text)
+        self.driver.execute_script(move, "0.5", "change")
+        self.wait_preview_settled(seq)
+        bodies = self.driver.execute_script("return window.previewBodies;")
+        self.assertIsNone(bodies[-1]["size"], "letting go paints at the clip's own size")
+        self.assertNotIn("(draft)", self.css("#preview-status").text)
+
     def test_every_size_has_its_panels_apart_and_every_control_clickable(self):
         self.driver.set_script_timeout(30)
         try:
