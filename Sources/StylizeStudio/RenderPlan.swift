@@ -141,8 +141,10 @@ struct RenderPlan: Sendable {
         return try encoder.encode(file)
     }
 
+    /// A number as the command line takes it back exactly: whole numbers without a point,
+    /// others in the shortest form that reads back as the same value.
     static func number(_ value: Double) -> String {
-        String(format: "%.4g", value)
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
     }
 
     /// A short file-name-safe form of a style spec: its first part's name.

@@ -56,6 +56,7 @@ struct FramesCommand: ParsableCommand {
         if idleExit != nil && !watch { throw ValidationError("--idle-exit goes with --watch") }
         if resume && encoding.isVideo(output) { throw ValidationError("--resume goes with a folder output; a video is written whole") }
         if resume && processing.overwrite { throw ValidationError("give --resume or --overwrite, not both") }
+        if resume && processing.filmstrip != nil { throw ValidationError("--filmstrip needs every frame stylized in one run; it does not go with --resume") }
     }
 
     func run() throws {
@@ -77,7 +78,8 @@ struct FramesCommand: ParsableCommand {
             }
             // A folder keeps the frames finished before a stop (each is written whole).
             let kept = job.writesVideo(URL(fileURLWithPath: output)) ? nil : { (frames: Int) in
-                "stopped before the end; the \(frames) frames finished are in \(output) (the same command with --resume goes on from there)"
+                "stopped before the end; the \(frames) frames \(resume ? "finished in this run are in" : "finished are in") \(output)"
+                    + " (the same command with --resume goes on from there)"
             }
             try processing.runJob(stylizer, stop: stop, showProgress: true, keptWhenStopped: kept) { timeline, progress, isCancelled in
                 try job.run(input: URL(fileURLWithPath: input), output: URL(fileURLWithPath: output), timeline: timeline,

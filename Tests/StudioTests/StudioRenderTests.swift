@@ -127,6 +127,15 @@ final class StudioRenderTests: XCTestCase, @unchecked Sendable {
         }
     }
 
+    /// The command line shows numbers as the render uses them, to the last digit.
+    func testCommandLineNumbersAreExact() {
+        XCTAssertEqual(RenderPlan.number(1), "1")
+        XCTAssertEqual(RenderPlan.number(0.7), "0.7")
+        XCTAssertEqual(RenderPlan.number(1234.5), "1234.5")
+        XCTAssertEqual(RenderPlan.number(23.976), "23.976")
+        XCTAssertEqual(RenderPlan.number(12345), "12345")
+    }
+
     func testBadPreviewRequestsGetOneLine() async throws {
         let studio = try StudioFixture(self)
         _ = try studio.makeClip("clip.mp4", seconds: 1, width: 160)

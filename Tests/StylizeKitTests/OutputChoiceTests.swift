@@ -109,6 +109,37 @@ final class OutputChoiceTests: XCTestCase {
                         in: dir, saying: "bad size")
         try assertFails(["video", input.path, "-s", try style, "-o", dir.appendingPathComponent("x.mp4").path, "--fps", "fast"],
                         in: dir, saying: "bad frame rate")
+        try assertFails(["video", input.path, "-s", try style, "-o", dir.appendingPathComponent("x.mp4").path, "--frames", "0..10", "--no-audio"],
+                        in: dir, saying: "audio options go with whole clips")
+    }
+
+    /// --scale is the size a player shows: a clip stored turned keeps its frames turned in MP4
+    /// (a rotation tag) and is turned into the pixels in Matroska, both shown at the size asked.
+    func testScaleIsTheShownSizeOfATurnedClip() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let turned = dir.appendingPathComponent("turned.mp4")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-i", try clip(dir).path, "-c", "copy", "-metadata:s:v:0", "rotate=90", turned.path])
+        let mp4 = dir.appendingPathComponent("out.mp4"), mkv = dir.appendingPathComponent("out.mkv")
+        try stylize(["video", turned.path, "-s", try style, "-o", mp4.path, "--scale", "64x-1"])
+        try stylize(["video", turned.path, "-s", try style, "-o", mkv.path, "--scale", "64x-1"])
+        XCTAssertEqual(try probe(mp4, "width,height"), ["114", "64"], "stored turned, shown 64x114")
+        XCTAssertEqual(try probe(mkv, "width,height"), ["64", "114"])
+    }
+
+    /// Frame indices in keyframes count the input's frames, also at another output rate.
+    func testFrameIndexKeyframesStayOnTheInputsFramesAtAnotherRate() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try clip(dir)
+        let keys = ["--keyframe", "#0=starry-night", "--keyframe", "#25=great-wave", "--no-stabilize", "--crf", "5"]
+        let own = dir.appendingPathComponent("own.mkv"), ten = dir.appendingPathComponent("ten.mkv")
+        try stylize(["video", input.path, "-o", own.path] + keys)
+        try stylize(["video", input.path, "-o", ten.path, "--fps", "10"] + keys)
+        // Tick 10 (1 s) at 10 fps shows input frame 26 (1.04 s), the last one nearest the tick,
+        // as ffmpeg's fps filter picks it: past #25 (1 s), both carry great-wave in full there.
+        let a = dir.appendingPathComponent("a.png"), b = dir.appendingPathComponent("b.png")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-i", own.path, "-vf", "select=eq(n\\,26)", "-frames:v", "1", a.path])
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-i", ten.path, "-vf", "select=eq(n\\,10)", "-frames:v", "1", b.path])
+        XCTAssertGreaterThan(try Picture(contentsOf: a).rgbImage.psnr(try Picture(contentsOf: b).rgbImage), 35)
     }
 
     func testVersionNamesTheLibraries() throws {

@@ -471,7 +471,8 @@ class StudioLayoutTest(StudioPageCase):
         bodies = self.driver.execute_script("return window.previewBodies;")
         self.assertEqual(bodies[-1]["size"], 90, "a draft paints at half the clip's 180-pixel side")
         self.assertIn("(draft)", self.css("#preview-status").text)
-        self.driver.execute_script(move, "0.5", "change")
+        # Let go where it is: a range input fires no change then, the pointer's release ends the draft.
+        self.driver.execute_script(move, "0.5", "pointerup")
         self.wait_preview_settled(seq)
         bodies = self.driver.execute_script("return window.previewBodies;")
         self.assertIsNone(bodies[-1]["size"], "letting go paints at the clip's own size")

@@ -73,8 +73,8 @@ public final class FrameSequenceStylizer: Sendable {
     func run(input: String, output: String, timeline: StyleTimeline, progress: (@Sendable (VideoProgress) -> Void)?,
              isCancelled: (@Sendable () -> Bool)?) throws -> VideoSummary {
         try options.video.validate()
-        if options.video.filmstrip != nil && options.watch {
-            throw StylizeError.invalidArgument("a filmstrip needs to know the frames in advance, which --watch does not")
+        if options.video.filmstrip != nil && (options.watch || options.resume) {
+            throw StylizeError.invalidArgument("a filmstrip needs every frame stylized in one run, which --watch and resuming do not give")
         }
         guard options.frameRate > 0, options.frameRate.isFinite else { throw StylizeError.invalidArgument("the frame rate must be positive") }
         let sequence = try FrameSequence(input)
@@ -125,7 +125,11 @@ public final class FrameSequenceStylizer: Sendable {
             defer { index += 1 }
             return SequenceJob(frame: frame, index: index, conditioning: try schedule.conditioning(at: Double(index) / self.options.frameRate))
         }
-        let counter = FrameCounter(total: options.watch ? nil : pending.count, progress: progress)
+        // Resuming, the frames whose output exists are not counted: the total is what is left.
+        let left = options.resume && !writesVideo(URL(fileURLWithPath: output))
+            ? pending.filter { !FileManager.default.fileExists(atPath: Self.destination(of: $0.url, in: URL(fileURLWithPath: output), format: options.pictureFormat).path) }.count
+            : pending.count
+        let counter = FrameCounter(total: options.watch ? nil : left, progress: progress)
         let report: () throws -> Void = {
             // Watching ends on a stop request (the feed sees it); a finite sequence is cancelled.
             if !self.options.watch, isCancelled?() == true { throw StylizeError.cancelled }
@@ -166,10 +170,7 @@ public final class FrameSequenceStylizer: Sendable {
             }
         }
         let format = options.pictureFormat
-        let destination = { @Sendable (source: URL) -> URL in
-            let name = format.map { source.deletingPathExtension().lastPathComponent + "." + ($0 == .jpeg ? "jpg" : $0.rawValue) }
-            return folder.appendingPathComponent(name ?? source.lastPathComponent)
-        }
+        let destination = { @Sendable (source: URL) -> URL in Self.destination(of: source, in: folder, format: format) }
         if let inputFolder = input.folder, inputFolder.standardizedFileURL.resolvingSymlinksInPath() == folder.standardizedFileURL.resolvingSymlinksInPath() {
             if format == nil {
                 throw StylizeError.invalidArgument("the output folder is the input folder: the frames would be replaced; choose another folder or --format")
@@ -309,6 +310,13 @@ public final class FrameSequenceStylizer: Sendable {
         }
         return (writer.width, writer.height, writer.codecName,
                 writer.notes + (stabilizer.map { [Self.note($0, self.options.video.stabilization)] } ?? []), skipped.map { "skipped \($0): not a readable picture" })
+    }
+
+    /// Where the stylized picture of `source` goes in an output folder: the same name, with the
+    /// extension of `format` when one is asked for.
+    static func destination(of source: URL, in folder: URL, format: Picture.OutputFormat?) -> URL {
+        let name = format.map { source.deletingPathExtension().lastPathComponent + "." + ($0 == .jpeg ? "jpg" : $0.rawValue) }
+        return folder.appendingPathComponent(name ?? source.lastPathComponent)
     }
 
     /// A frame's picture, or nil when the file is not a readable picture (it is skipped and

@@ -4,7 +4,9 @@ import CFFmpeg
 ///
 /// Sendable by hand-over, unchecked: a frame travels between the stages of a job (decoded by the
 /// reader, converted by a worker, encoded by the writer), and each stage that passes it on
-/// keeps no reference to it, so one thread at a time touches it. Nothing else shares frames.
+/// keeps no reference to it, so one thread at a time touches it. The one exception is a decoded
+/// frame repeated at a constant output rate (`FrameRateConverter`): several workers then read it
+/// at once, and none writes to it (workers only read their input frames).
 final class Frame: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<AVFrame>
 

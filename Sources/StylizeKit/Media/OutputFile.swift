@@ -50,8 +50,17 @@ enum OutputFile {
         // POSIX calls, for the system's own reason ("Permission denied", "Read-only file system").
         let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw StylizeError.unwritable(path: url.path, reason: String(cString: strerror(errno))) }
-        let written = data.withUnsafeBytes { bytes in Foundation.write(descriptor, bytes.baseAddress, bytes.count) }
-        let reason = written == data.count ? nil : String(cString: strerror(written < 0 ? errno : ENOSPC))
+        var failure: Int32?
+        data.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { failure = written < 0 ? errno : ENOSPC; return }
+                offset += written
+            }
+        }
+        let reason = failure.map { String(cString: strerror($0)) }
         if close(descriptor) != 0 || reason != nil {
             let why = reason ?? String(cString: strerror(errno))
             unlink(temporary.path)

@@ -88,6 +88,8 @@ extension Stylizer {
         let container = String(cString: demuxer.context.pointee.iformat.pointee.name)
         let pictures: Set<String> = ["image2", "gif", "webp", "apng"]
         guard !pictures.contains(container) && !container.hasSuffix("_pipe") else { return }
+        // One picture in a video container (AVIF and HEIF come through MOV's demuxer).
+        if let video = try? demuxer.bestVideoStream().index, demuxer.stream(video).pointee.nb_frames == 1 { return }
         throw StylizeError.badStyle("\(url.relativePath) is a clip, and a style is one picture: take the frame you want with "
                                     + "ffmpeg -ss SECONDS -i \(url.relativePath) -frames:v 1 style.png")
     }

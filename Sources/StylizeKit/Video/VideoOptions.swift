@@ -148,6 +148,9 @@ public struct VideoOptions: Sendable {
             guard frameRate > 0 && frameRate <= 1000 else { throw StylizeError.invalidArgument("the frame rate must be above 0 and at most 1000, got \(frameRate)") }
             guard frames == nil else { throw StylizeError.invalidArgument("a piece keeps the source's frames; a frame rate goes with whole clips") }
         }
+        if frames != nil && audio != AudioOptions() {
+            throw StylizeError.invalidArgument("a piece is video only (join takes the audio from the source); audio options go with whole clips")
+        }
         if let outputSize {
             for side in [outputSize.width, outputSize.height].compactMap({ $0 }) where !(StyleTransformer.minimumSide...16384).contains(side) {
                 throw StylizeError.invalidArgument("an output side must be from \(StyleTransformer.minimumSide) to 16384 pixels, got \(side)")

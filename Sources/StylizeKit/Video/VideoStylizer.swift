@@ -85,7 +85,8 @@ public final class VideoStylizer: Sendable {
                 identity = try identityVector(of: input)
             }
         }
-        let frameRate = writer.encoder.context.pointee.framerate
+        // Frame indices (#N keyframes) count the input's frames, also when --fps changes the rate.
+        let frameRate = converter != nil ? av_guess_frame_rate(reader.demuxer.context, reader.videoStream, nil) : writer.encoder.context.pointee.framerate
         let schedule = ConditioningSchedule(transformer: stylizer.transformer, timeline: timeline,
                                             frameRate: frameRate.num > 0 ? av_q2d(frameRate) : 25, identity: identity)
         let total = options.frames?.count ?? estimatedFrames(reader, rate: options.frameRate)

@@ -130,8 +130,14 @@ final class VideoWriter {
         let storesRotation = Self.formatsWithRotation.contains(String(cString: muxer.format.pointee.name))
         // A piece keeps the pixels as they are: `join` tags the rotation from the source.
         pixelRotation = storesRotation || options.frames != nil ? 0 : video.rotation
-        let (turnedWidth, turnedHeight) = pixelRotation % 180 == 0 ? (video.width, video.height) : (video.height, video.width)
-        let (sourceWidth, sourceHeight) = options.outputSize?.resolved(width: turnedWidth, height: turnedHeight) ?? (turnedWidth, turnedHeight)
+        var (sourceWidth, sourceHeight) = pixelRotation % 180 == 0 ? (video.width, video.height) : (video.height, video.width)
+        if let size = options.outputSize {
+            // The size asked for is the one a player shows: frames that stay stored turned (the
+            // rotation kept as a tag) take it with their sides swapped.
+            let upright = video.rotation % 180 == 0 ? (video.width, video.height) : (video.height, video.width)
+            let (width, height) = size.resolved(width: upright.0, height: upright.1)
+            (sourceWidth, sourceHeight) = video.rotation % 180 != 0 && pixelRotation == 0 ? (height, width) : (width, height)
+        }
         // 4:2:0 needs even sides: an odd side loses its last pixel to a slight rescale.
         let subsampled = pixelFormat == AV_PIX_FMT_YUV420P
         width = subsampled ? sourceWidth & ~1 : sourceWidth

@@ -1052,9 +1052,15 @@ async function loadInfo() {
 }
 
 function bindControls() {
+  // Drafts while a slider moves, the full preview once it is let go: a range input fires no
+  // change when it is let go where it started, so the pointer and the keys end a draft too. The
+  // brush size itself gets no drafts, which would paint at another brush size.
   const onSlider = (id) => {
-    $(id).addEventListener("input", () => settingsChanged(SLIDER_DEBOUNCE_MS, true));
+    $(id).addEventListener("input", () => settingsChanged(SLIDER_DEBOUNCE_MS, id !== "#brush-size"));
     $(id).addEventListener("change", () => settingsChanged(0));
+    for (const event of ["pointerup", "keyup"]) {
+      $(id).addEventListener(event, () => { if (state.preview.draft) settingsChanged(0); });
+    }
   };
   ["#strength", "#style-size", "#brush-size", "#mix-ratio"].forEach(onSlider);
   $("#mix-style").addEventListener("change", () => settingsChanged(0));
@@ -1064,6 +1070,9 @@ function bindControls() {
 
   $("#scrubber").addEventListener("input", (event) => setTime(Number(event.target.value), false));
   $("#scrubber").addEventListener("change", (event) => setTime(Number(event.target.value), true));
+  for (const event of ["pointerup", "keyup"]) {
+    $("#scrubber").addEventListener(event, () => { if (state.preview.draft) setTime(state.time, true); });
+  }
   $("#timeline").addEventListener("pointerdown", (event) => {
     if (event.target.id === "timeline" || event.target.id === "playhead") setTime(timelineTime(event.clientX), true);
   });
