@@ -1,5 +1,8 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
+
+/// What the studio's targets need only with the Studio trait.
+let studio = TargetDependencyCondition.when(traits: ["Studio"])
 
 let package = Package(
     name: "stylize",
@@ -8,12 +11,19 @@ let package = Package(
         .library(name: "StylizeKit", targets: ["StylizeKit"]),
         .executable(name: "stylize", targets: ["stylize"]),
     ],
+    // The studio (`stylize studio`) and its server packages. On by default, so that this package
+    // builds the whole tool; a package that only uses StylizeKit depends on this one with
+    // `traits: []`, and none of the studio's packages is fetched.
+    traits: [
+        .trait(name: "Studio", description: "The studio's web server and render queue (Hummingbird, GRDB)."),
+        .default(enabledTraits: ["Studio"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // `swift package generate-documentation --target StylizeKit` builds the DocC catalog.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
-        // The studio's web server and its job queue's database.
+        // The studio's web server and its job queue's database (the Studio trait).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -36,12 +46,15 @@ let package = Package(
         // They run on oneDNN's GNU OpenMP thread team (libgomp, which Debian's libdnnl uses).
         .target(name: "StylizeKernels", linkerSettings: [.linkedLibrary("gomp", .when(platforms: [.linux]))]),
         // OpenCV's DIS optical flow for the temporal stabilizer, behind a C interface. Debian's
-        // libopencv-video-dev ships no pkg-config file (only the whole libopencv-dev does), so the
-        // include folder is named here.
+        // libopencv-video-dev ships no pkg-config file (only the whole libopencv-dev does), and
+        // its headers are under /usr/include/opencv4: `opencv/opencv2` links there, so that the
+        // include folder is a plain header search path (an unsafe -I flag would keep the package
+        // from being a versioned dependency).
         .target(
             name: "StylizeFlow",
             dependencies: ["StylizeKernels"],
-            cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4"])],
+            exclude: ["opencv"],
+            cxxSettings: [.headerSearchPath("opencv")],
             linkerSettings: [.linkedLibrary("opencv_video"), .linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_core")]
         ),
         .target(
@@ -60,11 +73,11 @@ let package = Package(
             name: "StylizeStudio",
             dependencies: [
                 "StylizeKit",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird", condition: studio),
+                .product(name: "GRDB", package: "GRDB.swift", condition: studio),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle", condition: studio),
+                .product(name: "HTTPTypes", package: "swift-http-types", condition: studio),
+                .product(name: "Logging", package: "swift-log", condition: studio),
             ],
             resources: [.embedInCode("Web/index.html"), .embedInCode("Web/studio.js"), .embedInCode("Web/studio.css")]
         ),
@@ -72,7 +85,7 @@ let package = Package(
             name: "stylize",
             dependencies: [
                 "StylizeKit",
-                "StylizeStudio",
+                .target(name: "StylizeStudio", condition: studio),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -90,10 +103,10 @@ let package = Package(
         .testTarget(
             name: "StudioTests",
             dependencies: [
-                "StylizeStudio",
+                .target(name: "StylizeStudio", condition: studio),
                 "stylize",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "HummingbirdTesting", package: "hummingbird", condition: studio),
+                .product(name: "HTTPTypes", package: "swift-http-types", condition: studio),
             ]
         ),
     ]

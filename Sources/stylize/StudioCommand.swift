@@ -1,3 +1,4 @@
+#if Studio
 import ArgumentParser
 import Foundation
 import StylizeKit
@@ -67,3 +68,4 @@ struct StudioCommand: ParsableCommand {
         }
     }
 }
+#endif

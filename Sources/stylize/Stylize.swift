@@ -8,8 +8,18 @@ struct Stylize: ParsableCommand {
         commandName: "stylize",
         abstract: "Repaint pictures in the style of any other picture (Ghiasi et al. 2017, Magenta's arbitrary stylization).",
         version: "stylize \(StylizeKitVersion.string)\n\(StylizeKitVersion.libraries)",
-        subcommands: [ImageCommand.self, VideoCommand.self, FramesCommand.self, SheetCommand.self, StylesCommand.self, VectorCommand.self, ProbeCommand.self, JoinCommand.self, StudioCommand.self, BenchCommand.self]
+        subcommands: commands
     )
+
+    /// The subcommands; the studio's only when built with the Studio trait (the default).
+    static var commands: [any ParsableCommand.Type] {
+        var commands: [any ParsableCommand.Type] = [ImageCommand.self, VideoCommand.self, FramesCommand.self, SheetCommand.self,
+                                                    StylesCommand.self, VectorCommand.self, ProbeCommand.self, JoinCommand.self]
+        #if Studio
+        commands.append(StudioCommand.self)
+        #endif
+        return commands + [BenchCommand.self]
+    }
 
     /// ArgumentParser's own main, except that a usage error is one line on stderr (not the
     /// whole usage text) and help still goes to stdout.

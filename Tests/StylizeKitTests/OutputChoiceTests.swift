@@ -6,7 +6,7 @@ import XCTest
 /// audio, and refusals of options the chosen encoder would ignore. Checked with ffprobe, and
 /// frame rates against ffmpeg's own fps filter.
 final class OutputChoiceTests: XCTestCase {
-    var style: String { get throws { try TestSupport.styleVectorFile.path } }
+    var style: String { get throws { TestSupport.styleVectorFile.path } }
 
     /// A 160x90 cut of the sample clip with its audio: 2 s, 50 frames at 25 fps.
     func clip(_ dir: URL) throws -> URL {

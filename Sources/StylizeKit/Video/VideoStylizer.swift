@@ -53,7 +53,7 @@ public final class VideoStylizer: Sendable {
         let window = try options.frames.map { try pieceWindow($0, of: input) }
         let reader = try VideoReader(path: input, formatName: options.inputFormat, start: options.start, duration: options.duration,
                                      window: window, decodingThreads: options.codecThreads)
-        var converter = try options.frameRate.map { rate in
+        var converter = options.frameRate.map { rate in
             FrameRateConverter(rate: av_d2q(rate, 1_001_000), inputTimeBase: reader.timeBase,
                                inputRate: av_guess_frame_rate(reader.demuxer.context, reader.videoStream, nil),
                                end: options.duration.map { Int64(($0 / av_q2d(reader.timeBase)).rounded()) })
