@@ -1,0 +1,193 @@
+import CFFmpeg
+import Foundation
+
+/// How a `FrameSession` stylizes.
+public struct FrameSessionOptions: Sendable {
+    /// The network's precision (`.auto`: what measures fastest on this CPU).
+    public var precision: Precision = .auto
+    /// Threads one frame runs on; nil: every core.
+    public var threads: Int?
+    /// How strongly each frame is steadied towards the previous output moved along the optical
+    /// flow (as `VideoOptions.stabilization`); 0 stylizes every frame on its own.
+    public var stabilization: Double = 0.7
+    /// The rate that places a timeline's `#N` keyframes (frame N at N / rate seconds).
+    public var frameRate: Double = 30
+    /// The content's own style vector, for strengths below 1; nil: the first frame's.
+    public var identity: StyleVector?
+
+    public init() {}
+}
+
+/// Stylizes frames held in memory, one after another: a camera's, a game's, an editor's.
+///
+/// Made once for a style (or a timeline) and a frame size; it keeps a transformer worker, the
+/// colour conversions and the stabilizer's memory of the previous frame, so that each frame
+/// costs what the network costs. Frames take the same path as a clip's frames in
+/// `VideoStylizer`: 8-bit 4:2:0 frames go through the network's own colour conversion straight
+/// into a 4:2:0 output, other layouts through FFmpeg's scaler, and the stabilizer blends each
+/// output in its own layout. Calls are serialized (the session is `Sendable`; one frame runs at
+/// a time).
+///
+///     let session = try FrameSession(stylizer: stylizer, style: style, width: 640, height: 360)
+///     try session.stylize(cameraFrame, into: outputFrame)
+public final class FrameSession: @unchecked Sendable {
+    public let width: Int, height: Int
+    private let stylizer: Stylizer
+    private let timeline: StyleTimeline
+    private let options: FrameSessionOptions
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private let worker: TransformerWorker
+    private let converter = FrameConverter()
+    private let lumaReader = LumaReader()
+    private let stabilizer: TemporalStabilizer?
+    private var schedule: ConditioningSchedule?
+
+    /// A session for `width` x `height` frames, each with the style `timeline` gives at the
+    /// frame's time. Throws when the size is too small for the network or the precision is not
+    /// available here.
+    public init(stylizer: Stylizer, timeline: StyleTimeline, width: Int, height: Int, options: FrameSessionOptions = .init()) throws {
+        try FramePixelFormat.checkSize(width: width, height: height)
+        guard min(width, height) >= StyleTransformer.minimumSide else {
+            throw StylizeError.invalidArgument("frames of \(width)x\(height) are too small; both sides need at least \(StyleTransformer.minimumSide) pixels")
+        }
+        (self.stylizer, self.timeline, self.width, self.height, self.options) = (stylizer, timeline, width, height, options)
+        worker = try stylizer.makeWorker(precision: options.precision, threads: options.threads)
+        stabilizer = options.stabilization > 0 ? TemporalStabilizer(strength: options.stabilization) : nil
+    }
+
+    /// A session for one style at `strength` (0...1: 0 leaves frames as they are).
+    public convenience init(stylizer: Stylizer, style: StyleVector, strength: Double = 1, width: Int, height: Int,
+                            options: FrameSessionOptions = .init()) throws {
+        try self.init(stylizer: stylizer, timeline: StyleTimeline(constant: style, strength: strength), width: width, height: height,
+                      options: options)
+    }
+
+    /// Stylizes `input` into `output` (both of the session's size; any two layouts), with the
+    /// style the timeline gives at `seconds`. With the stabilizer on, the frame is steadied
+    /// towards the one before; call `reset()` where the stream jumps (a cut, a seek).
+    public func stylize(_ input: FrameBuffer, into output: FrameBuffer, at seconds: Double = 0) throws {
+        for buffer in [input, output] where (buffer.width, buffer.height) != (width, height) {
+            throw StylizeError.invalidArgument("a \(buffer.width)x\(buffer.height) frame given to a session for \(width)x\(height)")
+        }
+        try lock.withLock {
+            let source = try Frame(viewing: input)
+            let conditioning = try schedule(first: source).conditioning(at: seconds)
+            let result = try stylized(source, conditioning, as: output.format)
+            result.copy(into: output)
+        }
+    }
+
+    /// Forgets the previous frame: the next one is not steadied towards it.
+    public func reset() {
+        lock.withLock { stabilizer?.reset() }
+    }
+
+    /// Stylizes each frame of `frames` in turn (at its `seconds`), as a stream of stylized
+    /// frames in `format` (the input's own when nil). The work runs off the caller's thread;
+    /// the stream ends when `frames` ends, throws what a frame throws, and stops when the task
+    /// iterating it is cancelled.
+    public func stylized<Frames: AsyncSequence & Sendable>(_ frames: Frames, as format: FramePixelFormat? = nil)
+        -> AsyncThrowingStream<PixelFrame, Error> where Frames.Element == PixelFrame {
+        let (stream, continuation) = AsyncThrowingStream<PixelFrame, Error>.makeStream(bufferingPolicy: .bufferingOldest(2))
+        let work = Task {
+            do {
+                for try await frame in frames {
+                    try Task.checkCancellation()
+                    var input = frame
+                    var output = try PixelFrame(format: format ?? frame.format, width: frame.width, height: frame.height,
+                                                seconds: frame.seconds)
+                    try input.withBuffer { source in try output.withBuffer { try self.stylize(source, into: $0, at: frame.seconds) } }
+                    continuation.yield(output)
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in work.cancel() }
+        return stream
+    }
+
+    // MARK: - One frame
+
+    /// The schedule, made on the first frame: a strength below 1 blends with the content's own
+    /// vector, which is the first frame's unless the options give one.
+    private func schedule(first frame: Frame) throws -> ConditioningSchedule {
+        if let schedule { return schedule }
+        let identity = timeline.needsIdentity ? try options.identity ?? stylizer.styleVector(for: Picture(frame: frame)) : nil
+        let made = ConditioningSchedule(transformer: stylizer.transformer, timeline: timeline, frameRate: options.frameRate,
+                                        identity: identity)
+        schedule = made
+        return made
+    }
+
+    /// `source` through the network, as a new frame in `format`, steadied when the stabilizer
+    /// is on. As in a clip: 4:2:0 is steadied in its own values; RGBA and BGRA in RGB before
+    /// they are converted, since the blend would take their alpha for a colour.
+    private func stylized(_ source: Frame, _ conditioning: StyleConditioning, as format: FramePixelFormat) throws -> Frame {
+        let colors = VideoColors(of: source)
+        let motion = try stabilizer.map { _ in
+            let (luma, scale) = try lumaReader.luma(of: source, width: width, height: height)
+            return TemporalStabilizer.Motion(luma: luma, scale: scale, width: width, height: height)
+        }
+        if let conversion = YUV420Conversion(of: source),
+           let outputConversion = YUV420Conversion(format: format.ffmpeg, colors: colors, chromaLocation: AVCHROMA_LOC_UNSPECIFIED) {
+            let result = try Frame(width: width, height: height, format: format.ffmpeg)
+            colors.tag(result)
+            try worker.stylize(source, conversion, conditioning, into: result, outputConversion)
+            if let stabilizer, let motion { stabilizer.stabilize(motion, frame: result) }
+            return result
+        }
+        let image = try converter.rgbImage(from: source, width: width, height: height)
+        var stylized = try worker.stylize(consume image, conditioning)
+        let inRGB = format == .rgba || format == .bgra
+        if let stabilizer, let motion, inRGB { stylized = stabilizer.stabilize(motion, stylized: stylized) }
+        let result = try converter.frame(from: stylized, width: width, height: height, format: format.ffmpeg, colors: colors)
+        if let stabilizer, let motion, !inRGB { stabilizer.stabilize(motion, frame: result) }
+        return result
+    }
+}
+
+extension Frame {
+    /// A frame over `buffer`'s memory (not copied, not freed with the frame), tagged as
+    /// limited-range YUV in the matrix players assume for its height.
+    convenience init(viewing buffer: FrameBuffer) throws {
+        try self.init()
+        let f = pointer
+        f.pointee.width = Int32(buffer.width)
+        f.pointee.height = Int32(buffer.height)
+        f.pointee.format = buffer.format.ffmpeg.rawValue
+        withUnsafeMutableBytes(of: &f.pointee.data) { data in
+            withUnsafeMutableBytes(of: &f.pointee.linesize) { linesize in
+                for (index, (plane, stride)) in zip(buffer.planes, buffer.strides).enumerated() {
+                    data.storeBytes(of: plane.assumingMemoryBound(to: UInt8.self), toByteOffset: index * MemoryLayout<UnsafeMutablePointer<UInt8>?>.stride,
+                                    as: UnsafeMutablePointer<UInt8>?.self)
+                    linesize.storeBytes(of: Int32(stride), toByteOffset: index * MemoryLayout<Int32>.stride, as: Int32.self)
+                }
+            }
+        }
+        if buffer.format == .yuv420p || buffer.format == .nv12 {
+            VideoColors(matrix: AVCOL_SPC_UNSPECIFIED, range: AVCOL_RANGE_MPEG, primaries: AVCOL_PRI_UNSPECIFIED,
+                        transfer: AVCOL_TRC_UNSPECIFIED, height: buffer.height).tag(self)
+        }
+    }
+
+    /// Copies this frame's planes into `buffer` (the same layout and size), row by row.
+    func copy(into buffer: FrameBuffer) {
+        let f = pointer.pointee
+        let sizes = buffer.format.planeSizes(width: buffer.width, height: buffer.height)
+        withUnsafeBytes(of: f.data) { data in
+            withUnsafeBytes(of: f.linesize) { linesize in
+                for (index, size) in sizes.enumerated() {
+                    let source = data.load(fromByteOffset: index * MemoryLayout<UnsafeMutablePointer<UInt8>?>.stride,
+                                           as: UnsafeMutablePointer<UInt8>?.self)!
+                    let stride = Int(linesize.load(fromByteOffset: index * MemoryLayout<Int32>.stride, as: Int32.self))
+                    for row in 0..<size.rows {
+                        (buffer.planes[index] + row * buffer.strides[index]).copyMemory(from: source + row * stride, byteCount: size.rowBytes)
+                    }
+                }
+            }
+        }
+    }
+}
