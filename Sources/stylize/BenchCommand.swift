@@ -21,6 +21,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Also time every step of the transformer (gathers, convs, norms, colour out) at the first size, per precision: ms, GFLOP/s and share of the frame (median over the runs).")
     var layers = false
 
+    @Flag(help: "Also time FrameSession (frames in memory, into a caller's buffer) at each size and precision: RGBA and 4:2:0, stabilizer off and on, on two frames 4 pixels apart in turn. Compare with the transformer alone at the same size.")
+    var session = false
+
     @Flag(help: "Print the results as JSON on stdout.")
     var json = false
 
@@ -107,6 +110,13 @@ struct BenchCommand: ParsableCommand {
                     record("transformer", w, h, precision.rawValue, try time { _ = try worker.stylize(content, conditioning) })
                 }
             }
+            if session {
+                for (w, h) in try parsedSizes() {
+                    for precision in try parsedPrecisions() {
+                        try timeSessions(stylizer, vector, width: w, height: h, precision: precision, record: record)
+                    }
+                }
+            }
             var layerResults: [LayerResult] = []
             if layers, let (w, h) = try parsedSizes().first {
                 let content = picture(w, h)
@@ -125,6 +135,61 @@ struct BenchCommand: ParsableCommand {
             }
             if json { try printJSON(Report(cpu: PrecisionChoice.cpuModel, auto: auto, results: results, layers: layerResults)) }
         }
+    }
+
+    /// FrameSession's time per frame, for RGBA and 4:2:0 frames, stabilized or not.
+    func timeSessions(_ stylizer: Stylizer, _ style: StyleVector, width: Int, height: Int, precision: Precision,
+                      record: (String, Int, Int, String, [Double]) -> Void) throws {
+        let pattern = RGBImage.benchmarkPattern(width: width + 4, height: height)
+        for format in [FramePixelFormat.rgba, .yuv420p] {
+            var frames = try [0, 4].map { try Self.frame(format, of: pattern, width: width, height: height, left: $0) }
+            var output = try PixelFrame(format: format, width: width, height: height)
+            for stabilization in [0.0, 0.7] {
+                var options = FrameSessionOptions()
+                options.precision = precision
+                options.stabilization = stabilization
+                let session = try FrameSession(stylizer: stylizer, style: style, width: width, height: height, options: options)
+                var next = 0
+                let times = try time {
+                    try frames[next].withBuffer { input in try output.withBuffer { try session.stylize(input, into: $0) } }
+                    next = 1 - next
+                }
+                record("session-\(format)\(stabilization > 0 ? "+stab" : "")", width, height, precision.rawValue, times)
+            }
+        }
+    }
+
+    /// `width` x `height` pixels of `pattern` from column `left`, as an RGBA or a 4:2:0 frame
+    /// (BT.601, limited range).
+    static func frame(_ format: FramePixelFormat, of pattern: RGBImage, width: Int, height: Int, left: Int) throws -> PixelFrame {
+        func rgb(_ x: Int, _ y: Int) -> (Float, Float, Float) {
+            let i = (y * pattern.width + x + left) * 3
+            return (pattern.pixels[i], pattern.pixels[i + 1], pattern.pixels[i + 2])
+        }
+        func byte(_ v: Float) -> UInt8 { UInt8(max(0, min(255, v.rounded()))) }
+        var bytes: [UInt8] = []
+        if format == .rgba {
+            for y in 0..<height {
+                for x in 0..<width {
+                    let (r, g, b) = rgb(x, y)
+                    bytes += [byte(255 * r), byte(255 * g), byte(255 * b), 255]
+                }
+            }
+        } else {
+            func luma(_ c: (Float, Float, Float)) -> Float { 0.299 * c.0 + 0.587 * c.1 + 0.114 * c.2 }
+            for y in 0..<height { for x in 0..<width { bytes.append(byte(16 + 219 * luma(rgb(x, y)))) } }
+            let (cw, ch) = ((width + 1) / 2, (height + 1) / 2)
+            var cb: [UInt8] = [], cr: [UInt8] = []
+            for y in 0..<ch {
+                for x in 0..<cw {
+                    let c = rgb(min(2 * x, width - 1), min(2 * y, height - 1)), l = luma(c)
+                    cb.append(byte(128 + 224 * (c.2 - l) / 1.772))
+                    cr.append(byte(128 + 224 * (c.0 - l) / 1.402))
+                }
+            }
+            bytes += cb + cr
+        }
+        return try PixelFrame(format: format, width: width, height: height, bytes: bytes)
     }
 
     func printLayers(_ rows: [LayerResult]) {
