@@ -42,6 +42,8 @@ public final class FrameSession: @unchecked Sendable {
     private let lumaReader = LumaReader()
     private let stabilizer: TemporalStabilizer?
     private var schedule: ConditioningSchedule?
+    /// Planar RGB to the caller's RGBA or BGRA, made on first use.
+    private var repacker: (format: FramePixelFormat, scaler: Scaler)?
 
     /// A session for `width` x `height` frames, each with the style `timeline` gives at the
     /// frame's time. Throws when the size is too small for the network or the precision is not
@@ -74,7 +76,7 @@ public final class FrameSession: @unchecked Sendable {
             let source = try Frame(viewing: input)
             let conditioning = try schedule(first: source).conditioning(at: seconds)
             let result = try stylized(source, conditioning, as: output.format)
-            result.copy(into: output)
+            try deliver(result, into: output)
         }
     }
 
@@ -111,6 +113,20 @@ public final class FrameSession: @unchecked Sendable {
 
     // MARK: - One frame
 
+    /// Writes `result` into the caller's `output`: copied when the layouts agree, else repacked
+    /// by FFmpeg's scaler (planar RGB to RGBA or BGRA: the same values, alpha opaque).
+    private func deliver(_ result: Frame, into output: FrameBuffer) throws {
+        guard result.format != output.format.ffmpeg else { return result.copy(into: output) }
+        if repacker?.format != output.format {
+            repacker = (output.format, try Scaler(from: (width, height, result.format), to: (width, height, output.format.ffmpeg)))
+        }
+        let f = result.pointer.pointee
+        try repacker!.scaler.scale(source: [f.data.0, f.data.1, f.data.2, f.data.3].map { $0.map { UnsafePointer($0) } },
+                                   sourceStrides: [f.linesize.0, f.linesize.1, f.linesize.2, f.linesize.3], height: height,
+                                   destination: [output.planes[0].assumingMemoryBound(to: UInt8.self), nil, nil, nil],
+                                   destinationStrides: [Int32(output.strides[0]), 0, 0, 0])
+    }
+
     /// The schedule, made on the first frame: a strength below 1 blends with the content's own
     /// vector, which is the first frame's unless the options give one.
     private func schedule(first frame: Frame) throws -> ConditioningSchedule {
@@ -123,8 +139,9 @@ public final class FrameSession: @unchecked Sendable {
     }
 
     /// `source` through the network, as a new frame in `format`, steadied when the stabilizer
-    /// is on. As in a clip: 4:2:0 is steadied in its own values; RGBA and BGRA in RGB before
-    /// they are converted, since the blend would take their alpha for a colour.
+    /// is on. 4:2:0 and NV12 are steadied in their own values, as a clip's frames are. RGBA and
+    /// BGRA are steadied as planar RGB (the blend would take their alpha for a colour) and come
+    /// back in that layout, for `deliver` to repack.
     private func stylized(_ source: Frame, _ conditioning: StyleConditioning, as format: FramePixelFormat) throws -> Frame {
         let colors = VideoColors(of: source)
         let motion = try stabilizer.map { _ in
@@ -140,11 +157,10 @@ public final class FrameSession: @unchecked Sendable {
             return result
         }
         let image = try converter.rgbImage(from: source, width: width, height: height)
-        var stylized = try worker.stylize(consume image, conditioning)
-        let inRGB = format == .rgba || format == .bgra
-        if let stabilizer, let motion, inRGB { stylized = stabilizer.stabilize(motion, stylized: stylized) }
-        let result = try converter.frame(from: stylized, width: width, height: height, format: format.ffmpeg, colors: colors)
-        if let stabilizer, let motion, !inRGB { stabilizer.stabilize(motion, frame: result) }
+        let stylized = try worker.stylize(consume image, conditioning)
+        let steadied = stabilizer != nil && (format == .rgba || format == .bgra) ? AV_PIX_FMT_GBRP : format.ffmpeg
+        let result = try converter.frame(from: stylized, width: width, height: height, format: steadied, colors: colors)
+        if let stabilizer, let motion { stabilizer.stabilize(motion, frame: result) }
         return result
     }
 }
