@@ -16,10 +16,27 @@ public enum FFmpegLogging {
         av_log_set_level(AV_LOG_QUIET)
     }
 
-    /// Lets FFmpeg's messages through from `level` up (`AV_LOG_ERROR`, `AV_LOG_WARNING`,
-    /// `AV_LOG_INFO`, ...), for debugging a file FFmpeg has trouble with.
-    public static func enable(level: Int32 = AV_LOG_WARNING) {
+    /// How much of FFmpeg's own log gets through, from the least to the most.
+    public enum Level: Sendable, CaseIterable {
+        case panic, fatal, error, warning, info, verbose, debug
+
+        var ffmpeg: Int32 {
+            switch self {
+            case .panic: AV_LOG_PANIC
+            case .fatal: AV_LOG_FATAL
+            case .error: AV_LOG_ERROR
+            case .warning: AV_LOG_WARNING
+            case .info: AV_LOG_INFO
+            case .verbose: AV_LOG_VERBOSE
+            case .debug: AV_LOG_DEBUG
+            }
+        }
+    }
+
+    /// Lets FFmpeg's messages through from `level` up, for debugging a file FFmpeg has trouble
+    /// with.
+    public static func enable(_ level: Level = .warning) {
         applyDefault()
-        av_log_set_level(level)
+        av_log_set_level(level.ffmpeg)
     }
 }
