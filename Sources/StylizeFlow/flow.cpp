@@ -115,19 +115,25 @@ extern "C" int stylize_flow_compute(stylize_flow *flow, const uint8_t *from, con
     }
 }
 
-extern "C" void stylize_flow_trust_regions(const float *consistency, const float *match, int width, int height, int reach,
-                                          float *trust, float *sure) {
-    const cv::Mat consistent(height, width, CV_32FC1, const_cast<float *>(consistency)), matching(height, width, CV_32FC1, const_cast<float *>(match));
-    cv::Mat coarse(height, width, CV_32FC1, trust), fine(height, width, CV_32FC1, sure), held;
-    const auto square = [](int side) { return cv::getStructuringElement(cv::MORPH_RECT, cv::Size(side, side)); };
-    // Where the luma does not match: a single pixel that misses (noise) is outvoted by its
-    // neighbours, a patch that misses (what was just uncovered) spreads by one pixel.
-    cv::medianBlur(matching, held, 3);
-    cv::erode(held, held, square(3), cv::Point(-1, -1), 1, cv::BORDER_REPLICATE);
-    cv::multiply(consistent, held, coarse);
-    // Where the flow breaks (the edges of moving objects), the least consistency within `reach`.
-    cv::erode(consistent, fine, square(2 * reach + 1), cv::Point(-1, -1), 1, cv::BORDER_REPLICATE);
-    cv::multiply(fine, held, fine);
+extern "C" int stylize_flow_trust_regions(const float *consistency, const float *match, int width, int height, int reach,
+                                         float *trust, float *sure) {
+    try {
+        const cv::Mat consistent(height, width, CV_32FC1, const_cast<float *>(consistency)),
+            matching(height, width, CV_32FC1, const_cast<float *>(match));
+        cv::Mat coarse(height, width, CV_32FC1, trust), fine(height, width, CV_32FC1, sure), held;
+        const auto square = [](int side) { return cv::getStructuringElement(cv::MORPH_RECT, cv::Size(side, side)); };
+        // Where the luma does not match: a single pixel that misses (noise) is outvoted by its
+        // neighbours, a patch that misses (what was just uncovered) spreads by one pixel.
+        cv::medianBlur(matching, held, 3);
+        cv::erode(held, held, square(3), cv::Point(-1, -1), 1, cv::BORDER_REPLICATE);
+        cv::multiply(consistent, held, coarse);
+        // Where the flow breaks (the edges of moving objects), the least consistency within `reach`.
+        cv::erode(consistent, fine, square(2 * reach + 1), cv::Point(-1, -1), 1, cv::BORDER_REPLICATE);
+        cv::multiply(fine, held, fine);
+        return 0;
+    } catch (...) {
+        return -1;
+    }
 }
 
 // The kernels of the blend, each compiled for AVX-512, AVX2 and the baseline (StylizeCloned.h).

@@ -1,4 +1,5 @@
 import CFFmpeg
+import StylizeFlow
 import XCTest
 @testable import StylizeKit
 
@@ -217,6 +218,17 @@ final class TemporalStabilizerTests: XCTestCase {
     /// smooth flow and a rough one that points out of the frame at the edges and far into it
     /// elsewhere, with a few values that are not numbers or infinite: it moves most samples,
     /// reads nothing outside the planes (the sanitizer pass runs this) and keeps every value in range.
+    /// The trust regions report OpenCV's failure (here, a size it refuses) as an error code,
+    /// rather than letting a C++ exception out through C; on sizes it takes, they succeed.
+    func testTrustRegionsReportOpenCVsFailures() {
+        let ones = [Float](repeating: 1, count: 64)
+        var trust = [Float](repeating: 0, count: 64), sure = trust
+        XCTAssertEqual(stylize_flow_trust_regions(ones, ones, -8, 8, 2, &trust, &sure), -1)
+        XCTAssertEqual(stylize_flow_trust_regions(ones, ones, 8, 8, 2, &trust, &sure), 0)
+        XCTAssertEqual(trust, ones)
+        XCTAssertEqual(sure, ones)
+    }
+
     func testFrameBlendTakesAnyFlow() throws {
         /// Every sample of every plane of `frame`, row by row.
         func samples(_ frame: Frame) throws -> [Int] {

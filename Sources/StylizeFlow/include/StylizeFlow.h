@@ -35,8 +35,9 @@ int stylize_flow_compute(stylize_flow *flow, const uint8_t *from, const uint8_t 
 /// uncovered) is not blended at its rim. `trust` (for the coarse part of the blend) is the
 /// consistency times that; `sure` (for the fine part, which is carried over whole) takes the
 /// least consistency within `reach` pixels instead, since the flow is least sure near the edges
-/// of moving objects, where it breaks. Runs on the calling thread.
-void stylize_flow_trust_regions(const float *consistency, const float *match, int width, int height, int reach, float *trust,
+/// of moving objects, where it breaks. Runs on the calling thread. Returns 0, or -1 when OpenCV
+/// failed (then `trust` and `sure` are not all written).
+int stylize_flow_trust_regions(const float *consistency, const float *match, int width, int height, int reach, float *trust,
                                 float *sure);
 
 /// How the previous output is blended into the current stylization. The difference between

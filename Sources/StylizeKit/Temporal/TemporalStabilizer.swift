@@ -157,8 +157,9 @@ public final class TemporalStabilizer {
                                        TemporalStabilizer.lumaTolerance, &consistency, &match)
                 }
             }
-            stylize_flow_trust_regions(consistency, match, Int32(luma.width), Int32(luma.height), TemporalStabilizer.consistencyReach,
-                                       &trust, &sure)
+            // Where OpenCV fails, the frame is not blended (as where the flow could not be measured).
+            guard stylize_flow_trust_regions(consistency, match, Int32(luma.width), Int32(luma.height), TemporalStabilizer.consistencyReach,
+                                             &trust, &sure) == 0 else { return nil }
             (self.previous, self.backward, self.trust, self.sure) = (previous, backward, trust, sure)
         }
     }
