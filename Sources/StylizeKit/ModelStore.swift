@@ -8,7 +8,7 @@ public enum ModelStore {
     public static let transformerFile = "arbitrary_transform.onnx"
 
     /// SHA-256 of each file, as shipped in the wheel.
-    public static let checksums: [String: String] = [
+    package static let checksums: [String: String] = [
         predictorFile: "d832a92a6afc170510252cc5b65836fcf8354909e6f17cf02f8960f4e054a20d",
         transformerFile: "866c80c340bee8d1c72f5237476244ccd9a6c1b11afdb9e7de37591b7a2345cd",
     ]

@@ -201,7 +201,7 @@ public final class TransformerWorker {
 
     /// Stylizes `image` once with every step waited for and timed: the name of each gather,
     /// primitive and kernel in network order, with its milliseconds (`stylize bench --layers`).
-    public func profile(_ image: RGBImage, _ conditioning: StyleConditioning) throws -> [TransformerStepTiming] {
+    package func profile(_ image: RGBImage, _ conditioning: StyleConditioning) throws -> [TransformerStepTiming] {
         var steps: [TransformerStepTiming] = []
         _ = try stylize(image, conditioning) { steps.append(TransformerStepTiming(step: $0, flops: $1, milliseconds: $2)) }
         return steps
@@ -209,7 +209,7 @@ public final class TransformerWorker {
 }
 
 /// One step of a timed transformer run (`TransformerWorker.profile`).
-public struct TransformerStepTiming: Sendable, Encodable {
+package struct TransformerStepTiming: Sendable, Encodable {
     /// The layer and what was done to it, e.g. "expand/conv3: norm statistics".
     public var step: String
     /// Floating-point operations (convolutions only; 0 for memory-bound steps).

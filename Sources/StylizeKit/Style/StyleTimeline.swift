@@ -95,7 +95,7 @@ public struct KeyframeSpec: Equatable, Sendable {
 /// `{"ease": "smooth", "keyframes": [{"time": "0", "style": "a.jpg"}, {"time": "#120", "style": "b.json", "strength": 0.8}]}`.
 /// Times are strings as on the command line, or numbers of seconds; paths in styles are
 /// relative to the file's folder.
-public struct KeyframeFile: Codable, Sendable {
+package struct KeyframeFile: Codable, Sendable {
     public struct Entry: Codable, Sendable {
         public var time: Time
         public var style: String

@@ -19,7 +19,7 @@ import StylizeKernels
 /// frame that does not match.
 ///
 /// Runs on frames in order (one instance per clip); not thread-safe.
-public final class TemporalStabilizer {
+package final class TemporalStabilizer {
     /// How much of the previous output a fully trusted pixel keeps (0: none, 1: all).
     public let strength: Float
     /// Frames where the previous output was dropped because the scene changed.

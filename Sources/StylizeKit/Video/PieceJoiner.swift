@@ -2,7 +2,7 @@ import CFFmpeg
 import Foundation
 
 /// What `join` did.
-public struct JoinSummary: Sendable, Codable {
+package struct JoinSummary: Sendable, Codable {
     public var output: String
     public var pieces: Int
     public var frames: Int
@@ -17,7 +17,7 @@ public struct JoinSummary: Sendable, Codable {
 ///
 /// Refuses pieces that leave a frame out, hold one twice, were made with different settings,
 /// or whose encoders differ (their packets could not share one stream).
-public enum PieceJoiner {
+package enum PieceJoiner {
     /// Joins `pieces` (in any order) into `output`, taking everything but the video from
     /// `source`, the clip the pieces were made from. Writes atomically, like every job.
     public static func join(pieces paths: [String], source: String, output: String, outputFormat: String? = nil,

@@ -92,7 +92,7 @@ struct FrameWindow {
 }
 
 /// What a driver that splits a clip into pieces needs to know of it (`stylize probe`).
-public struct ClipLayout: Sendable, Codable {
+package struct ClipLayout: Sendable, Codable {
     /// Video frames, counted as `VideoOptions.frames` counts them.
     public var frames: Int
     /// Frame numbers that are keyframes: pieces starting there decode nothing they drop.

@@ -20,19 +20,19 @@ public struct VideoOptions: Sendable {
     /// `frames.lowerBound` to `frames.upperBound - 1` (presentation order, from 0), written
     /// video only, on the source's timeline, for `stylize join` to put together with no
     /// re-encode. Not with `start`, `duration` or pipes.
-    public var frames: Range<Int>?
+    package var frames: Range<Int>?
     /// Frames before `frames.lowerBound` run through the stabilizer (not written) so that its
     /// state matches a single-process job's; nil picks `defaultWarmup(stabilization:)`.
-    public var warmup: Int?
+    package var warmup: Int?
     /// The clip's frames as `stylize probe --timestamps` recorded them: a piece then finds its
     /// frames without scanning the file's packets up to them.
-    public var layout: ClipLayout?
+    package var layout: ClipLayout?
     /// The content's own style vector for strengths below 1, when it is computed once for all
     /// pieces of a split job; nil computes it from the clip.
     public var identity: StyleVector?
     /// Recorded in a piece's metadata (`stylize_options`): `join` refuses pieces made with
     /// different settings.
-    public var pieceSignature: String?
+    package var pieceSignature: String?
     /// Length of the part to stylize, in seconds.
     public var duration: Double?
     /// Constant-quality setting of the video encoder; nil picks the codec's default here
