@@ -48,9 +48,9 @@ extension Stylizer {
     /// `CancellationError`; a picture is one step, so the step itself is not interrupted.
     public func stylize(_ content: Picture, style: StyleVector, options: ImageStylizationOptions = .init()) async throws -> Picture {
         try await runBlocking { isCancelled in
-            if isCancelled() { throw StylizeError.cancelled }
+            if isCancelled() { throw CancellationError() }
             let result = try self.stylize(content, style: style, options: options, worker: nil)
-            if isCancelled() { throw StylizeError.cancelled }
+            if isCancelled() { throw CancellationError() }
             return result
         }
     }

@@ -20,8 +20,6 @@ public enum StylizeError: Error, LocalizedError, Equatable {
     case badStyle(String)
     /// A user-supplied value is out of range or malformed.
     case invalidArgument(String)
-    /// The job was stopped (Ctrl-C, SIGTERM, or a progress callback that returned false).
-    case cancelled
     /// A oneDNN call failed; `status` is its dnnl_status_t.
     case dnnl(call: String, status: Int)
     /// An FFmpeg call failed; `code` is its AVERROR and `text` its av_strerror message.
@@ -45,8 +43,6 @@ public enum StylizeError: Error, LocalizedError, Equatable {
             return "bad style: \(message)"
         case let .invalidArgument(message):
             return message
-        case .cancelled:
-            return "stopped before the end; no output was written"
         case let .dnnl(call, status):
             return "oneDNN \(call) failed with status \(status)"
         case let .ffmpeg(call, code, text):

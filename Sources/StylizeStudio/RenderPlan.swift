@@ -117,7 +117,7 @@ struct RenderPlan: Sendable {
             let painted = try engine.stylizer.stylize(picture, style: vector, options: ImageStylizationOptions(
                 processingSize: settings.size, strength: strength, precision: settings.precision ?? .auto,
                 preserveColors: settings.preserveColors ?? false))
-            if isCancelled() { throw StylizeError.cancelled }
+            if isCancelled() { throw CancellationError() }
             try painted.write(to: output, overwrite: false)
             progress(VideoProgress(framesDone: 1, framesTotal: 1, seconds: 0))
             return 1

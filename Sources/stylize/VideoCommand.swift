@@ -346,9 +346,9 @@ extension ProcessingOptions {
                 finished.withLock { $0 = progress.framesDone }
                 bar.draw(progress)
             }, { stop.requested != nil })
-        } catch StylizeError.cancelled {
+        } catch is CancellationError {
             bar.finish()
-            let message = keptWhenStopped.map { $0(finished.withLock { $0 }) } ?? StylizeError.cancelled.localizedDescription
+            let message = keptWhenStopped.map { $0(finished.withLock { $0 }) } ?? "stopped before the end; no output was written"
             FileHandle.standardError.write(Data("stylize: \(message)\n".utf8))
             throw ExitCode(128 + (stop.requested ?? SIGINT))
         }

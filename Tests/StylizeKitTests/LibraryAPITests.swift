@@ -50,6 +50,19 @@ final class LibraryAPITests: XCTestCase {
         XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)), before, "no output, no temporary file")
     }
 
+    /// The synchronous run, stopped by its `isCancelled`, throws the same `CancellationError` as
+    /// a cancelled task, and leaves no output.
+    func testSynchronousRunStopsWithCancellationError() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try clip(dir, frames: 50, size: "160x90"), output = dir.appendingPathComponent("out.mp4")
+        let job = VideoStylizer(stylizer: try stylizer, options: VideoOptions())
+        let timeline = try StyleTimeline(constant: try style, strength: 1)
+        XCTAssertThrowsError(try job.run(input: .file(input), output: .file(output), timeline: timeline, isCancelled: { true })) {
+            XCTAssertTrue($0 is CancellationError, "\($0)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output.path))
+    }
+
     func testAsyncFrameSequenceAndPicture() async throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let frames = dir.appendingPathComponent("frames"), styled = dir.appendingPathComponent("styled")

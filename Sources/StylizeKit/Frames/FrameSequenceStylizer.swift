@@ -63,7 +63,7 @@ public final class FrameSequenceStylizer: Sendable {
     /// The same on the calling thread: each frame with the style the timeline gives at its
     /// time, index / `frameRate` (so `#N` keyframes are frame N of the sequence). `isCancelled`
     /// is asked before each frame (and while watching); true stops the job with
-    /// `StylizeError.cancelled`, or ends a watch.
+    /// `CancellationError`, or ends a watch.
     public func run(input: URL, output: URL, timeline: StyleTimeline,
                     progress: (@Sendable (VideoProgress) -> Void)? = nil,
                     isCancelled: (@Sendable () -> Bool)? = nil) throws -> VideoSummary {
@@ -93,7 +93,7 @@ public final class FrameSequenceStylizer: Sendable {
             // when watching, as later ones do not exist yet).
             let sample: [SequenceFrame]
             if options.watch {
-                guard let first = try feed.next(shouldStop: stop) else { throw StylizeError.cancelled }
+                guard let first = try feed.next(shouldStop: stop) else { throw CancellationError() }
                 pending = [first]
                 sample = [first]
             } else {
@@ -132,7 +132,7 @@ public final class FrameSequenceStylizer: Sendable {
         let counter = FrameCounter(total: options.watch ? nil : left, progress: progress)
         let report: () throws -> Void = {
             // Watching ends on a stop request (the feed sees it); a finite sequence is cancelled.
-            if !self.options.watch, isCancelled?() == true { throw StylizeError.cancelled }
+            if !self.options.watch, isCancelled?() == true { throw CancellationError() }
         }
         let (width, height, codec, notes, warnings): (Int, Int, String, [String], [String])
         if writesVideo(URL(fileURLWithPath: output)) {

@@ -34,7 +34,7 @@ public final class VideoStylizer: Sendable {
     /// timeline gives at its time on the input's timeline (frame indices `#N` are N / the
     /// clip's nominal frame rate). Every style vector is known before the first frame.
     /// `progress` is called once per frame written (on the writing thread); when `isCancelled`
-    /// (asked before each frame is read) returns true, the job throws `StylizeError.cancelled`
+    /// (asked before each frame is read) returns true, the job throws `CancellationError`
     /// and leaves no output behind.
     public func run(input: ClipLocation, output: ClipLocation, timeline: StyleTimeline,
                     progress: (@Sendable (VideoProgress) -> Void)? = nil,
@@ -226,7 +226,7 @@ public final class VideoStylizer: Sendable {
         let frameTimeBase = converter?.timeBase ?? reader.timeBase
         do {
             try pipeline.run {
-                if isCancelled?() == true { throw StylizeError.cancelled }
+                if isCancelled?() == true { throw CancellationError() }
                 switch try next() {
                 case .frame(let frame, let pts)?:
                     // Keyframe times are on the input's timeline, so a cut does not move them.
@@ -390,8 +390,6 @@ package func runBlocking<T: Sendable>(_ body: @escaping @Sendable (_ isCancelled
             Thread.detachNewThread {
                 do {
                     continuation.resume(returning: try body(isCancelled))
-                } catch StylizeError.cancelled where isCancelled() {
-                    continuation.resume(throwing: CancellationError())
                 } catch {
                     continuation.resume(throwing: error)
                 }
