@@ -30,10 +30,12 @@ public struct ImageStylizationOptions: Sendable {
 }
 
 extension Stylizer {
-    /// Repaints `content` in `style`, at `options.processingSize` if set, returning a picture
-    /// of the content's size.
+    /// Repaints `content` in `style` on the calling thread, at `options.processingSize` if set,
+    /// returning a picture of the content's size. `worker` runs the network (nil: one made for
+    /// this call). The worker is a required argument, so that in `async` code the call without
+    /// one is always the `async` variant.
     public func stylize(_ content: Picture, style: StyleVector, options: ImageStylizationOptions = .init(),
-                        worker: TransformerWorker? = nil) throws -> Picture {
+                        worker: TransformerWorker?) throws -> Picture {
         try options.validate()
         var vector = style
         if options.strength < 1 {

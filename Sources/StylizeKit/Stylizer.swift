@@ -2,7 +2,7 @@ import Foundation
 
 /// Both networks, loaded once and shared read-only: the entry point of StylizeKit.
 ///
-///     let stylizer = try Stylizer()
+///     let stylizer = try await Stylizer.load()
 ///     let style = try stylizer.styleVector(for: StyleSpec(parsing: "starry-night"))
 ///     let photo = try Picture(contentsOf: URL(fileURLWithPath: "photo.jpg"))
 ///     let result = try await stylizer.stylize(photo, style: style)
@@ -21,6 +21,12 @@ public final class Stylizer: Sendable {
         let transformerModel = try ONNXModel(contentsOf: ModelStore.locate(ModelStore.transformerFile, explicit: modelsDirectory))
         predictor = StylePredictor(model: predictorModel, engine: engine)
         transformer = try StyleTransformer(model: transformerModel, engine: engine)
+    }
+
+    /// `init(modelsDirectory:)` off the caller's thread: reading and checking the models takes
+    /// a moment that async code should not block on.
+    public static func load(modelsDirectory: URL? = nil) async throws -> Stylizer {
+        try await runBlocking { _ in try Stylizer(modelsDirectory: modelsDirectory) }
     }
 
     /// A transformer worker with its own scratch memory; one per thread.

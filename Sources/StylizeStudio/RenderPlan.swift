@@ -116,7 +116,7 @@ struct RenderPlan: Sendable {
             let (vector, strength) = timeline.value(at: 0, frameRate: 30)
             let painted = try engine.stylizer.stylize(picture, style: vector, options: ImageStylizationOptions(
                 processingSize: settings.size, strength: strength, precision: settings.precision ?? .auto,
-                preserveColors: settings.preserveColors ?? false))
+                preserveColors: settings.preserveColors ?? false), worker: nil)
             if isCancelled() { throw CancellationError() }
             try painted.write(to: output, overwrite: false)
             progress(VideoProgress(framesDone: 1, framesTotal: 1, seconds: 0))

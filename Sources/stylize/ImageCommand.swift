@@ -65,7 +65,7 @@ struct ImageCommand: ParsableCommand {
             let stylizer = try models.load()
             let vector = try stylizer.styleVector(for: spec, styleSize: styleReading.styleSize)
             let options = ImageStylizationOptions(processingSize: size, strength: strength, precision: precision, preserveColors: preserveColors)
-            let result = try stylizer.stylize(content, style: vector, options: options)
+            let result = try stylizer.stylize(content, style: vector, options: options, worker: nil)
             try result.write(to: outputURL, overwrite: overwrite)
             if json {
                 try printJSON(Summary(input: input, output: output, style: spec.description, width: content.width, height: content.height,

@@ -172,8 +172,8 @@ final class GalleryAndStyleOptionsTests: XCTestCase {
     func testPreserveColorsKeepsChromaAndTakesStylizedLuma() throws {
         let content = try Picture(contentsOf: samples.appendingPathComponent("chelsea.png")).resized(width: 226, height: 150)
         let style = try stylizer.styleVector(for: Picture(contentsOf: samples.appendingPathComponent("starry_night.jpg")))
-        let plain = try stylizer.stylize(content, style: style, options: .init()).rgbImage
-        let kept = try stylizer.stylize(content, style: style, options: .init(preserveColors: true)).rgbImage
+        let plain = try stylizer.stylize(content, style: style, options: .init(), worker: nil).rgbImage
+        let kept = try stylizer.stylize(content, style: style, options: .init(preserveColors: true), worker: nil).rgbImage
         let (c, p, k) = (ycbcr(content.rgbImage), ycbcr(plain), ycbcr(kept))
         print("preserve colours: Cb \(psnr(k.cb, c.cb)) dB, Cr \(psnr(k.cr, c.cr)) dB (plain: \(psnr(p.cb, c.cb)), \(psnr(p.cr, c.cr))); luma correlation with stylized \(correlation(k.y, p.y)), with content \(correlation(k.y, c.y))")
         XCTAssertGreaterThanOrEqual(psnr(k.cb, c.cb), 35)

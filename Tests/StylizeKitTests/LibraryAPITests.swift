@@ -94,6 +94,19 @@ final class LibraryAPITests: XCTestCase {
         }
     }
 
+    /// Loading off the caller's thread gives the same models, and the same errors.
+    func testAsyncLoad() async throws {
+        let loaded = try await Stylizer.load()
+        let picture = try Picture(contentsOf: TestSupport.fixture("content_96x96.png"))
+        XCTAssertEqual(try loaded.styleVector(for: picture), try stylizer.styleVector(for: picture))
+        let missing = try TestSupport.temporaryDirectory(self).appendingPathComponent("none")
+        do {
+            _ = try await Stylizer.load(modelsDirectory: missing)
+            XCTFail("loaded from a folder that does not exist")
+        } catch StylizeError.modelMissing {
+        }
+    }
+
     /// A folder given explicitly is the only place looked in, and it must exist.
     func testExplicitModelsFolderMustExistAndHoldTheModels() throws {
         let dir = try TestSupport.temporaryDirectory(self)

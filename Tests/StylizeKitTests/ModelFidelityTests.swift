@@ -145,11 +145,11 @@ final class ModelFidelityTests: XCTestCase {
         let content = try Picture(contentsOf: TestSupport.fixture("content_96x96.png"))
         let style = try StyleVector(TestSupport.floats("style_256.vector.f32"))
         let identity = try stylizer.styleVector(for: content)
-        let half = try stylizer.stylize(content, style: style, options: ImageStylizationOptions(strength: 0.5, precision: .f32))
+        let half = try stylizer.stylize(content, style: style, options: ImageStylizationOptions(strength: 0.5, precision: .f32), worker: nil)
         let mixed = try stylizer.stylize(content, style: StyleVector.mix([(style, 0.5), (identity, 0.5)]),
-                                         options: ImageStylizationOptions(precision: .f32))
+                                         options: ImageStylizationOptions(precision: .f32), worker: nil)
         XCTAssertEqual(half, mixed)
-        let full = try stylizer.stylize(content, style: style, options: ImageStylizationOptions(precision: .f32))
+        let full = try stylizer.stylize(content, style: style, options: ImageStylizationOptions(precision: .f32), worker: nil)
         XCTAssertNotEqual(half, full)
     }
 
@@ -157,9 +157,9 @@ final class ModelFidelityTests: XCTestCase {
     func testProcessingSizeKeepsOutputSize() throws {
         let content = try Picture(contentsOf: TestSupport.fixture("content_101x66.png"))
         let style = try StyleVector(TestSupport.floats("style_256.vector.f32"))
-        let small = try stylizer.stylize(content, style: style, options: ImageStylizationOptions(processingSize: 32, precision: .f32))
+        let small = try stylizer.stylize(content, style: style, options: ImageStylizationOptions(processingSize: 32, precision: .f32), worker: nil)
         XCTAssertEqual([small.width, small.height], [101, 66])
-        let native = try stylizer.stylize(content, style: style, options: ImageStylizationOptions(precision: .f32))
+        let native = try stylizer.stylize(content, style: style, options: ImageStylizationOptions(precision: .f32), worker: nil)
         XCTAssertNotEqual(small, native)
     }
 
