@@ -1,8 +1,8 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// A program that uses StylizeKit as another package does: a cancellable async clip job with
-// progress. It depends on StylizeKit by URL and version, with the studio's trait off
+// Programs that use StylizeKit as another package does: a cancellable async clip job with
+// progress (ClipJob), and raw RGBA frames stylized in memory through a FrameSession (FrameJob). It depends on StylizeKit by URL and version, with the studio's trait off
 // (`traits: []`), so that none of the studio's server packages is fetched.
 // STYLIZE_PACKAGE_URL names the repository: `scripts/example` makes a tagged copy of this
 // checkout and builds against it. Without it, this checkout by path (named, because a path
@@ -20,5 +20,6 @@ let package = Package(
     dependencies: [stylize],
     targets: [
         .executableTarget(name: "ClipJob", dependencies: [.product(name: "StylizeKit", package: "stylize")]),
+        .executableTarget(name: "FrameJob", dependencies: [.product(name: "StylizeKit", package: "stylize")]),
     ]
 )
