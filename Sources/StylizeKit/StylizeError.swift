@@ -25,6 +25,7 @@ public enum StylizeError: Error, LocalizedError, Equatable {
     /// An FFmpeg call failed; `code` is its AVERROR and `text` its av_strerror message.
     case ffmpeg(call: String, code: Int32, text: String)
 
+    /// The one-line message.
     public var errorDescription: String? {
         switch self {
         case let .modelMissing(name, searched):

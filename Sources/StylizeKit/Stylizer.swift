@@ -10,7 +10,9 @@ import Foundation
 ///
 /// Clips and frame sequences go through `VideoStylizer` and `FrameSequenceStylizer`.
 public final class Stylizer: Sendable {
+    /// The style predictor: a picture to a style vector.
     public let predictor: StylePredictor
+    /// The transformer: a frame and a style to a stylized frame.
     public let transformer: StyleTransformer
 
     /// Loads and checks both models from `modelsDirectory` when given (which must exist and hold

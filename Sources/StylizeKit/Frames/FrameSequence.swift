@@ -5,16 +5,23 @@ import Foundation
 public struct FrameSequence: Sendable {
     /// What the user named.
     public enum Kind: Sendable, Equatable {
+        /// Every picture in a folder.
         case folder(URL)
+        /// The files a glob matches (`cam/*.jpg`).
         case glob(String)
+        /// The files a printf pattern numbers (`cam_%05d.jpg`).
         case pattern(String)
     }
 
+    /// Which of the three the text named.
     public let kind: Kind
 
     /// Extensions of the pictures a folder listing picks up.
     public static let pictureExtensions: Set<String> = ["png", "jpg", "jpeg", "webp", "bmp", "pgm", "ppm", "pnm", "pbm", "tif", "tiff"]
 
+    /// The sequence `text` names: an existing folder, else a pattern when it holds a printf
+    /// conversion (`%05d`), else a glob when it holds `*`, `?` or `[`. Throws when it names a
+    /// single file or nothing that exists.
     public init(_ text: String) throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: text, isDirectory: &isDirectory), isDirectory.boolValue {

@@ -19,15 +19,20 @@ public struct FrameSequenceOptions: Sendable {
     /// each one taken up again (`VideoOptions.defaultWarmup`), which are stylized, not written.
     public var resume = false
 
+    /// The defaults: every frame there now, in one run, stabilized, each written in its own
+    /// format (a clip assembled at 30 frames a second).
     public init() {}
 }
 
 /// Stylizes an image sequence (for example what a webcam dumps into a folder) into a folder of
 /// pictures with the same names, or into a video assembled at a fixed frame rate.
 public final class FrameSequenceStylizer: Sendable {
+    /// The models the job runs.
     public let stylizer: Stylizer
+    /// How the job runs.
     public let options: FrameSequenceOptions
 
+    /// A job over `stylizer`'s models with `options`; nothing runs until `stylize` or `run` is called.
     public init(stylizer: Stylizer, options: FrameSequenceOptions = .init()) {
         self.stylizer = stylizer
         self.options = options

@@ -18,7 +18,20 @@ public enum FFmpegLogging {
 
     /// How much of FFmpeg's own log gets through, from the least to the most.
     public enum Level: Sendable, CaseIterable {
-        case panic, fatal, error, warning, info, verbose, debug
+        /// Only what makes FFmpeg abort.
+        case panic
+        /// Errors FFmpeg cannot go on after.
+        case fatal
+        /// Errors.
+        case error
+        /// Warnings and errors (the default of `enable`).
+        case warning
+        /// What FFmpeg reports about streams and codecs as well.
+        case info
+        /// More detail.
+        case verbose
+        /// Everything FFmpeg logs for debugging.
+        case debug
 
         var ffmpeg: Int32 {
             switch self {

@@ -4,13 +4,21 @@ import Foundation
 /// What an input holds, as a tool choosing between `image`, `video` and `frames` needs to know:
 /// one picture, a clip, or a folder of pictures (a frame sequence).
 public struct MediaInfo: Sendable, Codable, Equatable {
+    /// What kind of input it is.
     public enum Kind: String, Sendable, Codable {
-        case picture, clip, frames
+        /// One picture.
+        case picture
+        /// A video clip.
+        case clip
+        /// A folder of pictures: a frame sequence.
+        case frames
     }
 
+    /// A picture, a clip or a frame sequence.
     public var kind: Kind
     /// The size a player shows: for a clip turned by `rotation`, the stored frames' sides swap.
     public var width: Int
+    /// The height a player shows (see `width`).
     public var height: Int
     /// The clockwise turn (0, 90, 180 or 270) a player applies to a clip's stored frames, from
     /// its display matrix (phones record portrait clips as turned landscape frames).
@@ -21,6 +29,7 @@ public struct MediaInfo: Sendable, Codable, Equatable {
     public var frameRate: Double
     /// Video frames as `stylize probe` counts them; 1 for a picture.
     public var frames: Int
+    /// Whether a clip has a sound track.
     public var hasAudio: Bool
 
     /// Reads `url`: a folder is a frame sequence at `sequenceFrameRate`, a file with a picture
@@ -48,6 +57,7 @@ public struct MediaInfo: Sendable, Codable, Equatable {
         }
     }
 
+    /// A description with each value given.
     public init(kind: Kind, width: Int, height: Int, duration: Double, frameRate: Double, frames: Int, hasAudio: Bool, rotation: Int = 0) {
         self.kind = kind
         self.rotation = rotation

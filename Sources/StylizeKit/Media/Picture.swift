@@ -5,11 +5,15 @@ import StylizeKernels
 /// A still picture decoded by FFmpeg: 16-bit RGB per channel, so 8-bit and 16-bit sources
 /// both keep their precision. Grey becomes grey RGB; transparency is composited over white.
 public struct Picture: Sendable, Equatable {
+    /// Pixels across.
     public let width: Int
+    /// Pixels down.
     public let height: Int
     /// `height * width * 3` samples in 0...65535, row by row, R G B per pixel.
     public var samples: [UInt16]
 
+    /// A picture of `width` x `height` pixels from `samples`: 16-bit R, G, B per pixel, row by
+    /// row (`width * height * 3` values).
     public init(width: Int, height: Int, samples: [UInt16]) {
         precondition(samples.count == width * height * 3, "sample count does not match \(width)x\(height)x3")
         self.width = width
@@ -93,6 +97,7 @@ public struct Picture: Sendable, Equatable {
     /// Largest side and area accepted, so a file that declares an absurd size is refused before
     /// anything is allocated for it.
     public static let maximumSide = 16384
+    /// Largest area accepted, in pixels.
     public static let maximumPixels = 150_000_000
 
     /// Refuses a stream that declares a size beyond the limits.
@@ -193,7 +198,20 @@ public struct Picture: Sendable, Equatable {
 
     /// Formats `write(to:)` can produce, chosen by the file extension.
     public enum OutputFormat: String, CaseIterable, Sendable {
-        case png, jpeg, bmp, ppm, pgm, tiff, webp
+        /// PNG, lossless.
+        case png
+        /// JPEG.
+        case jpeg
+        /// Windows bitmap.
+        case bmp
+        /// Netpbm colour.
+        case ppm
+        /// Netpbm grey.
+        case pgm
+        /// TIFF.
+        case tiff
+        /// WebP.
+        case webp
 
         /// Extensions that name each format.
         public static let extensions: [String: OutputFormat] = [
@@ -201,6 +219,7 @@ public struct Picture: Sendable, Equatable {
             "tif": .tiff, "tiff": .tiff, "webp": .webp,
         ]
 
+        /// The format `url`'s extension names; throws for an extension with no picture format.
         public init(for url: URL) throws {
             guard let format = Self.extensions[url.pathExtension.lowercased()] else {
                 throw StylizeError.invalidArgument("\(url.relativePath): cannot write .\(url.pathExtension) pictures; use .png, .jpg, .bmp, .ppm, .pgm, .tiff or .webp")

@@ -2,6 +2,7 @@ import Foundation
 
 /// How much of R, G and B makes luma (Y') in a Y'CbCr matrix.
 public struct LumaWeights: Sendable, Equatable {
+    /// The weights of red, green and blue in the luma; they sum to 1.
     public var red: Float, green: Float, blue: Float
 
     /// ITU-R BT.601: JPEG, and video below 720 lines.

@@ -54,6 +54,7 @@ public struct PrecisionChoice: Sendable, Codable, Equatable {
         return value.trimmingCharacters(in: .whitespaces)
     }()
 
+    /// A choice with the reason for it and, when it was measured, the times.
     public init(precision: Precision, reason: String, milliseconds: [String: Double]? = nil) {
         self.precision = precision
         self.reason = reason

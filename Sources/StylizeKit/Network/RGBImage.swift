@@ -2,11 +2,15 @@ import Foundation
 
 /// An RGB image as the networks see it: interleaved HWC floats in [0, 1].
 public struct RGBImage: Sendable, Equatable {
+    /// Pixels across.
     public let width: Int
+    /// Pixels down.
     public let height: Int
     /// `height * width * 3` values, row by row, R G B per pixel.
     public var pixels: [Float]
 
+    /// An image of `width` x `height` pixels from `pixels`: R, G, B per pixel, row by row,
+    /// from 0 to 1 (`width * height * 3` values).
     public init(width: Int, height: Int, pixels: [Float]) {
         precondition(pixels.count == width * height * 3, "pixel count does not match \(width)x\(height)x3")
         self.width = width

@@ -110,6 +110,7 @@ public final class StyleTransformer: Sendable {
 
 /// The StyleNorm scales and shifts for one style vector.
 public final class StyleConditioning: Sendable {
+    /// The style vector these parameters were computed from.
     public let vector: StyleVector
     let gammas: [[Float]]
     let betas: [[Float]]
@@ -130,6 +131,7 @@ public final class StyleConditioning: Sendable {
 /// buffers, built on the first frame of a size and reused while the size stays the same.
 /// Use one worker per thread; several workers share one `StyleTransformer`.
 public final class TransformerWorker {
+    /// The network this worker runs (shared with other workers).
     public let transformer: StyleTransformer
     /// The concrete precision (never `.auto`).
     public let precision: Precision
@@ -143,6 +145,8 @@ public final class TransformerWorker {
     /// ("brgconv:avx512_core_bf16", ...); empty before the first frame.
     public var convolutionKernels: [String] { plan?.convolutionKernels ?? [] }
 
+    /// A worker for `transformer` in `precision` (`.auto`: what measures fastest here), on
+    /// `threads` threads (nil: every core). Throws when this CPU cannot run the precision.
     public init(_ transformer: StyleTransformer, precision: Precision, threads: Int? = nil) throws {
         self.transformer = transformer
         self.precision = transformer.resolve(precision)

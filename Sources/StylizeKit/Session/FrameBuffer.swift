@@ -4,7 +4,14 @@ import CFFmpeg
 /// bytes a pixel, alpha kept as it comes and written opaque), and 8-bit 4:2:0, planar (Y, U, V) or
 /// NV12 (Y, then U and V interleaved), chroma at half width and height rounded up.
 public enum FramePixelFormat: Sendable, CaseIterable {
-    case rgba, bgra, yuv420p, nv12
+    /// 8-bit R, G, B, A in one plane.
+    case rgba
+    /// 8-bit B, G, R, A in one plane.
+    case bgra
+    /// 8-bit Y, U and V planes, U and V at half width and height.
+    case yuv420p
+    /// 8-bit Y plane, then U and V interleaved at half width and height.
+    case nv12
 
     var ffmpeg: AVPixelFormat {
         switch self {
@@ -36,7 +43,9 @@ public enum FramePixelFormat: Sendable, CaseIterable {
 /// One frame in memory the caller owns (a camera's, a game's, an editor's): a view, not a copy.
 /// The memory must stay valid, and unchanged by others, while a call that takes the buffer runs.
 public struct FrameBuffer {
+    /// The layout of the planes.
     public let format: FramePixelFormat
+    /// The frame's size in pixels.
     public let width: Int, height: Int
     /// The start of each plane (one for RGBA and BGRA, three for 4:2:0, two for NV12).
     public let planes: [UnsafeMutableRawPointer]
@@ -61,7 +70,9 @@ public struct FrameBuffer {
 /// A frame that owns its memory, planes packed one after another without padding: what the
 /// async transform of `FrameSession` takes and gives.
 public struct PixelFrame: Sendable {
+    /// The layout of the planes.
     public let format: FramePixelFormat
+    /// The frame's size in pixels.
     public let width: Int, height: Int
     /// The planes, one after another, each row `rowBytes` of its plane long.
     public private(set) var bytes: [UInt8]

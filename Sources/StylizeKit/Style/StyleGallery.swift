@@ -9,8 +9,11 @@ public struct StyleGallery: Sendable {
     public struct Entry: Codable, Sendable, Equatable {
         /// What users type after `-s`: lower case, words joined by hyphens.
         public var name: String
+        /// The painting's title.
         public var title: String
+        /// Who painted it.
         public var artist: String
+        /// When it was painted, as art historians date it ("c. 1830").
         public var year: String
         /// The picture the vector was computed from, in the repository's `gallery/pictures/`.
         public var picture: String
@@ -89,8 +92,11 @@ extension StyleSpec.Part {
     /// Where a part's vector comes from. A file wins over a gallery name, so a user's own file
     /// is never shadowed (`shadowsGalleryStyle` says when that happened).
     public enum Source: Equatable, Sendable {
+        /// A picture, run through the style predictor.
         case picture(URL)
+        /// A vector file written by `stylize vector` (`StyleVectorFile`).
         case vectorFile(URL)
+        /// A gallery style, by name.
         case gallery(String)
     }
 

@@ -7,12 +7,15 @@ import Foundation
 public struct StyleSpec: Equatable, Sendable, CustomStringConvertible {
     /// One source of a mix.
     public struct Part: Equatable, Sendable {
+        /// The picture, the vector file or the gallery name, as written.
         public var path: String
+        /// The part's weight as written (1 when none is); the mix normalises the weights.
         public var weight: Double
         /// Whether the part names a vector file rather than a picture.
         public var isVectorFile: Bool { path.lowercased().hasSuffix(".json") }
     }
 
+    /// The sources of the mix, in the order written.
     public var parts: [Part]
 
     /// Parses the grammar above. A part's weight is the number after its last `:`. Text after
@@ -42,6 +45,7 @@ public struct StyleSpec: Equatable, Sendable, CustomStringConvertible {
         guard parts.reduce(0, { $0 + $1.weight }) > 0 else { throw StylizeError.badStyle("the weights in \"\(text)\" add up to zero") }
     }
 
+    /// The spec as written: the path alone for one unweighted part, else `path:weight` parts.
     public var description: String {
         parts.count == 1 && parts[0].weight == 1 ? parts[0].path : parts.map { "\($0.path):\($0.weight)" }.joined(separator: ",")
     }

@@ -3,7 +3,9 @@ import Foundation
 /// Where a keyframe sits: at a time, or at a frame index (`#N`, resolved with the clip's frame
 /// rate, N / fps seconds).
 public enum KeyframeTime: Equatable, Sendable, CustomStringConvertible {
+    /// A time in seconds from the start.
     case seconds(Double)
+    /// A frame index (`#N`), placed at N / the frame rate.
     case frame(Int)
 
     /// Seconds (`2.5`), `MM:SS.mmm`, `HH:MM:SS.mmm`, or a frame index `#N`.
@@ -27,6 +29,7 @@ public enum KeyframeTime: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The time as written: seconds, or `#N`.
     public var description: String {
         switch self {
         case .seconds(let s): return String(format: "%.3fs", s)
@@ -49,6 +52,7 @@ public enum Easing: String, CaseIterable, Sendable, Codable {
     /// Cubic ease-in-out: slow, fast, slow, more marked than `smooth`.
     case inOut = "in-out"
 
+    /// The eased position for `u`, the linear position between two keyframes (0...1).
     public func callAsFunction(_ u: Double) -> Double {
         let u = min(max(u, 0), 1)
         switch self {
@@ -64,10 +68,14 @@ public enum Easing: String, CaseIterable, Sendable, Codable {
 /// A keyframe as users write it, before its style is turned into a vector:
 /// `TIME=STYLE[@STRENGTH]`, e.g. `2.5=starry.jpg`, `00:01:00=a.jpg:0.5,b.json:0.5@0.8`, `#120=b.json`.
 public struct KeyframeSpec: Equatable, Sendable {
+    /// Where the keyframe is.
     public var time: KeyframeTime
+    /// The style there.
     public var style: StyleSpec
+    /// The style's strength there (0...1).
     public var strength: Double
 
+    /// A keyframe; throws when the strength is outside 0...1.
     public init(time: KeyframeTime, style: StyleSpec, strength: Double = 1) throws {
         guard (0...1).contains(strength) else {
             throw StylizeError.invalidArgument("keyframe strength must be between 0 and 1, got \(strength)")
@@ -77,6 +85,8 @@ public struct KeyframeSpec: Equatable, Sendable {
         self.strength = strength
     }
 
+    /// A keyframe as the command line writes it: `TIME=STYLE` or `TIME=STYLE@STRENGTH`, with
+    /// TIME as `KeyframeTime(parsing:)` reads it.
     public init(parsing text: String) throws {
         guard let equals = text.firstIndex(of: "=") else {
             throw StylizeError.invalidArgument("bad keyframe \"\(text)\": write TIME=STYLE[@STRENGTH], e.g. 2.5=starry.jpg@0.8")
@@ -169,10 +179,14 @@ package struct KeyframeFile: Codable, Sendable {
 public struct StyleTimeline: Sendable {
     /// A keyframe whose style is already a vector.
     public struct Key: Sendable {
+        /// Where the key is.
         public var time: KeyframeTime
+        /// The style vector there.
         public var vector: StyleVector
+        /// The style's strength there (0...1).
         public var strength: Double
 
+        /// A key with each value given.
         public init(time: KeyframeTime, vector: StyleVector, strength: Double) {
             self.time = time
             self.vector = vector
@@ -180,9 +194,13 @@ public struct StyleTimeline: Sendable {
         }
     }
 
+    /// The keys, in time order.
     public let keys: [Key]
+    /// How the style moves between two keys.
     public let easing: Easing
 
+    /// A timeline through `keys` (at least one, in time order), eased by `easing`. Throws for no
+    /// keys or a strength outside 0...1.
     public init(keys: [Key], easing: Easing = .linear) throws {
         guard !keys.isEmpty else { throw StylizeError.invalidArgument("a style timeline needs at least one keyframe") }
         guard keys.allSatisfy({ (0...1).contains($0.strength) }) else {

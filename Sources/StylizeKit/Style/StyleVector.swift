@@ -6,8 +6,10 @@ public struct StyleVector: Equatable, Sendable, Codable {
     /// Number of components in every style vector.
     public static let dimension = 100
 
+    /// The 100 numbers.
     public let values: [Float]
 
+    /// A vector of `values`; throws unless there are 100 finite numbers.
     public init(_ values: [Float]) throws {
         guard values.count == Self.dimension else {
             throw StylizeError.badStyle("a style vector has \(Self.dimension) numbers, this one has \(values.count)")
@@ -67,12 +69,15 @@ public struct StyleVectorFile: Codable, Sendable {
     /// The model that computed it.
     public var model: String?
 
+    /// The file for `vector`, with where it came from and the model that computed it.
     public init(vector: StyleVector, source: String?, model: String? = ModelStore.predictorFile) {
         self.vector = vector.values
         self.source = source
         self.model = model
     }
 
+    /// The vector in the file at `url`; throws a `StylizeError` that names the file when it cannot
+    /// be read or holds no valid vector.
     public static func read(_ url: URL) throws -> StyleVector {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {

@@ -13,6 +13,7 @@ public struct AudioOptions: Sendable, Equatable {
     /// container's default audio codec.
     public var bitRate: Int?
 
+    /// Options with each value given; the defaults copy the sound as it is.
     public init(drop: Bool = false, codec: String? = nil, bitRate: Int? = nil) {
         self.drop = drop
         self.codec = codec

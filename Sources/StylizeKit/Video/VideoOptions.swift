@@ -9,6 +9,7 @@ public struct VideoOptions: Sendable {
     /// Frames sampled (evenly over the clip) for the clip's own style vector, which strengths
     /// below 1 blend towards. Computed once per clip, never per frame.
     public var identitySamples: Int = 5
+    /// The network's precision (`.auto`: what measures fastest here).
     public var precision: Precision = .auto
     /// Keep each frame's own colours and take only the luminance from the stylized frame
     /// (`RGBImage.keepingColors(of:luma:)`, with the luma of the output's YUV matrix). With a
@@ -61,6 +62,7 @@ public struct VideoOptions: Sendable {
     public var outputFormat: String?
     /// Container of the input, for pipes that cannot be probed.
     public var inputFormat: String?
+    /// Whether an existing output may be replaced.
     public var overwrite = false
     /// Transformer workers, each with its own scratch memory, stylizing frames at once; nil
     /// picks `defaultWorkers(width:height:)` for clips and for frame sequences (by their first
@@ -123,8 +125,10 @@ public struct VideoOptions: Sendable {
     /// Where to write a filmstrip: `filmstripFrames` output frames evenly spaced over the job,
     /// side by side in one picture, to check a transition at a glance.
     public var filmstrip: URL?
+    /// How many frames the filmstrip shows.
     public var filmstripFrames: Int = 8
 
+    /// The defaults: the whole clip, stabilized, in the codec its container suggests.
     public init() {}
 
     func validate() throws {
@@ -163,9 +167,12 @@ public struct VideoOptions: Sendable {
 
 /// A frame size in pixels; a side left nil follows the picture's shape.
 public struct FrameSize: Sendable, Equatable {
+    /// Pixels across; nil follows the height and the shape.
     public var width: Int?
+    /// Pixels down; nil follows the width and the shape.
     public var height: Int?
 
+    /// A size with either side (not both) left to follow the shape.
     public init(width: Int?, height: Int?) {
         self.width = width
         self.height = height
@@ -195,12 +202,16 @@ public struct FrameSize: Sendable, Equatable {
 
 /// How far a job has got, for progress bars; return false from the callback to stop the job.
 public struct VideoProgress: Sendable {
+    /// Frames written so far.
     public var framesDone: Int
     /// An estimate from the container's duration and frame rate; nil when unknown.
     public var framesTotal: Int?
+    /// Seconds since the job started.
     public var seconds: Double
+    /// Frames written per second so far.
     public var framesPerSecond: Double { seconds > 0 ? Double(framesDone) / seconds : 0 }
 
+    /// A report with each value given.
     public init(framesDone: Int, framesTotal: Int? = nil, seconds: Double) {
         self.framesDone = framesDone
         self.framesTotal = framesTotal
@@ -210,13 +221,21 @@ public struct VideoProgress: Sendable {
 
 /// What a finished job did.
 public struct VideoSummary: Sendable, Codable {
+    /// The input, as given ("-" for standard input).
     public var input: String
+    /// The output, as given ("-" for standard output).
     public var output: String
+    /// Frames written.
     public var frames: Int
+    /// Seconds the job took.
     public var seconds: Double
+    /// Frames written per second.
     public var framesPerSecond: Double
+    /// The output's width in pixels.
     public var width: Int
+    /// The output's height in pixels.
     public var height: Int
+    /// The video encoder used.
     public var videoCodec: String
     /// Streams copied unchanged, re-encoded, or left out (and why), one line each.
     public var streams: [String]
@@ -227,6 +246,7 @@ public struct VideoSummary: Sendable, Codable {
     /// Peak resident memory of the process, in MiB.
     public var peakMemoryMiB: Double = currentPeakMemoryMiB()
 
+    /// A summary with each value given.
     public init(input: String, output: String, frames: Int, seconds: Double, framesPerSecond: Double, width: Int, height: Int,
                 videoCodec: String, streams: [String], damaged: Int = 0, warnings: [String] = []) {
         self.input = input

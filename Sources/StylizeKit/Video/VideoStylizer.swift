@@ -5,9 +5,12 @@ import Foundation
 /// `OrderedPipeline`, with every other stream copied through in order. Workers hand 8- and 10-bit
 /// 4:2:0 frames at the network's size to the network as they are; other frames go through RGB.
 public final class VideoStylizer: Sendable {
+    /// The models the job runs.
     public let stylizer: Stylizer
+    /// How the job runs.
     public let options: VideoOptions
 
+    /// A job over `stylizer`'s models with `options`; nothing runs until `stylize` or `run` is called.
     public init(stylizer: Stylizer, options: VideoOptions = .init()) {
         self.stylizer = stylizer
         self.options = options
@@ -357,6 +360,7 @@ final class FrameCounter: @unchecked Sendable {
 
 /// Where a clip is read from or written to.
 public enum ClipLocation: Sendable, Hashable {
+    /// A file.
     case file(URL)
     /// Standard input as a source, standard output as a destination: pipes (name the output
     /// container in `VideoOptions.outputFormat`).
