@@ -34,6 +34,16 @@ final class Frame: @unchecked Sendable {
     var format: AVPixelFormat { AVPixelFormat(rawValue: pointer.pointee.format) }
 
     func unref() { av_frame_unref(pointer) }
+
+    /// The frame's four plane pointers and their strides, as FFmpeg's scaler takes them.
+    var planes: [UnsafeMutablePointer<UInt8>?] {
+        let f = pointer.pointee
+        return [f.data.0, f.data.1, f.data.2, f.data.3]
+    }
+    var strides: [Int32] {
+        let f = pointer.pointee
+        return [f.linesize.0, f.linesize.1, f.linesize.2, f.linesize.3]
+    }
 }
 
 /// Owns one AVPacket.

@@ -123,9 +123,7 @@ public final class FrameSession: @unchecked Sendable {
         if repacker?.format != output.format {
             repacker = (output.format, try Scaler(from: (width, height, result.format), to: (width, height, output.format.ffmpeg)))
         }
-        let f = result.pointer.pointee
-        try repacker!.scaler.scale(source: [f.data.0, f.data.1, f.data.2, f.data.3].map { $0.map { UnsafePointer($0) } },
-                                   sourceStrides: [f.linesize.0, f.linesize.1, f.linesize.2, f.linesize.3], height: height,
+        try repacker!.scaler.scale(source: result.planes.map { $0.map { UnsafePointer($0) } }, sourceStrides: result.strides, height: height,
                                    destination: [output.planes[0].assumingMemoryBound(to: UInt8.self), nil, nil, nil],
                                    destinationStrides: [Int32(output.strides[0]), 0, 0, 0])
     }
@@ -192,21 +190,12 @@ extension Frame {
         }
     }
 
-    /// Copies this frame's planes into `buffer` (the same layout and size), row by row.
+    /// Copies this frame's planes into `buffer` (the same layout and size).
     func copy(into buffer: FrameBuffer) {
-        let f = pointer.pointee
-        let sizes = buffer.format.planeSizes(width: buffer.width, height: buffer.height)
-        withUnsafeBytes(of: f.data) { data in
-            withUnsafeBytes(of: f.linesize) { linesize in
-                for (index, size) in sizes.enumerated() {
-                    let source = data.load(fromByteOffset: index * MemoryLayout<UnsafeMutablePointer<UInt8>?>.stride,
-                                           as: UnsafeMutablePointer<UInt8>?.self)!
-                    let stride = Int(linesize.load(fromByteOffset: index * MemoryLayout<Int32>.stride, as: Int32.self))
-                    for row in 0..<size.rows {
-                        (buffer.planes[index] + row * buffer.strides[index]).copyMemory(from: source + row * stride, byteCount: size.rowBytes)
-                    }
-                }
-            }
+        let (planes, strides) = (self.planes, self.strides)
+        for (index, size) in buffer.format.planeSizes(width: buffer.width, height: buffer.height).enumerated() {
+            av_image_copy_plane(buffer.planes[index].assumingMemoryBound(to: UInt8.self), Int32(buffer.strides[index]), planes[index],
+                                strides[index], Int32(size.rowBytes), Int32(size.rows))
         }
     }
 }

@@ -105,10 +105,8 @@ final class LumaReader {
             geometry = (frame.width, frame.height, frame.format, w, h)
         }
         var values = [UInt8](repeating: 0, count: w * h)
-        let f = frame.pointer.pointee
         try values.withUnsafeMutableBufferPointer { out in
-            try scaler!.scale(source: [f.data.0, f.data.1, f.data.2, f.data.3].map { $0.map { UnsafePointer($0) } },
-                              sourceStrides: [f.linesize.0, f.linesize.1, f.linesize.2, f.linesize.3], height: frame.height,
+            try scaler!.scale(source: frame.planes.map { $0.map { UnsafePointer($0) } }, sourceStrides: frame.strides, height: frame.height,
                               destination: [out.baseAddress, nil, nil, nil], destinationStrides: [Int32(w), 0, 0, 0])
         }
         return (LumaPlane(width: w, height: h, values: values), scale)
