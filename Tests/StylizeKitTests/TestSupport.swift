@@ -49,11 +49,13 @@ enum TestSupport {
     }
 
     /// Runs a program to completion, collecting its output.
-    static func run(_ executable: URL, _ arguments: [String], in directory: URL? = nil) throws -> Outcome {
+    /// `environment` is added to this process's.
+    static func run(_ executable: URL, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Outcome {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = directory }
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -80,8 +82,8 @@ enum TestSupport {
     }
 
     /// Runs the `stylize` executable.
-    static func stylize(_ arguments: [String], in directory: URL? = nil) throws -> Outcome {
-        try run(executable, arguments, in: directory)
+    static func stylize(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Outcome {
+        try run(executable, arguments, in: directory, environment: environment)
     }
 
     /// Runs a tool from PATH (ffmpeg, ffprobe), failing the test when it fails.

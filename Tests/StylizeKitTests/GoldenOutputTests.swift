@@ -1,0 +1,121 @@
+import Foundation
+import XCTest
+@testable import StylizeKit
+
+/// A fixed set of commands whose outputs must not change when the code is reorganised: each
+/// output's decoded frames and audio (FFmpeg's framemd5 of every stream, with timestamps) are
+/// digested and compared with `Fixtures/golden.json`.
+///
+/// The networks run in f32 with oneDNN and StylizeKit's kernels limited to AVX2, the one
+/// configuration every x86-64 CPU this runs on shares, so the digests do not depend on which
+/// of them records or checks. A change meant to alter outputs records anew:
+/// `STYLIZE_GOLDEN_RECORD=1 swift test --filter GoldenOutputTests` rewrites the manifest in the
+/// source tree, and the diff shows which cases moved.
+final class GoldenOutputTests: XCTestCase {
+    /// One command and where it writes (a file or a folder), relative to the working folder.
+    struct Case {
+        var name: String
+        var arguments: [String]
+        var output: String
+    }
+
+    static let cases: [Case] = [
+        Case(name: "video", arguments: ["video", "clip.mkv", "-s", "style.json", "-o", "video.mp4"], output: "video.mp4"),
+        Case(name: "video-lossless", arguments: ["video", "clip.mkv", "-s", "style.json", "-o", "lossless.mkv", "--codec", "ffv1"],
+             output: "lossless.mkv"),
+        Case(name: "video-strength", arguments: ["video", "clip.mkv", "-s", "style.json", "--strength", "0.5", "-o", "strength.mp4"],
+             output: "strength.mp4"),
+        Case(name: "video-size", arguments: ["video", "clip.mkv", "-s", "style.json", "--size", "48", "-o", "size.mp4"], output: "size.mp4"),
+        Case(name: "video-colors", arguments: ["video", "clip.mkv", "-s", "style.json", "--preserve-colors", "-o", "colors.mp4"],
+             output: "colors.mp4"),
+        Case(name: "video-per-frame", arguments: ["video", "clip.mkv", "-s", "style.json", "--no-stabilize", "-o", "per-frame.mp4"],
+             output: "per-frame.mp4"),
+        Case(name: "video-keyframes", arguments: ["video", "clip.mkv", "--keyframe", "0=style.json", "--keyframe", "#8=style_128.png@0.6",
+                                                  "--ease", "smooth", "-o", "keyframes.mp4"], output: "keyframes.mp4"),
+        Case(name: "video-fps", arguments: ["video", "clip.mkv", "-s", "style.json", "--fps", "6", "--no-audio", "-o", "fps.mp4"], output: "fps.mp4"),
+        Case(name: "video-gif", arguments: ["video", "clip.mkv", "-s", "style.json", "--fps", "5", "--scale", "48x-1", "-o", "small.gif"],
+             output: "small.gif"),
+        Case(name: "video-cut", arguments: ["video", "clip.mkv", "-s", "style.json", "--start", "0.3", "--duration", "0.6", "-o", "cut.mkv"],
+             output: "cut.mkv"),
+        Case(name: "video-piece", arguments: ["video", "clip.mkv", "-s", "style.json", "--frames", "4..9", "-o", "piece.nut"], output: "piece.nut"),
+        Case(name: "frames-folder", arguments: ["frames", "frames", "-s", "style.json", "-o", "styled"], output: "styled"),
+        Case(name: "frames-clip", arguments: ["frames", "frames/f_%03d.png", "-s", "style.json", "--fps", "10", "-o", "sequence.mp4"],
+             output: "sequence.mp4"),
+        Case(name: "image", arguments: ["image", "photo.png", "-s", "style.json", "-o", "image.png"], output: "image.png"),
+        Case(name: "image-look", arguments: ["image", "photo.png", "-s", "style_128.png", "--strength", "0.6", "--preserve-colors",
+                                             "--size", "64", "-o", "look.png"], output: "look.png"),
+        Case(name: "sheet", arguments: ["sheet", "photo.png", "-s", "style.json", "-s", "style_128.png", "--strengths", "0.5,1",
+                                        "-o", "sheet.png"], output: "sheet.png"),
+    ]
+
+    static let manifest = TestSupport.fixture("golden.json")
+    /// Where recording writes: the manifest in the source tree, not the built bundle's copy.
+    static let manifestSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/golden.json")
+    static let environment = ["ONEDNN_MAX_CPU_ISA": "AVX2"]
+
+    func testOutputsMatchTheManifest() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        try Self.makeInputs(in: dir)
+        var digests: [String: String] = [:]
+        for item in Self.cases {
+            let quiet = ["video", "frames"].contains(item.arguments[0]) ? ["--quiet"] : []
+            let outcome = try TestSupport.stylize(item.arguments + ["--precision", "f32"] + quiet, in: dir, environment: Self.environment)
+            XCTAssertEqual(outcome.status, 0, "\(item.name): \(outcome.stderr)")
+            digests[item.name] = try Self.digest(of: dir.appendingPathComponent(item.output))
+        }
+        try Self.compare(digests, test: self)
+    }
+
+    /// Compares with the manifest, or records into it when STYLIZE_GOLDEN_RECORD is set. Cases
+    /// other suites check (the studio's) are kept as they are.
+    static func compare(_ digests: [String: String], test: XCTestCase, file: StaticString = #filePath, line: UInt = #line) throws {
+        var known = try JSONDecoder().decode([String: String].self, from: Data(contentsOf: manifestSource))
+        if ProcessInfo.processInfo.environment["STYLIZE_GOLDEN_RECORD"] != nil {
+            known.merge(digests) { $1 }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(known).write(to: manifestSource)
+            return
+        }
+        let bundled = try JSONDecoder().decode([String: String].self, from: Data(contentsOf: manifest))
+        let changed = digests.keys.sorted().filter { bundled[$0] != digests[$0] }
+        XCTAssertEqual(changed, [], "outputs that differ from Fixtures/golden.json", file: file, line: line)
+    }
+
+    /// The inputs: a 1.2 s clip (96x64 at 10 fps, FFV1, a tone in PCM), its frames as PNGs in a
+    /// folder, one of them as a photo, the fixture style as a vector file and as a picture.
+    /// Lossless codecs only, so that the inputs are the same wherever they are made.
+    static func makeInputs(in dir: URL) throws {
+        let clip = dir.appendingPathComponent("clip.mkv").path
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10:duration=1.2", "-f", "lavfi",
+                                        "-i", "sine=frequency=440:duration=1.2:sample_rate=48000", "-c:v", "ffv1", "-pix_fmt", "yuv420p",
+                                        "-c:a", "pcm_s16le", "-fflags", "+bitexact", "-flags:v", "+bitexact", clip])
+        let frames = dir.appendingPathComponent("frames")
+        try FileManager.default.createDirectory(at: frames, withIntermediateDirectories: true)
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=80x48:rate=10:duration=0.6",
+                                        frames.appendingPathComponent("f_%03d.png").path])
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=120x90", "-frames:v", "1",
+                                        dir.appendingPathComponent("photo.png").path])
+        for (name, fixture) in [("style.json", "style_256.json"), ("style_128.png", "style_128.png")] {
+            try FileManager.default.copyItem(at: TestSupport.fixture(fixture), to: dir.appendingPathComponent(name))
+        }
+    }
+
+    /// SHA-256 of FFmpeg's framemd5 of every stream (a folder: of each file, by name), which
+    /// covers every decoded picture and sample with its timestamp, and not the container's bytes.
+    static func digest(of output: URL) throws -> String {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: output.path, isDirectory: &isFolder) else { return "no output" }
+        let files = isFolder.boolValue
+            ? try FileManager.default.contentsOfDirectory(atPath: output.path).sorted().map { output.appendingPathComponent($0) }
+            : [output]
+        var text = ""
+        for file in files {
+            text += "\(file.lastPathComponent)\n"
+            text += try TestSupport.tool("ffmpeg", ["-v", "error", "-i", file.path, "-map", "0", "-f", "framemd5", "-"])
+        }
+        let listing = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).framemd5")
+        try Data(text.utf8).write(to: listing)
+        return try sha256Hex(of: listing)
+    }
+}
