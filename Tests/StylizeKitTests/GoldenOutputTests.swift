@@ -115,8 +115,9 @@ final class GoldenOutputTests: XCTestCase {
         try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10:duration=1.2", "-c:v", "ffv1",
                                         "-pix_fmt", "yuv420p10le", "-fflags", "+bitexact", "-flags:v", "+bitexact", dir.appendingPathComponent("clip10.mkv").path])
         try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10:duration=0.8", "-c:v", "libx264",
-                                        "-qp", "0", "-threads", "1", "-pix_fmt", "yuv420p", "-metadata:s:v:0", "rotate=90", "-fflags", "+bitexact",
+                                        "-qp", "0", "-threads", "1", "-pix_fmt", "yuv420p", "-fflags", "+bitexact",
                                         "-flags:v", "+bitexact", dir.appendingPathComponent("rotated.mp4").path])
+        try TestSupport.turnMP4(dir.appendingPathComponent("rotated.mp4"))
         let frames = dir.appendingPathComponent("frames")
         try FileManager.default.createDirectory(at: frames, withIntermediateDirectories: true)
         try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=80x48:rate=10:duration=0.6",

@@ -94,6 +94,17 @@ enum TestSupport {
         return outcome.stdout
     }
 
+    /// Makes an MP4 a phone-style portrait clip: the track header's matrix says "rotate 90".
+    static func turnMP4(_ url: URL) throws {
+        var bytes = [UInt8](try Data(contentsOf: url))
+        let identity: [UInt8] = [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0]
+        let rotated: [UInt8] = [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0]
+        let tkhd = try XCTUnwrap((0..<(bytes.count - 4)).first { bytes[$0..<($0 + 4)].elementsEqual("tkhd".utf8) })
+        let matrix = try XCTUnwrap((tkhd..<(bytes.count - 36)).first { bytes[$0..<($0 + 36)].elementsEqual(identity) })
+        bytes.replaceSubrange(matrix..<(matrix + 36), with: rotated)
+        try Data(bytes).write(to: url)
+    }
+
     struct ToolFailure: Error, CustomStringConvertible { var message: String; var description: String { message } }
 }
 

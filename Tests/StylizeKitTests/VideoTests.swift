@@ -141,14 +141,7 @@ final class VideoTests: XCTestCase {
         let input = dir.appendingPathComponent("rotated.mp4")
         try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=128x72:rate=10", "-t", "1",
                                         "-c:v", "libx264", input.path])
-        // Turn it into a phone-style portrait clip: the track header's matrix says "rotate 90".
-        var bytes = [UInt8](try Data(contentsOf: input))
-        let identity: [UInt8] = [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0]
-        let rotated: [UInt8] = [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0]
-        let tkhd = try XCTUnwrap((0..<(bytes.count - 4)).first { bytes[$0..<($0 + 4)].elementsEqual("tkhd".utf8) })
-        let matrix = try XCTUnwrap((tkhd..<(bytes.count - 36)).first { bytes[$0..<($0 + 36)].elementsEqual(identity) })
-        bytes.replaceSubrange(matrix..<(matrix + 36), with: rotated)
-        try Data(bytes).write(to: input)
+        try TestSupport.turnMP4(input)
         func rotation(_ url: URL) throws -> Int? {
             let sideData = try streamInfo(url).first?["side_data_list"] as? [[String: Any]]
             return sideData?.compactMap { $0["rotation"] as? Int }.first
