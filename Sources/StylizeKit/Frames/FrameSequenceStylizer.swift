@@ -277,7 +277,7 @@ public final class FrameSequenceStylizer: Sendable {
             frame.pointer.pointee.pts = Int64(index)
             return frame
         }
-        let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter), SequenceJob, VideoOutputItem>(
+        let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter), SequenceJob, StylizedItem>(
             workers: converters, framesInFlight: options.video.framesInFlight,
             process: { worker, job in
                 guard let picture = try Self.load(job.frame) else { return .skipped(job.frame.url.path) }
@@ -292,12 +292,14 @@ public final class FrameSequenceStylizer: Sendable {
             write: { item in
                 switch item {
                 case .image(let input, let stylized, let pts, _):
-                    try writer.write(.frame(encode(Int(pts), stabilizer!.stabilize(input, stylized: stylized.take()), writerConverter)))
+                    try writer.write(encode(Int(pts), stabilizer!.stabilize(input, stylized: stylized.take()), writerConverter))
+                case .frame(let frame):
+                    try writer.write(frame)
                 case .skipped(let path):
                     skipped.append(path)
                     return
-                default:
-                    try writer.write(item)
+                case .packet, .warmup, .encoded:
+                    return  // a sequence's workers make none of these
                 }
                 counter.increment()
             })

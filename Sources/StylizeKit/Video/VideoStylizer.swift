@@ -54,210 +54,71 @@ public final class VideoStylizer: Sendable {
         }
         let started = Date()
         let window = try options.frames.map { try pieceWindow($0, of: input) }
-        let reader = try VideoReader(path: input, formatName: options.inputFormat, start: options.start, duration: options.duration,
-                                     window: window, decodingThreads: options.codecThreads)
-        var converter = options.frameRate.map { rate in
-            FrameRateConverter(rate: av_d2q(rate, 1_001_000), inputTimeBase: reader.timeBase,
-                               inputRate: av_guess_frame_rate(reader.demuxer.context, reader.videoStream, nil),
-                               end: options.duration.map { Int64(($0 / av_q2d(reader.timeBase)).rounded()) })
-        }
-        var video = VideoWriter.VideoDescription(reader)
-        if let converter {
-            video.frameRate = converter.rate
-            video.timeBase = converter.timeBase
-        }
+        let source = try ReadStage(input: input, options: options, window: window, stabilizes: options.stabilization > 0)
         // A piece is video only: `join` takes the other streams from the source, once.
-        let writer = try VideoWriter(destination: output, video: video, reader: window == nil ? reader : nil, options: options)
-        // Items read ahead of the pipeline (a pipe's first frame and the packets before it).
-        var readAhead: [VideoInputItem] = []
+        let writer = try VideoWriter(destination: output, video: source.videoDescription, reader: window == nil ? source.reader : nil, options: options)
+        let schedule = try conditioningSchedule(timeline, input: input, source: source, writer: writer)
+        let total = options.frames?.count ?? estimatedFrames(source.reader, rate: options.frameRate)
+        if options.filmstrip != nil && total == nil {
+            throw StylizeError.invalidArgument("a filmstrip needs the clip's length, which this input does not tell")
+        }
+        let convert = ConvertStage(writer: writer, filmstrip: options.filmstrip.map { Filmstrip(url: $0, count: options.filmstripFrames, total: total!) })
+        let stabilize = StabilizeStage(strength: options.stabilization, convert: convert)
+        let stylize = try StylizeStage(options: options, convert: convert, stabilizes: stabilize.stabilizer != nil)
+        let workerCount = options.workers ?? VideoOptions.defaultWorkers(width: stylize.width, height: stylize.height)
+        let counter = FrameCounter(total: total, progress: progress)
+        let pipeline = OrderedPipeline<ClipWorker, StylizeWork, StylizedItem>(
+            workers: try StylizeStage.workers(workerCount, stylizer: stylizer, precision: options.precision, stabilizes: stabilize.stabilizer != nil),
+            framesInFlight: options.framesInFlight,
+            process: { worker, work in try stylize.process(work, on: worker) },
+            write: { item in
+                if case .packet(let packet, let stream) = item { return try writer.write(packet, stream: stream) }
+                guard let frame = try stabilize.frame(for: item, index: counter.value) else { return }
+                try writer.write(frame)
+                counter.increment()
+            })
+        do {
+            try pipeline.run {
+                if isCancelled?() == true { throw CancellationError() }
+                return try source.next(schedule: schedule, width: stylize.width, height: stylize.height)
+            }
+            guard counter.value > 0 else { throw noFrames(input, source.reader) }
+            try writer.finish()
+        } catch {
+            writer.muxer.abandon()
+            throw error
+        }
+        try convert.filmstrip?.write(overwrite: options.overwrite)
+        return summary(input: input, output: output, started: started, frames: counter.value, reader: source.reader, writer: writer,
+                       stabilizer: stabilize.stabilizer)
+    }
+
+    /// The style of each frame by its time: the timeline's, with the clip's own style vector
+    /// where the timeline needs one (given, or sampled from the clip; for a pipe, its first frame).
+    private func conditioningSchedule(_ timeline: StyleTimeline, input: String, source: ReadStage, writer: VideoWriter) throws -> ConditioningSchedule {
         var identity: StyleVector?
         if timeline.needsIdentity {
             if let given = options.identity {
                 identity = given
             } else if input == "-" {
                 // A pipe cannot be read twice: the first frame stands for the clip.
-                while let item = try reader.next() {
-                    readAhead.append(item)
-                    if case .frame(let frame, _) = item {
-                        identity = try stylizer.styleVector(for: Picture(frame: frame))
-                        break
-                    }
-                }
-                guard identity != nil else { throw StylizeError.unreadable(path: input, reason: "no video frames") }
+                guard let frame = try source.firstFrame() else { throw StylizeError.unreadable(path: input, reason: "no video frames") }
+                identity = try stylizer.styleVector(for: Picture(frame: frame))
             } else {
                 identity = try identityVector(of: input)
             }
         }
         // Frame indices (#N keyframes) count the input's frames, also when --fps changes the rate.
-        let frameRate = converter != nil ? av_guess_frame_rate(reader.demuxer.context, reader.videoStream, nil) : writer.encoder.context.pointee.framerate
-        let schedule = ConditioningSchedule(transformer: stylizer.transformer, timeline: timeline,
-                                            frameRate: frameRate.num > 0 ? av_q2d(frameRate) : 25, identity: identity)
-        let total = options.frames?.count ?? estimatedFrames(reader, rate: options.frameRate)
-        if options.filmstrip != nil && total == nil {
-            throw StylizeError.invalidArgument("a filmstrip needs the clip's length, which this input does not tell")
-        }
-        let filmstrip = options.filmstrip.map { Filmstrip(url: $0, count: options.filmstripFrames, total: total!) }
+        let frameRate = source.changesRate ? source.inputFrameRate : writer.encoder.context.pointee.framerate
+        return ConditioningSchedule(transformer: stylizer.transformer, timeline: timeline,
+                                    frameRate: frameRate.num > 0 ? av_q2d(frameRate) : 25, identity: identity)
+    }
 
-        // The transformer sees frames as decoded; a turn for the container comes after it.
-        let turned = writer.pixelRotation % 180 != 0
-        let (processWidth, processHeight) = options.networkSize(width: turned ? writer.height : writer.width,
-                                                                height: turned ? writer.width : writer.height)
-        let workerCount = options.workers ?? VideoOptions.defaultWorkers(width: processWidth, height: processHeight)
-        // Stabilization needs frames in order, so its blend runs in the writing stage; the workers
-        // measure each frame's motion back to the one before (the reading stage hands them both
-        // lumas). Without it the workers finish each frame themselves.
-        let stabilizer = options.stabilization > 0 ? TemporalStabilizer(strength: options.stabilization) : nil
-        let stabilizes = stabilizer != nil
-        let workers = try (0..<workerCount).map { _ in
-            (try stylizer.makeWorker(precision: options.precision, threads: VideoOptions.threads(forWorkers: workerCount)), FrameConverter(),
-             stabilizes ? try? OpticalFlow(TemporalStabilizer.flowSettings) : nil)
-        }
-        let lumaReader = LumaReader()
-        var lastLuma: LumaPlane?
-        let counter = FrameCounter(total: total, progress: progress)
-        let writerConverter = FrameConverter()
-        var written = 0
-        let (rotation, outWidth, outHeight, outFormat, outColors) = (writer.pixelRotation, writer.width, writer.height, writer.pixelFormat, writer.colors)
-        // Stabilized frames are blended as the encoder takes them (YUV, most often) where the
-        // stabilizer can blend that pixel format and the picture is not turned on the way;
-        // otherwise in RGB, before they are converted.
-        let blendsFrames = try stabilizer != nil && rotation == 0
-            && OpticalFlow.planes(of: Frame(width: outWidth, height: outHeight, format: outFormat)) != nil
-        /// The encoder's frame for `stylized`; offered to the filmstrip as frame `index` unless nil.
-        @Sendable func encode(_ stylized: RGBImage, pts: Int64, aspect: AVRational, index: Int?, converter: FrameConverter) throws -> Frame {
-            let turned = stylized.rotated(clockwise: rotation)
-            if let index { try filmstrip?.offer(index, turned) }
-            let frame = try converter.frame(from: turned, width: outWidth, height: outHeight, format: outFormat, colors: outColors)
-            frame.pointer.pointee.pts = pts
-            frame.pointer.pointee.sample_aspect_ratio = aspect
-            return frame
-        }
-        let keepColors = options.preserveColors ? writer.colors.lumaWeights : nil
-        // 4:2:0 in (8- or 10-bit) and 8-bit 4:2:0 out at the network's size, as most clips are:
-        // the network converts colours in its first and last copies (YUV420Conversion), and no
-        // RGB picture is made.
-        let directOutput = rotation == 0 && keepColors == nil && outWidth == processWidth && outHeight == processHeight
-            && (!stabilizes || blendsFrames)
-            ? YUV420Conversion(format: outFormat, colors: outColors, chromaLocation: AVCHROMA_LOC_UNSPECIFIED).flatMap { $0.depth == 8 ? $0 : nil }
-            : nil
-        /// `frame` stylized straight into the encoder's format, where both sides allow it.
-        @Sendable func directlyEncoded(_ frame: Frame, index: Int, worker: TransformerWorker, conditioning: StyleConditioning) throws -> Frame? {
-            guard let directOutput, frame.width == outWidth, frame.height == outHeight, filmstrip?.targets.contains(index) != true,
-                  let conversion = YUV420Conversion(of: frame) else { return nil }
-            let output = try Frame(width: outWidth, height: outHeight, format: outFormat)
-            outColors.tag(output)
-            try worker.stylize(frame, conversion, conditioning, into: output, directOutput)
-            output.pointer.pointee.sample_aspect_ratio = frame.pointer.pointee.sample_aspect_ratio
-            return output
-        }
-        typealias Job = (frame: Frame, pts: Int64, index: Int, conditioning: StyleConditioning, warmup: Bool,
-                         luma: (current: LumaPlane, previous: LumaPlane?, scale: Int)?)
-        /// The motion of a frame back to the one before, for the stabilizer.
-        @Sendable func motion(_ luma: (current: LumaPlane, previous: LumaPlane?, scale: Int), flow: OpticalFlow?) -> TemporalStabilizer.Motion {
-            var motion = TemporalStabilizer.Motion(luma: luma.current, scale: luma.scale, width: processWidth, height: processHeight)
-            if let previous = luma.previous, let flow { motion.measure(against: previous, flow: flow) }
-            return motion
-        }
-        let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter, OpticalFlow?), Job, VideoOutputItem>(
-            workers: workers, framesInFlight: options.framesInFlight,
-            process: { worker, job in
-                if let frame = try directlyEncoded(job.frame, index: job.index, worker: worker.0, conditioning: job.conditioning) {
-                    frame.pointer.pointee.pts = job.pts
-                    guard let luma = job.luma else { return .frame(frame) }
-                    return .encoded(input: motion(luma, flow: worker.2), frame: frame, written: !job.warmup)
-                }
-                let image = try worker.1.rgbImage(from: job.frame, width: processWidth, height: processHeight)
-                let stylized: RGBImage
-                if let luma = keepColors {
-                    stylized = try worker.0.stylize(image, job.conditioning).keepingColors(of: image, luma: luma)
-                } else {
-                    // Handed over: the network's output reuses the input's memory.
-                    stylized = try worker.0.stylize(consume image, job.conditioning)
-                }
-                let aspect = job.frame.pointer.pointee.sample_aspect_ratio
-                guard let luma = job.luma else { return .frame(try encode(stylized, pts: job.pts, aspect: aspect, index: job.index, converter: worker.1)) }
-                let motion = motion(luma, flow: worker.2)
-                if blendsFrames {
-                    let frame = try encode(stylized, pts: job.pts, aspect: aspect, index: nil, converter: worker.1)
-                    return .encoded(input: motion, frame: frame, written: !job.warmup)
-                }
-                if job.warmup { return .warmup(input: motion, stylized: Handover(stylized)) }
-                return .image(input: motion, stylized: Handover(stylized), pts: job.pts, aspect: aspect)
-            },
-            write: { item in
-                switch item {
-                case .warmup(let input, let stylized):
-                    // Before a piece's first frame: only the stabilizer's state needs it.
-                    _ = stabilizer!.stabilize(input, stylized: stylized.take())
-                    return
-                case .image(let input, let stylized, let pts, let aspect):
-                    let steady = stabilizer!.stabilize(input, stylized: stylized.take())
-                    try writer.write(.frame(encode(steady, pts: pts, aspect: aspect, index: written, converter: writerConverter)))
-                case .encoded(let input, let frame, let isWritten):
-                    stabilizer!.stabilize(input, frame: frame)
-                    guard isWritten else { return }
-                    if let filmstrip, filmstrip.targets.contains(written) {
-                        try filmstrip.offer(written, writerConverter.rgbImage(from: frame, width: frame.width, height: frame.height))
-                    }
-                    try writer.write(.frame(frame))
-                default:
-                    try writer.write(item)
-                }
-                if case .packet = item { return }
-                written += 1
-                counter.increment()
-            })
-        var index = 0
-        // Frames at the asked rate, on their ticks, waiting to be handed on.
-        var ticked: [(frame: Frame, tick: Int64)] = []
-        /// The next item: with a frame rate asked, frames come from the converter on its ticks.
-        func next() throws -> VideoInputItem? {
-            guard converter != nil else { return readAhead.isEmpty ? try reader.next() : readAhead.removeFirst() }
-            while ticked.isEmpty {
-                let item = readAhead.isEmpty ? try reader.next() : readAhead.removeFirst()
-                switch item {
-                case .frame(let frame, let pts)?: ticked = converter!.push(frame, pts: pts)
-                case .packet?: return item
-                case nil:
-                    ticked = converter!.finish()
-                    if ticked.isEmpty { return nil }
-                }
-            }
-            let (frame, tick) = ticked.removeFirst()
-            return .frame(frame, pts: tick)
-        }
-        let frameTimeBase = converter?.timeBase ?? reader.timeBase
-        do {
-            try pipeline.run {
-                if isCancelled?() == true { throw CancellationError() }
-                switch try next() {
-                case .frame(let frame, let pts)?:
-                    // Keyframe times are on the input's timeline, so a cut does not move them.
-                    let seconds = Double(pts) * av_q2d(frameTimeBase) + (options.start ?? 0)
-                    defer { index += 1 }
-                    let warmup = reader.isWarmup(pts)
-                    // Only a stabilizer needs warm-up frames (none are asked for without one).
-                    var luma: (current: LumaPlane, previous: LumaPlane?, scale: Int)?
-                    if stabilizes {
-                        let (plane, scale) = try lumaReader.luma(of: frame, width: processWidth, height: processHeight)
-                        luma = (plane, lastLuma, scale)
-                        lastLuma = plane
-                    }
-                    return .work((frame, pts, index, try schedule.conditioning(at: seconds), warmup && stabilizer != nil, luma))
-                case .packet(let packet, let stream)?: return .passThrough(.packet(packet, stream: stream))
-                case nil: return nil
-                }
-            }
-            guard counter.value > 0 else { throw noFrames(input, reader) }
-            try writer.finish()
-        } catch {
-            writer.muxer.abandon()
-            throw error
-        }
-        try filmstrip?.write(overwrite: options.overwrite)
+    private func summary(input: String, output: String, started: Date, frames: Int, reader: VideoReader, writer: VideoWriter,
+                         stabilizer: TemporalStabilizer?) -> VideoSummary {
         let seconds = Date().timeIntervalSince(started)
-        var summary = VideoSummary(input: input, output: output, frames: counter.value, seconds: seconds,
-                                   framesPerSecond: Double(counter.value) / max(seconds, 1e-9), width: writer.width, height: writer.height,
+        var summary = VideoSummary(input: input, output: output, frames: frames, seconds: seconds,
+                                   framesPerSecond: Double(frames) / max(seconds, 1e-9), width: writer.width, height: writer.height,
                                    videoCodec: writer.codecName,
                                    streams: writer.notes + (stabilizer.map { [FrameSequenceStylizer.note($0, options.stabilization)] } ?? []))
         summary.damaged = reader.damaged

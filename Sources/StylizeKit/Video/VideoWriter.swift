@@ -1,24 +1,6 @@
 import CFFmpeg
 import Foundation
 
-/// What reaches the writer, in order: a stylized frame to encode, or a packet to copy.
-enum VideoOutputItem: Sendable {
-    case frame(Frame)
-    case packet(Packet, stream: Int32)
-    /// A stylized frame still in RGB, with what the stabilizer needs of the network's input,
-    /// for the in-order stage (temporal stabilization) before it becomes a `frame`; the stage
-    /// takes the image and blends it in place.
-    case image(input: TemporalStabilizer.Motion, stylized: Handover<RGBImage>, pts: Int64, aspect: AVRational)
-    /// A frame before a piece's first one: it goes through the stabilizer and is not written.
-    case warmup(input: TemporalStabilizer.Motion, stylized: Handover<RGBImage>)
-    /// A stylized frame already in the encoder's pixel format, with what the stabilizer needs of
-    /// the network's input: the in-order stage blends it in place and writes it, unless it comes
-    /// before a piece's first frame (`written` false).
-    case encoded(input: TemporalStabilizer.Motion, frame: Frame, written: Bool)
-    /// A frame that could not be read (an image sequence's broken file): nothing to write.
-    case skipped(String)
-}
-
 /// Metadata keys of a piece (`VideoOptions.frames`) that `join` reads.
 enum PieceTags {
     /// "A..B": the frames the piece holds.
@@ -306,24 +288,21 @@ final class VideoWriter {
         }
     }
 
-    func write(_ item: VideoOutputItem) throws {
-        switch item {
-        case .frame(let frame):
-            // Into the encoder's time base; a coarser one may merge timestamps, which must still rise.
-            var pts = av_rescale_q(frame.pointer.pointee.pts, frameTimeBase, encoder.context.pointee.time_base)
-            if let lastPTS, pts <= lastPTS { pts = lastPTS + 1 }
-            lastPTS = pts
-            frame.pointer.pointee.pts = pts
-            frame.pointer.pointee.pict_type = AV_PICTURE_TYPE_NONE
-            _ = try encoder.send(frame)
-            try drainEncoder()
-        case .image, .warmup, .encoded:
-            preconditionFailure("stabilized frames are written as frames once they are blended")
-        case .skipped:
-            return
-        case .packet(let packet, let stream):
-            try companions?.write(packet, stream: stream)
-        }
+    /// Encodes a stylized frame (frames come in order).
+    func write(_ frame: Frame) throws {
+        // Into the encoder's time base; a coarser one may merge timestamps, which must still rise.
+        var pts = av_rescale_q(frame.pointer.pointee.pts, frameTimeBase, encoder.context.pointee.time_base)
+        if let lastPTS, pts <= lastPTS { pts = lastPTS + 1 }
+        lastPTS = pts
+        frame.pointer.pointee.pts = pts
+        frame.pointer.pointee.pict_type = AV_PICTURE_TYPE_NONE
+        _ = try encoder.send(frame)
+        try drainEncoder()
+    }
+
+    /// Copies a packet of another stream of the input.
+    func write(_ packet: Packet, stream: Int32) throws {
+        try companions?.write(packet, stream: stream)
     }
 
     private func drainEncoder() throws {

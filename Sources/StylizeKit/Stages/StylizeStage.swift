@@ -1,0 +1,137 @@
+import CFFmpeg
+import Foundation
+
+/// What the read stage hands a worker: a frame, its place, and what to paint it with.
+struct StylizeWork: Sendable {
+    /// A frame's luma and the one before it, at the network's size divided by `scale`, from
+    /// which a worker measures the motion the stabilizer follows.
+    struct Luma: Sendable {
+        var current: LumaPlane
+        var previous: LumaPlane?
+        var scale: Int
+    }
+
+    var frame: Frame
+    var pts: Int64
+    /// The frame's position among those read.
+    var index: Int
+    var conditioning: StyleConditioning
+    /// Stylized only for the stabilizer's state (before a piece's first written frame).
+    var warmup: Bool
+    /// Present when the job is stabilized.
+    var luma: Luma?
+}
+
+/// One worker's state: the network's scratch memory, a converter, and optical flow when the
+/// job is stabilized. Each is used on its worker's queue only.
+struct ClipWorker {
+    let network: TransformerWorker
+    let converter: FrameConverter
+    let flow: OpticalFlow?
+}
+
+/// What a worker gives the in-order stages: a finished frame, or one still to be stabilized,
+/// or a packet passed through in its place.
+enum StylizedItem: Sendable {
+    /// A frame ready for the encoder.
+    case frame(Frame)
+    /// A packet of another stream, copied as it is.
+    case packet(Packet, stream: Int32)
+    /// A stylized frame still in RGB, with what the stabilizer needs of the network's input,
+    /// for the in-order stage (temporal stabilization) before it becomes a `frame`; the stage
+    /// takes the image and blends it in place.
+    case image(input: TemporalStabilizer.Motion, stylized: Handover<RGBImage>, pts: Int64, aspect: AVRational)
+    /// A frame before a piece's first one: it goes through the stabilizer and is not written.
+    case warmup(input: TemporalStabilizer.Motion, stylized: Handover<RGBImage>)
+    /// A stylized frame already in the encoder's pixel format, with what the stabilizer needs of
+    /// the network's input: the in-order stage blends it in place and writes it, unless it comes
+    /// before a piece's first frame (`written` false).
+    case encoded(input: TemporalStabilizer.Motion, frame: Frame, written: Bool)
+    /// A frame that could not be read (an image sequence's broken file): nothing to write.
+    case skipped(String)
+}
+
+/// The stylize stage, run by several workers at once: a frame through the network. 8-bit 4:2:0
+/// frames at the network's size go in and come out in the encoder's format with no RGB picture
+/// between, where the job allows it; other frames go through RGB and the convert stage.
+struct StylizeStage: Sendable {
+    /// The network's size.
+    let width: Int
+    let height: Int
+    let convert: ConvertStage
+    /// The luma weights of the output's colours, when each frame keeps its own colours.
+    let keepColors: LumaWeights?
+    /// Whether stabilized frames are blended in the encoder's pixel format (which the
+    /// stabilizer can blend, where the picture is not turned on the way) rather than in RGB.
+    let blendsFrames: Bool
+    /// The network's conversion straight into the encoder's format, when the job allows it.
+    let direct: YUV420Conversion?
+
+    init(options: VideoOptions, convert: ConvertStage, stabilizes: Bool) throws {
+        let size = options.networkSize(width: convert.unturnedSize.width, height: convert.unturnedSize.height)
+        (width, height) = size
+        self.convert = convert
+        keepColors = options.preserveColors ? convert.colors.lumaWeights : nil
+        blendsFrames = try stabilizes && convert.rotation == 0
+            && OpticalFlow.planes(of: Frame(width: convert.width, height: convert.height, format: convert.format)) != nil
+        let direct = convert.rotation == 0 && keepColors == nil && convert.width == width && convert.height == height && (!stabilizes || blendsFrames)
+        self.direct = direct
+            ? YUV420Conversion(format: convert.format, colors: convert.colors, chromaLocation: AVCHROMA_LOC_UNSPECIFIED).flatMap { $0.depth == 8 ? $0 : nil }
+            : nil
+    }
+
+    /// `count` workers, sharing the cores, with optical flow when the job is stabilized.
+    static func workers(_ count: Int, stylizer: Stylizer, precision: Precision, stabilizes: Bool) throws -> [ClipWorker] {
+        try (0..<count).map { _ in
+            ClipWorker(network: try stylizer.makeWorker(precision: precision, threads: VideoOptions.threads(forWorkers: count)),
+                       converter: FrameConverter(), flow: stabilizes ? try? OpticalFlow(TemporalStabilizer.flowSettings) : nil)
+        }
+    }
+
+    /// Stylizes `work` on `worker`; a stabilized frame also carries its measured motion.
+    func process(_ work: StylizeWork, on worker: ClipWorker) throws -> StylizedItem {
+        if let frame = try directlyEncoded(work, worker: worker) {
+            frame.pointer.pointee.pts = work.pts
+            guard let luma = work.luma else { return .frame(frame) }
+            return .encoded(input: motion(luma, flow: worker.flow), frame: frame, written: !work.warmup)
+        }
+        let image = try worker.converter.rgbImage(from: work.frame, width: width, height: height)
+        let stylized: RGBImage
+        if let keepColors {
+            stylized = try worker.network.stylize(image, work.conditioning).keepingColors(of: image, luma: keepColors)
+        } else {
+            // Handed over: the network's output reuses the input's memory.
+            stylized = try worker.network.stylize(consume image, work.conditioning)
+        }
+        let aspect = work.frame.pointer.pointee.sample_aspect_ratio
+        guard let luma = work.luma else {
+            return .frame(try convert.frame(from: stylized, pts: work.pts, aspect: aspect, index: work.index, converter: worker.converter))
+        }
+        let motion = motion(luma, flow: worker.flow)
+        if blendsFrames {
+            let frame = try convert.frame(from: stylized, pts: work.pts, aspect: aspect, index: nil, converter: worker.converter)
+            return .encoded(input: motion, frame: frame, written: !work.warmup)
+        }
+        if work.warmup { return .warmup(input: motion, stylized: Handover(stylized)) }
+        return .image(input: motion, stylized: Handover(stylized), pts: work.pts, aspect: aspect)
+    }
+
+    /// The frame stylized straight into the encoder's format, where both sides allow it.
+    private func directlyEncoded(_ work: StylizeWork, worker: ClipWorker) throws -> Frame? {
+        let frame = work.frame
+        guard let direct, frame.width == convert.width, frame.height == convert.height, convert.filmstrip?.targets.contains(work.index) != true,
+              let conversion = YUV420Conversion(of: frame) else { return nil }
+        let output = try Frame(width: convert.width, height: convert.height, format: convert.format)
+        convert.colors.tag(output)
+        try worker.network.stylize(frame, conversion, work.conditioning, into: output, direct)
+        output.pointer.pointee.sample_aspect_ratio = frame.pointer.pointee.sample_aspect_ratio
+        return output
+    }
+
+    /// The motion of a frame back to the one before, for the stabilizer.
+    private func motion(_ luma: StylizeWork.Luma, flow: OpticalFlow?) -> TemporalStabilizer.Motion {
+        var motion = TemporalStabilizer.Motion(luma: luma.current, scale: luma.scale, width: width, height: height)
+        if let previous = luma.previous, let flow { motion.measure(against: previous, flow: flow) }
+        return motion
+    }
+}
