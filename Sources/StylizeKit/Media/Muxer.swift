@@ -6,6 +6,9 @@ import Foundation
 /// nothing at the destination; `abandon()` (or deinit without `finish()`) removes the
 /// temporary file. "-" writes to standard output (no temporary file then).
 final class Muxer {
+    /// Containers (FFmpeg muxer names) that store a display rotation.
+    static let formatsWithRotation: Set<String> = ["mov", "mp4", "ipod", "ismv", "3gp", "3g2", "psp", "f4v"]
+
     let context: UnsafeMutablePointer<AVFormatContext>
     let destination: String
     private let temporary: String?
@@ -64,7 +67,7 @@ final class Muxer {
         // ffmpeg's -movflags frag_keyframe+empty_moov writes them.
         var options: OpaquePointer?
         defer { av_dict_free(&options) }
-        if destination == "-" && VideoWriter.formatsWithRotation.contains(String(cString: format.pointee.name)) {
+        if destination == "-" && Muxer.formatsWithRotation.contains(String(cString: format.pointee.name)) {
             av_dict_set(&options, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0)
         }
         try ffmpegCheck(avformat_write_header(context, &options), "avformat_write_header(\(destination))")

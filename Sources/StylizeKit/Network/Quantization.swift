@@ -126,3 +126,16 @@ struct QuantizedStyleNorm: Sendable {
         values(counts: counts, gamma: gamma, beta: beta).flatMap { row in row.map { output.byte(relu ? max($0, 0) : $0) } }
     }
 }
+
+extension ONNXModel {
+    /// The step and zero point of the QuantizeLinear node that writes `output`: where the int8
+    /// graph rounds an activation (`--precision int8` rounds at the same places).
+    func quantization(of output: String) throws -> Quantization {
+        guard let node = nodes.first(where: { $0.opType == "QuantizeLinear" && $0.output.first == output }), node.input.count >= 3,
+              let scale = constants[node.input[1]]?.values, let zero = constants[node.input[2]]?.values,
+              scale.count == 1, zero.count == 1, scale[0] > 0, scale[0].isFinite, (-128...127).contains(zero[0]) else {
+            throw StylizeError.modelDamaged(path: path, reason: "no int8 QuantizeLinear writes \(output)")
+        }
+        return Quantization(scale: scale[0], zeroPoint: Int(zero[0]))
+    }
+}

@@ -40,8 +40,8 @@ struct ConvSpec {
 /// Quantize/Dequantize pairs are ignored (StylizeKit computes in float).
 final class ONNXModel {
     let path: String
-    private let nodes: [Onnx_NodeProto]
-    private var constants: [String: FloatTensor] = [:]
+    let nodes: [Onnx_NodeProto]
+    private(set) var constants: [String: FloatTensor] = [:]
 
     convenience init(contentsOf url: URL) throws {
         let data: Data
@@ -114,17 +114,6 @@ final class ONNXModel {
         }
         return ConvSpec(name: weightsName, weights: weights, bias: bias, groups: groups, strides: strides,
                         padTop: pads[0], padLeft: pads[1], padBottom: pads[2], padRight: pads[3])
-    }
-
-    /// The step and zero point of the QuantizeLinear node that writes `output`: where the int8
-    /// graph rounds an activation (`--precision int8` rounds at the same places).
-    func quantization(of output: String) throws -> Quantization {
-        guard let node = nodes.first(where: { $0.opType == "QuantizeLinear" && $0.output.first == output }), node.input.count >= 3,
-              let scale = constants[node.input[1]]?.values, let zero = constants[node.input[2]]?.values,
-              scale.count == 1, zero.count == 1, scale[0] > 0, scale[0].isFinite, (-128...127).contains(zero[0]) else {
-            throw StylizeError.modelDamaged(path: path, reason: "no int8 QuantizeLinear writes \(output)")
-        }
-        return Quantization(scale: scale[0], zeroPoint: Int(zero[0]))
     }
 
     /// The per-output-channel steps of the int8 weights `name` (symmetric: zero point 0).

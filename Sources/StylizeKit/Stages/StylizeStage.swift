@@ -80,14 +80,6 @@ struct StylizeStage: Sendable {
             : nil
     }
 
-    /// `count` workers, sharing the cores, with optical flow when the job is stabilized.
-    static func workers(_ count: Int, stylizer: Stylizer, precision: Precision, stabilizes: Bool) throws -> [ClipWorker] {
-        try (0..<count).map { _ in
-            ClipWorker(network: try stylizer.makeWorker(precision: precision, threads: VideoOptions.threads(forWorkers: count)),
-                       converter: FrameConverter(), flow: stabilizes ? try? OpticalFlow(TemporalStabilizer.flowSettings) : nil)
-        }
-    }
-
     /// Stylizes `work` on `worker`; a stabilized frame also carries its measured motion.
     func process(_ work: StylizeWork, on worker: ClipWorker) throws -> StylizedItem {
         if let frame = try directlyEncoded(work, worker: worker) {

@@ -246,17 +246,3 @@ public struct StyleTimeline: Sendable {
         return try vector.blended(towards: identity, strength: strength)
     }
 }
-
-extension Stylizer {
-    /// Turns keyframe specs into a timeline, computing every keyframe's vector once (style
-    /// pictures at `styleSize`).
-    public func timeline(_ specs: [KeyframeSpec], easing: Easing, styleSize: Int = StylePredictor.inputSize) throws -> StyleTimeline {
-        var cache: [String: StyleVector] = [:]
-        let keys = try specs.map { spec -> StyleTimeline.Key in
-            let vector = try cache[spec.style.description] ?? styleVector(for: spec.style, styleSize: styleSize)
-            cache[spec.style.description] = vector
-            return StyleTimeline.Key(time: spec.time, vector: vector, strength: spec.strength)
-        }
-        return try StyleTimeline(keys: keys, easing: easing)
-    }
-}

@@ -86,7 +86,7 @@ final class CompanionStreams {
     /// Whether an audio stream of `codec` goes into the output as it is.
     static func copiesAudio(_ codec: AVCodecID, into muxer: Muxer) -> Bool {
         guard muxer.accepts(codec) else { return false }
-        return !VideoWriter.formatsWithRotation.contains(String(cString: muxer.format.pointee.name)) || playableInMP4.contains(codec.rawValue)
+        return !Muxer.formatsWithRotation.contains(String(cString: muxer.format.pointee.name)) || playableInMP4.contains(codec.rawValue)
     }
 
     /// Audio is re-encoded with the encoder asked for, else (a bit rate asked for, or a codec the

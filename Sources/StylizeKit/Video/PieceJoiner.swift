@@ -42,7 +42,7 @@ package enum PieceJoiner {
         let muxer = try Muxer(destination: output, formatName: outputFormat, overwrite: overwrite)
         let sourceVideo = reader.videoStream
         let rotation = VideoWriter.displayRotation(of: sourceVideo)
-        if rotation != 0 && !VideoWriter.formatsWithRotation.contains(String(cString: muxer.format.pointee.name)) {
+        if rotation != 0 && !Muxer.formatsWithRotation.contains(String(cString: muxer.format.pointee.name)) {
             throw StylizeError.invalidArgument("the source is turned \(rotation) degrees, which \(String(cString: muxer.format.pointee.name)) cannot store without re-encoding: join into .mp4 or .mov")
         }
         let video = try muxer.addStream()

@@ -109,7 +109,7 @@ final class VideoWriter {
         codecName = String(cString: codec.pointee.name)
         let formats = Self.pixelFormats(of: codec)
         pixelFormat = formats.contains(AV_PIX_FMT_YUV420P) || formats.isEmpty ? AV_PIX_FMT_YUV420P : formats[0]
-        let storesRotation = Self.formatsWithRotation.contains(String(cString: muxer.format.pointee.name))
+        let storesRotation = Muxer.formatsWithRotation.contains(String(cString: muxer.format.pointee.name))
         // A piece keeps the pixels as they are: `join` tags the rotation from the source.
         pixelRotation = storesRotation || options.frames != nil ? 0 : video.rotation
         var (sourceWidth, sourceHeight) = pixelRotation % 180 == 0 ? (video.width, video.height) : (video.height, video.width)
@@ -263,8 +263,6 @@ final class VideoWriter {
         return formats
     }
 
-    /// Containers (FFmpeg muxer names) that store a display rotation.
-    static let formatsWithRotation: Set<String> = ["mov", "mp4", "ipod", "ismv", "3gp", "3g2", "psp", "f4v"]
 
     /// The clockwise turn a player applies to show the stream upright (0, 90, 180 or 270).
     static func displayRotation(of stream: UnsafeMutablePointer<AVStream>) -> Int {

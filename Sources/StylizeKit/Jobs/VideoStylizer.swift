@@ -68,7 +68,7 @@ public final class VideoStylizer: Sendable {
         let workerCount = options.workers ?? VideoOptions.defaultWorkers(width: stylize.width, height: stylize.height)
         let counter = FrameCounter(total: total, progress: progress)
         let pipeline = OrderedPipeline<ClipWorker, StylizeWork, StylizedItem>(
-            workers: try StylizeStage.workers(workerCount, stylizer: stylizer, precision: options.precision, stabilizes: stabilize.stabilizer != nil),
+            workers: try workers(workerCount, precision: options.precision, stabilizes: stabilize.stabilizer != nil),
             framesInFlight: options.framesInFlight,
             process: { worker, work in try stylize.process(work, on: worker) },
             write: { item in
@@ -91,6 +91,14 @@ public final class VideoStylizer: Sendable {
         try convert.filmstrip?.write(overwrite: options.overwrite)
         return summary(input: input, output: output, started: started, frames: counter.value, reader: source.reader, writer: writer,
                        stabilizer: stabilize.stabilizer)
+    }
+
+    /// `count` workers, sharing the cores, with optical flow when the job is stabilized.
+    private func workers(_ count: Int, precision: Precision, stabilizes: Bool) throws -> [ClipWorker] {
+        try (0..<count).map { _ in
+            ClipWorker(network: try stylizer.makeWorker(precision: precision, threads: VideoOptions.threads(forWorkers: count)),
+                       converter: FrameConverter(), flow: stabilizes ? try? OpticalFlow(TemporalStabilizer.flowSettings) : nil)
+        }
     }
 
     /// The style of each frame by its time: the timeline's, with the clip's own style vector
