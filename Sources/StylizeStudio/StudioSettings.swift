@@ -39,7 +39,7 @@ struct StudioSettings: Codable, Sendable {
 
     /// Checks the ranges the page's controls allow, so that a refusal names the field.
     func validate() throws {
-        if let strength, !(0...1).contains(strength) { throw StudioError.badRequest("strength must be between 0 and 1, got \(strength)") }
+        if let strength, let problem = StyleVector.strengthProblem(strength) { throw StudioError.badRequest(problem) }
         if let styleSize, !StylePredictor.sideRange.contains(styleSize) {
             throw StudioError.badRequest("style size must be from \(StylePredictor.sideRange.lowerBound) to \(StylePredictor.sideRange.upperBound), got \(styleSize)")
         }
@@ -56,8 +56,8 @@ struct StudioSettings: Codable, Sendable {
             throw StudioError.badRequest("choose a style (or add keyframes)")
         }
         for entry in keyframes?.keyframes ?? [] {
-            if let strength = entry.strength, !(0...1).contains(strength) {
-                throw StudioError.badRequest("keyframe strength must be between 0 and 1, got \(strength)")
+            if let strength = entry.strength, let problem = StyleVector.strengthProblem(strength, name: "keyframe strength") {
+                throw StudioError.badRequest(problem)
             }
         }
     }

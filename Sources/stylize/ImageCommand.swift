@@ -18,31 +18,22 @@ struct ImageCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to write the result: .png, .jpg, .bmp, .ppm, .pgm (grey), .tiff or .webp.")
     var output: String
 
-    @Option(parsing: .unconditional, help: "Run the network with the picture's shorter side at this many pixels (the brush scale), then scale back to its own size.")
-    var size: Int?
-
-    @Option(parsing: .unconditional, help: "Style strength from 0 (the content's own style) to 1 (full style).")
-    var strength: Double = 1
-
-    @Flag(help: "Keep the picture's own colours; take only the luminance from the style.")
-    var preserveColors = false
-
-    @OptionGroup var styleReading: StyleReadingOptions
+    @OptionGroup var look: LookOptions
+    var strength: Double { look.strength ?? 1 }
+    var size: Int? { look.size }
+    var preserveColors: Bool { look.preserveColors }
+    var styleReading: StyleReadingOptions { look.styleReading }
 
     @Option(help: precisionHelp)
     var precision: Precision = .auto
 
-    @Flag(help: "Replace the output file if it exists.")
-    var overwrite = false
-
-    @Flag(help: "Print a JSON summary on stdout.")
-    var json = false
+    @OptionGroup var outputHandling: OutputHandling
+    var overwrite: Bool { outputHandling.overwrite }
+    var json: Bool { outputHandling.json }
 
     @OptionGroup var models: ModelOptions
 
     func validate() throws {
-        guard (0...1).contains(strength) else { throw ValidationError("--strength must be between 0 and 1") }
-        if let size, size < StyleTransformer.minimumSide { throw ValidationError("--size must be at least \(StyleTransformer.minimumSide)") }
         try validateDistinct(input: input, output: output)
     }
 

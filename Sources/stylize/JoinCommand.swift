@@ -25,11 +25,9 @@ struct JoinCommand: ParsableCommand {
     @Option(help: "Output container by FFmpeg name (mp4, matroska, ...); default: from the extension.")
     var format: String?
 
-    @Flag(help: "Replace the output if it exists.")
-    var overwrite = false
-
-    @Flag(help: "Print a JSON summary on stdout.")
-    var json = false
+    @OptionGroup var outputHandling: OutputHandling
+    var overwrite: Bool { outputHandling.overwrite }
+    var json: Bool { outputHandling.json }
 
     func validate() throws {
         guard !pieces.isEmpty else { throw ValidationError("give the pieces to join") }

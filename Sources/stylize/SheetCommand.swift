@@ -34,14 +34,14 @@ struct SheetCommand: ParsableCommand {
     @Option(help: precisionHelp)
     var precision: Precision = .auto
 
-    @Flag(help: "Replace the output file if it exists.")
-    var overwrite = false
+    @OptionGroup var overwriting: OverwriteOption
+    var overwrite: Bool { overwriting.overwrite }
 
     @OptionGroup var models: ModelOptions
 
     func parsedStrengths() throws -> [Double] {
         try strengths.split(separator: ",").map {
-            guard let value = Double($0.trimmingCharacters(in: .whitespaces)), (0...1).contains(value) else {
+            guard let value = Double($0.trimmingCharacters(in: .whitespaces)), StyleVector.strengths.contains(value) else {
                 throw ValidationError("bad strength \($0): use numbers from 0 to 1, e.g. 0.25,0.5,1")
             }
             return value

@@ -30,8 +30,8 @@ struct StylesCommand: ParsableCommand {
     @Option(help: precisionHelp)
     var precision: Precision = .auto
 
-    @Flag(help: "Replace the output file if it exists.")
-    var overwrite = false
+    @OptionGroup var overwriting: OverwriteOption
+    var overwrite: Bool { overwriting.overwrite }
 
     @Flag(help: "Print the gallery as JSON on stdout.")
     var json = false

@@ -20,8 +20,8 @@ struct VectorCommand: ParsableCommand {
     @Flag(help: "STYLE is a clip: write its own style vector, the mean of 5 frames spread over it, which --strength below 1 blends towards (for --identity of split jobs).")
     var clip = false
 
-    @Flag(help: "Replace the output file if it exists.")
-    var overwrite = false
+    @OptionGroup var overwriting: OverwriteOption
+    var overwrite: Bool { overwriting.overwrite }
 
     @OptionGroup var models: ModelOptions
 

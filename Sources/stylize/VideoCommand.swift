@@ -19,16 +19,11 @@ struct ProcessingOptions: ParsableArguments {
     @Option(help: "Pace of the transitions between keyframes: linear, smooth, in, out or in-out (default: the keyframes file's, else linear).")
     var ease: Easing?
 
-    @Option(parsing: .unconditional, help: "Style strength from 0 to 1 (default 1). Below 1 the style is blended with the content's own style vector, computed once from 5 frames spread over the clip (the first frame for a pipe or --watch), never per frame.")
-    var strength: Double?
-
-    @Option(parsing: .unconditional, help: "Run the network with the frames' shorter side at this many pixels (the brush scale); frames keep their own size.")
-    var size: Int?
-
-    @Flag(help: "Keep each frame's own colours; take only the luminance from the style.")
-    var preserveColors = false
-
-    @OptionGroup var styleReading: StyleReadingOptions
+    @OptionGroup var look: LookOptions
+    var strength: Double? { look.strength }
+    var size: Int? { look.size }
+    var preserveColors: Bool { look.preserveColors }
+    var styleReading: StyleReadingOptions { look.styleReading }
 
     @Option(help: precisionHelp)
     var precision: Precision = .auto
@@ -48,19 +43,15 @@ struct ProcessingOptions: ParsableArguments {
     @Flag(help: "Stylize every frame on its own (the same as --stabilize 0).")
     var noStabilize = false
 
-    @Flag(help: "Replace the output if it exists.")
-    var overwrite = false
-
-    @Flag(help: "Print a JSON summary on stdout.")
-    var json = false
+    @OptionGroup var outputHandling: OutputHandling
+    var overwrite: Bool { outputHandling.overwrite }
+    var json: Bool { outputHandling.json }
 
     @Flag(help: "No progress bar.")
     var quiet = false
 
     func validate() throws {
         guard (0...1).contains(stabilize) else { throw ValidationError("--stabilize must be between 0 and 1") }
-        if let strength, !(0...1).contains(strength) { throw ValidationError("--strength must be between 0 and 1") }
-        if let size, size < StyleTransformer.minimumSide { throw ValidationError("--size must be at least \(StyleTransformer.minimumSide)") }
         guard workers ?? 1 >= 1 else { throw ValidationError("--workers must be at least 1") }
         let keyed = !keyframes.isEmpty || keyframeFile != nil
         if keyed && style != nil { throw ValidationError("give either -s STYLE or keyframes, not both") }

@@ -62,7 +62,7 @@ final class CommandLineTests: XCTestCase {
                                         "-c:a", "copy", clip.path])
         let out = dir.appendingPathComponent("out.mp4").path, picture = dir.appendingPathComponent("out.png").path
         let style = TestSupport.styleVectorFile.path
-        try assertFails(["video", clip.path, "-s", style, "-o", out, "--strength", "-1"], in: dir, saying: "--strength must be between 0 and 1 (see stylize video --help)")
+        try assertFails(["video", clip.path, "-s", style, "-o", out, "--strength", "-1"], in: dir, saying: "--strength must be between 0 and 1, got -1.0 (see stylize video --help)")
         try assertFails(["image", clip.path, "-s", style, "-o", out, "--stabilize"], in: dir, saying: "(see stylize image --help)")
         try assertFails(["video", clip.path, "-s", style, "-o", out, "--start", "10"], in: dir, saying: "past the end of \(clip.path), which is 2.0")
         try assertFails(["image", TestSupport.fixture("content_96x96.png").path, "-s", "vangogh", "-o", picture], in: dir, saying: "gallery styles: starry-night")

@@ -22,9 +22,7 @@ public struct ImageStylizationOptions: Sendable {
     }
 
     func validate() throws {
-        guard (0...1).contains(strength) else {
-            throw StylizeError.invalidArgument("strength must be between 0 and 1, got \(strength)")
-        }
+        try StyleVector.check(strength: strength)
         if let size = processingSize, size < StyleTransformer.minimumSide {
             throw StylizeError.invalidArgument("size must be at least \(StyleTransformer.minimumSide) pixels, got \(size)")
         }

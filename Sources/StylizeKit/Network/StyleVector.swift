@@ -40,12 +40,24 @@ public struct StyleVector: Equatable, Sendable, Codable {
         return try StyleVector(sum.map { Float($0) })
     }
 
+    /// The strengths a style is applied at: 0 leaves the content as it is, 1 is the full style.
+    public static let strengths: ClosedRange<Double> = 0...1
+
+    /// Why `strength` is not one of `strengths`, naming it `name` ("strength", "--strength",
+    /// "keyframe 2's strength"); nil when it is one. Every front end checks strengths here.
+    public static func strengthProblem(_ strength: Double, name: String = "strength") -> String? {
+        strengths.contains(strength) ? nil : "\(name) must be between 0 and 1, got \(strength)"
+    }
+
+    /// Throws `StylizeError.invalidArgument` unless `strength` is one of `strengths`.
+    static func check(strength: Double, name: String = "strength") throws {
+        if let problem = strengthProblem(strength, name: name) { throw StylizeError.invalidArgument(problem) }
+    }
+
     /// `strength * self + (1 - strength) * identity`: how Magenta weakens a style, with
     /// `identity` the style vector of the content itself.
     public func blended(towards identity: StyleVector, strength: Double) throws -> StyleVector {
-        guard (0...1).contains(strength) else {
-            throw StylizeError.invalidArgument("strength must be between 0 and 1, got \(strength)")
-        }
+        try Self.check(strength: strength)
         if strength == 1 { return self }
         return try .mix([(self, strength), (identity, 1 - strength)])
     }

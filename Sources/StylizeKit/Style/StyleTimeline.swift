@@ -77,9 +77,7 @@ public struct KeyframeSpec: Equatable, Sendable {
 
     /// A keyframe; throws when the strength is outside 0...1.
     public init(time: KeyframeTime, style: StyleSpec, strength: Double = 1) throws {
-        guard (0...1).contains(strength) else {
-            throw StylizeError.invalidArgument("keyframe strength must be between 0 and 1, got \(strength)")
-        }
+        try StyleVector.check(strength: strength, name: "keyframe strength")
         self.time = time
         self.style = style
         self.strength = strength
@@ -203,9 +201,7 @@ public struct StyleTimeline: Sendable {
     /// keys or a strength outside 0...1.
     public init(keys: [Key], easing: Easing = .linear) throws {
         guard !keys.isEmpty else { throw StylizeError.invalidArgument("a style timeline needs at least one keyframe") }
-        guard keys.allSatisfy({ (0...1).contains($0.strength) }) else {
-            throw StylizeError.invalidArgument("keyframe strengths must be between 0 and 1")
-        }
+        for key in keys { try StyleVector.check(strength: key.strength, name: "keyframe strength") }
         self.keys = keys
         self.easing = easing
     }
