@@ -61,27 +61,47 @@ struct RenderPlan: Sendable {
             ? max(1, Int((min(settings.duration ?? .infinity, info.duration - (settings.start ?? 0)) * info.frameRate).rounded()))
             : info.frames
 
-        var words = ["stylize", info.kind == .clip ? "video" : info.kind == .frames ? "frames" : "image", settings.path, "-o", output]
+        var keyframesPath: String?
         if let file = settings.keyframes, settings.usesKeyframes {
             let url = root.renders.appendingPathComponent((name as NSString).deletingPathExtension + ".keyframes.json")
             keyframesFile = (url, try Self.keyframesForFile(file, root: root))
-            words += ["--keyframes", StudioRoot.rendersPath + "/" + url.lastPathComponent]
+            keyframesPath = StudioRoot.rendersPath + "/" + url.lastPathComponent
+        }
+        let job = try Self.job(settings, kind: info.kind, input: URL(fileURLWithPath: settings.path), output: URL(fileURLWithPath: output),
+                               frameRate: info.frameRate)
+        var shown = job
+        shown.keyframesFile = keyframesPath
+        command = shown.shellCommand
+    }
+
+    /// The job a render runs: what `stylize video`, `frames` or `image` does with these settings.
+    static func job(_ settings: StudioSettings, kind: MediaInfo.Kind, input: URL, output: URL, frameRate: Double) throws -> StylizeJob {
+        let style: StylizeJob.Style
+        if let file = settings.keyframes, settings.usesKeyframes {
+            style = .keyframes(try file.keyframes.map { entry in
+                try KeyframeSpec(time: entry.time.keyframeTime(), style: StyleSpec(parsing: entry.style), strength: entry.strength ?? 1)
+            }, easing: file.ease ?? .linear)
         } else {
-            words += ["-s", settings.style ?? ""]
-            if let strength = settings.strength, strength != 1 { words += ["--strength", Self.number(strength)] }
+            style = .single(try StyleSpec(parsing: settings.style ?? ""), strength: settings.strength ?? 1)
         }
-        if let styleSize = settings.styleSize, styleSize != StylePredictor.inputSize { words += ["--style-size", String(styleSize)] }
-        if let size = settings.size { words += ["--size", String(size)] }
-        if settings.preserveColors ?? false { words.append("--preserve-colors") }
-        if let precision = settings.precision, precision != .auto { words += ["--precision", precision.rawValue] }
-        if let start = settings.start { words += ["--start", Self.number(start)] }
-        if let duration = settings.duration { words += ["--duration", Self.number(duration)] }
-        if let fps = settings.fps { words += ["--fps", Self.number(fps)] }
-        if let stabilize = settings.stabilize, stabilize != VideoOptions().stabilization, info.kind != .picture {
-            words += stabilize == 0 ? ["--no-stabilize"] : ["--stabilize", Self.number(stabilize)]
+        let source: StylizeJob.Source = switch kind {
+        case .clip: .clip(.file(input))
+        case .frames: .frames(input)
+        case .picture: .picture(input)
         }
-        if let crf = settings.crf, info.kind != .picture { words += ["--crf", String(crf)] }
-        command = words.map(Self.shellQuoted).joined(separator: " ")
+        var job = StylizeJob(source: source, output: .file(output), style: style)
+        job.styleSize = settings.styleSize ?? StylePredictor.inputSize
+        job.options.processingSize = settings.size
+        job.options.preserveColors = settings.preserveColors ?? false
+        job.options.precision = settings.precision ?? .auto
+        job.options.start = settings.start
+        job.options.duration = settings.duration
+        if kind != .picture {
+            job.options.crf = settings.crf
+            if let stabilize = settings.stabilize { job.options.stabilization = stabilize }
+        }
+        if kind == .frames { job.sequence.frameRate = frameRate }
+        return job
     }
 
     /// Runs the render on the calling thread with what `stylize video`, `frames` or `image`
@@ -89,39 +109,8 @@ struct RenderPlan: Sendable {
     static func render(_ settings: StudioSettings, to output: URL, engine: PreviewEngine, isCancelled: @escaping @Sendable () -> Bool,
                        progress: @escaping @Sendable (VideoProgress) -> Void) throws -> Int {
         let info = try engine.info(settings.path, frameRate: settings.fps)
-        let input = try engine.root.resolve(settings.path)
-        let timeline = try engine.timeline(settings)
-        var options = VideoOptions()
-        options.processingSize = settings.size
-        options.preserveColors = settings.preserveColors ?? false
-        options.precision = settings.precision ?? .auto
-        options.start = settings.start
-        options.duration = settings.duration
-        options.crf = settings.crf
-        if let stabilize = settings.stabilize { options.stabilization = stabilize }
-        switch info.kind {
-        case .clip:
-            let summary = try VideoStylizer(stylizer: engine.stylizer, options: options)
-                .run(input: .file(input), output: .file(output), timeline: timeline, progress: progress, isCancelled: isCancelled)
-            return summary.frames
-        case .frames:
-            var sequence = FrameSequenceOptions()
-            sequence.video = options
-            sequence.frameRate = info.frameRate
-            let summary = try FrameSequenceStylizer(stylizer: engine.stylizer, options: sequence)
-                .run(input: input, output: output, timeline: timeline, progress: progress, isCancelled: isCancelled)
-            return summary.frames
-        case .picture:
-            let picture = try Picture(contentsOf: input)
-            let (vector, strength) = timeline.value(at: 0, frameRate: 30)
-            let painted = try engine.stylizer.stylize(picture, style: vector, options: ImageStylizationOptions(
-                processingSize: settings.size, strength: strength, precision: settings.precision ?? .auto,
-                preserveColors: settings.preserveColors ?? false), worker: nil)
-            if isCancelled() { throw CancellationError() }
-            try painted.write(to: output, overwrite: false)
-            progress(VideoProgress(framesDone: 1, framesTotal: 1, seconds: 0))
-            return 1
-        }
+        let job = try Self.job(settings, kind: info.kind, input: try engine.root.resolve(settings.path), output: output, frameRate: info.frameRate)
+        return try job.run(with: engine.stylizer, timeline: engine.timeline(settings), progress: progress, isCancelled: isCancelled).frames
     }
 
     /// The keyframes as a file in the renders folder holds them: file styles relative to that
@@ -133,18 +122,12 @@ struct RenderPlan: Sendable {
             let resolved = try ResolvedStyle(file.keyframes[i].style, root: root)
             file.keyframes[i].style = resolved.spec.parts.map { part in
                 let path = part.path.hasPrefix("/") ? up + root.relativePath(of: URL(fileURLWithPath: part.path)) : part.path
-                return resolved.spec.parts.count == 1 ? path : "\(path):\(number(part.weight))"
+                return resolved.spec.parts.count == 1 ? path : "\(path):\(StylizeJob.number(part.weight))"
             }.joined(separator: ",")
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(file)
-    }
-
-    /// A number as the command line takes it back exactly: whole numbers without a point,
-    /// others in the shortest form that reads back as the same value.
-    static func number(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
     }
 
     /// A short file-name-safe form of a style spec: its first part's name.
@@ -165,12 +148,5 @@ struct RenderPlan: Sendable {
             n += 1
         }
         return name
-    }
-
-    /// A word as a POSIX shell reads it back: bare when it is only safe characters, else in single quotes.
-    static func shellQuoted(_ word: String) -> String {
-        let safe = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:,@%+=-")
-        if !word.isEmpty, word.unicodeScalars.allSatisfy(safe.contains) { return word }
-        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }

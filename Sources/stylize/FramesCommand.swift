@@ -62,29 +62,26 @@ struct FramesCommand: ParsableCommand {
     func run() throws {
         let stop = StopRequest()
         try reportingErrors {
-            var options = FrameSequenceOptions()
-            processing.apply(to: &options.video)
-            encoding.apply(to: &options.video)
-            options.frameRate = fps
-            options.pictureFormat = format
-            options.watch = watch
-            options.idleExit = idleExit
-            options.resume = resume
+            var options = VideoOptions()
+            encoding.apply(to: &options)
+            var job = try processing.job(.frames(URL(fileURLWithPath: input)), output: .file(URL(fileURLWithPath: output)), options: options)
+            job.sequence.frameRate = fps
+            job.sequence.pictureFormat = format
+            job.sequence.watch = watch
+            job.sequence.idleExit = idleExit
+            job.sequence.resume = resume
             _ = try FrameSequence(input)
             let stylizer = try models.load()
-            let job = FrameSequenceStylizer(stylizer: stylizer, options: options)
-            if job.writesVideo(URL(fileURLWithPath: output)) && !options.video.overwrite && FileManager.default.fileExists(atPath: output) {
+            let writesVideo = encoding.isVideo(output)
+            if writesVideo && !job.options.overwrite && FileManager.default.fileExists(atPath: output) {
                 throw StylizeError.outputExists(output)
             }
             // A folder keeps the frames finished before a stop (each is written whole).
-            let kept = job.writesVideo(URL(fileURLWithPath: output)) ? nil : { (frames: Int) in
+            let kept = writesVideo ? nil : { (frames: Int) in
                 "stopped before the end; the \(frames) frames \(resume ? "finished in this run are in" : "finished are in") \(output)"
                     + " (the same command with --resume goes on from there)"
             }
-            try processing.runJob(stylizer, stop: stop, showProgress: true, keptWhenStopped: kept) { timeline, progress, isCancelled in
-                try job.run(input: URL(fileURLWithPath: input), output: URL(fileURLWithPath: output), timeline: timeline,
-                            progress: progress, isCancelled: isCancelled)
-            }
+            try processing.run(job, with: stylizer, stop: stop, showProgress: true, keptWhenStopped: kept)
         }
     }
 }

@@ -73,12 +73,10 @@ struct ProcessingOptions: ParsableArguments {
         options.filmstripFrames = filmstripFrames
     }
 
-    /// The style over time, every vector computed now, and a description for summaries.
-    func timeline(_ stylizer: Stylizer) throws -> (StyleTimeline, String) {
+    /// The style as the job takes it, and the keyframes file it names when there is one.
+    func jobStyle() throws -> (style: StylizeJob.Style, keyframesFile: String?) {
         if let style {
-            let spec = try styleReading.parse(style)
-            return (try StyleTimeline(constant: stylizer.styleVector(for: spec, styleSize: styleReading.styleSize), strength: strength ?? 1),
-                    spec.description)
+            return (.single(try styleReading.parse(style), strength: strength ?? 1), nil)
         }
         var specs: [KeyframeSpec] = []
         var easing = ease
@@ -89,8 +87,18 @@ struct ProcessingOptions: ParsableArguments {
         }
         specs += try keyframes.map(KeyframeSpec.init(parsing:))
         for spec in specs { noteShadowedGalleryStyles(spec.style) }
-        let description = specs.map { "\($0.time)=\($0.style)@\($0.strength)" }.joined(separator: " ")
-        return (try stylizer.timeline(specs, easing: easing ?? .linear, styleSize: styleReading.styleSize), description)
+        return (.keyframes(specs, easing: easing ?? .linear), keyframes.isEmpty ? keyframeFile : nil)
+    }
+
+    /// A job from `source` to `output` with these settings (and `options`' other ones).
+    func job(_ source: StylizeJob.Source, output: ClipLocation, options: VideoOptions) throws -> StylizeJob {
+        let (style, keyframesFile) = try jobStyle()
+        var job = StylizeJob(source: source, output: output, style: style)
+        job.options = options
+        apply(to: &job.options)
+        job.styleSize = styleReading.styleSize
+        job.keyframesFile = keyframesFile
+        return job
     }
 }
 
@@ -266,27 +274,10 @@ struct VideoCommand: ParsableCommand {
         if let warmup { guard warmup >= 0, frames != nil else { throw ValidationError("--warmup takes a count of frames and goes with --frames") } }
     }
 
-    /// The arguments that shape the pictures of a piece (everything but where it comes from,
-    /// where it goes and which frames), for `join` to check that pieces belong together.
-    func pieceSignature() -> String {
-        var arguments = Array(CommandLine.arguments.dropFirst())
-        var kept: [String] = []
-        let dropsValue: Set<String> = ["-o", "--output", "--frames", "--warmup", "--layout"]
-        let dropsFlag: Set<String> = ["video", "--overwrite", "--json", "--quiet", input]
-        while !arguments.isEmpty {
-            let argument = arguments.removeFirst()
-            if dropsValue.contains(argument) { if !arguments.isEmpty { arguments.removeFirst() }; continue }
-            if dropsValue.contains(where: { argument.hasPrefix($0 + "=") }) || dropsFlag.contains(argument) { continue }
-            kept.append(argument)
-        }
-        return kept.joined(separator: " ")
-    }
-
     func run() throws {
         let stop = StopRequest()
         try reportingErrors {
             var options = VideoOptions()
-            processing.apply(to: &options)
             options.start = try start.map(parseSeconds)
             options.duration = try duration.map(parseSeconds) ?? to.map { try parseSeconds($0) - (options.start ?? 0) }
             options.frameRate = try fps.map(parseFrameRate)
@@ -295,48 +286,46 @@ struct VideoCommand: ParsableCommand {
             encoding.apply(to: &options)
             options.outputFormat = format
             options.inputFormat = inputFormat
-            if let frames {
-                options.frames = parseFrameRange(frames)
-                options.warmup = warmup
-                options.pieceSignature = pieceSignature()
-                if let layout {
-                    let data: Data
-                    do { data = try Data(contentsOf: URL(fileURLWithPath: layout)) } catch { throw StylizeError.fileNotFound(layout) }
-                    do { options.layout = try JSONDecoder().decode(ClipLayout.self, from: data) } catch {
-                        throw StylizeError.invalidArgument("\(layout) is not a frame layout from stylize probe --timestamps")
-                    }
-                }
-            }
+            options.frames = frames.flatMap(parseFrameRange)
+            options.warmup = frames != nil ? warmup : nil
+            options.layout = try layout.map(readLayout)
             options.identity = try identity.map { try StyleVectorFile.read(URL(fileURLWithPath: $0)) }
-            if input != "-" && !FileManager.default.fileExists(atPath: input) { throw StylizeError.fileNotFound(input) }
-            if output != "-" && !options.overwrite && FileManager.default.fileExists(atPath: output) { throw StylizeError.outputExists(output) }
-            let stylizer = try models.load()
             let location = { (path: String) in path == "-" ? ClipLocation.standardStream : .file(URL(fileURLWithPath: path)) }
-            try processing.runJob(stylizer, stop: stop, showProgress: output != "-") { timeline, progress, isCancelled in
-                try VideoStylizer(stylizer: stylizer, options: options).run(input: location(input), output: location(output), timeline: timeline,
-                                                                            progress: progress, isCancelled: isCancelled)
-            }
+            var job = try processing.job(.clip(location(input)), output: location(output), options: options)
+            job.identityFile = identity
+            if frames != nil { job.options.pieceSignature = job.pieceSignature }
+            if input != "-" && !FileManager.default.fileExists(atPath: input) { throw StylizeError.fileNotFound(input) }
+            if output != "-" && !job.options.overwrite && FileManager.default.fileExists(atPath: output) { throw StylizeError.outputExists(output) }
+            try processing.run(job, with: try models.load(), stop: stop, showProgress: output != "-")
+        }
+    }
+
+    /// A frame layout from `stylize probe --timestamps`.
+    func readLayout(_ path: String) throws -> ClipLayout {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch { throw StylizeError.fileNotFound(path) }
+        do { return try JSONDecoder().decode(ClipLayout.self, from: data) } catch {
+            throw StylizeError.invalidArgument("\(path) is not a frame layout from stylize probe --timestamps")
         }
     }
 }
 
 extension ProcessingOptions {
-    /// Runs a video or frames job with the style timeline, a progress line, Ctrl-C handling
-    /// (exit 128 + the signal) and the `--json` summary.
+    /// Runs a video or frames job with a progress line, Ctrl-C handling (exit 128 + the
+    /// signal) and the `--json` summary.
     /// - Parameter keptWhenStopped: what a stopped job leaves, given the frames it finished
     ///   (a folder output keeps them); nil: nothing, as StylizeKit's message says.
-    func runJob(_ stylizer: Stylizer, stop: StopRequest, showProgress: Bool, keptWhenStopped: ((Int) -> String)? = nil,
-                _ job: (StyleTimeline, _ progress: @escaping @Sendable (VideoProgress) -> Void,
-                        _ isCancelled: @escaping @Sendable () -> Bool) throws -> VideoSummary) throws {
-        let (timeline, styleDescription) = try timeline(stylizer)
+    func run(_ job: StylizeJob, with stylizer: Stylizer, stop: StopRequest, showProgress: Bool,
+             keptWhenStopped: ((Int) -> String)? = nil) throws {
+        let timeline = try job.timeline(with: stylizer)
         let bar = ProgressLine(quiet: quiet || !showProgress)
         let finished = Locked(0)
         let summary: VideoSummary
         do {
-            summary = try job(timeline, { progress in
+            summary = try job.run(with: stylizer, timeline: timeline, progress: { progress in
                 finished.withLock { $0 = progress.framesDone }
                 bar.draw(progress)
-            }, { stop.requested != nil })
+            }, isCancelled: { stop.requested != nil })
         } catch is CancellationError {
             bar.finish()
             let message = keptWhenStopped.map { $0(finished.withLock { $0 }) } ?? "stopped before the end; no output was written"
@@ -350,7 +339,7 @@ extension ProcessingOptions {
             FileHandle.standardError.write(Data(String(format: "stylize: wrote %@: %d frames in %.1f s (%.1f fps)\n",
                                                        place, summary.frames, summary.seconds, summary.framesPerSecond).utf8))
         }
-        if json { try printJSON(JobSummary(summary, style: styleDescription, precision: precision, stylizer: stylizer)) }
+        if json { try printJSON(JobSummary(summary, style: job.styleDescription, precision: precision, stylizer: stylizer)) }
     }
 }
 

@@ -129,11 +129,11 @@ final class StudioRenderTests: XCTestCase, @unchecked Sendable {
 
     /// The command line shows numbers as the render uses them, to the last digit.
     func testCommandLineNumbersAreExact() {
-        XCTAssertEqual(RenderPlan.number(1), "1")
-        XCTAssertEqual(RenderPlan.number(0.7), "0.7")
-        XCTAssertEqual(RenderPlan.number(1234.5), "1234.5")
-        XCTAssertEqual(RenderPlan.number(23.976), "23.976")
-        XCTAssertEqual(RenderPlan.number(12345), "12345")
+        XCTAssertEqual(StylizeJob.number(1), "1")
+        XCTAssertEqual(StylizeJob.number(0.7), "0.7")
+        XCTAssertEqual(StylizeJob.number(1234.5), "1234.5")
+        XCTAssertEqual(StylizeJob.number(23.976), "23.976")
+        XCTAssertEqual(StylizeJob.number(12345), "12345")
     }
 
     func testBadPreviewRequestsGetOneLine() async throws {

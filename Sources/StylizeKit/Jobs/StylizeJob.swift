@@ -1,0 +1,173 @@
+import Foundation
+
+/// One job, described as a value: what is read, what is written, the style over time, and how
+/// it runs (the look, the stabilizer, the encoding and the cut). The command line, the studio
+/// and library callers make the same value; `validate()` checks it in one place, `run` runs it,
+/// and `commandLine` gives the `stylize` command that does the same.
+public struct StylizeJob: Sendable {
+    /// What a job reads.
+    public enum Source: Sendable, Hashable {
+        /// A clip (any container and codec FFmpeg reads), or standard input.
+        case clip(ClipLocation)
+        /// A frame sequence: a folder, or a glob or printf pattern of files.
+        case frames(URL)
+        /// One picture.
+        case picture(URL)
+    }
+
+    /// The style over the job: one style at a strength, or keyframes the style moves between.
+    public enum Style: Sendable, Equatable {
+        /// One style for every frame at `strength` (0...1).
+        case single(StyleSpec, strength: Double = 1)
+        /// Keyframes, with the pace of the transitions between them.
+        case keyframes([KeyframeSpec], easing: Easing = .linear)
+    }
+
+    public var source: Source
+    /// Where the result goes: a file (a clip, a picture, a video made of frames, or a folder
+    /// for frames), or standard output for a clip.
+    public var output: ClipLocation
+    public var style: Style
+    /// The side style pictures are read at (`StylePredictor.sideRange`); a smaller side gives
+    /// bigger brush features.
+    public var styleSize = StylePredictor.inputSize
+    /// The look, the stabilizer, the encoding and the cut, for every kind of source.
+    public var options = VideoOptions()
+    /// What only frame sequences use: the rate of a video made of them, the pictures' format,
+    /// watching and resuming. Its `video` options are `options`.
+    public var sequence = FrameSequenceOptions()
+    /// The keyframes file the keyframes were read from, which the command line names instead
+    /// of listing them.
+    public var keyframesFile: String?
+    /// The vector file `options.identity` was read from, for the command line.
+    public var identityFile: String?
+
+    /// A job with the default look: stabilized clips, each stream kept.
+    public init(source: Source, output: ClipLocation, style: Style) {
+        self.source = source
+        self.output = output
+        self.style = style
+    }
+
+    /// The strength of a single style (1 for keyframes, whose keys carry their own).
+    public var strength: Double {
+        if case .single(_, let strength) = style { return strength }
+        return 1
+    }
+
+    /// Checks what can be checked before anything is read, throwing
+    /// `StylizeError.invalidArgument` with a one-line reason.
+    public func validate() throws {
+        try options.validate()
+        try StyleVector.check(strength: strength)
+        if case .keyframes(let keys, _) = style {
+            guard !keys.isEmpty else { throw StylizeError.invalidArgument("keyframes need at least one key") }
+            for key in keys { try StyleVector.check(strength: key.strength, name: "keyframe strength") }
+        }
+        guard StylePredictor.sideRange.contains(styleSize) else {
+            throw StylizeError.invalidArgument("style size must be from \(StylePredictor.sideRange.lowerBound) to \(StylePredictor.sideRange.upperBound) pixels, got \(styleSize)")
+        }
+        if case .clip = source {} else {
+            if options.start != nil || options.duration != nil { throw StylizeError.invalidArgument("a start and a length go with clips") }
+            if output == .standardStream { throw StylizeError.invalidArgument("only a clip can be written to standard output") }
+        }
+        if case .picture = source, case .keyframes = style {
+            throw StylizeError.invalidArgument("keyframes need a clip or a frame sequence; a picture takes one style")
+        }
+    }
+
+    /// Every style vector the job needs, computed once, as a timeline.
+    public func timeline(with stylizer: Stylizer) throws -> StyleTimeline {
+        switch style {
+        case .single(let spec, let strength):
+            return try StyleTimeline(constant: stylizer.styleVector(for: spec, styleSize: styleSize), strength: strength)
+        case .keyframes(let keys, let easing):
+            return try stylizer.timeline(keys, easing: easing, styleSize: styleSize)
+        }
+    }
+
+    /// The style as summaries name it: the spec, or each keyframe as TIME=STYLE@STRENGTH.
+    public var styleDescription: String {
+        switch style {
+        case .single(let spec, _): return spec.description
+        case .keyframes(let keys, _): return keys.map { "\($0.time)=\($0.style)@\($0.strength)" }.joined(separator: " ")
+        }
+    }
+
+    /// Runs the job on the calling thread. `progress` is called once per frame written;
+    /// when `isCancelled` returns true the job throws `CancellationError` (a clip or a video
+    /// leaves no output; a folder keeps the frames finished). A picture counts as one frame.
+    public func run(with stylizer: Stylizer, progress: (@Sendable (VideoProgress) -> Void)? = nil,
+                    isCancelled: (@Sendable () -> Bool)? = nil) throws -> VideoSummary {
+        try validate()
+        return try run(with: stylizer, timeline: timeline(with: stylizer), progress: progress, isCancelled: isCancelled)
+    }
+
+    /// Runs the job with a timeline already computed (`timeline(with:)`).
+    public func run(with stylizer: Stylizer, timeline: StyleTimeline, progress: (@Sendable (VideoProgress) -> Void)? = nil,
+                    isCancelled: (@Sendable () -> Bool)? = nil) throws -> VideoSummary {
+        switch source {
+        case .clip(let input):
+            return try VideoStylizer(stylizer: stylizer, options: options)
+                .run(input: input, output: output, timeline: timeline, progress: progress, isCancelled: isCancelled)
+        case .frames(let input):
+            var sequence = sequence
+            sequence.video = options
+            return try FrameSequenceStylizer(stylizer: stylizer, options: sequence)
+                .run(input: input, output: URL(fileURLWithPath: output.path), timeline: timeline, progress: progress, isCancelled: isCancelled)
+        case .picture(let input):
+            return try runPicture(input, stylizer: stylizer, timeline: timeline, progress: progress, isCancelled: isCancelled)
+        }
+    }
+
+    /// Runs the job off the caller's thread; cancelling the task cancels the job.
+    public func run(with stylizer: Stylizer, progress: (@Sendable (VideoProgress) -> Void)? = nil) async throws -> VideoSummary {
+        try await runBlocking { isCancelled in try self.run(with: stylizer, progress: progress, isCancelled: isCancelled) }
+    }
+
+    /// Starts the job off the caller's thread and returns its handle: progress as an
+    /// `AsyncSequence`, `cancel()`, and the summary at the end.
+    public func start(with stylizer: Stylizer) -> JobHandle {
+        JobHandle { progress in try await self.run(with: stylizer, progress: progress) }
+    }
+
+    private func runPicture(_ input: URL, stylizer: Stylizer, timeline: StyleTimeline, progress: (@Sendable (VideoProgress) -> Void)?,
+                            isCancelled: (@Sendable () -> Bool)?) throws -> VideoSummary {
+        let started = Date()
+        let picture = try Picture(contentsOf: input)
+        let (vector, strength) = timeline.value(at: 0, frameRate: 30)
+        let painted = try stylizer.stylize(picture, style: vector, options: ImageStylizationOptions(
+            processingSize: options.processingSize, strength: strength, precision: options.precision,
+            preserveColors: options.preserveColors), worker: nil)
+        if isCancelled?() == true { throw CancellationError() }
+        try painted.write(to: URL(fileURLWithPath: output.path), overwrite: options.overwrite)
+        let seconds = Date().timeIntervalSince(started)
+        progress?(VideoProgress(framesDone: 1, framesTotal: 1, seconds: seconds))
+        return VideoSummary(input: input.displayPath, output: output.path, frames: 1, seconds: seconds, framesPerSecond: 1 / max(seconds, 1e-9),
+                            width: painted.width, height: painted.height, videoCodec: "picture", streams: [])
+    }
+}
+
+/// A running job: its progress as an `AsyncSequence`, a way to stop it, and its summary.
+public final class JobHandle: Sendable {
+    /// One element per frame written; the sequence ends when the job does.
+    public let progress: AsyncStream<VideoProgress>
+    private let task: Task<VideoSummary, Error>
+
+    init(_ body: @escaping @Sendable (_ progress: @escaping @Sendable (VideoProgress) -> Void) async throws -> VideoSummary) {
+        let (stream, continuation) = AsyncStream.makeStream(of: VideoProgress.self, bufferingPolicy: .bufferingNewest(64))
+        progress = stream
+        task = Task {
+            defer { continuation.finish() }
+            return try await body { continuation.yield($0) }
+        }
+    }
+
+    /// Stops the job; `summary` then throws `CancellationError` and no partial output is left.
+    public func cancel() { task.cancel() }
+
+    /// The job's summary once it ends, or the error that ended it.
+    public var summary: VideoSummary {
+        get async throws { try await task.value }
+    }
+}
