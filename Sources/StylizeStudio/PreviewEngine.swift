@@ -141,18 +141,16 @@ final class PreviewEngine: @unchecked Sendable {
         let seconds = settings.time ?? 0
         let info = try info(settings.path, frameRate: settings.fps)
         let source = try storedFrame(settings.path, at: seconds, frameRate: settings.fps)
-        let (vector, strength) = try timeline(settings).value(at: seconds, frameRate: info.frameRate > 0 ? info.frameRate : 30)
-        let effective = strength < 1 ? try vector.blended(towards: identity(settings.path), strength: strength) : vector
-        let shorter = min(source.width, source.height)
-        let side = settings.size ?? shorter
-        let input = side == shorter ? source : try source.resized(width: max(1, Int((Double(source.width * side) / Double(shorter)).rounded())),
-                                                                 height: max(1, Int((Double(source.height * side) / Double(shorter)).rounded())))
+        let frameRate = info.frameRate > 0 ? info.frameRate : 30
+        let url = try root.resolve(settings.path)
+        let job = try RenderPlan.job(settings, kind: info.kind, input: url, output: url, frameRate: frameRate)
+        let timeline = try timeline(settings)
+        let identity = timeline.needsIdentity ? try identity(settings.path) : nil
         workerLock.lock()
         defer { workerLock.unlock() }
         let precision = stylizer.transformer.resolve(settings.precision ?? .auto)
         if worker?.precision != precision { worker = try stylizer.makeWorker(precision: precision) }
-        let painted = try stylizer.stylize(input, conditioning: stylizer.transformer.conditioning(for: effective), processingSize: nil,
-                                           preserveColors: settings.preserveColors ?? false, worker: worker!)
+        let painted = try job.paint(source, at: seconds, timeline: timeline, frameRate: frameRate, identity: identity, stylizer: stylizer, worker: worker!)
         return try Self.scaled(painted.rotated(clockwise: info.rotation), width: settings.width ?? 640)
     }
 

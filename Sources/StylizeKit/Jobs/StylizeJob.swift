@@ -131,6 +131,17 @@ public struct StylizeJob: Sendable {
         JobHandle { progress in try await self.run(with: stylizer, progress: progress) }
     }
 
+    /// One frame as the job paints it: `picture` (a frame of the source as stored) in the
+    /// style `timeline` gives at `seconds` (blended towards `identity`, the content's own
+    /// vector, where the strength is below 1), at the job's brush scale and in its colours.
+    /// This is what a preview shows.
+    public func paint(_ picture: Picture, at seconds: Double, timeline: StyleTimeline, frameRate: Double, identity: StyleVector?,
+                      stylizer: Stylizer, worker: TransformerWorker) throws -> Picture {
+        let vector = try timeline.effectiveVector(at: seconds, frameRate: frameRate, identity: identity)
+        return try stylizer.stylize(picture, conditioning: stylizer.transformer.conditioning(for: vector), processingSize: options.processingSize,
+                                    preserveColors: options.preserveColors, worker: worker)
+    }
+
     private func runPicture(_ input: URL, stylizer: Stylizer, timeline: StyleTimeline, progress: (@Sendable (VideoProgress) -> Void)?,
                             isCancelled: (@Sendable () -> Bool)?) throws -> VideoSummary {
         let started = Date()
