@@ -115,9 +115,30 @@ func message(for error: StylizeError) -> String {
         return "\(error.localizedDescription): run scripts/fetch-models, or name the folder with --models"
     case .modelDamaged:
         return "\(error.localizedDescription): run scripts/fetch-models to fetch it again"
+    case .badStyle(let text) where text.contains("closest gallery styles"):
+        return error.localizedDescription + " (stylize styles lists them all)"
     default:
-        return error.localizedDescription
+        return commandLineWords(error.localizedDescription)
     }
+}
+
+/// StylizeKit names settings in words; this command line names them by their flags.
+let flagsForWords: [(words: String, flags: String)] = [
+    ("another video codec", "another --codec"), ("name a video codec", "name one with --codec"),
+    ("another audio codec", "another --audio-codec"), ("leave the audio out", "--no-audio"),
+    ("use the f32 precision", "use --precision f32"), ("int8 needs VNNI", "--precision int8 needs VNNI"),
+    ("leave the quality unset", "leave out --crf"), ("choose the libx264 codec", "choose --codec libx264"),
+    ("takes the presets", "takes --preset"), ("leave the preset unset", "leave out --preset"),
+    ("name the output container", "name one with --format"), ("another folder or picture format", "another folder or --format"),
+    ("which watching and resuming", "which --watch and resuming"), ("when watching, the output folder", "with --watch the output folder"),
+    ("read it as a picture or a clip", "use stylize image or stylize video for it"),
+    ("is not a piece of a split job", "is not a piece made by stylize video --frames"),
+    ("the frame layout has no timestamps", "the frame layout has no timestamps: write it with stylize probe --timestamps"),
+]
+
+/// `message` with the settings it names in words given as this command line's flags.
+func commandLineWords(_ message: String) -> String {
+    flagsForWords.reduce(message) { $0.replacingOccurrences(of: $1.words, with: $1.flags) }
 }
 
 /// Writes one JSON object on stdout.

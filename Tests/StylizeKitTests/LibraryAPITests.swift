@@ -137,4 +137,38 @@ final class LibraryAPITests: XCTestCase {
         try assertFails(["image", TestSupport.fixture("content_96x96.png").path, "-s", TestSupport.styleVectorFile.path, "-o", existing.path],
                         in: dir, saying: "exists.png already exists: pass --overwrite to replace it")
     }
+
+    /// Settings the library refuses are named in words; the command line names its flags.
+    func testRefusedSettingsAreNamedInWordsAndByFlagsOnTheCommandLine() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try clip(dir, frames: 3)
+        let style = try self.style
+        func libraryMessage(_ change: (inout VideoOptions) -> Void, output: String) -> String {
+            var options = VideoOptions()
+            change(&options)
+            do {
+                _ = try VideoStylizer(stylizer: stylizer, options: options).run(input: .file(input), output: .file(dir.appendingPathComponent(output)),
+                                                                               timeline: StyleTimeline(constant: style))
+                return "no error"
+            } catch { return error.localizedDescription }
+        }
+        let cases: [(message: String, arguments: [String], flag: String)] = [
+            (libraryMessage({ $0.codec = "ffv1"; $0.preset = "fast" }, output: "a.mkv"), ["--codec", "ffv1", "--preset", "fast", "-o", "a.mkv"], "leave out --preset"),
+            (libraryMessage({ $0.codec = "ffv1"; $0.crf = 20 }, output: "b.mkv"), ["--codec", "ffv1", "--crf", "20", "-o", "b.mkv"], "leave out --crf"),
+            (libraryMessage({ _ in }, output: "c.xyz"), ["-o", "c.xyz"], "name one with --format"),
+            (libraryMessage({ $0.codec = "ffv1" }, output: "d.mp4"), ["--codec", "ffv1", "-o", "d.mp4"], "choose another --codec or container"),
+        ]
+        for (message, arguments, flag) in cases {
+            XCTAssertFalse(message.contains("--") || message.contains("stylize ") || message == "no error", message)
+            let outcome = try TestSupport.stylize(["video", input.path, "-s", TestSupport.styleVectorFile.path] + arguments)
+            XCTAssertNotEqual(outcome.status, 0)
+            XCTAssertTrue(outcome.stderr.contains(flag), "\(outcome.stderr) should say \(flag)")
+        }
+        XCTAssertThrowsError(try stylizer.styleVector(for: StyleSpec(parsing: "starry-nite"))) { error in
+            XCTAssertFalse(error.localizedDescription.contains("stylize "), error.localizedDescription)
+        }
+        XCTAssertThrowsError(try FrameSequence(input.path)) { error in
+            XCTAssertFalse(error.localizedDescription.contains("stylize "), error.localizedDescription)
+        }
+    }
 }

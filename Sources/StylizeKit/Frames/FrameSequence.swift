@@ -31,7 +31,7 @@ public struct FrameSequence: Sendable {
         } else if text.contains(where: { "*?[".contains($0) }) {
             kind = .glob(text)
         } else if FileManager.default.fileExists(atPath: text) {
-            throw StylizeError.invalidArgument("\(text) is a single file: use stylize image or stylize video for it")
+            throw StylizeError.invalidArgument("\(text) is a single file, not a frame sequence: read it as a picture or a clip")
         } else {
             throw StylizeError.fileNotFound(text)
         }

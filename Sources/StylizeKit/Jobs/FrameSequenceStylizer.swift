@@ -79,7 +79,7 @@ public final class FrameSequenceStylizer: Sendable {
              isCancelled: (@Sendable () -> Bool)?) throws -> VideoSummary {
         try options.video.validate()
         if options.video.filmstrip != nil && (options.watch || options.resume) {
-            throw StylizeError.invalidArgument("a filmstrip needs every frame stylized in one run, which --watch and resuming do not give")
+            throw StylizeError.invalidArgument("a filmstrip needs every frame stylized in one run, which watching and resuming do not give")
         }
         guard options.frameRate > 0, options.frameRate.isFinite else { throw StylizeError.invalidArgument("the frame rate must be positive") }
         let sequence = try FrameSequence(input)
@@ -178,10 +178,10 @@ public final class FrameSequenceStylizer: Sendable {
         let destination = { @Sendable (source: URL) -> URL in Self.destination(of: source, in: folder, format: format) }
         if let inputFolder = input.folder, inputFolder.standardizedFileURL.resolvingSymlinksInPath() == folder.standardizedFileURL.resolvingSymlinksInPath() {
             if format == nil {
-                throw StylizeError.invalidArgument("the output folder is the input folder: the frames would be replaced; choose another folder or --format")
+                throw StylizeError.invalidArgument("the output folder is the input folder: the frames would be replaced; choose another folder or picture format")
             }
             if options.watch {
-                throw StylizeError.invalidArgument("with --watch the output folder cannot be the input folder: every result would be taken for a new frame")
+                throw StylizeError.invalidArgument("when watching, the output folder cannot be the input folder: every result would be taken for a new frame")
             }
         }
         let size = Locked((0, 0))

@@ -24,7 +24,7 @@ final class Muxer {
         if !toStdout { try OutputFile.checkWritable(URL(fileURLWithPath: destination), overwrite: overwrite) }
         guard let format = av_guess_format(formatName, toStdout ? nil : destination, nil) else {
             throw StylizeError.invalidArgument(formatName.map { "unknown output format \($0)" }
-                ?? "\(destination): cannot tell the container from the extension; name one with --format")
+                ?? "\(destination): cannot tell the container from the extension; name the output container")
         }
         if !toStdout { OutputFile.removeStaleTemporaries(for: URL(fileURLWithPath: destination)) }
         temporary = toStdout ? nil : OutputFile.temporaryURL(for: URL(fileURLWithPath: destination)).path

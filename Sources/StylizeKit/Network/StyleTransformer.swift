@@ -151,7 +151,7 @@ public final class TransformerWorker {
         self.transformer = transformer
         self.precision = transformer.resolve(precision)
         guard self.precision != .int8 || Precision.cpuHasVNNI else {
-            throw StylizeError.invalidArgument("--precision int8 needs VNNI (AVX512-VNNI or AVX-VNNI), which this CPU lacks; use --precision f32")
+            throw StylizeError.invalidArgument("int8 needs VNNI (AVX512-VNNI or AVX-VNNI), which this CPU lacks; use the f32 precision")
         }
         self.threads = threads
         stream = try DNNLStream(engine: transformer.engine)
@@ -197,7 +197,7 @@ public final class TransformerWorker {
                     ? try QuantizedTransformerPlan(transformer, transformer.quantized, width: width, height: height, stream: stream)
                     : try TransformerPlan(transformer, width: width, height: height, type: precision.dataType, stream: stream)
             } catch StylizeError.dnnl(let call, let status) where status == Int(dnnl_unimplemented.rawValue) && precision != .f32 {
-                throw StylizeError.invalidArgument("this CPU cannot run \(precision.rawValue) convolutions (\(call)); use --precision f32")
+                throw StylizeError.invalidArgument("this CPU cannot run \(precision.rawValue) convolutions (\(call)); use the f32 precision")
             }
         }
         return plan!

@@ -109,7 +109,7 @@ extension StyleSpec.Part {
         if gallery.vector(named: path) != nil { return .gallery(path.lowercased()) }
         // A bare word (no folder, no extension) was meant as a gallery name.
         if !path.contains("/") && !path.contains(".") {
-            throw StylizeError.badStyle("\(path) is neither a file nor a gallery style; closest gallery styles: \(gallery.closestNames(to: path).joined(separator: ", ")) (stylize styles lists them all)")
+            throw StylizeError.badStyle("\(path) is neither a file nor a gallery style; closest gallery styles: \(gallery.closestNames(to: path).joined(separator: ", "))")
         }
         throw StylizeError.fileNotFound(path)
     }

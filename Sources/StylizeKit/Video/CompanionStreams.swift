@@ -101,7 +101,7 @@ final class CompanionStreams {
                 throw StylizeError.invalidArgument("no audio encoder named \(name) in this FFmpeg (aac, libopus, libmp3lame, flac, ...)")
             }
             guard muxer.accepts(found.pointee.id) else {
-                throw StylizeError.invalidArgument("\(name) audio cannot go into \(container); choose another --audio-codec or container")
+                throw StylizeError.invalidArgument("\(name) audio cannot go into \(container); choose another audio codec or container")
             }
             codec = found
         } else {
@@ -111,7 +111,7 @@ final class CompanionStreams {
                 return
             }
             guard muxer.accepts(target), let found = avcodec_find_encoder(target) else {
-                throw StylizeError.invalidArgument("\(container) cannot hold \(from) audio nor re-encoded audio; choose another container, or --no-audio")
+                throw StylizeError.invalidArgument("\(container) cannot hold \(from) audio nor re-encoded audio; choose another container, or leave the audio out")
             }
             codec = found
         }

@@ -140,7 +140,7 @@ package enum PieceJoiner {
             let tags = demuxer.context.pointee.metadata
             func tag(_ key: String) -> String? { av_dict_get(tags, key, nil, 0).map { String(cString: $0.pointee.value) } }
             guard let range = tag(PieceTags.frames), let frames = parseFrameRange(range) else {
-                throw StylizeError.invalidArgument("\(path) is not a piece made by stylize video --frames")
+                throw StylizeError.invalidArgument("\(path) is not a piece of a split job")
             }
             self.frames = frames
             signature = tag(PieceTags.options) ?? ""

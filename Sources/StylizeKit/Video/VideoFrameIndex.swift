@@ -139,7 +139,7 @@ package struct ClipLayout: Sendable, Codable {
     func frameIndex(for path: String) throws -> VideoFrameIndex {
         guard let timestamps, let timeBase, timeBase.count == 2, timeBase[1] > 0, timestamps.count == frames,
               let fileSize, let modified else {
-            throw StylizeError.invalidArgument("the frame layout has no timestamps: write it with stylize probe --timestamps")
+            throw StylizeError.invalidArgument("the frame layout has no timestamps")
         }
         let (size, time) = try Self.fileStamp(path)
         guard size == fileSize, abs(time - modified) < 1e-3 else {

@@ -99,12 +99,12 @@ final class VideoWriter {
             codec = found
         } else {
             guard let found = Self.defaultEncoder(for: muxer) else {
-                throw StylizeError.invalidArgument("\(destination): this container has no video encoder here; name one with --codec")
+                throw StylizeError.invalidArgument("\(destination): this container has no video encoder here; name a video codec")
             }
             codec = found
         }
         guard muxer.accepts(codec.pointee.id) else {
-            throw StylizeError.invalidArgument("\(String(cString: codec.pointee.name)) video cannot go into \(String(cString: muxer.format.pointee.name)); choose another --codec or container")
+            throw StylizeError.invalidArgument("\(String(cString: codec.pointee.name)) video cannot go into \(String(cString: muxer.format.pointee.name)); choose another video codec or container")
         }
         codecName = String(cString: codec.pointee.name)
         let formats = Self.pixelFormats(of: codec)
@@ -137,7 +137,7 @@ final class VideoWriter {
         }
         colors = tags
         if options.crf != nil, !Self.hasOption("crf", codec: codec) {
-            throw StylizeError.invalidArgument("the \(codecName) encoder has no constant-quality setting; leave out --crf, or choose --codec libx264")
+            throw StylizeError.invalidArgument("the \(codecName) encoder has no constant-quality setting; leave the quality unset, or choose the libx264 codec")
         }
         let crf = options.crf ?? Self.defaultCRF[codecName]
         var preset = options.preset ?? Self.defaultPreset[codecName]
@@ -145,12 +145,12 @@ final class VideoWriter {
         var vpxSpeed: (deadline: String, cpuUsed: Int)?
         if Self.hasOption("cpu-used", codec: codec) && Self.hasOption("deadline", codec: codec) {
             guard let speed = Self.vpxSpeeds[preset ?? "ultrafast"] else {
-                throw StylizeError.invalidArgument("\(codecName) takes --preset \(Self.presetNames.joined(separator: ", ")), got \(preset!)")
+                throw StylizeError.invalidArgument("\(codecName) takes the presets \(Self.presetNames.joined(separator: ", ")), got \(preset!)")
             }
             vpxSpeed = speed
             preset = nil
         } else if preset != nil, !Self.hasOption("preset", codec: codec) {
-            throw StylizeError.invalidArgument("the \(codecName) encoder has no preset option; leave out --preset")
+            throw StylizeError.invalidArgument("the \(codecName) encoder has no preset option; leave the preset unset")
         }
         let globalHeader = muxer.wantsGlobalHeader
         let encoderThreads = options.codecThreads(width: width, height: height)
