@@ -23,10 +23,12 @@ public struct StylizeJob: Sendable {
         case keyframes([KeyframeSpec], easing: Easing = .linear)
     }
 
+    /// What the job reads.
     public var source: Source
     /// Where the result goes: a file (a clip, a picture, a video made of frames, or a folder
     /// for frames), or standard output for a clip.
     public var output: ClipLocation
+    /// The style, or keyframes the style moves between.
     public var style: Style
     /// The side style pictures are read at (`StylePredictor.sideRange`); a smaller side gives
     /// bigger brush features.
