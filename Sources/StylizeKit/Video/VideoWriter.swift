@@ -88,24 +88,9 @@ final class VideoWriter {
         packet = try Packet()
         frameTimeBase = video.timeBase
 
-        // The encoder: named, or the container's preferred video codec.
-        let codec: UnsafePointer<AVCodec>
         // A piece is encoded as the clip it joins into will be; unnamed, that is H.264 (what
         // .mp4, .mov and .mkv outputs get), whatever container holds the piece itself.
-        if let name = options.codec ?? (options.frames != nil ? "libx264" : nil) {
-            guard let found = avcodec_find_encoder_by_name(name), found.pointee.type == AVMEDIA_TYPE_VIDEO else {
-                throw StylizeError.invalidArgument("no video encoder named \(name) in this FFmpeg")
-            }
-            codec = found
-        } else {
-            guard let found = Self.defaultEncoder(for: muxer) else {
-                throw StylizeError.invalidArgument("\(destination): this container has no video encoder here; name a video codec")
-            }
-            codec = found
-        }
-        guard muxer.accepts(codec.pointee.id) else {
-            throw StylizeError.invalidArgument("\(String(cString: codec.pointee.name)) video cannot go into \(String(cString: muxer.format.pointee.name)); choose another video codec or container")
-        }
+        let codec = try Self.videoEncoder(named: options.codec ?? (options.frames != nil ? "libx264" : nil), for: muxer, destination: destination)
         codecName = String(cString: codec.pointee.name)
         let formats = Self.pixelFormats(of: codec)
         pixelFormat = formats.contains(AV_PIX_FMT_YUV420P) || formats.isEmpty ? AV_PIX_FMT_YUV420P : formats[0]
@@ -127,7 +112,6 @@ final class VideoWriter {
         guard width > 0, height > 0 else { throw StylizeError.invalidArgument("the video has no size") }
 
         let frameRate = video.frameRate
-        let sampleAspect = video.sampleAspectRatio
         var tags = video.colors
         if isRGB(pixelFormat) {
             // An RGB encoder (libx264rgb, FFV1 or PNG in RGB): tagged as RGB, or decoders read
@@ -136,51 +120,9 @@ final class VideoWriter {
             tags.range = AVCOL_RANGE_JPEG
         }
         colors = tags
-        if options.crf != nil, !Self.hasOption("crf", codec: codec) {
-            throw StylizeError.invalidArgument("the \(codecName) encoder has no constant-quality setting; leave the quality unset, or choose the libx264 codec")
-        }
-        let crf = options.crf ?? Self.defaultCRF[codecName]
-        var preset = options.preset ?? Self.defaultPreset[codecName]
-        // libvpx has no presets: the same names choose its deadline and cpu-used.
-        var vpxSpeed: (deadline: String, cpuUsed: Int)?
-        if Self.hasOption("cpu-used", codec: codec) && Self.hasOption("deadline", codec: codec) {
-            guard let speed = Self.vpxSpeeds[preset ?? "ultrafast"] else {
-                throw StylizeError.invalidArgument("\(codecName) takes the presets \(Self.presetNames.joined(separator: ", ")), got \(preset!)")
-            }
-            vpxSpeed = speed
-            preset = nil
-        } else if preset != nil, !Self.hasOption("preset", codec: codec) {
-            throw StylizeError.invalidArgument("the \(codecName) encoder has no preset option; leave the preset unset")
-        }
-        let globalHeader = muxer.wantsGlobalHeader
-        let encoderThreads = options.codecThreads(width: width, height: height)
-        let colors = colors
-        let configure: (UnsafeMutablePointer<AVCodecContext>) -> Void = { context in
-            context.pointee.framerate = frameRate
-            context.pointee.sample_aspect_ratio = sampleAspect
-            context.pointee.colorspace = colors.matrix
-            context.pointee.color_range = colors.range == AVCOL_RANGE_JPEG ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG
-            context.pointee.color_primaries = colors.primaries
-            context.pointee.color_trc = colors.transfer
-            if globalHeader { context.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER }
-            if let preset { av_opt_set(context.pointee.priv_data, "preset", preset, 0) }
-            if let vpxSpeed {
-                av_opt_set(context.pointee.priv_data, "deadline", vpxSpeed.deadline, 0)
-                av_opt_set_int(context.pointee.priv_data, "cpu-used", Int64(vpxSpeed.cpuUsed), 0)
-                // Rows of tiles encoded in parallel: without it libvpx uses one core.
-                av_opt_set_int(context.pointee.priv_data, "row-mt", 1, 0)
-                context.pointee.thread_count = Int32(ProcessInfo.processInfo.activeProcessorCount)
-            }
-            // At the fastest preset one encoder thread keeps up with the transformer (the other
-            // stages already run in parallel), and frame threads would each hold frames: 15-19 MB
-            // less at 1080p, the same speed (measured at 720p and 1080p); unless `--size` shrinks
-            // frames so much that encoding costs more than the network (`codecThreads`).
-            if preset == "ultrafast" { context.pointee.thread_count = Int32(encoderThreads) }
-            if let crf {
-                av_opt_set(context.pointee.priv_data, "crf", "\(crf)", 0)
-                context.pointee.bit_rate = 0  // constant quality (libvpx and libaom need b=0 for it)
-            }
-        }
+        let configure = try EncoderSettings(codec: codec, options: options).configuration(
+            frameRate: video.frameRate, sampleAspect: video.sampleAspectRatio, colors: tags, globalHeader: muxer.wantsGlobalHeader,
+            threads: options.codecThreads(width: width, height: height))
         do {
             // The input's own time base keeps every timestamp exact (variable frame rate too).
             encoder = try FrameEncoder(name: codecName, width: width, height: height, format: pixelFormat,
@@ -192,12 +134,20 @@ final class VideoWriter {
                                        timeBase: av_inv_q(frameRate), configure: configure)
         }
 
+        try addVideoStream(video)
+        try addOtherStreams(from: reader, options: options)
+        try muxer.writeHeader()
+    }
+
+    /// The video stream: the encoder's parameters, the input's rate and aspect, and its
+    /// disposition, metadata and side data (a display rotation only where it was not applied).
+    private func addVideoStream(_ video: VideoDescription) throws {
         let videoOut = try muxer.addStream()
         try ffmpegCheck(avcodec_parameters_from_context(videoOut.pointee.codecpar, encoder.context), "avcodec_parameters_from_context")
         videoOut.pointee.time_base = encoder.context.pointee.time_base
-        videoOut.pointee.avg_frame_rate = frameRate
-        videoOut.pointee.r_frame_rate = frameRate
-        videoOut.pointee.sample_aspect_ratio = sampleAspect
+        videoOut.pointee.avg_frame_rate = video.frameRate
+        videoOut.pointee.r_frame_rate = video.frameRate
+        videoOut.pointee.sample_aspect_ratio = video.sampleAspectRatio
         if let input = video.stream {
             videoOut.pointee.disposition = input.pointee.disposition
             av_dict_copy(&videoOut.pointee.metadata, input.pointee.metadata, 0)
@@ -205,7 +155,11 @@ final class VideoWriter {
         }
         notes.append("video: \(video.sourceCodec) -> \(codecName) \(width)x\(height)"
                      + (pixelRotation != 0 ? ", turned \(pixelRotation) degrees (the container cannot store rotation)" : ""))
+    }
 
+    /// The input's other streams (none for a piece: `join` takes them from the source), its
+    /// metadata, and a piece's tags.
+    private func addOtherStreams(from reader: VideoReader?, options: VideoOptions) throws {
         if let reader {
             av_dict_copy(&muxer.context.pointee.metadata, reader.demuxer.context.pointee.metadata, 0)
             let companions = try CompanionStreams(from: reader, into: muxer, audio: options.audio)
@@ -216,29 +170,32 @@ final class VideoWriter {
             av_dict_set(&muxer.context.pointee.metadata, PieceTags.frames, "\(frames.lowerBound)..\(frames.upperBound)", 0)
             av_dict_set(&muxer.context.pointee.metadata, PieceTags.options, options.pieceSignature ?? "", 0)
         }
-        try muxer.writeHeader()
     }
-
-    /// Codec defaults for --crf: visually transparent to near-transparent on each codec's scale
-    /// (libx264's 15 at the ultrafast preset keeps stylized frames above 40 dB PSNR).
-    static let defaultCRF: [String: Int] = ["libx264": 15, "libx264rgb": 15, "libx265": 20, "libvpx-vp9": 31, "libaom-av1": 31, "libsvtav1": 31]
-    /// Codec defaults for --preset: the fastest, so that encoding keeps up with the transformer.
-    static let defaultPreset: [String: String] = ["libx264": "ultrafast", "libx264rgb": "ultrafast", "libx265": "ultrafast"]
-
-    /// libvpx's deadline and cpu-used for each speed preset name. At the default (ultrafast:
-    /// realtime, cpu-used 8, with row multithreading) libvpx-vp9 encoded 50 stylized 720p frames
-    /// in 2.6 s against 30 s at its own default (good, one thread), at 36.5 against 37.1 dB PSNR
-    /// and CRF 31; libx264 ultrafast at CRF 15 took 1.9 s, at 43.7 dB and 2.6 times the bytes.
-    static let vpxSpeeds: [String: (deadline: String, cpuUsed: Int)] = [
-        "ultrafast": ("realtime", 8), "superfast": ("realtime", 7), "veryfast": ("realtime", 6), "faster": ("realtime", 5),
-        "fast": ("good", 4), "medium": ("good", 3), "slow": ("good", 2), "slower": ("good", 1), "veryslow": ("best", 0),
-    ]
-    static let presetNames = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
 
     /// Codecs that containers name as their default but that look poor at any sensible size
     /// (MPEG-4 Part 2 in NUT and AVI, ...): H.264 goes there instead, as it does in MP4.
     static let outdatedDefaults: Set<UInt32> = [AV_CODEC_ID_MPEG4, AV_CODEC_ID_MPEG1VIDEO, AV_CODEC_ID_MPEG2VIDEO,
                                                 AV_CODEC_ID_MSMPEG4V3, AV_CODEC_ID_FLV1, AV_CODEC_ID_H263].reduce(into: []) { $0.insert($1.rawValue) }
+
+    /// The encoder `name` names, or the container's when it is nil; it must fit the container.
+    static func videoEncoder(named name: String?, for muxer: Muxer, destination: String) throws -> UnsafePointer<AVCodec> {
+        let codec: UnsafePointer<AVCodec>
+        if let name {
+            guard let found = avcodec_find_encoder_by_name(name), found.pointee.type == AVMEDIA_TYPE_VIDEO else {
+                throw StylizeError.invalidArgument("no video encoder named \(name) in this FFmpeg")
+            }
+            codec = found
+        } else {
+            guard let found = defaultEncoder(for: muxer) else {
+                throw StylizeError.invalidArgument("\(destination): this container has no video encoder here; name a video codec")
+            }
+            codec = found
+        }
+        guard muxer.accepts(codec.pointee.id) else {
+            throw StylizeError.invalidArgument("\(String(cString: codec.pointee.name)) video cannot go into \(String(cString: muxer.format.pointee.name)); choose another video codec or container")
+        }
+        return codec
+    }
 
     /// The encoder for a container when none is named: its own preferred codec's, or libx264
     /// where that codec is an outdated one and the container holds H.264.
@@ -250,11 +207,6 @@ final class VideoWriter {
         return avcodec_find_encoder(preferred)
     }
 
-    /// Whether the encoder has a private option `name` (presets are codec-specific).
-    static func hasOption(_ name: String, codec: UnsafePointer<AVCodec>) -> Bool {
-        guard var priv = codec.pointee.priv_class else { return false }
-        return withUnsafeMutablePointer(to: &priv) { av_opt_find(UnsafeMutableRawPointer($0), name, nil, 0, AV_OPT_SEARCH_FAKE_OBJ) != nil }
-    }
 
     private static func pixelFormats(of codec: UnsafePointer<AVCodec>) -> [AVPixelFormat] {
         guard var p = codec.pointee.pix_fmts else { return [] }
