@@ -92,21 +92,7 @@ public final class FrameSequenceStylizer: Sendable {
             pending = try sequence.files().map { SequenceFrame(url: $0, picture: nil) }
             guard !pending.isEmpty else { throw StylizeError.unreadable(path: input, reason: "no frames found") }
         }
-        var identity: StyleVector?
-        if timeline.needsIdentity {
-            // The sequence's own style vector, once: from frames spread over it (the first one
-            // when watching, as later ones do not exist yet).
-            let sample: [SequenceFrame]
-            if options.watch {
-                guard let first = try feed.next(shouldStop: stop) else { throw CancellationError() }
-                pending = [first]
-                sample = [first]
-            } else {
-                let n = min(max(1, options.video.identitySamples), pending.count)
-                sample = (0..<n).map { pending[(2 * $0 + 1) * pending.count / (2 * n)] }
-            }
-            identity = try StyleVector.mix(sample.map { (try stylizer.styleVector(for: $0.load()), 1.0) })
-        }
+        let identity = timeline.needsIdentity ? try identity(of: &pending, feed: feed, stop: stop) : nil
         // Workers as for a clip of the first frame's size (two up to 1280x720), which most
         // often is every frame's; one when watching, so that each new frame has every core.
         var workerCount = options.video.workers ?? 1
@@ -157,6 +143,21 @@ public final class FrameSequenceStylizer: Sendable {
         return summary
     }
 
+    /// The sequence's own style vector, once: from frames spread over it (the first one when
+    /// watching, as later ones do not exist yet; it becomes the first of `pending`).
+    private func identity(of pending: inout [SequenceFrame], feed: FrameFeed, stop: () -> Bool) throws -> StyleVector {
+        let sample: [SequenceFrame]
+        if options.watch {
+            guard let first = try feed.next(shouldStop: stop) else { throw CancellationError() }
+            pending = [first]
+            sample = [first]
+        } else {
+            let n = min(max(1, options.video.identitySamples), pending.count)
+            sample = (0..<n).map { pending[(2 * $0 + 1) * pending.count / (2 * n)] }
+        }
+        return try StyleVector.mix(sample.map { (try stylizer.styleVector(for: $0.load()), 1.0) })
+    }
+
     private func workers(_ count: Int) throws -> [TransformerWorker] {
         try (0..<count).map { _ in
             try stylizer.makeWorker(precision: options.video.precision, threads: VideoOptions.threads(forWorkers: count))
@@ -165,25 +166,9 @@ public final class FrameSequenceStylizer: Sendable {
 
     private func runToFolder(input: FrameSequence, _ output: String, workers count: Int, nextFile: @escaping () throws -> SequenceJob?, filmstrip: Filmstrip?,
                              report: @escaping () throws -> Void, counter: FrameCounter) throws -> (Int, Int, String, [String], [String]) {
-        let folder = URL(fileURLWithPath: output)
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw StylizeError.unwritable(path: output, reason: "not a folder (name a folder, or a video file such as out.mp4)") }
-        } else {
-            do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
-                throw StylizeError.unwritable(path: output, reason: error.localizedDescription)
-            }
-        }
+        let folder = try prepareFolder(output, input: input)
         let format = options.pictureFormat
         let destination = { @Sendable (source: URL) -> URL in Self.destination(of: source, in: folder, format: format) }
-        if let inputFolder = input.folder, inputFolder.standardizedFileURL.resolvingSymlinksInPath() == folder.standardizedFileURL.resolvingSymlinksInPath() {
-            if format == nil {
-                throw StylizeError.invalidArgument("the output folder is the input folder: the frames would be replaced; choose another folder or picture format")
-            }
-            if options.watch {
-                throw StylizeError.invalidArgument("when watching, the output folder cannot be the input folder: every result would be taken for a new frame")
-            }
-        }
         let size = Locked((0, 0))
         let stabilizer = self.stabilizer()
         let stabilizes = stabilizer != nil
@@ -250,6 +235,29 @@ public final class FrameSequenceStylizer: Sendable {
         let (width, height) = size.withLock { $0 }
         return (width, height, format?.rawValue ?? "same as input",
                 stabilizer.map { [Self.note($0, self.options.video.stabilization)] } ?? [], skipped.map { "skipped \($0): not a readable picture" })
+    }
+
+    /// The output folder, made if it does not exist; refused when it is a file, or the input
+    /// folder where results would replace frames or be taken for new ones.
+    private func prepareFolder(_ output: String, input: FrameSequence) throws -> URL {
+        let folder = URL(fileURLWithPath: output)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw StylizeError.unwritable(path: output, reason: "not a folder (name a folder, or a video file such as out.mp4)") }
+        } else {
+            do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+                throw StylizeError.unwritable(path: output, reason: error.localizedDescription)
+            }
+        }
+        if let inputFolder = input.folder, inputFolder.standardizedFileURL.resolvingSymlinksInPath() == folder.standardizedFileURL.resolvingSymlinksInPath() {
+            if options.pictureFormat == nil {
+                throw StylizeError.invalidArgument("the output folder is the input folder: the frames would be replaced; choose another folder or picture format")
+            }
+            if options.watch {
+                throw StylizeError.invalidArgument("when watching, the output folder cannot be the input folder: every result would be taken for a new frame")
+            }
+        }
+        return folder
     }
 
     private func runToVideo(_ output: String, workers count: Int, nextFile: @escaping () throws -> SequenceJob?, filmstrip: Filmstrip?,
