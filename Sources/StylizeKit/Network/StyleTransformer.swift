@@ -250,120 +250,124 @@ final class TransformerPlan: TransformerRunning {
     init(_ net: StyleTransformer, width: Int, height: Int, type: DNNLDataType, stream: DNNLStream) throws {
         self.width = width
         self.height = height
-        let engine = stream.engine
-        let h4 = (height + 3) / 4 * 4, w4 = (width + 3) / 4 * 4
-        let block = Self.blockSide
+        let builder = Builder(net, stream: stream, type: type)
+        let first = try builder.firstLayer(net.contract[0], width: width, height: height, activation: .relu)
+        let trunk = try builder.contract(from: first.layer)
+        try builder.residualBlocks(on: trunk)
+        let (output, reached) = try builder.expand(from: trunk)
+        let lastNorm = builder.expandNorms[builder.expandNorms.count - 1]
+        let pixels = reached.width * reached.height / (Self.blockSide * Self.blockSide)
+        builder.steps.append(Step("output: norm") { lastNorm.apply(output.floats, pixels: pixels) })
+        let sigmoid = try EltwiseLayer(dnnl_eltwise_logistic, data: output, stream: stream)
+        builder.steps.append(Step("output: sigmoid") { try sigmoid.execute(stream) })
+        stages = try builder.stages(input: (first.gather, first.padded), reached: reached, result: output, width: width, height: height)
+        buffers = [builder.padded, builder.outputs]
+        convolutionKernels = builder.kernels
+        norms = builder.norms
+        expandNorms = builder.expandNorms
+    }
 
-        // Every padded copy is filled by a gather and read by the very next conv, so one buffer
-        // serves them all. Likewise every conv output outside the trunk is read by the next
-        // gather only, and is dead before the next such output is written.
-        let padded = SharedBuffer(), outputs = SharedBuffer()
-        buffers = [padded, outputs]
-        func paddedMemory(_ gather: PaddingGather) throws -> DNNLMemory { try gather.destination(type, engine: engine, in: padded) }
-        var steps: [Step] = []
+    /// The f32 and bf16 plan's layers, added in network order.
+    private final class Builder: PlanBuilder {
+        let net: StyleTransformer
         var norms: [InstanceNormLayer] = []
-        var kernels: [String] = []
-        /// Appends the gather of `source` into `gather`'s padded buffer and the conv that reads it.
+        var expandNorms: [FusedStyleNorm] = []
+
+        init(_ net: StyleTransformer, stream: DNNLStream, type: DNNLDataType) {
+            self.net = net
+            super.init(stream: stream, type: type)
+        }
+
+        /// Adds the gather of `source` into `gather`'s padded copy (applying `norm` and a ReLU
+        /// on the way, when given) and the conv that reads it.
         func convolution(_ spec: ConvSpec, gather: PaddingGather, from source: DNNLMemory, norm: FusedStyleNorm? = nil,
                          activation: ConvActivation = .none, output: DNNLMemory? = nil, outputType: DNNLDataType = .f32,
                          sharesOutput: Bool = true, label: String? = nil) throws -> ConvolutionLayer {
-            let label = label ?? spec.layerName
             let padded = try paddedMemory(gather)
             let p = gather.destinationPhases
             let layer = try ConvolutionLayer(spec, input: padded, inputHeight: gather.outputHeight / p, inputWidth: gather.outputWidth / p,
                                              type: type, activation: activation, output: output, outputType: outputType,
                                              sharedOutput: sharesOutput ? outputs : nil, stream: stream)
-            steps.append(Step("\(label): pad\(norm == nil ? "" : " + norm")") {
-                try stream.wait()
+            let type = type
+            add(layer, label: label ?? spec.layerName, normed: norm != nil) {
                 gather.run(from: source.data, sourceType: source.elementType, to: padded.data, type: type, norm: norm, relu: norm != nil)
-            })
-            steps.append(Step(label, flops: layer.flops) { try layer.execute(stream) })
-            kernels.append(layer.implementation)
+            }
             return layer
         }
-        func styleNorm(_ layer: ConvolutionLayer, channels: Int, relu: Bool) throws {
+
+        /// The contracting convs after the first; the last one writes the trunk, in f32 (oneDNN's
+        /// norms and adds work on it).
+        func contract(from first: ConvolutionLayer) throws -> ConvolutionLayer {
+            var (layer, phases) = (first, PlanStages.blockSide)
+            for (index, spec) in net.contract.enumerated().dropFirst() {
+                let (h, w) = (layer.outputHeight * phases, layer.outputWidth * phases)
+                let gather = PaddingGather.reflect(height: h, width: w, pad: spec.kernelHeight / 2, channels: spec.inputChannels, sourcePhases: phases)
+                let isTrunk = index == net.contract.count - 1
+                layer = try convolution(spec, gather: gather, from: layer.output, activation: .relu, outputType: isTrunk ? .f32 : type,
+                                        sharesOutput: !isTrunk)
+                phases = 1
+            }
+            return layer
+        }
+
+        /// The residual blocks, adding into the trunk in place. Inside a block, conv1's output
+        /// is dead once conv2's padded input is gathered, and conv2's once it is added to the
+        /// trunk: one scratch buffer serves all ten convs.
+        func residualBlocks(on trunk: ConvolutionLayer) throws {
+            let (qh, qw) = (trunk.outputHeight, trunk.outputWidth)
+            let scratch = try DNNLMemory(f32: [1, net.residual[0].0.outputChannels, qh, qw], tag: dnnl_nhwc, engine: engine)
+            for (conv1, conv2) in net.residual {
+                guard conv1.outputChannels == scratch.channelCount, conv2.outputChannels == scratch.channelCount else {
+                    throw StylizeError.modelDamaged(path: "transformer", reason: "residual blocks change the channel count")
+                }
+                let pad = PaddingGather.reflect(height: qh, width: qw, pad: conv1.kernelHeight / 2, channels: conv1.inputChannels)
+                let a = try convolution(conv1, gather: pad, from: trunk.output, output: scratch)
+                try styleNorm(a, channels: conv1.outputChannels, relu: true)
+                let b = try convolution(conv2, gather: pad, from: a.output, output: scratch)
+                try styleNorm(b, channels: conv2.outputChannels, relu: false)
+                let add = try AddLayer(trunk.output, b.output, into: trunk.output, stream: stream)
+                let stream = stream
+                steps.append(Step("\(conv2.layerName): add") { try add.execute(stream) })
+            }
+        }
+
+        private func styleNorm(_ layer: ConvolutionLayer, channels: Int, relu: Bool) throws {
             let norm = try InstanceNormLayer(data: layer.output, channels: channels, epsilon: net.epsilon, relu: relu, stream: stream)
             norms.append(norm)
+            let stream = stream
             steps.append(Step("\(layer.name): norm") { try norm.execute(stream) })
         }
 
-        let first = net.contract[0]
-        let inputGather = PlanStages.inputGather(width: width, height: height, pad: first.kernelHeight / 2)
-        let inputPadded = try paddedMemory(inputGather)
-        let firstLayer = try ConvolutionLayer(first.spaceToDepth(block), input: inputPadded,
-                                              inputHeight: inputGather.outputHeight / block, inputWidth: inputGather.outputWidth / block,
-                                              type: type, activation: .relu, outputType: type, sharedOutput: outputs, stream: stream)
-        steps.append(Step("\(first.layerName) (space-to-depth \(block))", flops: firstLayer.flops) { try firstLayer.execute(stream) })
-        kernels.append(firstLayer.implementation)
-        var (layer, phases) = (firstLayer, block)
-        for (index, spec) in net.contract.enumerated().dropFirst() {
-            let (h, w) = (layer.outputHeight * phases, layer.outputWidth * phases)
-            let gather = PaddingGather.reflect(height: h, width: w, pad: spec.kernelHeight / 2, channels: spec.inputChannels, sourcePhases: phases)
-            let isTrunk = index == net.contract.count - 1  // the trunk is f32: oneDNN's norms and adds work on it
-            layer = try convolution(spec, gather: gather, from: layer.output, activation: .relu, outputType: isTrunk ? .f32 : type,
-                                    sharesOutput: !isTrunk)
-            phases = 1
-        }
-
-        let trunk = layer.output  // residual blocks add into this buffer in place
-        let (qh, qw) = (layer.outputHeight, layer.outputWidth)
-        // Inside a block, conv1's output is dead once conv2's padded input is gathered, and
-        // conv2's once it is added to the trunk: one scratch buffer serves all ten convs.
-        let scratch = try DNNLMemory(f32: [1, net.residual[0].0.outputChannels, qh, qw], tag: dnnl_nhwc, engine: engine)
-        for (conv1, conv2) in net.residual {
-            guard conv1.outputChannels == scratch.channelCount, conv2.outputChannels == scratch.channelCount else {
-                throw StylizeError.modelDamaged(path: "transformer", reason: "residual blocks change the channel count")
+        /// The expanding convs: the two upsampling ones in phase form (nearest x2 then reflect 1
+        /// is edge 1 at the low resolution), outputs stored as 2x2 phases; the last one
+        /// space-to-depth. Each StyleNorm is measured after its conv and applied by the next
+        /// gather. Returns the last output and the size it stands for.
+        func expand(from trunk: ConvolutionLayer) throws -> (DNNLMemory, (width: Int, height: Int)) {
+            let block = PlanStages.blockSide
+            var (source, h, w, phases) = (trunk.output, trunk.outputHeight, trunk.outputWidth, 1)
+            var sourceNorm: FusedStyleNorm?
+            for (index, spec) in net.expand.enumerated() {
+                let last = index == net.expand.count - 1
+                let gather = last
+                    ? PaddingGather.reflect(height: h, width: w, pad: spec.kernelHeight / 2, channels: spec.inputChannels,
+                                            sourcePhases: phases, destinationPhases: block)
+                    : PaddingGather.edge(height: h, width: w, pad: 1, channels: spec.inputChannels, sourcePhases: phases)
+                let layer = try convolution(last ? spec.spaceToDepth(block) : spec.nearestUpsampledPhases(), gather: gather,
+                                            from: source, norm: sourceNorm, outputType: last ? .f32 : type,
+                                            label: spec.layerName + (last ? " (space-to-depth \(block))" : " (x2 phases)"))
+                let outputPhases = last ? block : 2
+                let styleNorm = FusedStyleNorm(channels: spec.outputChannels, epsilon: net.epsilon, phaseCount: outputPhases * outputPhases)
+                expandNorms.append(styleNorm)
+                let pixels = layer.outputHeight * layer.outputWidth, output = layer.output, stream = stream
+                steps.append(Step("\(spec.layerName): norm statistics") {
+                    try stream.wait()
+                    styleNorm.measure(output.data, type: output.elementType, pixels: pixels)
+                })
+                (source, sourceNorm, phases) = (layer.output, styleNorm, outputPhases)
+                (h, w) = (layer.outputHeight * outputPhases, layer.outputWidth * outputPhases)
             }
-            let pad = PaddingGather.reflect(height: qh, width: qw, pad: conv1.kernelHeight / 2, channels: conv1.inputChannels)
-            let a = try convolution(conv1, gather: pad, from: trunk, output: scratch)
-            try styleNorm(a, channels: conv1.outputChannels, relu: true)
-            let b = try convolution(conv2, gather: pad, from: a.output, output: scratch)
-            try styleNorm(b, channels: conv2.outputChannels, relu: false)
-            let add = try AddLayer(trunk, b.output, into: trunk, stream: stream)
-            steps.append(Step("\(conv2.layerName): add") { try add.execute(stream) })
+            return (source, (w, h))
         }
-
-        // The expanding convs: the two upsampling ones in phase form (nearest x2 then reflect 1
-        // is edge 1 at the low resolution), outputs stored as 2x2 phases; the last one
-        // space-to-depth. Each StyleNorm is measured after its conv and applied by the next gather.
-        var (source, h, w) = (trunk, qh, qw)
-        phases = 1
-        var sourceNorm: FusedStyleNorm?
-        var expandNorms: [FusedStyleNorm] = []
-        for (index, spec) in net.expand.enumerated() {
-            let last = index == net.expand.count - 1
-            let gather = last
-                ? PaddingGather.reflect(height: h, width: w, pad: spec.kernelHeight / 2, channels: spec.inputChannels,
-                                        sourcePhases: phases, destinationPhases: block)
-                : PaddingGather.edge(height: h, width: w, pad: 1, channels: spec.inputChannels, sourcePhases: phases)
-            let layer = try convolution(last ? spec.spaceToDepth(block) : spec.nearestUpsampledPhases(), gather: gather,
-                                        from: source, norm: sourceNorm, outputType: last ? .f32 : type,
-                                        label: spec.layerName + (last ? " (space-to-depth \(block))" : " (x2 phases)"))
-            let outputPhases = last ? block : 2
-            let styleNorm = FusedStyleNorm(channels: spec.outputChannels, epsilon: net.epsilon, phaseCount: outputPhases * outputPhases)
-            expandNorms.append(styleNorm)
-            let pixels = layer.outputHeight * layer.outputWidth, output = layer.output
-            steps.append(Step("\(spec.layerName): norm statistics") {
-                try stream.wait()
-                styleNorm.measure(output.data, type: output.elementType, pixels: pixels)
-            })
-            (source, sourceNorm, phases) = (layer.output, styleNorm, outputPhases)
-            (h, w) = (layer.outputHeight * outputPhases, layer.outputWidth * outputPhases)
-        }
-        guard h == h4, w == w4 else {
-            throw StylizeError.modelDamaged(path: "transformer", reason: "output is \(w)x\(h), expected \(w4)x\(h4)")
-        }
-        let (output, lastNorm) = (source, expandNorms[expandNorms.count - 1])
-        steps.append(Step("output: norm") { lastNorm.apply(output.floats, pixels: h4 * w4 / (block * block)) })
-        let sigmoid = try EltwiseLayer(dnnl_eltwise_logistic, data: source, stream: stream)
-        steps.append(Step("output: sigmoid") { try sigmoid.execute(stream) })
-        try padded.allocate()
-        try outputs.allocate()
-        convolutionKernels = kernels
-        stages = PlanStages(stream: stream, input: inputGather, inputPadded: inputPadded, inputType: type, steps: steps, result: source,
-                            output: PlanStages.outputGather(width: width, height: height))
-        self.norms = norms
-        self.expandNorms = expandNorms
     }
 
     /// One step of a frame: a gather, a primitive or a kernel, named for `stylize bench --layers`.
