@@ -1,12 +1,7 @@
-#include "StylizeQuantized.h"
+// The int8 network's own kernels: gathers of bytes through StyleNorm tables, the residual add
+// through a table, histograms, and the last table to floats.
 
-#include <stdlib.h>
-#include <string.h>
-
-#include "StylizeCloned.h"
-#include "StylizeParallel.h"
-
-enum { MAX_CHANNELS = 64 };
+#include "StylizeInternal.h"
 
 typedef struct {
     const uint8_t *src;
