@@ -1,15 +1,15 @@
-#include "StylizeFlow.h"
+// The stabilizer's blend: the previous output moved along the flow and blended into the current
+// frame by trust, with its kernels compiled for AVX-512, AVX2 and the baseline.
+
+#include "FlowInternal.h"
 #include "StylizeCloned.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
-#include <vector>
 
-#include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
-#include <opencv2/video/tracking.hpp>
 
 // The blend runs over each plane in stripes of rows that stay in cache: for a stripe, the rows
 // it needs around it (the two blurs' reach) are moved along the flow and differenced, blurred,
@@ -55,86 +55,6 @@ grid_place place_on_grid(int index, int size, int grid) {
 }
 
 }  // namespace
-
-// What a plane's blend keeps until the frame's limit and detail gain are known, per sample: the
-// blend's change (`change`), and the finest band of the stylization's own values (`own_band`)
-// and of the change (`change_band`), each times the fine part's weight there. With `keep` (the
-// share of the change the frame limit leaves) and a detail gain `g`, the plane's final change is
-// keep * change + (g - 1) * (own_band + keep * change_band), since the band is linear.
-struct plane_state {
-    std::vector<float> change, own_band, change_band;
-    // Sums over the plane: change^2, change * own_band, change * change_band, own_band^2,
-    // own_band * change_band, change_band^2 (the final change's square, expanded), and the fine
-    // weight times the squares of the two bands and their product (the energies of the detail).
-    double sums[9];
-};
-
-struct stylize_flow {
-    cv::Ptr<cv::DISOpticalFlow> dis;
-    // Scratch for the blend, kept from frame to frame.
-    std::vector<plane_state> planes;
-    struct {
-        cv::Mat before;
-        // Where each column of the plane falls on the flow's grid (`grid_place`, as three arrays).
-        std::vector<int> first, second;
-        std::vector<float> weight;
-        std::vector<float> low, own, difference, trust, fine, weighted_across, trust_across, change_across, own_across, padded, row_a, row_b;
-    } stripe;
-};
-
-extern "C" stylize_flow *stylize_flow_create(stylize_flow_settings settings) {
-    try {
-        cv::setNumThreads(1);
-        auto *flow = new stylize_flow;
-        flow->dis = cv::DISOpticalFlow::create(cv::DISOpticalFlow::PRESET_MEDIUM);
-        flow->dis->setFinestScale(settings.finest_scale);
-        flow->dis->setPatchSize(settings.patch_size);
-        flow->dis->setPatchStride(settings.patch_stride);
-        flow->dis->setGradientDescentIterations(settings.descent_iterations);
-        flow->dis->setVariationalRefinementIterations(settings.refinement_iterations);
-        return flow;
-    } catch (...) {
-        return nullptr;
-    }
-}
-
-extern "C" void stylize_flow_destroy(stylize_flow *flow) {
-    delete flow;
-}
-
-extern "C" int stylize_flow_compute(stylize_flow *flow, const uint8_t *from, const uint8_t *to, int width, int height, float *out) {
-    try {
-        cv::Mat a(height, width, CV_8UC1, const_cast<uint8_t *>(from));
-        cv::Mat b(height, width, CV_8UC1, const_cast<uint8_t *>(to));
-        cv::Mat result(height, width, CV_32FC2, out);
-        flow->dis->calc(a, b, result);
-        // calc writes into `result` in place as long as the size and type already match.
-        return result.data == reinterpret_cast<uchar *>(out) ? 0 : -1;
-    } catch (...) {
-        return -1;
-    }
-}
-
-extern "C" int stylize_flow_trust_regions(const float *consistency, const float *match, int width, int height, int reach,
-                                         float *trust, float *sure) {
-    try {
-        const cv::Mat consistent(height, width, CV_32FC1, const_cast<float *>(consistency)),
-            matching(height, width, CV_32FC1, const_cast<float *>(match));
-        cv::Mat coarse(height, width, CV_32FC1, trust), fine(height, width, CV_32FC1, sure), held;
-        const auto square = [](int side) { return cv::getStructuringElement(cv::MORPH_RECT, cv::Size(side, side)); };
-        // Where the luma does not match: a single pixel that misses (noise) is outvoted by its
-        // neighbours, a patch that misses (what was just uncovered) spreads by one pixel.
-        cv::medianBlur(matching, held, 3);
-        cv::erode(held, held, square(3), cv::Point(-1, -1), 1, cv::BORDER_REPLICATE);
-        cv::multiply(consistent, held, coarse);
-        // Where the flow breaks (the edges of moving objects), the least consistency within `reach`.
-        cv::erode(consistent, fine, square(2 * reach + 1), cv::Point(-1, -1), 1, cv::BORDER_REPLICATE);
-        cv::multiply(fine, held, fine);
-        return 0;
-    } catch (...) {
-        return -1;
-    }
-}
 
 // The kernels of the blend, each compiled for AVX-512, AVX2 and the baseline (StylizeCloned.h).
 

@@ -1,0 +1,40 @@
+#ifndef STYLIZE_FLOW_INTERNAL_H
+#define STYLIZE_FLOW_INTERNAL_H
+
+// What the optical flow's OpenCV wrapper (OpticalFlow.cpp) and the stabilizer's blend
+// (Blend.cpp) share: the flow object, which holds OpenCV's DIS and the blend's scratch memory.
+
+#include "StylizeFlow.h"
+
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <opencv2/video/tracking.hpp>
+
+// What a plane's blend keeps until the frame's limit and detail gain are known, per sample: the
+// blend's change (`change`), and the finest band of the stylization's own values (`own_band`)
+// and of the change (`change_band`), each times the fine part's weight there. With `keep` (the
+// share of the change the frame limit leaves) and a detail gain `g`, the plane's final change is
+// keep * change + (g - 1) * (own_band + keep * change_band), since the band is linear.
+struct plane_state {
+    std::vector<float> change, own_band, change_band;
+    // Sums over the plane: change^2, change * own_band, change * change_band, own_band^2,
+    // own_band * change_band, change_band^2 (the final change's square, expanded), and the fine
+    // weight times the squares of the two bands and their product (the energies of the detail).
+    double sums[9];
+};
+
+struct stylize_flow {
+    cv::Ptr<cv::DISOpticalFlow> dis;
+    // Scratch for the blend, kept from frame to frame.
+    std::vector<plane_state> planes;
+    struct {
+        cv::Mat before;
+        // Where each column of the plane falls on the flow's grid (`grid_place`, as three arrays).
+        std::vector<int> first, second;
+        std::vector<float> weight;
+        std::vector<float> low, own, difference, trust, fine, weighted_across, trust_across, change_across, own_across, padded, row_a, row_b;
+    } stripe;
+};
+
+#endif
