@@ -95,9 +95,15 @@ let package = Package(
             name: "stylize-fuzz",
             dependencies: ["StylizeKit"]
         ),
+        // What both test suites share: running programs and throwaway folders.
+        .target(
+            name: "StylizeTestSupport",
+            dependencies: ["StylizeKit"],
+            path: "Tests/Support"
+        ),
         .testTarget(
             name: "StylizeKitTests",
-            dependencies: ["StylizeKit", "stylize"],
+            dependencies: ["StylizeKit", "stylize", "StylizeTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
@@ -105,6 +111,7 @@ let package = Package(
             dependencies: [
                 .target(name: "StylizeStudio", condition: studio),
                 "stylize",
+                "StylizeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird", condition: studio),
                 .product(name: "HTTPTypes", package: "swift-http-types", condition: studio),
             ]

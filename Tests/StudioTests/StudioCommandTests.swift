@@ -1,14 +1,11 @@
 import Foundation
+import StylizeTestSupport
 import XCTest
 @testable import StylizeStudio
 
 /// `stylize studio` as a user starts it: the address it prints, and one-line refusals.
 final class StudioCommandTests: XCTestCase {
-    var binary: URL {
-        let bundle = Bundle(for: Self.self).bundleURL
-        return [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("stylize") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? bundle
-    }
+    var binary: URL { Processes.stylize }
 
     func start(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
         let process = Process()

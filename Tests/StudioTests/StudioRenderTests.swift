@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import StylizeKit
+import StylizeTestSupport
 import XCTest
 @testable import StylizeStudio
 
@@ -235,9 +236,7 @@ final class StudioRenderTests: XCTestCase, @unchecked Sendable {
                 XCTAssertEqual(response.status, .rangeNotSatisfiable)
             }
             // The command, run from the root, reads the same keyframes and writes the same frames.
-            let bundle = Bundle(for: Self.self).bundleURL
-            let binary = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("stylize") }
-                .first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? bundle
+            let binary = Processes.stylize
             var words = (job["command"] as! String).split(separator: " ").map(String.init).dropFirst()
             words[words.firstIndex(of: "-o")! + 1] = "again.mp4"
             let process = Process()

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import StylizeKit
+import StylizeTestSupport
 import XCTest
 @testable import StylizeStudio
 
@@ -53,26 +54,7 @@ struct StudioFixture {
 }
 
 @discardableResult
-func tool(_ name: String, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [name] + arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let errors = DispatchQueue.global()
-    let errorData = Locked(Data())
-    let group = DispatchGroup()
-    errors.async(group: group) { let data = err.fileHandleForReading.readDataToEndOfFile(); errorData.withLock { $0 = data } }
-    let output = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    group.wait()
-    guard process.terminationStatus == 0 else {
-        throw StudioError.setup("\(name) \(arguments.joined(separator: " ")) failed: \(String(decoding: errorData.withLock { $0 }, as: UTF8.self))")
-    }
-    return String(decoding: output, as: UTF8.self)
-}
+func tool(_ name: String, _ arguments: [String]) throws -> String { try Processes.tool(name, arguments) }
 
 extension TestResponse {
     var json: [String: Any] {

@@ -1,4 +1,5 @@
 import Foundation
+import StylizeTestSupport
 import XCTest
 @testable import StylizeKit
 
@@ -24,61 +25,16 @@ enum TestSupport {
     static let styleVectorFile = fixture("style_256.json")
 
     /// The `stylize` executable, built into the same directory as the test bundle.
-    static var executable: URL {
-        let bundle = Bundle(for: Marker.self).bundleURL
-        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("stylize") }
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
-    }
+    static var executable: URL { Processes.stylize }
 
     /// A fresh empty directory, removed at the end of the test.
-    static func temporaryDirectory(_ test: XCTestCase) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("stylize-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        test.addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
+    static func temporaryDirectory(_ test: XCTestCase) throws -> URL { try Processes.temporaryDirectory(test) }
 
-    private final class Marker {}
+    typealias Outcome = Processes.Outcome
 
-    struct Outcome {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        /// Whether a signal ended the process (a crash, or a trap).
-        var crashed = false
-    }
-
-    /// Runs a program to completion, collecting its output.
-    /// `environment` is added to this process's.
+    /// Runs a program to completion, collecting its output; `environment` is added to this process's.
     static func run(_ executable: URL, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Outcome {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = directory }
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read both pipes while the process runs, so neither fills up and blocks it: stderr on a
-        // Dispatch queue joined through a group (a hand-over ThreadSanitizer can see), stdout here.
-        let reading = DispatchGroup()
-        let stderr = Locked(Data())
-        DispatchQueue.global().async(group: reading) {
-            let data = err.fileHandleForReading.readDataToEndOfFile()
-            stderr.withLock { $0 = data }
-        }
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        reading.wait()
-        let outcome = Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                              stderr: String(decoding: stderr.withLock { $0 }, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal)
-        // In the sanitizer passes of CI the programs run here are built with the sanitizer too:
-        // any report of theirs fails the test that ran them, whatever else it expects.
-        for sanitizer in ["ThreadSanitizer", "AddressSanitizer", "LeakSanitizer"] where outcome.stderr.contains(sanitizer) {
-            XCTFail("\(sanitizer) reported on \(executable.lastPathComponent) \(arguments.joined(separator: " ")):\n\(outcome.stderr)")
-        }
-        return outcome
+        try Processes.run(executable, arguments, in: directory, environment: environment)
     }
 
     /// Runs the `stylize` executable.
@@ -88,11 +44,7 @@ enum TestSupport {
 
     /// Runs a tool from PATH (ffmpeg, ffprobe), failing the test when it fails.
     @discardableResult
-    static func tool(_ name: String, _ arguments: [String]) throws -> String {
-        let outcome = try run(URL(fileURLWithPath: "/usr/bin/env"), [name] + arguments)
-        guard outcome.status == 0 else { throw ToolFailure(message: "\(name) \(arguments.joined(separator: " ")): \(outcome.stderr)") }
-        return outcome.stdout
-    }
+    static func tool(_ name: String, _ arguments: [String]) throws -> String { try Processes.tool(name, arguments) }
 
     /// Makes an MP4 a phone-style portrait clip: the track header's matrix says "rotate 90".
     static func turnMP4(_ url: URL) throws {
@@ -105,7 +57,6 @@ enum TestSupport {
         try Data(bytes).write(to: url)
     }
 
-    struct ToolFailure: Error, CustomStringConvertible { var message: String; var description: String { message } }
 }
 
 extension XCTestCase {
