@@ -26,7 +26,7 @@ public struct FrameSequenceOptions: Sendable {
 
 /// Stylizes an image sequence (for example what a webcam dumps into a folder) into a folder of
 /// pictures with the same names, or into a video assembled at a fixed frame rate.
-public final class FrameSequenceStylizer: Sendable {
+public final class FrameSequenceStylizer: FileStylizer {
     /// The models the job runs.
     public let stylizer: Stylizer
     /// How the job runs.
@@ -44,25 +44,6 @@ public final class FrameSequenceStylizer: Sendable {
     /// Whether `output` names a video (by extension, or because a container was named).
     public func writesVideo(_ output: URL) -> Bool {
         options.video.outputFormat != nil || Self.videoExtensions.contains(output.pathExtension.lowercased())
-    }
-
-    /// One style at `strength` for the whole sequence, off the caller's thread. See
-    /// `stylize(_:to:timeline:progress:)`.
-    public func stylize(_ input: URL, to output: URL, style: StyleVector, strength: Double = 1,
-                        progress: (@Sendable (VideoProgress) -> Void)? = nil) async throws -> VideoSummary {
-        try await stylize(input, to: output, timeline: StyleTimeline(constant: style, strength: strength), progress: progress)
-    }
-
-    /// Stylizes the frames `input` names (a folder, or a file URL whose last component is a
-    /// glob or a printf pattern) into `output` (a folder, or a video file), off the caller's
-    /// thread; `progress` is called once per frame finished. Cancelling the task stops the job
-    /// (`CancellationError`, the video output removed; frames already written to a folder stay),
-    /// except with `options.watch`, where it ends the watch normally.
-    public func stylize(_ input: URL, to output: URL, timeline: StyleTimeline,
-                        progress: (@Sendable (VideoProgress) -> Void)? = nil) async throws -> VideoSummary {
-        try await runBlocking { isCancelled in
-            try self.run(input: input, output: output, timeline: timeline, progress: progress, isCancelled: isCancelled)
-        }
     }
 
     /// The same on the calling thread: each frame with the style the timeline gives at its

@@ -4,7 +4,7 @@ import Foundation
 /// Stylizes a whole clip: demux/decode -> transformer workers -> encode/mux, joined by
 /// `OrderedPipeline`, with every other stream copied through in order. Workers hand 8- and 10-bit
 /// 4:2:0 frames at the network's size to the network as they are; other frames go through RGB.
-public final class VideoStylizer: Sendable {
+public final class VideoStylizer: FileStylizer {
     /// The models the job runs.
     public let stylizer: Stylizer
     /// How the job runs.
@@ -14,23 +14,6 @@ public final class VideoStylizer: Sendable {
     public init(stylizer: Stylizer, options: VideoOptions = .init()) {
         self.stylizer = stylizer
         self.options = options
-    }
-
-    /// Stylizes the clip at `input` into `output` with one style at `strength`, off the
-    /// caller's thread. See `stylize(_:to:timeline:progress:)`.
-    public func stylize(_ input: URL, to output: URL, style: StyleVector, strength: Double = 1,
-                        progress: (@Sendable (VideoProgress) -> Void)? = nil) async throws -> VideoSummary {
-        try await stylize(input, to: output, timeline: StyleTimeline(constant: style, strength: strength), progress: progress)
-    }
-
-    /// Stylizes the clip at `input` into `output`, each frame with the style `timeline` gives at
-    /// its time, off the caller's thread. `progress` is called once per frame written.
-    /// Cancelling the task stops the job: it throws `CancellationError` and leaves no output.
-    public func stylize(_ input: URL, to output: URL, timeline: StyleTimeline,
-                        progress: (@Sendable (VideoProgress) -> Void)? = nil) async throws -> VideoSummary {
-        try await runBlocking { isCancelled in
-            try self.run(input: .file(input), output: .file(output), timeline: timeline, progress: progress, isCancelled: isCancelled)
-        }
     }
 
     /// Stylizes `input` into `output` on the calling thread, each frame with the style the
@@ -43,6 +26,12 @@ public final class VideoStylizer: Sendable {
                     progress: (@Sendable (VideoProgress) -> Void)? = nil,
                     isCancelled: (@Sendable () -> Bool)? = nil) throws -> VideoSummary {
         try run(input: input.path, output: output.path, timeline: timeline, progress: progress, isCancelled: isCancelled)
+    }
+
+    /// `run(input:output:timeline:progress:isCancelled:)` from one file to another.
+    public func run(input: URL, output: URL, timeline: StyleTimeline, progress: (@Sendable (VideoProgress) -> Void)? = nil,
+                    isCancelled: (@Sendable () -> Bool)? = nil) throws -> VideoSummary {
+        try run(input: .file(input), output: .file(output), timeline: timeline, progress: progress, isCancelled: isCancelled)
     }
 
     func run(input: String, output: String, timeline: StyleTimeline, progress: (@Sendable (VideoProgress) -> Void)?,

@@ -51,6 +51,23 @@ class PlanBuilder {
         return (layer, gather, input)
     }
 
+    /// The contracting convs after the first, each made by `convolution` from its place in
+    /// `net.contract`, its spec, the gather that reflect-pads the layer before's output (in
+    /// phases after the space-to-depth first conv) and the size that output stands for; the
+    /// last one writes the trunk.
+    func contract(_ net: StyleTransformer, from first: ConvolutionLayer,
+                  _ convolution: (_ index: Int, _ spec: ConvSpec, _ gather: PaddingGather, _ source: ConvolutionLayer,
+                                  _ size: (height: Int, width: Int)) throws -> ConvolutionLayer) rethrows -> ConvolutionLayer {
+        var (layer, phases) = (first, PlanStages.blockSide)
+        for (index, spec) in net.contract.enumerated().dropFirst() {
+            let (h, w) = (layer.outputHeight * phases, layer.outputWidth * phases)
+            let gather = PaddingGather.reflect(height: h, width: w, pad: spec.kernelHeight / 2, channels: spec.inputChannels, sourcePhases: phases)
+            layer = try convolution(index, spec, gather, layer, (h, w))
+            phases = 1
+        }
+        return layer
+    }
+
     /// Checks the size the expanding convs reach, allocates the shared buffers and lays out
     /// the stages.
     func stages(input: (gather: PaddingGather, padded: DNNLMemory), reached: (width: Int, height: Int), result: DNNLMemory,

@@ -85,17 +85,12 @@ final class QuantizedTransformerPlan: TransformerRunning {
 
         /// The contracting convs after the first; the last one writes the trunk into memory of its own.
         func contract(from first: ConvolutionLayer) throws -> ConvolutionLayer {
-            var (layer, phases) = (first, PlanStages.blockSide)
-            for (index, spec) in net.contract.enumerated().dropFirst() {
-                let (h, w) = (layer.outputHeight * phases, layer.outputWidth * phases)
-                let gather = PaddingGather.reflect(height: h, width: w, pad: spec.kernelHeight / 2, channels: spec.inputChannels, sourcePhases: phases)
+            try contract(net, from: first) { index, spec, gather, source, size in
                 let isTrunk = index == net.contract.count - 1
-                let output = isTrunk ? try DNNLMemory(dnnlMemoryDesc([1, spec.outputChannels, (h - 1) / 2 + 1, (w - 1) / 2 + 1], dnnl_u8, dnnl_nhwc),
-                                                      engine: engine) : nil
-                layer = try convolution(spec, q.contract[index], gather: gather, from: layer.output, table: nil, output: output, label: spec.layerName)
-                phases = 1
+                let output = isTrunk ? try DNNLMemory(dnnlMemoryDesc([1, spec.outputChannels, (size.height - 1) / 2 + 1, (size.width - 1) / 2 + 1],
+                                                                     dnnl_u8, dnnl_nhwc), engine: engine) : nil
+                return try convolution(spec, q.contract[index], gather: gather, from: source.output, table: nil, output: output, label: spec.layerName)
             }
-            return layer
         }
 
         /// The residual blocks: both convs write one scratch buffer; the add reads conv2's

@@ -298,16 +298,11 @@ final class TransformerPlan: TransformerRunning {
         /// The contracting convs after the first; the last one writes the trunk, in f32 (oneDNN's
         /// norms and adds work on it).
         func contract(from first: ConvolutionLayer) throws -> ConvolutionLayer {
-            var (layer, phases) = (first, PlanStages.blockSide)
-            for (index, spec) in net.contract.enumerated().dropFirst() {
-                let (h, w) = (layer.outputHeight * phases, layer.outputWidth * phases)
-                let gather = PaddingGather.reflect(height: h, width: w, pad: spec.kernelHeight / 2, channels: spec.inputChannels, sourcePhases: phases)
+            try contract(net, from: first) { index, spec, gather, source, _ in
                 let isTrunk = index == net.contract.count - 1
-                layer = try convolution(spec, gather: gather, from: layer.output, activation: .relu, outputType: isTrunk ? .f32 : type,
-                                        sharesOutput: !isTrunk)
-                phases = 1
+                return try convolution(spec, gather: gather, from: source.output, activation: .relu, outputType: isTrunk ? .f32 : type,
+                                       sharesOutput: !isTrunk)
             }
-            return layer
         }
 
         /// The residual blocks, adding into the trunk in place. Inside a block, conv1's output
