@@ -107,7 +107,7 @@ struct RenderPlan: Sendable {
     /// Runs the render on the calling thread with what `stylize video`, `frames` or `image`
     /// would do; returns the frames written.
     static func render(_ settings: StudioSettings, to output: URL, engine: PreviewEngine, isCancelled: @escaping @Sendable () -> Bool,
-                       progress: @escaping @Sendable (VideoProgress) -> Void) throws -> Int {
+                       progress: @escaping @Sendable (JobProgress) -> Void) throws -> Int {
         let info = try engine.info(settings.path, frameRate: settings.fps)
         let job = try Self.job(settings, kind: info.kind, input: try engine.root.resolve(settings.path), output: output, frameRate: info.frameRate)
         return try job.run(with: engine.stylizer, timeline: engine.timeline(settings), progress: progress, isCancelled: isCancelled).frames

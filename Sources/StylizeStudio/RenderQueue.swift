@@ -274,7 +274,7 @@ actor RenderQueue {
         try? save(job)
     }
 
-    private func progress(_ id: Int64, _ progress: VideoProgress) {
+    private func progress(_ id: Int64, _ progress: JobProgress) {
         guard let (running, cancel) = current, running.id == id, running.state == .running else { return }
         var job = running
         job.framesDone = progress.framesDone

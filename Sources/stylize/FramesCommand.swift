@@ -62,7 +62,7 @@ struct FramesCommand: ParsableCommand {
     func run() throws {
         let stop = StopRequest()
         try reportingErrors {
-            var options = VideoOptions()
+            var options = JobOptions()
             encoding.apply(to: &options)
             var job = try processing.job(.frames(URL(fileURLWithPath: input)), output: .file(URL(fileURLWithPath: output)), options: options)
             job.sequence.frameRate = fps

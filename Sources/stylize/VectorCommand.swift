@@ -37,7 +37,7 @@ struct VectorCommand: ParsableCommand {
             if clip {
                 if !overwrite && FileManager.default.fileExists(atPath: outputURL.path) { throw StylizeError.outputExists(output) }
                 guard FileManager.default.fileExists(atPath: style) else { throw StylizeError.fileNotFound(style) }
-                let vector = try VideoStylizer(stylizer: models.load(), options: VideoOptions()).identityVector(of: URL(fileURLWithPath: style))
+                let vector = try VideoStylizer(stylizer: models.load(), options: JobOptions()).identityVector(of: URL(fileURLWithPath: style))
                 return try StyleVectorFile(vector: vector, source: "the clip \(style), its own style").write(to: outputURL, overwrite: overwrite)
             }
             let spec = try styleReading.parse(style)

@@ -61,7 +61,7 @@ struct ProcessingOptions: ParsableArguments {
         for keyframe in keyframes { _ = try KeyframeSpec(parsing: keyframe) }
     }
 
-    func apply(to options: inout VideoOptions) {
+    func apply(to options: inout JobOptions) {
         options.processingSize = size
         options.precision = precision
         options.preserveColors = preserveColors
@@ -91,7 +91,7 @@ struct ProcessingOptions: ParsableArguments {
     }
 
     /// A job from `source` to `output` with these settings (and `options`' other ones).
-    func job(_ source: StylizeJob.Source, output: ClipLocation, options: VideoOptions) throws -> StylizeJob {
+    func job(_ source: StylizeJob.Source, output: ClipLocation, options: JobOptions) throws -> StylizeJob {
         let (style, keyframesFile) = try jobStyle()
         var job = StylizeJob(source: source, output: output, style: style)
         job.options = options
@@ -121,7 +121,7 @@ struct EncodingOptions: ParsableArguments {
         FrameSequenceStylizer.videoExtensions.contains(URL(fileURLWithPath: output).pathExtension.lowercased())
     }
 
-    func apply(to options: inout VideoOptions) {
+    func apply(to options: inout JobOptions) {
         options.crf = crf
         options.preset = preset
         options.codec = codec
@@ -157,7 +157,7 @@ final class ProgressLine: @unchecked Sendable {
 
     init(quiet: Bool) { enabled = !quiet && isatty(STDERR_FILENO) == 1 }
 
-    func draw(_ p: VideoProgress, force: Bool = false) {
+    func draw(_ p: JobProgress, force: Bool = false) {
         guard enabled else { return }
         let due = lock.withLock {
             guard force || Date().timeIntervalSince(lastDraw) > 0.2 else { return false }
@@ -277,7 +277,7 @@ struct VideoCommand: ParsableCommand {
     func run() throws {
         let stop = StopRequest()
         try reportingErrors {
-            var options = VideoOptions()
+            var options = JobOptions()
             options.start = try start.map(parseSeconds)
             options.duration = try duration.map(parseSeconds) ?? to.map { try parseSeconds($0) - (options.start ?? 0) }
             options.frameRate = try fps.map(parseFrameRate)
@@ -320,7 +320,7 @@ extension ProcessingOptions {
         let timeline = try job.timeline(with: stylizer)
         let bar = ProgressLine(quiet: quiet || !showProgress)
         let finished = Locked(0)
-        let summary: VideoSummary
+        let summary: JobSummary
         do {
             summary = try job.run(with: stylizer, timeline: timeline, progress: { progress in
                 finished.withLock { $0 = progress.framesDone }
@@ -339,19 +339,19 @@ extension ProcessingOptions {
             FileHandle.standardError.write(Data(String(format: "stylize: wrote %@: %d frames in %.1f s (%.1f fps)\n",
                                                        place, summary.frames, summary.seconds, summary.framesPerSecond).utf8))
         }
-        if json { try printJSON(JobSummary(summary, style: job.styleDescription, precision: precision, stylizer: stylizer)) }
+        if json { try printJSON(JobReport(summary, style: job.styleDescription, precision: precision, stylizer: stylizer)) }
     }
 }
 
 /// The `--json` summary of a video or frames job.
-struct JobSummary: Encodable {
+struct JobReport: Encodable {
     var input: String, output: String, frames: Int, seconds: Double, fps: Double
     var width: Int, height: Int, codec: String, streams: [String], style: String, precision: String
     /// Why `auto` became `precision` on this CPU; nil when a precision was asked for.
     var precisionReason: String?
     var damaged: Int, warnings: [String], peakMemoryMiB: Double
 
-    init(_ s: VideoSummary, style: String, precision: Precision, stylizer: Stylizer) {
+    init(_ s: JobSummary, style: String, precision: Precision, stylizer: Stylizer) {
         (input, output, frames, seconds, fps) = (s.input, s.output, s.frames, s.seconds, s.framesPerSecond)
         (width, height, codec, streams) = (s.width, s.height, s.videoCodec, s.streams)
         (damaged, warnings, peakMemoryMiB) = (s.damaged, s.warnings, s.peakMemoryMiB)

@@ -156,7 +156,7 @@ final class ClipPixelTests: XCTestCase {
         let dir = try TestSupport.temporaryDirectory(self)
         let input = try clip(dir, frames: 10)
         let output = try stylizeClip(input, ["-s", try style.path, "--strength", "0.5"], dir)
-        let identity = try VideoStylizer(stylizer: stylizer, options: VideoOptions()).identityVector(of: input.path)
+        let identity = try VideoStylizer(stylizer: stylizer, options: JobOptions()).identityVector(of: input.path)
         let half = try StyleVectorFile.read(try style).blended(towards: identity, strength: 0.5)
         let halfFile = dir.appendingPathComponent("half.json")
         try StyleVectorFile(vector: half, source: "test").write(to: halfFile, overwrite: false)

@@ -17,8 +17,8 @@ final class LibraryAPITests: XCTestCase {
     func testAsyncClipJobReportsEachFrameOnce() async throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let input = try clip(dir, frames: 20), output = dir.appendingPathComponent("out.mp4")
-        let reports = Locked<[VideoProgress]>([])
-        var options = VideoOptions()
+        let reports = Locked<[JobProgress]>([])
+        var options = JobOptions()
         options.stabilization = 0
         let summary = try await VideoStylizer(stylizer: stylizer, options: options).stylize(input, to: output, style: style) { progress in
             reports.withLock { $0.append(progress) }
@@ -34,7 +34,7 @@ final class LibraryAPITests: XCTestCase {
         let dir = try TestSupport.temporaryDirectory(self)
         let input = try clip(dir, frames: 400, size: "320x180"), output = dir.appendingPathComponent("out.mp4")
         let before = Set(try FileManager.default.contentsOfDirectory(atPath: dir.path))
-        let job = VideoStylizer(stylizer: try stylizer, options: VideoOptions())
+        let job = VideoStylizer(stylizer: try stylizer, options: JobOptions())
         let style = try self.style
         let started = Locked(false)
         let task = Task {
@@ -55,7 +55,7 @@ final class LibraryAPITests: XCTestCase {
     func testSynchronousRunStopsWithCancellationError() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let input = try clip(dir, frames: 50, size: "160x90"), output = dir.appendingPathComponent("out.mp4")
-        let job = VideoStylizer(stylizer: try stylizer, options: VideoOptions())
+        let job = VideoStylizer(stylizer: try stylizer, options: JobOptions())
         let timeline = try StyleTimeline(constant: try style, strength: 1)
         XCTAssertThrowsError(try job.run(input: .file(input), output: .file(output), timeline: timeline, isCancelled: { true })) {
             XCTAssertTrue($0 is CancellationError, "\($0)")
@@ -143,8 +143,8 @@ final class LibraryAPITests: XCTestCase {
         let dir = try TestSupport.temporaryDirectory(self)
         let input = try clip(dir, frames: 3)
         let style = try self.style
-        func libraryMessage(_ change: (inout VideoOptions) -> Void, output: String) -> String {
-            var options = VideoOptions()
+        func libraryMessage(_ change: (inout JobOptions) -> Void, output: String) -> String {
+            var options = JobOptions()
             change(&options)
             do {
                 _ = try VideoStylizer(stylizer: stylizer, options: options).run(input: .file(input), output: .file(dir.appendingPathComponent(output)),

@@ -239,7 +239,7 @@ final class VideoTests: XCTestCase {
     /// more, and on FFmpeg's threads when `--size` shrinks frames further (or their size is not
     /// known before decoding).
     func testCodecThreadsFollowHowMuchTheNetworkShrinksFrames() {
-        var options = VideoOptions()
+        var options = JobOptions()
         XCTAssertEqual(options.codecThreads(width: 3840, height: 2160), 1)
         options.processingSize = 1080
         XCTAssertEqual(options.codecThreads(width: 3840, height: 2160), 1, "exactly a quarter of the pixels")

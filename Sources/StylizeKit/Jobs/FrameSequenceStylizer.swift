@@ -4,7 +4,7 @@ import Foundation
 /// Options of a frame-sequence job on top of the video ones.
 public struct FrameSequenceOptions: Sendable {
     /// Processing, encoding and output options shared with video jobs.
-    public var video = VideoOptions()
+    public var video = JobOptions()
     /// Frame rate of a video assembled from the frames.
     public var frameRate: Double = 30
     /// Format of the pictures written to an output folder; nil keeps each input's own format.
@@ -16,7 +16,7 @@ public struct FrameSequenceOptions: Sendable {
     /// For a folder output: frames whose output picture exists already are left as they are
     /// and the job goes on with the others, as after an interruption (a stopped folder job
     /// keeps every frame it finished). The stabilizer's state is rebuilt from the frames before
-    /// each one taken up again (`VideoOptions.defaultWarmup`), which are stylized, not written.
+    /// each one taken up again (`JobOptions.defaultWarmup`), which are stylized, not written.
     public var resume = false
 
     /// The defaults: every frame there now, in one run, stabilized, each written in its own
@@ -51,13 +51,13 @@ public final class FrameSequenceStylizer: FileStylizer {
     /// is asked before each frame (and while watching); true stops the job with
     /// `CancellationError`, or ends a watch.
     public func run(input: URL, output: URL, timeline: StyleTimeline,
-                    progress: (@Sendable (VideoProgress) -> Void)? = nil,
-                    isCancelled: (@Sendable () -> Bool)? = nil) throws -> VideoSummary {
+                    progress: (@Sendable (JobProgress) -> Void)? = nil,
+                    isCancelled: (@Sendable () -> Bool)? = nil) throws -> JobSummary {
         try run(input: input.displayPath, output: output.displayPath, timeline: timeline, progress: progress, isCancelled: isCancelled)
     }
 
-    func run(input: String, output: String, timeline: StyleTimeline, progress: (@Sendable (VideoProgress) -> Void)?,
-             isCancelled: (@Sendable () -> Bool)?) throws -> VideoSummary {
+    func run(input: String, output: String, timeline: StyleTimeline, progress: (@Sendable (JobProgress) -> Void)?,
+             isCancelled: (@Sendable () -> Bool)?) throws -> JobSummary {
         try options.video.validate()
         if options.video.filmstrip != nil && (options.watch || options.resume) {
             throw StylizeError.invalidArgument("a filmstrip needs every frame stylized in one run, which watching and resuming do not give")
@@ -79,7 +79,7 @@ public final class FrameSequenceStylizer: FileStylizer {
         var workerCount = options.video.workers ?? 1
         if options.video.workers == nil, !options.watch, let first = try? pending[0].load() {
             pending[0].picture = first
-            workerCount = VideoOptions.defaultWorkers(width: first.width, height: first.height)
+            workerCount = JobOptions.defaultWorkers(width: first.width, height: first.height)
         }
         let schedule = ConditioningSchedule(transformer: stylizer.transformer, timeline: timeline, frameRate: options.frameRate, identity: identity)
         let filmstrip = options.video.filmstrip.map { Filmstrip(url: $0, count: options.video.filmstripFrames, total: pending.count) }
@@ -116,7 +116,7 @@ public final class FrameSequenceStylizer: FileStylizer {
         }
         try filmstrip?.write(overwrite: options.video.overwrite)
         let seconds = Date().timeIntervalSince(started)
-        var summary = VideoSummary(input: input, output: output, frames: counter.value, seconds: seconds,
+        var summary = JobSummary(input: input, output: output, frames: counter.value, seconds: seconds,
                                    framesPerSecond: Double(counter.value) / max(seconds, 1e-9), width: width, height: height,
                                    videoCodec: codec, streams: notes)
         summary.damaged = warnings.count
@@ -141,7 +141,7 @@ public final class FrameSequenceStylizer: FileStylizer {
 
     private func workers(_ count: Int) throws -> [TransformerWorker] {
         try (0..<count).map { _ in
-            try stylizer.makeWorker(precision: options.video.precision, threads: VideoOptions.threads(forWorkers: count))
+            try stylizer.makeWorker(precision: options.video.precision, threads: JobOptions.threads(forWorkers: count))
         }
     }
 
@@ -158,7 +158,7 @@ public final class FrameSequenceStylizer: FileStylizer {
             try filmstrip?.offer(index, stylized)
             try Picture(stylized).write(to: target, overwrite: self.options.video.overwrite)
         }
-        let warmup = options.resume && stabilizes ? VideoOptions.defaultWarmup(stabilization: options.video.stabilization) : 0
+        let warmup = options.resume && stabilizes ? JobOptions.defaultWarmup(stabilization: options.video.stabilization) : 0
         // With stabilization, frames are finished in order in the writing stage; without it,
         // each worker writes its own.
         let pipeline = OrderedPipeline<TransformerWorker, SequenceJob, SequenceResult>(

@@ -34,7 +34,7 @@ public struct StylizeJob: Sendable {
     /// bigger brush features.
     public var styleSize = StylePredictor.inputSize
     /// The look, the stabilizer, the encoding and the cut, for every kind of source.
-    public var options = VideoOptions()
+    public var options = JobOptions()
     /// What only frame sequences use: the rate of a video made of them, the pictures' format,
     /// watching and resuming. Its `video` options are `options`.
     public var sequence = FrameSequenceOptions()
@@ -99,15 +99,15 @@ public struct StylizeJob: Sendable {
     /// Runs the job on the calling thread. `progress` is called once per frame written;
     /// when `isCancelled` returns true the job throws `CancellationError` (a clip or a video
     /// leaves no output; a folder keeps the frames finished). A picture counts as one frame.
-    public func run(with stylizer: Stylizer, progress: (@Sendable (VideoProgress) -> Void)? = nil,
-                    isCancelled: (@Sendable () -> Bool)? = nil) throws -> VideoSummary {
+    public func run(with stylizer: Stylizer, progress: (@Sendable (JobProgress) -> Void)? = nil,
+                    isCancelled: (@Sendable () -> Bool)? = nil) throws -> JobSummary {
         try validate()
         return try run(with: stylizer, timeline: timeline(with: stylizer), progress: progress, isCancelled: isCancelled)
     }
 
     /// Runs the job with a timeline already computed (`timeline(with:)`).
-    public func run(with stylizer: Stylizer, timeline: StyleTimeline, progress: (@Sendable (VideoProgress) -> Void)? = nil,
-                    isCancelled: (@Sendable () -> Bool)? = nil) throws -> VideoSummary {
+    public func run(with stylizer: Stylizer, timeline: StyleTimeline, progress: (@Sendable (JobProgress) -> Void)? = nil,
+                    isCancelled: (@Sendable () -> Bool)? = nil) throws -> JobSummary {
         switch source {
         case .clip(let input):
             return try VideoStylizer(stylizer: stylizer, options: options)
@@ -123,7 +123,7 @@ public struct StylizeJob: Sendable {
     }
 
     /// Runs the job off the caller's thread; cancelling the task cancels the job.
-    public func run(with stylizer: Stylizer, progress: (@Sendable (VideoProgress) -> Void)? = nil) async throws -> VideoSummary {
+    public func run(with stylizer: Stylizer, progress: (@Sendable (JobProgress) -> Void)? = nil) async throws -> JobSummary {
         try await runBlocking { isCancelled in try self.run(with: stylizer, progress: progress, isCancelled: isCancelled) }
     }
 
@@ -144,8 +144,8 @@ public struct StylizeJob: Sendable {
                                     preserveColors: options.preserveColors, worker: worker)
     }
 
-    private func runPicture(_ input: URL, stylizer: Stylizer, timeline: StyleTimeline, progress: (@Sendable (VideoProgress) -> Void)?,
-                            isCancelled: (@Sendable () -> Bool)?) throws -> VideoSummary {
+    private func runPicture(_ input: URL, stylizer: Stylizer, timeline: StyleTimeline, progress: (@Sendable (JobProgress) -> Void)?,
+                            isCancelled: (@Sendable () -> Bool)?) throws -> JobSummary {
         let started = Date()
         let picture = try Picture(contentsOf: input)
         let (vector, strength) = timeline.value(at: 0, frameRate: 30)
@@ -155,8 +155,8 @@ public struct StylizeJob: Sendable {
         if isCancelled?() == true { throw CancellationError() }
         try painted.write(to: URL(fileURLWithPath: output.path), overwrite: options.overwrite)
         let seconds = Date().timeIntervalSince(started)
-        progress?(VideoProgress(framesDone: 1, framesTotal: 1, seconds: seconds))
-        return VideoSummary(input: input.displayPath, output: output.path, frames: 1, seconds: seconds, framesPerSecond: 1 / max(seconds, 1e-9),
+        progress?(JobProgress(framesDone: 1, framesTotal: 1, seconds: seconds))
+        return JobSummary(input: input.displayPath, output: output.path, frames: 1, seconds: seconds, framesPerSecond: 1 / max(seconds, 1e-9),
                             width: painted.width, height: painted.height, videoCodec: "picture", streams: [])
     }
 }
@@ -164,11 +164,11 @@ public struct StylizeJob: Sendable {
 /// A running job: its progress as an `AsyncSequence`, a way to stop it, and its summary.
 public final class JobHandle: Sendable {
     /// One element per frame written; the sequence ends when the job does.
-    public let progress: AsyncStream<VideoProgress>
-    private let task: Task<VideoSummary, Error>
+    public let progress: AsyncStream<JobProgress>
+    private let task: Task<JobSummary, Error>
 
-    init(_ body: @escaping @Sendable (_ progress: @escaping @Sendable (VideoProgress) -> Void) async throws -> VideoSummary) {
-        let (stream, continuation) = AsyncStream.makeStream(of: VideoProgress.self, bufferingPolicy: .bufferingNewest(64))
+    init(_ body: @escaping @Sendable (_ progress: @escaping @Sendable (JobProgress) -> Void) async throws -> JobSummary) {
+        let (stream, continuation) = AsyncStream.makeStream(of: JobProgress.self, bufferingPolicy: .bufferingNewest(64))
         progress = stream
         task = Task {
             defer { continuation.finish() }
@@ -180,7 +180,7 @@ public final class JobHandle: Sendable {
     public func cancel() { task.cancel() }
 
     /// The job's summary once it ends, or the error that ended it.
-    public var summary: VideoSummary {
+    public var summary: JobSummary {
         get async throws { try await task.value }
     }
 }

@@ -84,7 +84,7 @@ extension StylizeJob {
             words += ["--fps", Self.number(rate)]
         }
         if let size = options.outputSize { words += ["--scale", "\(size.width ?? -1)x\(size.height ?? -1)"] }
-        if options.stabilization != VideoOptions().stabilization {
+        if options.stabilization != JobOptions().stabilization {
             words += options.stabilization == 0 ? ["--no-stabilize"] : ["--stabilize", Self.number(options.stabilization)]
         }
         if let workers = options.workers { words += ["--workers", String(workers)] }

@@ -8,10 +8,10 @@ public final class VideoStylizer: FileStylizer {
     /// The models the job runs.
     public let stylizer: Stylizer
     /// How the job runs.
-    public let options: VideoOptions
+    public let options: JobOptions
 
     /// A job over `stylizer`'s models with `options`; nothing runs until `stylize` or `run` is called.
-    public init(stylizer: Stylizer, options: VideoOptions = .init()) {
+    public init(stylizer: Stylizer, options: JobOptions = .init()) {
         self.stylizer = stylizer
         self.options = options
     }
@@ -23,19 +23,19 @@ public final class VideoStylizer: FileStylizer {
     /// (asked before each frame is read) returns true, the job throws `CancellationError`
     /// and leaves no output behind.
     public func run(input: ClipLocation, output: ClipLocation, timeline: StyleTimeline,
-                    progress: (@Sendable (VideoProgress) -> Void)? = nil,
-                    isCancelled: (@Sendable () -> Bool)? = nil) throws -> VideoSummary {
+                    progress: (@Sendable (JobProgress) -> Void)? = nil,
+                    isCancelled: (@Sendable () -> Bool)? = nil) throws -> JobSummary {
         try run(input: input.path, output: output.path, timeline: timeline, progress: progress, isCancelled: isCancelled)
     }
 
     /// `run(input:output:timeline:progress:isCancelled:)` from one file to another.
-    public func run(input: URL, output: URL, timeline: StyleTimeline, progress: (@Sendable (VideoProgress) -> Void)? = nil,
-                    isCancelled: (@Sendable () -> Bool)? = nil) throws -> VideoSummary {
+    public func run(input: URL, output: URL, timeline: StyleTimeline, progress: (@Sendable (JobProgress) -> Void)? = nil,
+                    isCancelled: (@Sendable () -> Bool)? = nil) throws -> JobSummary {
         try run(input: .file(input), output: .file(output), timeline: timeline, progress: progress, isCancelled: isCancelled)
     }
 
-    func run(input: String, output: String, timeline: StyleTimeline, progress: (@Sendable (VideoProgress) -> Void)?,
-             isCancelled: (@Sendable () -> Bool)?) throws -> VideoSummary {
+    func run(input: String, output: String, timeline: StyleTimeline, progress: (@Sendable (JobProgress) -> Void)?,
+             isCancelled: (@Sendable () -> Bool)?) throws -> JobSummary {
         try options.validate()
         if input != "-", output != "-",
            URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath() == URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath() {
@@ -54,7 +54,7 @@ public final class VideoStylizer: FileStylizer {
         let convert = ConvertStage(writer: writer, filmstrip: options.filmstrip.map { Filmstrip(url: $0, count: options.filmstripFrames, total: total!) })
         let stabilize = StabilizeStage(strength: options.stabilization, convert: convert)
         let stylize = try StylizeStage(options: options, convert: convert, stabilizes: stabilize.stabilizer != nil)
-        let workerCount = options.workers ?? VideoOptions.defaultWorkers(width: stylize.width, height: stylize.height)
+        let workerCount = options.workers ?? JobOptions.defaultWorkers(width: stylize.width, height: stylize.height)
         let counter = FrameCounter(total: total, progress: progress)
         let pipeline = OrderedPipeline<ClipWorker, StylizeWork, StylizedItem>(
             workers: try workers(workerCount, precision: options.precision, stabilizes: stabilize.stabilizer != nil),
@@ -85,7 +85,7 @@ public final class VideoStylizer: FileStylizer {
     /// `count` workers, sharing the cores, with optical flow when the job is stabilized.
     private func workers(_ count: Int, precision: Precision, stabilizes: Bool) throws -> [ClipWorker] {
         try (0..<count).map { _ in
-            ClipWorker(network: try stylizer.makeWorker(precision: precision, threads: VideoOptions.threads(forWorkers: count)),
+            ClipWorker(network: try stylizer.makeWorker(precision: precision, threads: JobOptions.threads(forWorkers: count)),
                        converter: FrameConverter(), flow: stabilizes ? try? OpticalFlow(TemporalStabilizer.flowSettings) : nil)
         }
     }
@@ -112,9 +112,9 @@ public final class VideoStylizer: FileStylizer {
     }
 
     private func summary(input: String, output: String, started: Date, frames: Int, reader: VideoReader, writer: VideoWriter,
-                         stabilizer: TemporalStabilizer?) -> VideoSummary {
+                         stabilizer: TemporalStabilizer?) -> JobSummary {
         let seconds = Date().timeIntervalSince(started)
-        var summary = VideoSummary(input: input, output: output, frames: frames, seconds: seconds,
+        var summary = JobSummary(input: input, output: output, frames: frames, seconds: seconds,
                                    framesPerSecond: Double(frames) / max(seconds, 1e-9), width: writer.width, height: writer.height,
                                    videoCodec: writer.codecName,
                                    streams: writer.notes + (stabilizer.map { [FrameSequenceStylizer.note($0, options.stabilization)] } ?? []))
@@ -147,7 +147,7 @@ public final class VideoStylizer: FileStylizer {
         guard frames.upperBound <= index.count else {
             throw StylizeError.invalidArgument("frames \(frames.lowerBound)..\(frames.upperBound) go past the end of \(input), which has \(index.count) frames")
         }
-        let warmup = options.stabilization > 0 ? (options.warmup ?? VideoOptions.defaultWarmup(stabilization: options.stabilization)) : 0
+        let warmup = options.stabilization > 0 ? (options.warmup ?? JobOptions.defaultWarmup(stabilization: options.stabilization)) : 0
         return FrameWindow(decodeFrom: index.timestamps[max(0, frames.lowerBound - warmup)],
                            firstWritten: index.timestamps[frames.lowerBound],
                            end: frames.upperBound < index.count ? index.timestamps[frames.upperBound] : nil)
@@ -198,9 +198,9 @@ final class FrameCounter: @unchecked Sendable {
     private var count = 0
     private let started = Date()
     private let total: Int?
-    private let progress: (@Sendable (VideoProgress) -> Void)?
+    private let progress: (@Sendable (JobProgress) -> Void)?
 
-    init(total: Int? = nil, progress: (@Sendable (VideoProgress) -> Void)? = nil) {
+    init(total: Int? = nil, progress: (@Sendable (JobProgress) -> Void)? = nil) {
         self.total = total
         self.progress = progress
     }
@@ -212,7 +212,7 @@ final class FrameCounter: @unchecked Sendable {
         count += 1
         let done = count
         lock.unlock()
-        progress?(VideoProgress(framesDone: done, framesTotal: total.map { max($0, done) }, seconds: Date().timeIntervalSince(started)))
+        progress?(JobProgress(framesDone: done, framesTotal: total.map { max($0, done) }, seconds: Date().timeIntervalSince(started)))
     }
 }
 
@@ -221,7 +221,7 @@ public enum ClipLocation: Sendable, Hashable {
     /// A file.
     case file(URL)
     /// Standard input as a source, standard output as a destination: pipes (name the output
-    /// container in `VideoOptions.outputFormat`).
+    /// container in `JobOptions.outputFormat`).
     case standardStream
 
     /// The path FFmpeg opens, as the user gave it where that names the same file ("-" for a pipe).

@@ -8,7 +8,7 @@ public struct FrameSessionOptions: Sendable {
     /// Threads one frame runs on; nil: every core.
     public var threads: Int?
     /// How strongly each frame is steadied towards the previous output moved along the optical
-    /// flow (as `VideoOptions.stabilization`); 0 stylizes every frame on its own.
+    /// flow (as `JobOptions.stabilization`); 0 stylizes every frame on its own.
     public var stabilization: Double = 0.7
     /// The rate that places a timeline's `#N` keyframes (frame N at N / rate seconds).
     public var frameRate: Double = 30

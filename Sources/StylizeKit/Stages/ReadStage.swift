@@ -19,7 +19,7 @@ final class ReadStage {
 
     /// Opens `input` for `options`: the cut, the piece's `window`, the rate; `stabilizes` adds
     /// each frame's luma to its work.
-    init(input: String, options: VideoOptions, window: FrameWindow?, stabilizes: Bool) throws {
+    init(input: String, options: JobOptions, window: FrameWindow?, stabilizes: Bool) throws {
         reader = try VideoReader(path: input, formatName: options.inputFormat, start: options.start, duration: options.duration,
                                  window: window, decodingThreads: options.codecThreads)
         let reader = reader

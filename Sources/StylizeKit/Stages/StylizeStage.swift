@@ -67,7 +67,7 @@ struct StylizeStage: Sendable {
     /// The network's conversion straight into the encoder's format, when the job allows it.
     let direct: YUV420Conversion?
 
-    init(options: VideoOptions, convert: ConvertStage, stabilizes: Bool) throws {
+    init(options: JobOptions, convert: ConvertStage, stabilizes: Bool) throws {
         let size = options.networkSize(width: convert.unturnedSize.width, height: convert.unturnedSize.height)
         (width, height) = size
         self.convert = convert

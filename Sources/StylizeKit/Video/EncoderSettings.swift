@@ -10,7 +10,7 @@ struct EncoderSettings {
     let vpxSpeed: (deadline: String, cpuUsed: Int)?
 
     /// Checks what `options` ask of `codec` against what it offers.
-    init(codec: UnsafePointer<AVCodec>, options: VideoOptions) throws {
+    init(codec: UnsafePointer<AVCodec>, options: JobOptions) throws {
         let name = String(cString: codec.pointee.name)
         if options.crf != nil, !Self.hasOption("crf", codec: codec) {
             throw StylizeError.invalidArgument("the \(name) encoder has no constant-quality setting; leave the quality unset, or choose the libx264 codec")
@@ -57,7 +57,7 @@ struct EncoderSettings {
             // At the fastest preset one encoder thread keeps up with the transformer (the other
             // stages already run in parallel), and frame threads would each hold frames of their
             // own; unless the network's size is so much smaller that encoding costs more than
-            // the network (`VideoOptions.codecThreads`).
+            // the network (`JobOptions.codecThreads`).
             if preset == "ultrafast" { context.pointee.thread_count = Int32(threads) }
             if let crf {
                 av_opt_set(context.pointee.priv_data, "crf", "\(crf)", 0)

@@ -11,7 +11,7 @@ package struct JoinSummary: Sendable, Codable {
     public var seconds: Double
 }
 
-/// Puts together the pieces of a split clip job (`VideoOptions.frames`) into one file without
+/// Puts together the pieces of a split clip job (`JobOptions.frames`) into one file without
 /// re-encoding: the pieces' video packets in order, with the source's audio, subtitles,
 /// metadata and display rotation carried over once, the way a single-process job carries them.
 ///

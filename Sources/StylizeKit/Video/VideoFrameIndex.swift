@@ -93,7 +93,7 @@ struct FrameWindow {
 
 /// What a driver that splits a clip into pieces needs to know of it (`stylize probe`).
 package struct ClipLayout: Sendable, Codable {
-    /// Video frames, counted as `VideoOptions.frames` counts them.
+    /// Video frames, counted as `JobOptions.frames` counts them.
     public var frames: Int
     /// Frame numbers that are keyframes: pieces starting there decode nothing they drop.
     public var keyframes: [Int]
@@ -104,7 +104,7 @@ package struct ClipLayout: Sendable, Codable {
     public var width: Int
     public var height: Int
     /// Every frame's presentation timestamp in `timeBase` (with `withTimestamps`): given to
-    /// pieces (`VideoOptions.layout`), it spares each of them a scan of the file's packets.
+    /// pieces (`JobOptions.layout`), it spares each of them a scan of the file's packets.
     public var timestamps: [Int64]?
     /// The video stream's time base, numerator and denominator.
     public var timeBase: [Int32]?

@@ -1,11 +1,11 @@
 import CFFmpeg
 import Foundation
 
-/// Metadata keys of a piece (`VideoOptions.frames`) that `join` reads.
+/// Metadata keys of a piece (`JobOptions.frames`) that `join` reads.
 enum PieceTags {
     /// "A..B": the frames the piece holds.
     static let frames = "stylize_frames"
-    /// The settings it was made with (`VideoOptions.pieceSignature`).
+    /// The settings it was made with (`JobOptions.pieceSignature`).
     static let options = "stylize_options"
 }
 
@@ -83,7 +83,7 @@ final class VideoWriter {
     /// - Parameters:
     ///   - reader: the demuxed input whose other streams (audio, subtitles) go along; nil for
     ///     frames that come from elsewhere (an image sequence).
-    init(destination: String, video: VideoDescription, reader: VideoReader?, options: VideoOptions) throws {
+    init(destination: String, video: VideoDescription, reader: VideoReader?, options: JobOptions) throws {
         muxer = try Muxer(destination: destination, formatName: options.outputFormat, overwrite: options.overwrite)
         packet = try Packet()
         frameTimeBase = video.timeBase
@@ -159,7 +159,7 @@ final class VideoWriter {
 
     /// The input's other streams (none for a piece: `join` takes them from the source), its
     /// metadata, and a piece's tags.
-    private func addOtherStreams(from reader: VideoReader?, options: VideoOptions) throws {
+    private func addOtherStreams(from reader: VideoReader?, options: JobOptions) throws {
         if let reader {
             av_dict_copy(&muxer.context.pointee.metadata, reader.demuxer.context.pointee.metadata, 0)
             let companions = try CompanionStreams(from: reader, into: muxer, audio: options.audio)

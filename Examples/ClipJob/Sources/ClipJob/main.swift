@@ -17,12 +17,12 @@ let cancelAfter = arguments.firstIndex(of: "--cancel-after").flatMap { $0 + 1 < 
 
 let stylizer = try Stylizer()
 let style = try stylizer.styleVector(for: StyleSpec(parsing: styleName))
-var options = VideoOptions()
+var options = JobOptions()
 options.overwrite = true
 let job = VideoStylizer(stylizer: stylizer, options: options)
 
 // Progress arrives on the job's writing thread; a stream brings it here.
-let (updates, reporter) = AsyncStream<VideoProgress>.makeStream()
+let (updates, reporter) = AsyncStream<JobProgress>.makeStream()
 let task = Task {
     defer { reporter.finish() }
     return try await job.stylize(input, to: output, style: style) { reporter.yield($0) }

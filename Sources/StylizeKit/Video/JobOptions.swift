@@ -1,8 +1,8 @@
 import Foundation
 
-/// Everything a video or frame-sequence job can be told, with its defaults. The command line
-/// only maps flags onto this.
-public struct VideoOptions: Sendable {
+/// Everything a job (a clip, a frame sequence or a picture) can be told, with its defaults:
+/// the look, the stabilizer, the encoding and the cut. The command line only maps flags onto it.
+public struct JobOptions: Sendable {
     /// Shorter side, in pixels, at which the transformer runs; frames are scaled back to their
     /// own size for encoding. nil runs at the clip's resolution.
     public var processingSize: Int?
@@ -201,7 +201,7 @@ public struct FrameSize: Sendable, Equatable {
 }
 
 /// How far a job has got, for progress bars; return false from the callback to stop the job.
-public struct VideoProgress: Sendable {
+public struct JobProgress: Sendable {
     /// Frames written so far.
     public var framesDone: Int
     /// An estimate from the container's duration and frame rate; nil when unknown.
@@ -220,7 +220,7 @@ public struct VideoProgress: Sendable {
 }
 
 /// What a finished job did.
-public struct VideoSummary: Sendable, Codable {
+public struct JobSummary: Sendable, Codable {
     /// The input, as given ("-" for standard input).
     public var input: String
     /// The output, as given ("-" for standard output).
@@ -269,3 +269,13 @@ func currentPeakMemoryMiB() -> Double {
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_maxrss) / 1024  // kilobytes on Linux
 }
+
+/// The options of a job, named for clips when they were the only jobs.
+@available(*, deprecated, renamed: "JobOptions")
+public typealias VideoOptions = JobOptions
+/// A job's progress, named for clips when they were the only jobs.
+@available(*, deprecated, renamed: "JobProgress")
+public typealias VideoProgress = JobProgress
+/// A job's summary, named for clips when they were the only jobs.
+@available(*, deprecated, renamed: "JobSummary")
+public typealias VideoSummary = JobSummary
