@@ -79,7 +79,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types", condition: studio),
                 .product(name: "Logging", package: "swift-log", condition: studio),
             ],
-            resources: [.embedInCode("Web/index.html"), .embedInCode("Web/studio.js"), .embedInCode("Web/studio.css")]
+            resources: [.embedInCode("Web/index.html"), .embedInCode("Web/studio.css")]
+                + ["state", "helpers", "requests", "files", "input", "styles", "look", "preview", "keyframes", "uploads", "jobs", "main"].map { .embedInCode("Web/\($0).js") }
         ),
         .executableTarget(
             name: "stylize",

@@ -14,16 +14,19 @@ final class StudioServerTests: XCTestCase, @unchecked Sendable {
                 XCTAssertEqual(response.status, .ok)
                 XCTAssertEqual(response.headers[.contentType], "text/html; charset=utf-8")
                 let page = String(decoding: response.data, as: UTF8.self)
-                XCTAssertTrue(page.contains("/static/studio.js") && page.contains("/static/studio.css"), page)
+                XCTAssertTrue(page.contains("/static/main.js") && page.contains("/static/studio.css"), page)
                 XCTAssertFalse(page.contains("http://") || page.contains("https://"), "the page loads nothing from elsewhere")
             }
-            for (path, type) in [("/static/studio.js", "text/javascript"), ("/static/studio.css", "text/css")] {
+            // The page's modules, each one a main.js imports (directly or not), and the style sheet.
+            let modules = PageRoutes.modules.keys.sorted().map { ("/static/\($0)", "text/javascript") }
+            for (path, type) in modules + [("/static/studio.css", "text/css")] {
                 try await client.execute(uri: path, method: .get) { response in
-                    XCTAssertEqual(response.status, .ok)
+                    XCTAssertEqual(response.status, .ok, path)
                     XCTAssertTrue(response.headers[.contentType]?.hasPrefix(type) ?? false)
-                    XCTAssertGreaterThan(response.body.readableBytes, 1000)
+                    XCTAssertGreaterThan(response.body.readableBytes, 500, path)
                 }
             }
+            try await client.execute(uri: "/static/studio.js", method: .get) { XCTAssertEqual($0.status, .notFound) }
             try await client.execute(uri: "/static/../Package.swift", method: .get) { XCTAssertEqual($0.status, .notFound) }
         }
     }
