@@ -5,7 +5,7 @@ import StylizeKernels
 /// Decides what `Precision.auto` means on this CPU by measuring: the whole transformer, f32 and
 /// bf16, on one thread at a small frame size, in alternating runs. Native bf16 is not always the
 /// faster: Intel cores without AMX issue bf16 dot products on one port but f32 FMAs on two, so
-/// there f32 wins by 1.4-1.6x, while Zen 4 and AMX run bf16 1.7x or more faster than f32.
+/// there f32 wins, while on Zen 4 and with AMX bf16 does (docs/speed.md has the figures).
 ///
 /// The answer is kept in `precision-choices.json` in the models' cache folder, keyed by CPU
 /// model, oneDNN's instruction set and version, and the running build, so that it is measured

@@ -45,9 +45,8 @@ package final class TemporalStabilizer {
     static let fineTrust: Float = 1.3 / 0.7
     /// The most of the previous output's strokes a frame keeps, so that the past fades (a piece of
     /// a clip started earlier joins the rest, see `memory`) and every frame keeps a little of its
-    /// own painting: on the tuning clips 0.85 and 0.9 measured a little less flicker than
-    /// carrying them whole (a frame less often meets the frame limit), and at 0.85 a piece needs
-    /// 43 frames of warm-up.
+    /// own painting: a frame then less often meets the frame limit, which leaves less flicker
+    /// than carrying the strokes whole (docs/stabilizer.md).
     static let fineMaximum: Float = 0.85
     /// Where the difference splits into coarse and fine, a Gaussian's sigma in pixels.
     static let bandSigma: Float = 1.5
@@ -64,11 +63,10 @@ package final class TemporalStabilizer {
     /// own stylization.
     static let maximumMeanSquare = Float(pow(10, -24.0 / 10))
     /// DIS's settings: OpenCV's medium preset with patches 4 pixels apart instead of 3, 16
-    /// descent iterations instead of 25 and no variational refinement: 0.7 ms at 213x120 on one
-    /// Zen 4 core, against medium's 1.7. On the real clips of `scripts/flicker.py` it measured
-    /// within 0.02 of medium's warping error, and it passes the moving-square tests at both their
-    /// sizes, where medium and cheaper settings (a coarser finest level, patches 6 apart) left a
-    /// trail of 27-29.9 dB behind the square at 512x384.
+    /// descent iterations instead of 25 and no variational refinement: less than half of
+    /// medium's time, with the same warping error on real clips (`scripts/flicker.py`), and no
+    /// trail behind the moving square of the tests, which cheaper settings (a coarser finest
+    /// level, patches 6 apart) leave.
     static let flowSettings = OpticalFlow.Settings(finestScale: 1, patchSize: 8, patchStride: 4, descentIterations: 16,
                                                    refinementIterations: 0)
     /// Share of untrusted pixels that makes a frame a scene cut.
@@ -120,11 +118,9 @@ package final class TemporalStabilizer {
 
         /// The flow's scale for a frame `width` wide: half of it, or all of it below 360 pixels
         /// across. Fine texture (grass, fur, skin) averaged over 3 x 3 pixels or more leaves DIS
-        /// nothing to follow: exact 4-pixel pans at 640x360 over such photos then measured 1.0
-        /// (the old blend) to 2.8 (carrying strokes over) of per-frame's warping error, against
-        /// 0.2-0.3 at half size. At half size the flow took 2.5% of the CPU time of a stabilized
-        /// 640x360 clip (`perf`, Xeon without AMX; docs/speed.md); at about 120 across, the
-        /// moving square left a trail.
+        /// nothing to follow, and exact pans over such photos flicker more than per frame; at
+        /// half size the flow follows them at a small share of a frame's time (docs/speed.md),
+        /// and below about 120 pixels across the moving square of the tests leaves a trail.
         static func scale(forWidth width: Int) -> Int {
             width >= 360 ? 2 : 1
         }

@@ -72,10 +72,9 @@ struct EncoderSettings {
     /// Codec defaults for --preset: the fastest, so that encoding keeps up with the transformer.
     static let defaultPreset: [String: String] = ["libx264": "ultrafast", "libx264rgb": "ultrafast", "libx265": "ultrafast"]
 
-    /// libvpx's deadline and cpu-used for each speed preset name. At the default (ultrafast:
-    /// realtime, cpu-used 8, with row multithreading) libvpx-vp9 encoded 50 stylized 720p frames
-    /// in 2.6 s against 30 s at its own default (good, one thread), at 36.5 against 37.1 dB PSNR
-    /// and CRF 31; libx264 ultrafast at CRF 15 took 1.9 s, at 43.7 dB and 2.6 times the bytes.
+    /// libvpx's deadline and cpu-used for each speed preset name. The default (ultrafast:
+    /// realtime, cpu-used 8, with row multithreading) keeps up with the transformer, which
+    /// libvpx-vp9's own default (good, one thread) does not, at almost the same quality.
     static let vpxSpeeds: [String: (deadline: String, cpuUsed: Int)] = [
         "ultrafast": ("realtime", 8), "superfast": ("realtime", 7), "veryfast": ("realtime", 6), "faster": ("realtime", 5),
         "fast": ("good", 4), "medium": ("good", 3), "slow": ("good", 2), "slower": ("good", 1), "veryslow": ("best", 0),

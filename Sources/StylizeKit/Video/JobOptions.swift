@@ -41,9 +41,8 @@ public struct JobOptions: Sendable {
     public var crf: Int?
     /// The encoder's speed preset (libx264 and libx265: ultrafast ... placebo; libsvtav1: 0-13);
     /// nil picks ultrafast for H.264 and H.265. Stylized frames are full of fine texture and cost
-    /// several times more to encode than camera footage: at 720p, libx264's medium preset took
-    /// about twice a frame's transformer time, ultrafast at CRF 15 about a seventh, at over
-    /// 40 dB PSNR against the unencoded frames (files about twice as large as medium at CRF 18).
+    /// several times more to encode than camera footage: slower presets take longer than the
+    /// transformer itself, while ultrafast at CRF 15 keeps up, with larger files.
     public var preset: String?
     /// Video encoder by FFmpeg name (libx264, libx265, libvpx-vp9, libaom-av1, ...); nil
     /// picks what the output container prefers, as ffmpeg does.
@@ -71,9 +70,8 @@ public struct JobOptions: Sendable {
 
     /// Workers for frames of `width` x `height` when none are asked for: two (each frame on an
     /// even share of the cores) up to 1280x720, where overlapping two frames keeps the cores
-    /// busy while the other stages run (measured: 61 against 49 fps at 640x360, 17.0 against
-    /// 14.9 at 1280x720, on 2 cores); one above, where a second worker's buffers cost more
-    /// memory than its speed is worth.
+    /// busy while the other stages run (docs/speed.md); one above, where a second worker's
+    /// buffers cost more memory than its speed is worth.
     public static func defaultWorkers(width: Int, height: Int) -> Int {
         width * height <= 1280 * 720 && ProcessInfo.processInfo.activeProcessorCount >= 2 ? 2 : 1
     }
@@ -107,10 +105,8 @@ public struct JobOptions: Sendable {
     /// pixels or more, and 0, FFmpeg's choice, when `processingSize` shrinks them further.
     /// Decoding and the fastest encoding then take a small share of a frame's time, and codec
     /// threads would only take turns with the workers for the cores and hold frames of their
-    /// own (1080p: 26 MB less at peak with a one-thread decoder, 1-2% faster at 720p). Frames
-    /// shrunk further before the network cost the codecs more than the network, and their
-    /// threads pay for themselves (a 3840x2160 clip at `--size 360`: 7.0 -> 5.8 s with
-    /// FFmpeg's encoder threads).
+    /// own. Frames shrunk further before the network cost the codecs more than the network,
+    /// and their threads pay for themselves.
     func codecThreads(width: Int, height: Int) -> Int {
         guard width > 0 && height > 0 else { return 0 }  // not known before decoding
         let (networkWidth, networkHeight) = networkSize(width: width, height: height)
