@@ -49,20 +49,22 @@ struct ImageCommand: ParsableCommand {
             let started = Date()
             let outputURL = URL(fileURLWithPath: output)
             _ = try Picture.OutputFormat(for: outputURL)
-            let spec = try styleReading.parse(style)
-            let content = try Picture(contentsOf: URL(fileURLWithPath: input))
+            var job = StylizeJob(source: .picture(URL(fileURLWithPath: input)), output: .file(outputURL),
+                                 style: .single(try styleReading.parse(style), strength: strength))
+            job.styleSize = styleReading.styleSize
+            job.options.processingSize = size
+            job.options.preserveColors = preserveColors
+            job.options.precision = precision
+            job.options.overwrite = overwrite
             // Refuse before the expensive part, not after it.
+            _ = try Picture(contentsOf: URL(fileURLWithPath: input))
             if !overwrite && FileManager.default.fileExists(atPath: outputURL.path) { throw StylizeError.outputExists(output) }
             let stylizer = try models.load()
-            let vector = try stylizer.styleVector(for: spec, styleSize: styleReading.styleSize)
-            let options = ImageStylizationOptions(processingSize: size, strength: strength, precision: precision, preserveColors: preserveColors)
-            let result = try stylizer.stylize(content, style: vector, options: options, worker: nil)
-            try result.write(to: outputURL, overwrite: overwrite)
+            let summary = try job.run(with: stylizer)
             if json {
-                try printJSON(Summary(input: input, output: output, style: spec.description, width: content.width, height: content.height,
+                try printJSON(Summary(input: input, output: output, style: job.styleDescription, width: summary.width, height: summary.height,
                                       precision: stylizer.transformer.resolve(precision).rawValue, strength: strength, size: size,
-                                      styleSize: styleReading.styleSize, preserveColors: preserveColors,
-                                      seconds: Date().timeIntervalSince(started),
+                                      styleSize: styleReading.styleSize, preserveColors: preserveColors, seconds: Date().timeIntervalSince(started),
                                       precisionReason: precision == .auto ? stylizer.transformer.precisionChoice().reason : nil))
             }
         }
