@@ -150,7 +150,8 @@ final class PreviewEngine: @unchecked Sendable {
         defer { workerLock.unlock() }
         let precision = stylizer.transformer.resolve(settings.precision ?? .auto)
         if worker?.precision != precision { worker = try stylizer.makeWorker(precision: precision) }
-        let painted = try job.paint(source, at: seconds, timeline: timeline, frameRate: frameRate, identity: identity, stylizer: stylizer, worker: worker!)
+        let painted = try job.paint(source, at: seconds, timeline: timeline, frameRate: frameRate, identity: identity, stylizer: stylizer, worker: worker!,
+                                    atNetworkSize: true)
         return try Self.scaled(painted.rotated(clockwise: info.rotation), width: settings.width ?? 640)
     }
 

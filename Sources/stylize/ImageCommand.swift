@@ -57,10 +57,10 @@ struct ImageCommand: ParsableCommand {
             job.options.precision = precision
             job.options.overwrite = overwrite
             // Refuse before the expensive part, not after it.
-            _ = try Picture(contentsOf: URL(fileURLWithPath: input))
+            let content = try Picture(contentsOf: URL(fileURLWithPath: input))
             if !overwrite && FileManager.default.fileExists(atPath: outputURL.path) { throw StylizeError.outputExists(output) }
             let stylizer = try models.load()
-            let summary = try job.run(with: stylizer)
+            let summary = try job.run(content, with: stylizer)
             if json {
                 try printJSON(Summary(input: input, output: output, style: job.styleDescription, width: summary.width, height: summary.height,
                                       precision: stylizer.transformer.resolve(precision).rawValue, strength: strength, size: size,

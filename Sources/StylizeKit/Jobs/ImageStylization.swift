@@ -62,13 +62,24 @@ extension Stylizer {
     /// the content's own colours (taken at the content's full resolution, BT.601 luma as in JPEG).
     public func stylize(_ content: Picture, conditioning: StyleConditioning, processingSize: Int?,
                         preserveColors: Bool = false, worker: TransformerWorker) throws -> Picture {
+        try stylize(content, conditioning: conditioning, processingSize: processingSize, preserveColors: preserveColors, worker: worker,
+                    atNetworkSize: false)
+    }
+
+    /// The same, with `atNetworkSize` returning the picture at the size the network painted
+    /// (its colours, when kept, those of the content at that size): for a caller that scales
+    /// it anyway, such as a preview.
+    func stylize(_ content: Picture, conditioning: StyleConditioning, processingSize: Int?, preserveColors: Bool,
+                 worker: TransformerWorker, atNetworkSize: Bool) throws -> Picture {
         var input = content
         if let size = processingSize {
             let scale = Double(size) / Double(min(content.width, content.height))
             input = try content.resized(width: max(1, Int((Double(content.width) * scale).rounded())),
                                         height: max(1, Int((Double(content.height) * scale).rounded())))
         }
-        let output = try Picture(worker.stylize(input.rgbImage, conditioning)).resized(width: content.width, height: content.height)
+        let painted = try Picture(worker.stylize(input.rgbImage, conditioning))
+        if atNetworkSize { return preserveColors ? Picture(painted.rgbImage.keepingColors(of: input.rgbImage)) : painted }
+        let output = try painted.resized(width: content.width, height: content.height)
         return preserveColors ? Picture(output.rgbImage.keepingColors(of: content.rgbImage)) : output
     }
 }

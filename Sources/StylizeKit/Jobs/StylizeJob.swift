@@ -136,18 +136,31 @@ public struct StylizeJob: Sendable {
     /// One frame as the job paints it: `picture` (a frame of the source as stored) in the
     /// style `timeline` gives at `seconds` (blended towards `identity`, the content's own
     /// vector, where the strength is below 1), at the job's brush scale and in its colours.
-    /// This is what a preview shows.
+    /// This is what a preview shows. With `atNetworkSize` the picture stays at the size the
+    /// network painted, for a caller that scales it anyway.
     public func paint(_ picture: Picture, at seconds: Double, timeline: StyleTimeline, frameRate: Double, identity: StyleVector?,
-                      stylizer: Stylizer, worker: TransformerWorker) throws -> Picture {
+                      stylizer: Stylizer, worker: TransformerWorker, atNetworkSize: Bool = false) throws -> Picture {
         let vector = try timeline.effectiveVector(at: seconds, frameRate: frameRate, identity: identity)
         return try stylizer.stylize(picture, conditioning: stylizer.transformer.conditioning(for: vector), processingSize: options.processingSize,
-                                    preserveColors: options.preserveColors, worker: worker)
+                                    preserveColors: options.preserveColors, worker: worker, atNetworkSize: atNetworkSize)
+    }
+
+    /// Runs a picture job on its picture, already read from the source's file (a caller that
+    /// checked it before loading the models reads it once).
+    package func run(_ picture: Picture, with stylizer: Stylizer) throws -> JobSummary {
+        guard case .picture(let input) = source else { throw StylizeError.invalidArgument("only a picture job takes a picture") }
+        try validate()
+        return try paint(picture, from: input, stylizer: stylizer, timeline: timeline(with: stylizer), progress: nil, isCancelled: nil)
     }
 
     private func runPicture(_ input: URL, stylizer: Stylizer, timeline: StyleTimeline, progress: (@Sendable (JobProgress) -> Void)?,
                             isCancelled: (@Sendable () -> Bool)?) throws -> JobSummary {
+        try paint(Picture(contentsOf: input), from: input, stylizer: stylizer, timeline: timeline, progress: progress, isCancelled: isCancelled)
+    }
+
+    private func paint(_ picture: Picture, from input: URL, stylizer: Stylizer, timeline: StyleTimeline,
+                       progress: (@Sendable (JobProgress) -> Void)?, isCancelled: (@Sendable () -> Bool)?) throws -> JobSummary {
         let started = Date()
-        let picture = try Picture(contentsOf: input)
         let (vector, strength) = timeline.value(at: 0, frameRate: 30)
         let painted = try stylizer.stylize(picture, style: vector, options: ImageStylizationOptions(
             processingSize: options.processingSize, strength: strength, precision: options.precision,
@@ -163,7 +176,8 @@ public struct StylizeJob: Sendable {
 
 /// A running job: its progress as an `AsyncSequence`, a way to stop it, and its summary.
 public final class JobHandle: Sendable {
-    /// One element per frame written; the sequence ends when the job does.
+    /// One element per frame written, in order; the sequence ends when the job does. Read
+    /// slower than frames are written, it keeps the newest 64.
     public let progress: AsyncStream<JobProgress>
     private let task: Task<JobSummary, Error>
 
