@@ -36,11 +36,11 @@ let package = Package(
             name: "CDNNL",
             providers: [.apt(["libdnnl-dev"])]
         ),
-        // libavformat, libavfilter, libavcodec, libswscale, libswresample and libavutil.
+        // libavdevice (cameras, screens, lavfi and v4l2 outputs), libavformat, libavfilter, libavcodec, libswscale, libswresample and libavutil.
         .systemLibrary(
             name: "CFFmpeg",
             pkgConfig: "libavformat",
-            providers: [.apt(["libavformat-dev", "libavfilter-dev", "libavcodec-dev", "libswscale-dev", "libswresample-dev", "libavutil-dev"])]
+            providers: [.apt(["libavdevice-dev", "libavformat-dev", "libavfilter-dev", "libavcodec-dev", "libswscale-dev", "libswresample-dev", "libavutil-dev"])]
         ),
         // The transformer's memory-bound kernels that oneDNN has no fused primitive for.
         // They run on oneDNN's GNU OpenMP thread team (libgomp, which Debian's libdnnl uses).

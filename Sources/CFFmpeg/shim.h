@@ -1,9 +1,10 @@
 #ifndef STYLIZE_CFFMPEG_SHIM_H
 #define STYLIZE_CFFMPEG_SHIM_H
 
-// FFmpeg 5.1 (Debian 12: libavformat-dev, libavfilter-dev, libavcodec-dev, libswscale-dev,
+// FFmpeg 5.1 (Debian 12: libavdevice-dev, libavformat-dev, libavfilter-dev, libavcodec-dev, libswscale-dev,
 // libswresample-dev, libavutil-dev).
 #include <errno.h>
+#include <libavdevice/avdevice.h>
 #include <libavformat/avformat.h>
 #include <libavfilter/avfilter.h>
 #include <libavfilter/buffersrc.h>

@@ -13,7 +13,7 @@ struct Stylize: ParsableCommand {
 
     /// The subcommands; the studio's only when built with the Studio trait (the default).
     static var commands: [any ParsableCommand.Type] {
-        var commands: [any ParsableCommand.Type] = [ImageCommand.self, VideoCommand.self, FramesCommand.self, SheetCommand.self,
+        var commands: [any ParsableCommand.Type] = [ImageCommand.self, VideoCommand.self, FramesCommand.self, LiveCommand.self, SheetCommand.self,
                                                     StylesCommand.self, VectorCommand.self, ProbeCommand.self, JoinCommand.self]
         #if Studio
         commands.append(StudioCommand.self)

@@ -350,11 +350,13 @@ struct JobReport: Encodable {
     /// Why `auto` became `precision` on this CPU; nil when a precision was asked for.
     var precisionReason: String?
     var damaged: Int, warnings: [String], peakMemoryMiB: Double
+    /// A live job's frames in, out and dropped, and its latency.
+    var live: LiveStatistics?
 
     init(_ s: JobSummary, style: String, precision: Precision, stylizer: Stylizer) {
         (input, output, frames, seconds, fps) = (s.input, s.output, s.frames, s.seconds, s.framesPerSecond)
         (width, height, codec, streams) = (s.width, s.height, s.videoCodec, s.streams)
-        (damaged, warnings, peakMemoryMiB) = (s.damaged, s.warnings, s.peakMemoryMiB)
+        (damaged, warnings, peakMemoryMiB, live) = (s.damaged, s.warnings, s.peakMemoryMiB, s.live)
         self.style = style
         self.precision = stylizer.transformer.resolve(precision).rawValue
         precisionReason = precision == .auto ? stylizer.transformer.precisionChoice().reason : nil

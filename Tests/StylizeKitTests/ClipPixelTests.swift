@@ -13,14 +13,6 @@ final class ClipPixelTests: XCTestCase {
 
     var style: URL { get throws { TestSupport.styleVectorFile } }
 
-    /// A second style: the cat fixture's vector.
-    func secondStyle(_ dir: URL) throws -> URL {
-        let url = dir.appendingPathComponent("cat.json")
-        let ran = try TestSupport.stylize(["vector", TestSupport.fixture("content_96x96.png").path, "-o", url.path])
-        XCTAssertEqual(ran.status, 0, ran.stderr)
-        return url
-    }
-
     /// `frames` frames of a moving test pattern at 10 fps, `width` x `height`, lossless RGB,
     /// with `audio` (an ffmpeg lavfi source) as PCM when given.
     func clip(_ dir: URL, frames: Int, width: Int = 64, height: Int = 48, audio: String? = nil) throws -> URL {
@@ -30,24 +22,6 @@ final class ClipPixelTests: XCTestCase {
         arguments += ["-frames:v", "\(frames)", "-c:v", "libx264rgb", "-crf", "0", "-shortest", url.path]
         try TestSupport.tool("ffmpeg", arguments)
         return url
-    }
-
-    /// Frame `index` (decode order = display order here) of `url` as a lossless PNG.
-    func framePNG(_ url: URL, _ index: Int, _ dir: URL) throws -> URL {
-        let png = dir.appendingPathComponent("\(url.deletingPathExtension().lastPathComponent)-\(index).png")
-        try TestSupport.tool("ffmpeg", ["-v", "error", "-y", "-i", url.path, "-vf", "select=eq(n\\,\(index))", "-frames:v", "1",
-                                        "-pix_fmt", "rgb24", png.path])
-        return png
-    }
-
-    func picture(_ url: URL) throws -> RGBImage { try Picture(contentsOf: url).rgbImage }
-
-    /// `stylize image` of `frame` with `style` (and extra flags).
-    func still(_ frame: URL, style: String, _ extra: [String] = [], _ dir: URL, precision: String = "f32") throws -> RGBImage {
-        let out = dir.appendingPathComponent("still-\(UUID().uuidString).png")
-        let ran = try TestSupport.stylize(["image", frame.path, "-s", style, "-o", out.path, "--precision", precision] + extra)
-        XCTAssertEqual(ran.status, 0, ran.stderr)
-        return try picture(out)
     }
 
     func stylizeClip(_ input: URL, _ arguments: [String], _ dir: URL) throws -> URL {

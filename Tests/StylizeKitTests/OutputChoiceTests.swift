@@ -38,6 +38,13 @@ final class OutputChoiceTests: XCTestCase {
         let ran = try TestSupport.run(URL(fileURLWithPath: "/bin/bash"), ["-o", "pipefail", "-c", command])
         XCTAssertEqual(ran.status, 0, ran.stderr)
         XCTAssertEqual(try probe(piped, "codec_name"), ["h264"])
+        // MPEG-TS keeps no list of codecs FFmpeg could ask; its default is MPEG-2, and H.264 goes
+        // there too, named or not.
+        for extra in [[], ["--codec", "libx264"]] {
+            let ts = dir.appendingPathComponent("out\(extra.count).ts")
+            try stylize(["video", input.path, "-s", try style, "-o", ts.path] + extra)
+            XCTAssertEqual(try probe(ts, "codec_name").first, "h264", "MPEG-TS lists its stream once per program too")
+        }
         // --crf now reaches the encoder: a lower CRF makes a larger file.
         let fine = dir.appendingPathComponent("fine.avi")
         try stylize(["video", input.path, "-s", try style, "-o", fine.path, "--crf", "5"])

@@ -84,7 +84,7 @@ final class StylizeJobTests: XCTestCase {
         small.styleSize = 8
         jobs.append((small, "style size must be from"))
         jobs.append((StylizeJob(source: .picture(missing), output: .standardStream, style: .single(style)),
-                     "only a clip can be written to standard output"))
+                     "only a clip or a live source can be written to standard output"))
         for (job, message) in jobs {
             XCTAssertThrowsError(try job.validate(), message) { error in
                 guard case StylizeError.invalidArgument(let text) = error else { return XCTFail("\(error)") }

@@ -64,6 +64,32 @@ extension XCTestCase {
         get throws { try TestSupport.stylizer.get() }
     }
 
+    /// A second style: the cat fixture's vector.
+    func secondStyle(_ dir: URL) throws -> URL {
+        let url = dir.appendingPathComponent("cat.json")
+        let ran = try TestSupport.stylize(["vector", TestSupport.fixture("content_96x96.png").path, "-o", url.path])
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        return url
+    }
+
+    /// Frame `index` (decode order = display order here) of `url` as a lossless PNG.
+    func framePNG(_ url: URL, _ index: Int, _ dir: URL) throws -> URL {
+        let png = dir.appendingPathComponent("\(url.deletingPathExtension().lastPathComponent)-\(index).png")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-y", "-i", url.path, "-vf", "select=eq(n\\,\(index))", "-frames:v", "1",
+                                        "-pix_fmt", "rgb24", png.path])
+        return png
+    }
+
+    func picture(_ url: URL) throws -> RGBImage { try Picture(contentsOf: url).rgbImage }
+
+    /// `stylize image` of `frame` with `style` (and extra flags).
+    func still(_ frame: URL, style: String, _ extra: [String] = [], _ dir: URL, precision: String = "f32") throws -> RGBImage {
+        let out = dir.appendingPathComponent("still-\(UUID().uuidString).png")
+        let ran = try TestSupport.stylize(["image", frame.path, "-s", style, "-o", out.path, "--precision", precision] + extra)
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        return try picture(out)
+    }
+
     /// Runs `stylize` expecting failure: a non-zero exit, one line on stderr containing
     /// `message`, and `dir` holding exactly what it held before (no output, no temporary file).
     func assertFails(_ arguments: [String], in dir: URL, saying message: String, file: StaticString = #filePath, line: UInt = #line) throws {

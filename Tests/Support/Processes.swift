@@ -23,6 +23,11 @@ public enum Processes {
         public var stderr: String
         /// Whether a signal ended the process (a crash, or a trap).
         public var crashed = false
+
+        /// How a program ended: its status, what it printed, and whether a signal ended it.
+        public init(status: Int32, stdout: String, stderr: String, crashed: Bool = false) {
+            (self.status, self.stdout, self.stderr, self.crashed) = (status, stdout, stderr, crashed)
+        }
     }
 
     /// Runs a program to completion, collecting its output; `environment` is added to this
@@ -70,6 +75,7 @@ public enum Processes {
     /// A tool that failed, with what it said.
     public struct Failure: Error, CustomStringConvertible {
         public var message: String
+        public init(message: String) { self.message = message }
         public var description: String { message }
     }
 

@@ -13,6 +13,9 @@ public struct StylizeJob: Sendable {
         case frames(URL)
         /// One picture.
         case picture(URL)
+        /// A live source (a camera, a screen, a stream), stylized as it comes until the job is
+        /// stopped or the source ends; the output is a file, a stream URL or a device.
+        case live(LiveInput)
     }
 
     /// The style over the job: one style at a strength, or keyframes the style moves between.
@@ -26,7 +29,8 @@ public struct StylizeJob: Sendable {
     /// What the job reads.
     public var source: Source
     /// Where the result goes: a file (a clip, a picture, a video made of frames, or a folder
-    /// for frames), or standard output for a clip.
+    /// for frames), standard output for a clip or a live job, or a stream URL or device for a
+    /// live job.
     public var output: ClipLocation
     /// The style, or keyframes the style moves between.
     public var style: Style
@@ -43,12 +47,21 @@ public struct StylizeJob: Sendable {
     public var keyframesFile: String?
     /// The vector file `options.identity` was read from, for the command line.
     public var identityFile: String?
+    /// For a live job: the style it starts with and changes to while it runs. Nil: the job's
+    /// `style`, fixed. The job keeps a reference, so changes made through it reach the run.
+    public var liveStyle: LiveStyle?
 
     /// A job with the default look: stabilized clips, each stream kept.
     public init(source: Source, output: ClipLocation, style: Style) {
         self.source = source
         self.output = output
         self.style = style
+    }
+
+    /// Whether the job reads a live source.
+    public var isLive: Bool {
+        if case .live = source { return true }
+        return false
     }
 
     /// The strength of a single style (1 for keyframes, whose keys carry their own).
@@ -69,12 +82,31 @@ public struct StylizeJob: Sendable {
         guard StylePredictor.sideRange.contains(styleSize) else {
             throw StylizeError.invalidArgument("style size must be from \(StylePredictor.sideRange.lowerBound) to \(StylePredictor.sideRange.upperBound) pixels, got \(styleSize)")
         }
-        if case .clip = source {} else {
+        if case .stream = output, !isLive { throw StylizeError.invalidArgument("only a live job writes to a stream URL or a device") }
+        switch source {
+        case .clip: break
+        case .live:
+            if output == .standardStream && options.outputFormat == nil {
+                throw StylizeError.invalidArgument("writing to standard output needs the output container named")
+            }
+        default:
             if options.start != nil || options.duration != nil { throw StylizeError.invalidArgument("a start and a length go with clips") }
-            if output == .standardStream { throw StylizeError.invalidArgument("only a clip can be written to standard output") }
+            if output == .standardStream { throw StylizeError.invalidArgument("only a clip or a live source can be written to standard output") }
         }
         if case .picture = source, case .keyframes = style {
             throw StylizeError.invalidArgument("keyframes need a clip or a frame sequence; a picture takes one style")
+        }
+        if case .live(let input) = source { try validateLive(input) }
+    }
+
+    private func validateLive(_ input: LiveInput) throws {
+        try input.validate()
+        if case .keyframes = style {
+            throw StylizeError.invalidArgument("a live source takes one style, which can be changed while it runs, not keyframes")
+        }
+        if options.start != nil { throw StylizeError.invalidArgument("a live source has no start to seek to; a length can be given") }
+        if options.frameRate != nil || options.frames != nil || options.filmstrip != nil {
+            throw StylizeError.invalidArgument("a live source takes no frame rate, piece or filmstrip")
         }
     }
 
@@ -99,6 +131,8 @@ public struct StylizeJob: Sendable {
     /// Runs the job on the calling thread. `progress` is called once per frame written;
     /// when `isCancelled` returns true the job throws `CancellationError` (a clip or a video
     /// leaves no output; a folder keeps the frames finished). A picture counts as one frame.
+    /// A live job runs until `isCancelled` returns true or its source ends, and then finishes
+    /// its output and returns its summary, with `JobSummary.live`.
     public func run(with stylizer: Stylizer, progress: (@Sendable (JobProgress) -> Void)? = nil,
                     isCancelled: (@Sendable () -> Bool)? = nil) throws -> JobSummary {
         try validate()
@@ -119,6 +153,10 @@ public struct StylizeJob: Sendable {
                 .run(input: input, output: URL(fileURLWithPath: output.path), timeline: timeline, progress: progress, isCancelled: isCancelled)
         case .picture(let input):
             return try runPicture(input, stylizer: stylizer, timeline: timeline, progress: progress, isCancelled: isCancelled)
+        case .live(let input):
+            let (vector, strength) = timeline.value(at: 0, frameRate: 30)
+            return try LiveStylizer(stylizer: stylizer, options: options, style: liveStyle ?? LiveStyle(vector, strength: strength))
+                .run(input: input, output: output, progress: progress, isCancelled: isCancelled)
         }
     }
 
@@ -191,6 +229,7 @@ public final class JobHandle: Sendable {
     }
 
     /// Stops the job; `summary` then throws `CancellationError` and no partial output is left.
+    /// A live job instead finishes its output and `summary` gives what it measured.
     public func cancel() { task.cancel() }
 
     /// The job's summary once it ends, or the error that ended it.

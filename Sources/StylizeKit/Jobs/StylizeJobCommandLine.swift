@@ -11,12 +11,25 @@ extension StylizeJob {
         case .clip(let input): words += ["video", input.path]
         case .frames(let input): words += ["frames", input.displayPath]
         case .picture(let input): words += ["image", input.displayPath]
+        case .live(let input): words += ["live", input.location]
         }
         words += ["-o", output.path]
         words += styleWords + lookWords
         if case .picture = source { return words }
         words += clipWords
         if case .frames = source { words += sequenceWords }
+        if case .live(let input) = source { words += liveWords(input) }
+        return words
+    }
+
+    /// How a live source is opened.
+    private func liveWords(_ input: LiveInput) -> [String] {
+        var words: [String] = []
+        if let format = input.format { words += ["--input-format", format] }
+        if let size = input.size { words += ["--input-size", size] }
+        if let rate = input.frameRate { words += ["--input-fps", rate] }
+        if input.timeout != LiveInput(input.location).timeout { words += ["--input-timeout", Self.number(input.timeout)] }
+        for (key, value) in input.options.sorted(by: { $0.key < $1.key }) { words += ["--input-option", "\(key)=\(value)"] }
         return words
     }
 

@@ -223,12 +223,16 @@ public enum ClipLocation: Sendable, Hashable {
     /// Standard input as a source, standard output as a destination: pipes (name the output
     /// container in `JobOptions.outputFormat`).
     case standardStream
+    /// A destination FFmpeg writes in place: a stream URL (udp://, srt://, rtmp://, ...) or a
+    /// device (a v4l2 output such as /dev/video10). Live jobs write there.
+    case stream(String)
 
     /// The path FFmpeg opens, as the user gave it where that names the same file ("-" for a pipe).
     var path: String {
         switch self {
         case .file(let url): return url.displayPath
         case .standardStream: return "-"
+        case .stream(let location): return location
         }
     }
 }

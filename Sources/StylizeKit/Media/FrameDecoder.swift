@@ -4,8 +4,10 @@ import CFFmpeg
 final class FrameDecoder {
     let context: UnsafeMutablePointer<AVCodecContext>
 
-    /// - Parameter threads: decoding threads; 0 lets FFmpeg choose, 1 decodes on the caller's thread.
-    init(stream: UnsafeMutablePointer<AVStream>, codec: UnsafePointer<AVCodec>, threads: Int = 1) throws {
+    /// - Parameters:
+    ///   - threads: decoding threads; 0 lets FFmpeg choose, 1 decodes on the caller's thread.
+    ///   - lowDelay: give each frame out as soon as it is decoded (live sources).
+    init(stream: UnsafeMutablePointer<AVStream>, codec: UnsafePointer<AVCodec>, threads: Int = 1, lowDelay: Bool = false) throws {
         FFmpegLogging.applyDefault()
         guard let context = avcodec_alloc_context3(codec) else {
             throw StylizeError.ffmpeg(call: "avcodec_alloc_context3", code: cffmpeg_error_enomem(), text: "out of memory")
@@ -14,6 +16,7 @@ final class FrameDecoder {
         try ffmpegCheck(avcodec_parameters_to_context(context, stream.pointee.codecpar), "avcodec_parameters_to_context")
         context.pointee.pkt_timebase = stream.pointee.time_base
         context.pointee.thread_count = Int32(threads)
+        if lowDelay { context.pointee.flags |= AV_CODEC_FLAG_LOW_DELAY }
         // Refuse frames beyond the picture limits before allocating them.
         context.pointee.max_pixels = Int64(Picture.maximumPixels)
         try ffmpegCheck(avcodec_open2(context, codec, nil), "avcodec_open2(\(String(cString: codec.pointee.name)))")

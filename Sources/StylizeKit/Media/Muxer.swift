@@ -19,23 +19,47 @@ final class Muxer {
     ///   destination's extension, as ffmpeg does.
     init(destination: String, formatName: String?, overwrite: Bool) throws {
         FFmpegLogging.applyDefault()
+        FFmpegDevices.register()
         self.destination = destination
         let toStdout = destination == "-"
-        if !toStdout { try OutputFile.checkWritable(URL(fileURLWithPath: destination), overwrite: overwrite) }
-        guard let format = av_guess_format(formatName, toStdout ? nil : destination, nil) else {
+        let place = Self.place(of: destination)
+        if place == .file { try OutputFile.checkWritable(URL(fileURLWithPath: destination), overwrite: overwrite) }
+        if place == .device && !FileManager.default.fileExists(atPath: destination) {
+            throw StylizeError.unwritable(path: destination, reason: "no such device; a virtual camera needs the v4l2loopback module (modprobe v4l2loopback)")
+        }
+        guard let format = av_guess_format(formatName ?? Self.defaultFormat(for: destination), place == .file ? destination : nil, nil) else {
             throw StylizeError.invalidArgument(formatName.map { "unknown output format \($0)" }
                 ?? "\(destination): cannot tell the container from the extension; name the output container")
         }
-        if !toStdout { OutputFile.removeStaleTemporaries(for: URL(fileURLWithPath: destination)) }
-        temporary = toStdout ? nil : OutputFile.temporaryURL(for: URL(fileURLWithPath: destination)).path
+        if place == .file { OutputFile.removeStaleTemporaries(for: URL(fileURLWithPath: destination)) }
+        temporary = place == .file ? OutputFile.temporaryURL(for: URL(fileURLWithPath: destination)).path : nil
+        let target = toStdout ? "pipe:1" : temporary ?? destination
         var context: UnsafeMutablePointer<AVFormatContext>?
-        try ffmpegCheck(avformat_alloc_output_context2(&context, format, nil, temporary ?? "pipe:1"), "avformat_alloc_output_context2")
+        try ffmpegCheck(avformat_alloc_output_context2(&context, format, nil, target), "avformat_alloc_output_context2")
         self.context = context!
         if format.pointee.flags & AVFMT_NOFILE == 0 {
-            let code = avio_open(&self.context.pointee.pb, temporary ?? "pipe:1", AVIO_FLAG_WRITE)
+            let code = avio_open(&self.context.pointee.pb, target, AVIO_FLAG_WRITE)
             // Thrown after every property is set, so deinit frees the context.
             if code < 0 { throw StylizeError.unwritable(path: destination, reason: ffmpegErrorText(code)) }
         }
+    }
+
+    /// Where a destination writes: a file (through a temporary file beside it), a stream
+    /// (standard output, or a network URL such as udp://, srt://, rtmp://) or a device
+    /// (/dev/videoN, a v4l2 output); streams and devices are written in place.
+    enum Place { case file, stream, device }
+
+    static func place(of destination: String) -> Place {
+        if destination == "-" || destination.contains("://") { return .stream }
+        return destination.hasPrefix("/dev/") ? .device : .file
+    }
+
+    /// The container a stream or device takes when none is named: MPEG-TS for UDP, TCP, SRT and
+    /// RIST, FLV for RTMP, RTSP's own, and v4l2 for a device.
+    static func defaultFormat(for destination: String) -> String? {
+        if place(of: destination) == .device { return "v4l2" }
+        guard let scheme = destination.split(separator: ":").first.map({ $0.lowercased() }), destination.contains("://") else { return nil }
+        return ["udp": "mpegts", "tcp": "mpegts", "srt": "mpegts", "rist": "mpegts", "rtmp": "flv", "rtmps": "flv", "rtsp": "rtsp"][scheme]
     }
 
     deinit {
@@ -46,9 +70,17 @@ final class Muxer {
 
     var format: UnsafePointer<AVOutputFormat> { context.pointee.oformat }
 
-    /// Whether the container can hold `codec` without re-encoding.
+    /// Whether the container can hold `codec` without re-encoding. A container that keeps no
+    /// list FFmpeg could ask (MPEG-TS) is taken to hold the video and audio codecs it has a
+    /// default for a kind of, and its header then takes or refuses the stream.
     func accepts(_ codec: AVCodecID) -> Bool {
-        avformat_query_codec(format, codec, FF_COMPLIANCE_NORMAL) == 1
+        let answer = avformat_query_codec(format, codec, FF_COMPLIANCE_NORMAL)
+        if answer >= 0 { return answer == 1 }
+        switch avcodec_get_type(codec) {
+        case AVMEDIA_TYPE_VIDEO: return format.pointee.video_codec != AV_CODEC_ID_NONE
+        case AVMEDIA_TYPE_AUDIO: return format.pointee.audio_codec != AV_CODEC_ID_NONE
+        default: return false
+        }
     }
 
     /// Whether encoders must put their global headers in extradata for this container.

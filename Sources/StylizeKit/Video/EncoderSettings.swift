@@ -34,11 +34,20 @@ struct EncoderSettings {
     }
 
     /// What sets up an encoder's context: the stream's rate, aspect and colours, then these settings.
-    /// - Parameter threads: the encoder's threads at the fastest preset (0: FFmpeg's choice).
+    /// - Parameters:
+    ///   - threads: the encoder's threads at the fastest preset (0: FFmpeg's choice).
+    ///   - lowLatency: each frame's packet out as soon as it is encoded (live jobs): no B-frames,
+    ///     no look-ahead, and a keyframe every second so that a viewer can join a stream.
     func configuration(frameRate: AVRational, sampleAspect: AVRational, colors: VideoColors, globalHeader: Bool,
-                       threads: Int) -> (UnsafeMutablePointer<AVCodecContext>) -> Void {
+                       threads: Int, lowLatency: Bool = false) -> (UnsafeMutablePointer<AVCodecContext>) -> Void {
         let (crf, preset, vpxSpeed) = (crf, preset, vpxSpeed)
         return { context in
+            if lowLatency {
+                context.pointee.max_b_frames = 0
+                context.pointee.gop_size = frameRate.num > 0 ? max(1, Int32((av_q2d(frameRate)).rounded())) : 30
+                av_opt_set(context.pointee.priv_data, "tune", "zerolatency", 0)
+                av_opt_set_int(context.pointee.priv_data, "lag-in-frames", 0, 0)
+            }
             context.pointee.framerate = frameRate
             context.pointee.sample_aspect_ratio = sampleAspect
             context.pointee.colorspace = colors.matrix

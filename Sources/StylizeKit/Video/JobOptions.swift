@@ -63,6 +63,8 @@ public struct JobOptions: Sendable {
     public var inputFormat: String?
     /// Whether an existing output may be replaced.
     public var overwrite = false
+    /// Whether the encoder and muxer give each frame out at once (live jobs set it).
+    var lowLatency = false
     /// Transformer workers, each with its own scratch memory, stylizing frames at once; nil
     /// picks `defaultWorkers(width:height:)` for clips and for frame sequences (by their first
     /// frame), and 1 for a watched folder.
@@ -241,6 +243,8 @@ public struct JobSummary: Sendable, Codable {
     public var warnings: [String] = []
     /// Peak resident memory of the process, in MiB.
     public var peakMemoryMiB: Double = currentPeakMemoryMiB()
+    /// What a live job measured (frames dropped, latency); nil for other jobs.
+    public var live: LiveStatistics?
 
     /// A summary with each value given.
     public init(input: String, output: String, frames: Int, seconds: Double, framesPerSecond: Double, width: Int, height: Int,

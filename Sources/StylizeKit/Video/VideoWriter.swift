@@ -53,12 +53,16 @@ final class VideoWriter {
 
         /// The description of a demuxed input's video stream.
         init(_ reader: VideoReader) {
-            let stream = reader.videoStream
+            self.init(reader.videoStream, in: reader.demuxer)
+        }
+
+        /// The description of `stream` of `demuxer`'s input.
+        init(_ stream: UnsafeMutablePointer<AVStream>, in demuxer: Demuxer) {
             let parameters = stream.pointee.codecpar.pointee
             width = Int(parameters.width)
             height = Int(parameters.height)
             timeBase = stream.pointee.time_base
-            frameRate = av_guess_frame_rate(reader.demuxer.context, stream, nil)
+            frameRate = av_guess_frame_rate(demuxer.context, stream, nil)
             sampleAspectRatio = parameters.sample_aspect_ratio.num > 0 ? parameters.sample_aspect_ratio : stream.pointee.sample_aspect_ratio
             colors = VideoColors(matrix: parameters.color_space, range: parameters.color_range,
                                  primaries: parameters.color_primaries, transfer: parameters.color_trc, height: height)
@@ -122,7 +126,12 @@ final class VideoWriter {
         colors = tags
         let configure = try EncoderSettings(codec: codec, options: options).configuration(
             frameRate: video.frameRate, sampleAspect: video.sampleAspectRatio, colors: tags, globalHeader: muxer.wantsGlobalHeader,
-            threads: options.codecThreads(width: width, height: height))
+            threads: options.codecThreads(width: width, height: height), lowLatency: options.lowLatency)
+        if options.lowLatency {
+            // Each packet goes out as soon as it is muxed, with no wait for other streams.
+            muxer.context.pointee.flags |= AVFMT_FLAG_FLUSH_PACKETS
+            muxer.context.pointee.max_interleave_delta = 0
+        }
         do {
             // The input's own time base keeps every timestamp exact (variable frame rate too).
             encoder = try FrameEncoder(name: codecName, width: width, height: height, format: pixelFormat,
