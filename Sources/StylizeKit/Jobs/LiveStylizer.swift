@@ -41,14 +41,15 @@ final class LiveStylizer {
                         counter: FrameCounter(progress: progress))
         capture.start()
         do {
-            while isCancelled?() != true {
-                guard case .frame(let captured) = capture.frames.take(waiting: 0.1) else {
-                    if case .ended = capture.frames.take(waiting: 0) { break }
-                    continue
-                }
-                if let frame = try loop.stylized(captured) {
-                    try writer.write(frame)
-                    loop.written(captured)
+            taking: while isCancelled?() != true {
+                switch capture.frames.take(waiting: 0.1) {
+                case .frame(let captured):
+                    if let frame = try loop.stylized(captured) {
+                        try writer.write(frame)
+                        loop.written(captured)
+                    }
+                case .none: continue
+                case .ended: break taking
                 }
             }
             capture.stop()
