@@ -86,7 +86,7 @@ struct LiveCommand: ParsableCommand {
             source.options[parts[0]] = parts.count > 1 ? parts[1] : ""
         }
         let destination: ClipLocation = output == "-" ? .standardStream
-            : output.contains("://") || output.hasPrefix("/dev/") ? .stream(output) : .file(URL(fileURLWithPath: output))
+            : output.contains("://") || output.hasPrefix("/dev/video") ? .stream(output) : .file(URL(fileURLWithPath: output))
         var job = StylizeJob(source: .live(source), output: destination,
                              style: .single(try look.styleReading.parse(style), strength: look.strength ?? 1))
         job.styleSize = look.styleReading.styleSize

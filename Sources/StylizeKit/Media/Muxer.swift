@@ -45,13 +45,13 @@ final class Muxer {
     }
 
     /// Where a destination writes: a file (through a temporary file beside it), a stream
-    /// (standard output, or a network URL such as udp://, srt://, rtmp://) or a device
-    /// (/dev/videoN, a v4l2 output); streams and devices are written in place.
+    /// (standard output, or a network URL such as udp://, srt://, rtmp://) or a v4l2 output
+    /// device (/dev/videoN); streams and devices are written in place.
     enum Place { case file, stream, device }
 
     static func place(of destination: String) -> Place {
         if destination == "-" || destination.contains("://") { return .stream }
-        return destination.hasPrefix("/dev/") ? .device : .file
+        return destination.hasPrefix("/dev/video") ? .device : .file
     }
 
     /// The container a stream or device takes when none is named: MPEG-TS for UDP, TCP, SRT and
@@ -70,9 +70,9 @@ final class Muxer {
 
     var format: UnsafePointer<AVOutputFormat> { context.pointee.oformat }
 
-    /// Whether the container can hold `codec` without re-encoding. A container that keeps no
-    /// list FFmpeg could ask (MPEG-TS) is taken to hold the video and audio codecs it has a
-    /// default for a kind of, and its header then takes or refuses the stream.
+    /// Whether the container can hold `codec` without re-encoding. A container FFmpeg keeps no
+    /// list for (MPEG-TS) is taken to hold any video or audio codec where it holds that kind of
+    /// stream at all; its header then takes or refuses the stream.
     func accepts(_ codec: AVCodecID) -> Bool {
         let answer = avformat_query_codec(format, codec, FF_COMPLIANCE_NORMAL)
         if answer >= 0 { return answer == 1 }
