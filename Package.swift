@@ -23,8 +23,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // `swift package generate-documentation --target StylizeKit` builds the DocC catalog.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
-        // The studio's web server and its job queue's database (the Studio trait).
+        // The studio's web server, its WebSocket (the Live panel) and its job queue's database (the Studio trait).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
@@ -74,13 +75,14 @@ let package = Package(
             dependencies: [
                 "StylizeKit",
                 .product(name: "Hummingbird", package: "hummingbird", condition: studio),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket", condition: studio),
                 .product(name: "GRDB", package: "GRDB.swift", condition: studio),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle", condition: studio),
                 .product(name: "HTTPTypes", package: "swift-http-types", condition: studio),
                 .product(name: "Logging", package: "swift-log", condition: studio),
             ],
             resources: [.embedInCode("Web/index.html"), .embedInCode("Web/studio.css")]
-                + ["state", "helpers", "requests", "files", "input", "styles", "look", "preview", "keyframes", "uploads", "jobs", "main"].map { .embedInCode("Web/\($0).js") }
+                + ["state", "helpers", "requests", "files", "input", "styles", "look", "preview", "keyframes", "uploads", "jobs", "live", "main"].map { .embedInCode("Web/\($0).js") }
         ),
         .executableTarget(
             name: "stylize",

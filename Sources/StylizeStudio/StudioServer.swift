@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import ServiceLifecycle
 import StylizeKit
@@ -52,8 +53,15 @@ public struct StudioServer: Sendable {
             logger.logLevel = .warning
             return logger
         }()
+        let live = LiveSocket(engine: engine)
         let app = Application(
             router: router(),
+            server: .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: LiveSocket.maximumMessageBytes))) { request, _, _ in
+                // The Live panel's socket, for pages of this studio only: another site's page in
+                // the same browser may not open it.
+                guard LiveSocket.accepts(request) else { return .dontUpgrade }
+                return .upgrade([:]) { inbound, outbound, _ in try await live.serve(inbound, outbound) }
+            },
             configuration: .init(address: .hostname(host, port: configuration.port), serverName: "stylize-studio"),
             services: [QueueService(queue: queue)],
             onServerRunning: { channel in

@@ -68,6 +68,29 @@ final class FrameSessionTests: XCTestCase {
         return output
     }
 
+    /// A session on a live style paints each frame in the style of the moment: after a change
+    /// (with no crossfade), exactly what a session made for the new style paints.
+    func testALiveStyleChangesTheNextFrame() throws {
+        let stylizer = try TestSupport.stylizer.get()
+        let (first, second) = (try stylizer.styleVector(for: StyleSpec(parsing: "starry-night")),
+                               try stylizer.styleVector(for: StyleSpec(parsing: "great-wave")))
+        var options = FrameSessionOptions()
+        options.stabilization = 0
+        let live = try LiveStyle(first, crossfade: 0)
+        let changing = try FrameSession(stylizer: stylizer, liveStyle: live, width: 96, height: 64, options: options)
+        let fixed = try [first, second].map { try FrameSession(stylizer: stylizer, style: $0, width: 96, height: 64, options: options) }
+        var input = try PixelFrame(format: .rgba, width: 96, height: 64, bytes: (0..<(96 * 64 * 4)).map { UInt8(truncatingIfNeeded: $0 * 7 + $0 / 384) })
+        func paint(_ session: FrameSession) throws -> [UInt8] {
+            var output = try PixelFrame(format: .rgba, width: 96, height: 64)
+            try input.withBuffer { source in try output.withBuffer { try session.stylize(source, into: $0) } }
+            return output.bytes
+        }
+        XCTAssertEqual(try paint(changing), try paint(fixed[0]))
+        try live.change(to: second)
+        XCTAssertEqual(try paint(changing), try paint(fixed[1]))
+        XCTAssertNotEqual(try paint(fixed[0]), try paint(fixed[1]))
+    }
+
     /// RGBA frames through a session against the same frames through `stylize video` into
     /// lossless RGB (libx264rgb at CRF 0), with the stabilizer on and off.
     func testRGBAFramesMatchTheClipPath() throws {

@@ -145,7 +145,7 @@ class Studio:
         self.stderr_file.close()
 
 
-def make_driver():
+def make_driver(extra=()):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in (
@@ -156,7 +156,7 @@ def make_driver():
         "--disable-default-apps", "--disable-extensions", "--no-first-run", "--no-default-browser-check",
         "--disable-features=OptimizationHints,MediaRouter,Translate",
         "--autoplay-policy=no-user-gesture-required",
-    ):
+    ) + tuple(extra):
         options.add_argument(argument)
     return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
 
@@ -508,6 +508,104 @@ class StudioLayoutTest(StudioPageCase):
                     self.screenshot(f"studio-{label}-render.png")
         finally:
             self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+# A sample of the pixels of a canvas (every 97th byte of its RGBA), read in the page.
+CANVAS_SAMPLE_JS = """
+const canvas = document.querySelector(arguments[0]);
+const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+const sample = [];
+for (let i = 0; i < data.length; i += 97) sample.push(data[i]);
+return sample;
+"""
+
+# The camera's current frame drawn at the stylized frame's size, sampled as CANVAS_SAMPLE_JS does.
+CAMERA_SAMPLE_JS = """
+const video = document.querySelector('#live-camera'), output = document.querySelector('#live-output');
+const canvas = document.createElement('canvas');
+canvas.width = output.width; canvas.height = output.height;
+const context = canvas.getContext('2d');
+context.drawImage(video, 0, 0, canvas.width, canvas.height);
+const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+const sample = [];
+for (let i = 0; i < data.length; i += 97) sample.push(data[i]);
+return sample;
+"""
+
+
+def mean_difference(a, b):
+    return sum(abs(x - y) for x, y in zip(a, b)) / max(1, min(len(a), len(b)))
+
+
+class StudioLiveTest(unittest.TestCase):
+    """The Live panel with Chromium's fake camera playing a still frame of the sample clip: stylized
+    frames come back, follow the style, and a recording lands under the root."""
+
+    @classmethod
+    def setUpClass(cls):
+        problem = requirement_problem()
+        if problem:
+            raise unittest.SkipTest(problem)
+        cls.root = Path(tempfile.mkdtemp(prefix="stylize-studio-live-"))
+        cls.addClassCleanup(shutil.rmtree, cls.root, ignore_errors=True)
+        shots = os.environ.get("STUDIO_SCREENSHOTS")
+        cls.screenshots = Path(shots) if shots else Path(tempfile.mkdtemp(prefix="studio-live-screenshots-"))
+        cls.screenshots.mkdir(parents=True, exist_ok=True)
+        # A still camera: one frame repeated, so that one style gives one picture.
+        camera = cls.root / "camera.y4m"
+        subprocess.run(["ffmpeg", "-v", "error", "-ss", "1", "-i", str(SAMPLE), "-frames:v", "1", "-vf", "scale=320:180,loop=-1:1",
+                        "-t", "2", "-r", "15", "-pix_fmt", "yuv420p", str(camera)], check=True)
+        cls.studio = Studio(os.environ["STYLIZE"], cls.root, cls.root)
+        cls.addClassCleanup(cls.studio.stop)
+        cls.driver = make_driver(("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                                  f"--use-file-for-fake-video-capture={camera}"))
+        cls.addClassCleanup(cls.driver.quit)
+
+    wait = StudioPageCase.wait
+    css = StudioPageCase.css
+    message = StudioPageCase.message
+
+    def frames(self):
+        return int(self.css("#live-output").get_attribute("data-frames") or 0)
+
+    def settled_sample(self, after):
+        """The stylized frame once 10 more have come after `after` (any crossfade and the
+        stabilizer's approach are over), and the count then."""
+        self.wait(PREVIEW_TIMEOUT, lambda d: self.frames() >= after + 10,
+                  f"no stylized frames came back past {after}; readout: {self.css('#live-readout').text!r}")
+        return self.driver.execute_script(CANVAS_SAMPLE_JS, "#live-output"), self.frames()
+
+    def test_camera_frames_come_back_stylized_follow_the_style_and_record(self):
+        self.driver.get(self.studio.url)
+        self.wait(30, lambda d: d.find_elements(By.CSS_SELECTOR, '.style-thumb[data-id="starry-night"]'), "no gallery styles")
+        self.css('.style-thumb[data-id="starry-night"]').click()
+        start = self.css("#live-start")
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", start)
+        start.click()
+        first, count = self.settled_sample(0)
+        camera = self.driver.execute_script(CAMERA_SAMPLE_JS)
+        self.assertGreater(mean_difference(first, camera), 20, "the frames come back as the camera sent them, not stylized")
+        self.assertRegex(self.css("#live-readout").text, r"\d+ fps, \d+ ms round trip")
+        again, count = self.settled_sample(count)
+        same_style = mean_difference(first, again)
+        self.assertLess(same_style, 8, "one style on a still camera keeps its picture")
+
+        self.css('.style-thumb[data-id="great-wave"]').click()
+        other, count = self.settled_sample(count)
+        self.assertGreater(mean_difference(first, other), 3 * same_style + 10, "another style changes the frames")
+        self.driver.save_screenshot(str(self.screenshots / "studio-live.png"))
+        print(f"screenshot: {self.screenshots / 'studio-live.png'}")
+
+        self.css("#live-record").click()
+        self.wait(30, lambda d: self.frames() >= count + 15, "frames stopped while recording")
+        self.css("#live-record").click()
+        status = self.wait(60, lambda d: self.css("#live-record-status").get_attribute("data-path"),
+                           f"the recording was not saved; status {self.css('#live-record-status').text!r}")
+        recording = self.root / status
+        self.assertTrue(recording.is_file(), recording)
+        self.assertGreater(count_frames(recording), 5)
+        self.css("#live-stop").click()
+        self.wait(10, lambda d: self.css("#live-start").is_displayed(), "Stop did not bring Start camera back")
 
 
 if __name__ == "__main__":

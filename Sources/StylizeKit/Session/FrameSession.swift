@@ -36,7 +36,13 @@ public final class FrameSession: @unchecked Sendable {
     /// The size of the frames the session takes and gives.
     public let width: Int, height: Int
     private let stylizer: Stylizer
-    private let timeline: StyleTimeline
+    /// Where each frame's style comes from: a timeline (by the frame's time) or a live style
+    /// (its look of the moment).
+    private enum Styling {
+        case timeline(StyleTimeline)
+        case live(LiveStyle)
+    }
+    private let styling: Styling
     private let options: FrameSessionOptions
     // Guarded by `lock`.
     private let lock = NSLock()
@@ -45,18 +51,30 @@ public final class FrameSession: @unchecked Sendable {
     private let lumaReader = LumaReader()
     private let stabilizer: TemporalStabilizer?
     private var schedule: ConditioningSchedule?
+    /// The content's own vector, for a live style's strengths below 1.
+    private var identity: StyleVector?
     /// Planar RGB to the caller's RGBA or BGRA, made on first use.
     private var repacker: (format: FramePixelFormat, scaler: Scaler)?
 
     /// A session for `width` x `height` frames, each with the style `timeline` gives at the
     /// frame's time. Throws when the size is too small for the network or the precision is not
     /// available here.
-    public init(stylizer: Stylizer, timeline: StyleTimeline, width: Int, height: Int, options: FrameSessionOptions = .init()) throws {
+    public convenience init(stylizer: Stylizer, timeline: StyleTimeline, width: Int, height: Int, options: FrameSessionOptions = .init()) throws {
+        try self.init(stylizer: stylizer, styling: .timeline(timeline), width: width, height: height, options: options)
+    }
+
+    /// A session whose style changes while it runs (a camera's, with a slider beside it): each
+    /// frame takes `liveStyle`'s look of the moment, and changes fade in as `LiveStyle` says.
+    public convenience init(stylizer: Stylizer, liveStyle: LiveStyle, width: Int, height: Int, options: FrameSessionOptions = .init()) throws {
+        try self.init(stylizer: stylizer, styling: .live(liveStyle), width: width, height: height, options: options)
+    }
+
+    private init(stylizer: Stylizer, styling: Styling, width: Int, height: Int, options: FrameSessionOptions) throws {
         try FramePixelFormat.checkSize(width: width, height: height)
         guard min(width, height) >= StyleTransformer.minimumSide else {
             throw StylizeError.invalidArgument("frames of \(width)x\(height) are too small; both sides need at least \(StyleTransformer.minimumSide) pixels")
         }
-        (self.stylizer, self.timeline, self.width, self.height, self.options) = (stylizer, timeline, width, height, options)
+        (self.stylizer, self.styling, self.width, self.height, self.options) = (stylizer, styling, width, height, options)
         worker = try stylizer.makeWorker(precision: options.precision, threads: options.threads)
         stabilizer = options.stabilization > 0 ? TemporalStabilizer(strength: options.stabilization) : nil
     }
@@ -77,7 +95,7 @@ public final class FrameSession: @unchecked Sendable {
         }
         try lock.withLock {
             let source = try Frame(viewing: input)
-            let conditioning = try schedule(first: source).conditioning(at: seconds)
+            let conditioning = try conditioning(for: source, at: seconds)
             let result = try stylized(source, conditioning, as: output.format)
             try deliver(result, into: output)
         }
@@ -128,9 +146,21 @@ public final class FrameSession: @unchecked Sendable {
                                    destinationStrides: [Int32(output.strides[0]), 0, 0, 0])
     }
 
-    /// The schedule, made on the first frame: a strength below 1 blends with the content's own
-    /// vector, which is the first frame's unless the options give one.
-    private func schedule(first frame: Frame) throws -> ConditioningSchedule {
+    /// The network's parameters for `frame` at `seconds`. A strength below 1 blends with the
+    /// content's own vector, which is the first frame's (the first that needs it, for a live
+    /// style) unless the options give one.
+    private func conditioning(for frame: Frame, at seconds: Double) throws -> StyleConditioning {
+        switch styling {
+        case .timeline(let timeline):
+            return try schedule(first: frame, timeline).conditioning(at: seconds)
+        case .live(let style):
+            if identity == nil && style.needsIdentity { identity = try options.identity ?? stylizer.styleVector(for: Picture(frame: frame)) }
+            return try style.conditioning(transformer: stylizer.transformer, identity: identity)
+        }
+    }
+
+    /// The timeline's schedule, made on the first frame.
+    private func schedule(first frame: Frame, _ timeline: StyleTimeline) throws -> ConditioningSchedule {
         if let schedule { return schedule }
         let identity = timeline.needsIdentity ? try options.identity ?? stylizer.styleVector(for: Picture(frame: frame)) : nil
         let made = ConditioningSchedule(transformer: stylizer.transformer, timeline: timeline, frameRate: options.frameRate,

@@ -20,7 +20,8 @@ struct PageRoutes {
         "state.js": PackageResources.state_js, "helpers.js": PackageResources.helpers_js, "requests.js": PackageResources.requests_js,
         "files.js": PackageResources.files_js, "input.js": PackageResources.input_js, "styles.js": PackageResources.styles_js,
         "look.js": PackageResources.look_js, "preview.js": PackageResources.preview_js, "keyframes.js": PackageResources.keyframes_js,
-        "uploads.js": PackageResources.uploads_js, "jobs.js": PackageResources.jobs_js, "main.js": PackageResources.main_js,
+        "uploads.js": PackageResources.uploads_js, "jobs.js": PackageResources.jobs_js, "live.js": PackageResources.live_js,
+        "main.js": PackageResources.main_js,
     ]
 
     var routes: RouteCollection<BasicRequestContext> {

@@ -5,6 +5,7 @@ import { baseName } from "./helpers.js";
 import { isPicture } from "./input.js";
 import { styleSpec, stylesUsePicture } from "./styles.js";
 import { activeKeyframes, schedulePreview } from "./preview.js";
+import { sendLook } from "./live.js";
 
 export function strength() { return Number($("#strength").value); }
 export function styleSize() { return Number($("#style-size").value); }
@@ -25,6 +26,7 @@ export function settingsChanged(delay, draft = false) {
   updateOutputPlaceholder();
   updateControls();
   schedulePreview(delay);
+  sendLook();
 }
 
 export function updateControls() {

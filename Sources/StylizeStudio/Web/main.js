@@ -11,6 +11,7 @@ import { dragSplit, setCompareMode, updateSplit } from "./preview.js";
 import { addKeyframe, exportKeyframes, importKeyframes, renderKeyframes, timelineTime } from "./keyframes.js";
 import { uploadInput, uploadStyle } from "./uploads.js";
 import { clearFinishedJobs, listenToJobs, loadJobs, startRender } from "./jobs.js";
+import { sendLook, startLive, stopLive, toggleRecording } from "./live.js";
 
 async function loadInfo() {
   try {
@@ -76,6 +77,10 @@ function bindControls() {
   $("#render").addEventListener("click", startRender);
   $("#clear-jobs").addEventListener("click", clearFinishedJobs);
   $("#render-stabilize").addEventListener("input", updateControls);
+  $("#render-stabilize").addEventListener("change", sendLook);
+  $("#live-start").addEventListener("click", startLive);
+  $("#live-stop").addEventListener("click", stopLive);
+  $("#live-record").addEventListener("click", toggleRecording);
   $("#folder-fps").addEventListener("change", () => { if (state.media && state.media.kind === "frames") openInput(state.media.path); });
   $("#message-close").addEventListener("click", () => showMessage("", null));
 }
