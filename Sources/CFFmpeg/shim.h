@@ -21,6 +21,7 @@
 #include <libavutil/sha.h>
 #include <libavutil/display.h>
 #include <libavutil/opt.h>
+#include <libavutil/parseutils.h>
 
 // Function-like and casting macros do not import into Swift; these wrappers re-export them.
 

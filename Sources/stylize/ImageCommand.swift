@@ -27,6 +27,8 @@ struct ImageCommand: ParsableCommand {
     @Option(help: precisionHelp)
     var precision: Precision = .auto
 
+    @OptionGroup var regions: RegionOptions
+
     @OptionGroup var outputHandling: OutputHandling
     var overwrite: Bool { outputHandling.overwrite }
     var json: Bool { outputHandling.json }
@@ -56,6 +58,7 @@ struct ImageCommand: ParsableCommand {
             job.options.preserveColors = preserveColors
             job.options.precision = precision
             job.options.overwrite = overwrite
+            job.regions = try regions.regions(reading: styleReading)
             // Refuse before the expensive part, not after it.
             let content = try Picture(contentsOf: URL(fileURLWithPath: input))
             if !overwrite && FileManager.default.fileExists(atPath: outputURL.path) { throw StylizeError.outputExists(output) }

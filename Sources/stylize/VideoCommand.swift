@@ -240,6 +240,8 @@ struct VideoCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The clip's own style vector for --strength below 1, computed once ('stylize vector CLIP --clip -o FILE.json') so that every piece blends towards the same one.", valueName: "file.json"))
     var identity: String?
 
+    @OptionGroup var regions: RegionOptions
+
     @OptionGroup var encoding: EncodingOptions
 
     @Option(help: "Output container by FFmpeg name (mp4, matroska, nut, ...): needed with -o -.")
@@ -293,6 +295,7 @@ struct VideoCommand: ParsableCommand {
             let location = { (path: String) in path == "-" ? ClipLocation.standardStream : .file(URL(fileURLWithPath: path)) }
             var job = try processing.job(.clip(location(input)), output: location(output), options: options)
             job.identityFile = identity
+            job.regions = try regions.regions(reading: processing.styleReading)
             if frames != nil { job.options.pieceSignature = job.pieceSignature }
             if input != "-" && !FileManager.default.fileExists(atPath: input) { throw StylizeError.fileNotFound(input) }
             if output != "-" && !job.options.overwrite && FileManager.default.fileExists(atPath: output) { throw StylizeError.outputExists(output) }

@@ -93,6 +93,15 @@ int stylize_flow_warp_blend_planes(stylize_flow *flow, const stylize_plane *prev
                                    const float *backward, const float *trust, const float *sure, int low_width, int low_height,
                                    stylize_blend blend);
 
+/// The regions' blend, on frames as they go to the encoder: each sample of `out` becomes its
+/// mask-weighted mean with the same sample of `other` (the same format and size), in place:
+/// `mask` (8-bit, `mask_width` x `mask_height`, rows `mask_linesize` bytes apart, at the size of
+/// the frame's full-resolution planes) gives `out` the share mask/255. A subsampled plane's sample
+/// takes the mean of the mask over the pixels it covers. Results are rounded to the nearest
+/// integer. Returns 0, or -1 when the planes of the two frames differ in shape.
+int stylize_mask_blend_planes(const stylize_plane *out, const stylize_plane *other, int count, const uint8_t *mask,
+                              int mask_linesize, int mask_width, int mask_height);
+
 #ifdef __cplusplus
 }
 #endif

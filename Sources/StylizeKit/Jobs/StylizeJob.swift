@@ -47,6 +47,8 @@ public struct StylizeJob: Sendable {
     public var keyframesFile: String?
     /// The vector file `options.identity` was read from, for the command line.
     public var identityFile: String?
+    /// Where the style goes, when a mask decides it; nil: everywhere. Clips and pictures take it.
+    public var regions: Regions?
     /// For a live job: the style it starts with and changes to while it runs. Nil: the job's
     /// `style`, fixed. The job keeps a reference, so changes made through it reach the run.
     public var liveStyle: LiveStyle?
@@ -97,6 +99,35 @@ public struct StylizeJob: Sendable {
             throw StylizeError.invalidArgument("keyframes need a clip or a frame sequence; a picture takes one style")
         }
         if case .live(let input) = source { try validateLive(input) }
+        if let regions { try validate(regions) }
+    }
+
+    private func validate(_ regions: Regions) throws {
+        try regions.validate()
+        switch source {
+        case .clip, .picture: break
+        case .frames: throw StylizeError.invalidArgument("a mask goes with a clip or a picture; a frame sequence does not take one yet")
+        case .live: throw StylizeError.invalidArgument("a mask goes with a clip or a picture; a live source does not take one yet")
+        }
+        if case .picture = source, case .keyframes = regions.outside {
+            throw StylizeError.invalidArgument("the outside's keyframes need a clip; a picture takes one outside style")
+        }
+        if options.filmstrip != nil || options.frames != nil {
+            throw StylizeError.invalidArgument("a mask does not go with a filmstrip or a piece of a clip yet")
+        }
+    }
+
+    /// The regions with the outside's style computed, for the stages.
+    func regionSetup(with stylizer: Stylizer) throws -> RegionSetup? {
+        guard let regions else { return nil }
+        switch regions.outside {
+        case .original:
+            return RegionSetup(regions: regions, outside: nil)
+        case .style(let spec, let strength):
+            return RegionSetup(regions: regions, outside: try StyleTimeline(constant: stylizer.styleVector(for: spec, styleSize: styleSize), strength: strength))
+        case .keyframes(let keys, let easing):
+            return RegionSetup(regions: regions, outside: try stylizer.timeline(keys, easing: easing, styleSize: styleSize))
+        }
     }
 
     private func validateLive(_ input: LiveInput) throws {
@@ -144,7 +175,7 @@ public struct StylizeJob: Sendable {
                     isCancelled: (@Sendable () -> Bool)? = nil) throws -> JobSummary {
         switch source {
         case .clip(let input):
-            return try VideoStylizer(stylizer: stylizer, options: options)
+            return try VideoStylizer(stylizer: stylizer, options: options, regions: regionSetup(with: stylizer))
                 .run(input: input, output: output, timeline: timeline, progress: progress, isCancelled: isCancelled)
         case .frames(let input):
             var sequence = sequence
@@ -199,10 +230,16 @@ public struct StylizeJob: Sendable {
     private func paint(_ picture: Picture, from input: URL, stylizer: Stylizer, timeline: StyleTimeline,
                        progress: (@Sendable (JobProgress) -> Void)?, isCancelled: (@Sendable () -> Bool)?) throws -> JobSummary {
         let started = Date()
-        let (vector, strength) = timeline.value(at: 0, frameRate: 30)
-        let painted = try stylizer.stylize(picture, style: vector, options: ImageStylizationOptions(
-            processingSize: options.processingSize, strength: strength, precision: options.precision,
-            preserveColors: options.preserveColors), worker: nil)
+        let paint = { (timeline: StyleTimeline) throws -> Picture in
+            let (vector, strength) = timeline.value(at: 0, frameRate: 30)
+            return try stylizer.stylize(picture, style: vector, options: ImageStylizationOptions(
+                processingSize: self.options.processingSize, strength: strength, precision: self.options.precision,
+                preserveColors: self.options.preserveColors), worker: nil)
+        }
+        var painted = try paint(timeline)
+        if let setup = try regionSetup(with: stylizer) {
+            painted = try setup.regions.blend(painted, outside: setup.outside.map(paint) ?? picture, original: picture)
+        }
         if isCancelled?() == true { throw CancellationError() }
         try painted.write(to: URL(fileURLWithPath: output.path), overwrite: options.overwrite)
         let seconds = Date().timeIntervalSince(started)

@@ -14,7 +14,7 @@ extension StylizeJob {
         case .live(let input): words += ["live", input.location]
         }
         words += ["-o", output.path]
-        words += styleWords + lookWords
+        words += styleWords + lookWords + regionWords
         if case .picture = source { return words }
         words += clipWords
         if case .frames = source { words += sequenceWords }
@@ -49,9 +49,7 @@ extension StylizeJob {
 
     /// A number as the command line takes it back exactly: whole numbers without a point,
     /// others in the shortest form that reads back as the same value.
-    public static func number(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
-    }
+    public static func number(_ value: Double) -> String { commandLineNumber(value) }
 
     /// A word as a POSIX shell reads it back: bare when it is only safe characters, else in single quotes.
     public static func shellQuoted(_ word: String) -> String {
@@ -66,14 +64,34 @@ extension StylizeJob {
             return ["-s", spec.description] + (strength != 1 ? ["--strength", Self.number(strength)] : [])
         case .keyframes(let keys, let easing):
             if let keyframesFile { return ["--keyframes", keyframesFile] }
-            return keys.flatMap { key -> [String] in
-                let time = switch key.time {
-                case .seconds(let seconds): Self.number(seconds)
-                case .frame(let index): "#\(index)"
-                }
-                return ["--keyframe", "\(time)=\(key.style)" + (key.strength != 1 ? "@\(Self.number(key.strength))" : "")]
-            } + (easing != .linear ? ["--ease", easing.rawValue] : [])
+            return keys.flatMap { ["--keyframe", Self.keyframeWord($0)] } + (easing != .linear ? ["--ease", easing.rawValue] : [])
         }
+    }
+
+    /// The mask and the outside (a supplied mask has no words and is left out).
+    private var regionWords: [String] {
+        guard let regions else { return [] }
+        if case .supplied = regions.mask { return [] }
+        var words = ["--mask", regions.mask.description]
+        if regions.invert { words.append("--mask-invert") }
+        if regions.feather != Regions.defaultFeather { words += ["--mask-feather", String(regions.feather)] }
+        switch regions.outside {
+        case .original: break
+        case .style(let spec, let strength):
+            words += ["--outside", spec.description] + (strength != 1 ? ["--outside-strength", Self.number(strength)] : [])
+        case .keyframes(let keys, _):
+            words += keys.flatMap { ["--outside-keyframe", Self.keyframeWord($0)] }
+        }
+        return words
+    }
+
+    /// A keyframe as `--keyframe` takes it: TIME=STYLE[@STRENGTH].
+    private static func keyframeWord(_ key: KeyframeSpec) -> String {
+        let time = switch key.time {
+        case .seconds(let seconds): number(seconds)
+        case .frame(let index): "#\(index)"
+        }
+        return "\(time)=\(key.style)" + (key.strength != 1 ? "@\(number(key.strength))" : "")
     }
 
     private var lookWords: [String] {

@@ -9,11 +9,18 @@ public final class VideoStylizer: FileStylizer {
     public let stylizer: Stylizer
     /// How the job runs.
     public let options: JobOptions
+    /// Where the style goes, when a mask decides it (`StylizeJob.regions`).
+    let regions: RegionSetup?
 
     /// A job over `stylizer`'s models with `options`; nothing runs until `stylize` or `run` is called.
-    public init(stylizer: Stylizer, options: JobOptions = .init()) {
+    public convenience init(stylizer: Stylizer, options: JobOptions = .init()) {
+        self.init(stylizer: stylizer, options: options, regions: nil)
+    }
+
+    init(stylizer: Stylizer, options: JobOptions, regions: RegionSetup?) {
         self.stylizer = stylizer
         self.options = options
+        self.regions = regions
     }
 
     /// Stylizes `input` into `output` on the calling thread, each frame with the style the
@@ -44,20 +51,22 @@ public final class VideoStylizer: FileStylizer {
         let started = Date()
         let window = try options.frames.map { try pieceWindow($0, of: input) }
         let source = try ReadStage(input: input, options: options, window: window, stabilizes: options.stabilization > 0)
+        let masks = try regions.flatMap { try MaskReader($0.regions.mask) }
         // A piece is video only: `join` takes the other streams from the source, once.
         let writer = try VideoWriter(destination: output, video: source.videoDescription, reader: window == nil ? source.reader : nil, options: options)
-        let schedule = try conditioningSchedule(timeline, input: input, source: source, writer: writer)
+        let schedule: ConditioningSchedule
+        (schedule, source.regions) = try conditioningSchedules(timeline, masks: masks, input: input, source: source, writer: writer)
         let total = options.frames?.count ?? estimatedFrames(source.reader, rate: options.frameRate)
         if options.filmstrip != nil && total == nil {
             throw StylizeError.invalidArgument("a filmstrip needs the clip's length, which this input does not tell")
         }
         let convert = ConvertStage(writer: writer, filmstrip: options.filmstrip.map { Filmstrip(url: $0, count: options.filmstripFrames, total: total!) })
         let stabilize = StabilizeStage(strength: options.stabilization, convert: convert)
-        let stylize = try StylizeStage(options: options, convert: convert, stabilizes: stabilize.stabilizer != nil)
+        let stylize = try StylizeStage(options: options, convert: convert, stabilizes: stabilize.stabilizer != nil, regions: regions)
         let workerCount = options.workers ?? JobOptions.defaultWorkers(width: stylize.width, height: stylize.height)
         let counter = FrameCounter(total: total, progress: progress)
         let pipeline = OrderedPipeline<ClipWorker, StylizeWork, StylizedItem>(
-            workers: try workers(workerCount, precision: options.precision, stabilizes: stabilize.stabilizer != nil),
+            workers: try workers(workerCount, precision: options.precision, stabilizes: stabilize.stabilizer != nil, convert: convert),
             framesInFlight: options.framesInFlight,
             process: { worker, work in try stylize.process(work, on: worker) },
             write: { item in
@@ -79,22 +88,26 @@ public final class VideoStylizer: FileStylizer {
         }
         try convert.filmstrip?.write(overwrite: options.overwrite)
         return summary(input: input, output: output, started: started, frames: counter.value, reader: source.reader, writer: writer,
-                       stabilizer: stabilize.stabilizer)
+                       stabilizer: stabilize.stabilizer, notes: source.regions?.notes ?? [])
     }
 
-    /// `count` workers, sharing the cores, with optical flow when the job is stabilized.
-    private func workers(_ count: Int, precision: Precision, stabilizes: Bool) throws -> [ClipWorker] {
+    /// `count` workers, sharing the cores, with optical flow when the job is stabilized, and
+    /// masks of `convert`'s frames when a mask decides where the style goes.
+    private func workers(_ count: Int, precision: Precision, stabilizes: Bool, convert: ConvertStage) throws -> [ClipWorker] {
         try (0..<count).map { _ in
             ClipWorker(network: try stylizer.makeWorker(precision: precision, threads: JobOptions.threads(forWorkers: count)),
-                       converter: FrameConverter(), flow: stabilizes ? try? OpticalFlow(TemporalStabilizer.flowSettings) : nil)
+                       converter: FrameConverter(), flow: stabilizes ? try? OpticalFlow(TemporalStabilizer.flowSettings) : nil,
+                       masks: regions.map { MaskMaker(regions: $0.regions, width: convert.width, height: convert.height, rotation: convert.rotation) })
         }
     }
 
     /// The style of each frame by its time: the timeline's, with the clip's own style vector
-    /// where the timeline needs one (given, or sampled from the clip; for a pipe, its first frame).
-    private func conditioningSchedule(_ timeline: StyleTimeline, input: String, source: ReadStage, writer: VideoWriter) throws -> ConditioningSchedule {
+    /// where the timeline needs one (given, or sampled from the clip; for a pipe, its first frame);
+    /// and with regions, each frame's stored mask (`masks`) and the outside's style.
+    private func conditioningSchedules(_ timeline: StyleTimeline, masks: MaskReader?, input: String, source: ReadStage,
+                                       writer: VideoWriter) throws -> (ConditioningSchedule, RegionSchedule?) {
         var identity: StyleVector?
-        if timeline.needsIdentity {
+        if timeline.needsIdentity || regions?.outside?.needsIdentity == true {
             if let given = options.identity {
                 identity = given
             } else if input == "-" {
@@ -106,13 +119,16 @@ public final class VideoStylizer: FileStylizer {
             }
         }
         // Frame indices (#N keyframes) count the input's frames, also when --fps changes the rate.
-        let frameRate = source.changesRate ? source.inputFrameRate : writer.encoder.context.pointee.framerate
-        return ConditioningSchedule(transformer: stylizer.transformer, timeline: timeline,
-                                    frameRate: frameRate.num > 0 ? av_q2d(frameRate) : 25, identity: identity)
+        let rate = source.changesRate ? source.inputFrameRate : writer.encoder.context.pointee.framerate
+        let frameRate = rate.num > 0 ? av_q2d(rate) : 25
+        let schedule = { (timeline: StyleTimeline) in
+            ConditioningSchedule(transformer: self.stylizer.transformer, timeline: timeline, frameRate: frameRate, identity: identity)
+        }
+        return (schedule(timeline), regions.map { RegionSchedule(masks: masks, outside: $0.outside.map(schedule)) })
     }
 
     private func summary(input: String, output: String, started: Date, frames: Int, reader: VideoReader, writer: VideoWriter,
-                         stabilizer: TemporalStabilizer?) -> JobSummary {
+                         stabilizer: TemporalStabilizer?, notes: [String]) -> JobSummary {
         let seconds = Date().timeIntervalSince(started)
         var summary = JobSummary(input: input, output: output, frames: frames, seconds: seconds,
                                    framesPerSecond: Double(frames) / max(seconds, 1e-9), width: writer.width, height: writer.height,
@@ -121,6 +137,7 @@ public final class VideoStylizer: FileStylizer {
         summary.damaged = reader.damaged
         if reader.damaged > 0 { summary.warnings.append("\(reader.damaged) damaged video packets or frames were skipped") }
         if let early = reader.endedEarly { summary.warnings.append("the input ends early (\(early)); everything before that was stylized") }
+        summary.warnings += notes
         return summary
     }
 

@@ -249,6 +249,19 @@ public struct Picture: Sendable, Equatable {
         try OutputFile.write(encoded(as: format), to: url, overwrite: overwrite)
     }
 
+    /// The picture as a frame of native-endian 16-bit RGB, for FFmpeg's filters.
+    func rgb48Frame() throws -> Frame {
+        let frame = try Frame(width: width, height: height, format: AV_PIX_FMT_RGB48LE)
+        let stride = Int(frame.pointer.pointee.linesize.0)
+        let base = UnsafeMutableRawPointer(frame.pointer.pointee.data.0!)
+        samples.withUnsafeBytes { samples in
+            for y in 0..<height {
+                (base + y * stride).copyMemory(from: samples.baseAddress! + y * width * 6, byteCount: width * 6)
+            }
+        }
+        return frame
+    }
+
     /// The picture as a file of `format` would hold it (JPEG at quality 2 of FFmpeg's 1-31,
     /// WebP at quality 90).
     public func encoded(as format: OutputFormat) throws -> Data {

@@ -16,6 +16,8 @@ final class ReadStage {
     private let lumaReader: LumaReader?
     private var lastLuma: LumaPlane?
     private var index = 0
+    /// Each frame's mask and outside style, when a mask decides where the style goes.
+    var regions: RegionSchedule?
 
     /// Opens `input` for `options`: the cut, the piece's `window`, the rate; `stabilizes` adds
     /// each frame's luma to its work.
@@ -75,7 +77,8 @@ final class ReadStage {
                 lastLuma = plane
             }
             return .work(StylizeWork(frame: frame, pts: pts, index: index, conditioning: try schedule.conditioning(at: seconds),
-                                     warmup: lumaReader != nil && reader.isWarmup(pts), luma: luma))
+                                     warmup: lumaReader != nil && reader.isWarmup(pts), luma: luma,
+                                     regions: try regions?.work(index: index, seconds: seconds)))
         case .packet(let packet, let stream)?:
             return .passThrough(.packet(packet, stream: stream))
         case nil:

@@ -20,6 +20,8 @@ struct StylizeWork: Sendable {
     var warmup: Bool
     /// Present when the job is stabilized.
     var luma: Luma?
+    /// Present when a mask decides where the style goes.
+    var regions: RegionWork? = nil
 }
 
 /// One worker's state: the network's scratch memory, a converter, and optical flow when the
@@ -28,6 +30,8 @@ struct ClipWorker {
     let network: TransformerWorker
     let converter: FrameConverter
     let flow: OpticalFlow?
+    /// Present when a mask decides where the style goes.
+    var masks: MaskMaker? = nil
 }
 
 /// What a worker gives the in-order stages: a finished frame, or one still to be stabilized,
@@ -66,8 +70,10 @@ struct StylizeStage: Sendable {
     let blendsFrames: Bool
     /// The network's conversion straight into the encoder's format, when the job allows it.
     let direct: YUV420Conversion?
+    /// Present when a mask decides where the style goes.
+    let regions: RegionSetup?
 
-    init(options: JobOptions, convert: ConvertStage, stabilizes: Bool) throws {
+    init(options: JobOptions, convert: ConvertStage, stabilizes: Bool, regions: RegionSetup? = nil) throws {
         let size = options.networkSize(width: convert.unturnedSize.width, height: convert.unturnedSize.height)
         (width, height) = size
         self.convert = convert
@@ -78,11 +84,24 @@ struct StylizeStage: Sendable {
         self.direct = direct
             ? YUV420Conversion(format: convert.format, colors: convert.colors, chromaLocation: AVCHROMA_LOC_UNSPECIFIED).flatMap { $0.depth == 8 ? $0 : nil }
             : nil
+        self.regions = regions
+        if regions != nil { try checkRegions(stabilizes: stabilizes) }
+    }
+
+    /// Regions blend frames in the encoder's format, before the stabilizer.
+    private func checkRegions(stabilizes: Bool) throws {
+        guard RegionBlend.blends(convert.format) else {
+            throw StylizeError.invalidArgument("a mask needs an encoder that takes whole samples, and this one takes \(pixelFormatName(convert.format)): choose another codec or container")
+        }
+        if stabilizes && !blendsFrames {
+            throw StylizeError.invalidArgument("a mask on a clip whose pictures are turned for this container needs the stabilizer off (--no-stabilize), or a container that keeps the rotation (.mp4, .mov, .mkv)")
+        }
     }
 
     /// Stylizes `work` on `worker`; a stabilized frame also carries its measured motion.
     func process(_ work: StylizeWork, on worker: ClipWorker) throws -> StylizedItem {
-        if let frame = try directlyEncoded(work, worker: worker) {
+        if let regions = work.regions { return try process(work, regions: regions, on: worker) }
+        if let frame = try directlyEncoded(work, work.conditioning, worker: worker) {
             frame.pointer.pointee.pts = work.pts
             guard let luma = work.luma else { return .frame(frame) }
             return .encoded(input: motion(luma, flow: worker.flow), frame: frame, written: !work.warmup)
@@ -108,14 +127,51 @@ struct StylizeStage: Sendable {
         return .image(input: motion, stylized: Handover(stylized), pts: work.pts, aspect: aspect)
     }
 
-    /// The frame stylized straight into the encoder's format, where both sides allow it.
-    private func directlyEncoded(_ work: StylizeWork, worker: ClipWorker) throws -> Frame? {
+    /// A frame whose mask decides where the style goes: painted in the job's style and blended
+    /// with the outside (the original, or the frame painted in the outside's style) in the
+    /// encoder's format, so that the stabilizer sees the blended frame.
+    private func process(_ work: StylizeWork, regions: RegionWork, on worker: ClipWorker) throws -> StylizedItem {
+        guard let masks = worker.masks else { throw StylizeError.invalidArgument("a worker for a masked job has no mask maker") }
+        let frame = try encoderFrame(work, work.conditioning, worker: worker)
+        let outside = try regions.outside.map { try encoderFrame(work, $0, worker: worker) } ?? original(work, worker: worker)
+        try RegionBlend.blend(frame, with: outside, mask: masks.mask(for: work.frame, stored: regions.stored))
+        frame.pointer.pointee.pts = work.pts
+        guard let luma = work.luma else {
+            try convert.offer(frame, index: work.index, converter: worker.converter)
+            return .frame(frame)
+        }
+        return .encoded(input: motion(luma, flow: worker.flow), frame: frame, written: !work.warmup)
+    }
+
+    /// The frame painted with `conditioning`, in the encoder's format and size.
+    private func encoderFrame(_ work: StylizeWork, _ conditioning: StyleConditioning, worker: ClipWorker) throws -> Frame {
+        if let frame = try directlyEncoded(work, conditioning, worker: worker) { return frame }
+        let image = try worker.converter.rgbImage(from: work.frame, width: width, height: height)
+        var stylized = try worker.network.stylize(image, conditioning)
+        if let keepColors { stylized = stylized.keepingColors(of: image, luma: keepColors) }
+        return try convert.frame(from: stylized, pts: work.pts, aspect: work.frame.pointer.pointee.sample_aspect_ratio, index: nil,
+                                 converter: worker.converter)
+    }
+
+    /// The source's frame in the encoder's format, size and turn: the frame itself where it
+    /// already is so (the outside then keeps its exact pixels).
+    private func original(_ work: StylizeWork, worker: ClipWorker) throws -> Frame {
+        let frame = work.frame
+        if convert.rotation == 0, frame.width == convert.width, frame.height == convert.height, frame.format == convert.format { return frame }
+        let size = convert.unturnedSize
+        return try convert.frame(from: worker.converter.rgbImage(from: frame, width: size.width, height: size.height), pts: work.pts,
+                                 aspect: frame.pointer.pointee.sample_aspect_ratio, index: nil, converter: worker.converter)
+    }
+
+    /// The frame stylized with `conditioning` straight into the encoder's format, where both
+    /// sides allow it.
+    private func directlyEncoded(_ work: StylizeWork, _ conditioning: StyleConditioning, worker: ClipWorker) throws -> Frame? {
         let frame = work.frame
         guard let direct, frame.width == convert.width, frame.height == convert.height, convert.filmstrip?.targets.contains(work.index) != true,
               let conversion = YUV420Conversion(of: frame) else { return nil }
         let output = try Frame(width: convert.width, height: convert.height, format: convert.format)
         convert.colors.tag(output)
-        try worker.network.stylize(frame, conversion, work.conditioning, into: output, direct)
+        try worker.network.stylize(frame, conversion, conditioning, into: output, direct)
         output.pointer.pointee.sample_aspect_ratio = frame.pointer.pointee.sample_aspect_ratio
         return output
     }

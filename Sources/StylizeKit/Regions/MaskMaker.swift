@@ -1,0 +1,76 @@
+import CFFmpeg
+import Foundation
+
+/// Makes each frame's final mask with FFmpeg's filters: 8-bit grey at the output's size, 255 where
+/// the style goes. A stored mask (`MaskReader`) is scaled (its alpha where it has one, else its
+/// brightness); a key is taken from the frame itself with chromakey, or from its luma, turned as
+/// the output is. Then the edge is softened (boxblur: a linear ramp as wide as the feather) and
+/// the mask inverted if asked. One per worker: its graphs are used on its thread only.
+final class MaskMaker {
+    private let regions: Regions
+    private let width: Int
+    private let height: Int
+    /// The clockwise turn from the source's pixels to the output's.
+    private let rotation: Int
+    private var graph: (key: String, graph: FilterGraph)?
+
+    /// A maker of `width` x `height` masks for `regions`.
+    init(regions: Regions, width: Int, height: Int, rotation: Int) {
+        self.regions = regions
+        self.width = width
+        self.height = height
+        self.rotation = rotation
+    }
+
+    /// The mask for `frame` (the source's frame, which a key is taken from), from `stored`
+    /// when the job reads its masks.
+    func mask(for frame: Frame, stored: Frame?) throws -> Frame {
+        let input = stored ?? frame
+        let description = try filters(for: input, stored: stored != nil)
+        let key = "\(input.width)x\(input.height):\(input.format.rawValue):\(description)"
+        if graph?.key != key {
+            graph = (key, try FilterGraph(width: input.width, height: input.height, format: input.format, description: description,
+                                          outputFormat: AV_PIX_FMT_GRAY8))
+        }
+        return try graph!.graph.next(input)
+    }
+
+    /// The filter chain from `input` to the final mask.
+    private func filters(for input: Frame, stored: Bool) throws -> String {
+        // Full range out: a mask's white is 255 whether it was stored as limited-range video or not.
+        let scale = "scale=w=\(width):h=\(height):out_range=full"
+        var chain: [String]
+        if stored {
+            let hasAlpha = (av_pix_fmt_desc_get(input.format)?.pointee.flags ?? 0) & UInt64(AV_PIX_FMT_FLAG_ALPHA) != 0
+            chain = hasAlpha ? ["alphaextract", scale] : [scale, "format=gray"]
+        } else {
+            chain = turn
+            switch regions.mask {
+            case .key(let key):
+                let (r, g, b) = try key.rgb()
+                chain += ["format=yuva444p", String(format: "chromakey=color=0x%02X%02X%02X:similarity=%g:blend=%g", r, g, b, key.similarity, key.blend),
+                          "alphaextract", scale]
+            case .luma(let range):
+                let (low, high) = (Int((range.lowerBound * 255).rounded()), Int((range.upperBound * 255).rounded()))
+                chain += [scale, "format=gray", "lut=c0='if(between(val,\(low),\(high)),255,0)'"]
+            case .file, .supplied:
+                throw StylizeError.invalidArgument("no stored mask came with a frame")
+            }
+        }
+        // boxblur's radius may not exceed half the shorter side.
+        let radius = min(regions.feather / 2, min(width, height) / 2 - 1)
+        if radius > 0 { chain.append("boxblur=luma_radius=\(radius):luma_power=1") }
+        if regions.invert { chain.append("negate") }
+        return chain.joined(separator: ",")
+    }
+
+    /// Filters that turn the source's pixels as the output shows them.
+    private var turn: [String] {
+        switch rotation {
+        case 90: return ["transpose=clock"]
+        case 180: return ["hflip", "vflip"]
+        case 270: return ["transpose=cclock"]
+        default: return []
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import CFFmpeg
+import StylizeFlow
+
+extension Regions {
+    /// `painted` (the picture in the job's style) where the mask takes the style, and `outside`
+    /// (the original, or the picture in the outside's style) where it does not, blended in the
+    /// picture's own 16-bit RGB. The mask is read as for a clip's first frame; a key is taken
+    /// from `original`.
+    func blend(_ painted: Picture, outside: Picture, original: Picture) throws -> Picture {
+        guard painted.width == outside.width, painted.height == outside.height else {
+            throw StylizeError.invalidArgument("a masked picture and its outside differ in size")
+        }
+        let stored = try MaskReader(mask)?.mask(index: 0, seconds: 0)
+        let mask = try MaskMaker(regions: self, width: painted.width, height: painted.height, rotation: 0)
+            .mask(for: original.rgb48Frame(), stored: stored)
+        var blended = painted.samples
+        let other = outside.samples
+        let m = mask.pointer.pointee
+        let result = blended.withUnsafeMutableBytes { into in
+            other.withUnsafeBytes { from in
+                var planes = [Self.plane(into.baseAddress!, painted), Self.plane(UnsafeMutableRawPointer(mutating: from.baseAddress!), painted)]
+                return stylize_mask_blend_planes(&planes[0], &planes[1], 1, m.data.0, m.linesize.0, m.width, m.height)
+            }
+        }
+        guard result == 0 else { throw StylizeError.invalidArgument("a mask's frames differ in shape from the pictures it blends") }
+        return Picture(width: painted.width, height: painted.height, samples: blended)
+    }
+
+    /// A picture's samples as one plane of three 16-bit channels.
+    private static func plane(_ data: UnsafeMutableRawPointer, _ picture: Picture) -> stylize_plane {
+        stylize_plane(data: data.assumingMemoryBound(to: UInt8.self), linesize: Int32(picture.width * 6), width: Int32(picture.width),
+                      height: Int32(picture.height), channels: 3, bytes: 2, maximum: 65535, weight: 1)
+    }
+}

@@ -1,0 +1,215 @@
+import Foundation
+import XCTest
+@testable import StylizeKit
+
+/// Regions: a mask decides where the style goes. Clips are lossless 4:2:0 (FFV1) on both sides
+/// with the stabilizer off, so that inside the mask a frame must be the unmasked stylized frame
+/// and outside it the original (or the outside style's frame), sample for sample.
+final class RegionTests: XCTestCase {
+    static let (width, height) = (128, 96)
+    static let lossless = ["--codec", "ffv1", "--no-stabilize", "--precision", "f32", "-s", TestSupport.styleVectorFile.path]
+    /// Both sides of a comparison come from the same network on the same floats.
+    static let samePixels = 45.0
+
+    /// `seconds` of a moving test pattern at 10 fps, lossless 4:2:0, with `overlay` (a lavfi
+    /// source drawn over its left half) when given.
+    func clip(_ dir: URL, seconds: Double = 1, overlay: String? = nil) throws -> URL {
+        let url = dir.appendingPathComponent("in.mkv")
+        let size = "\(Self.width)x\(Self.height)"
+        var graph = "testsrc2=size=\(size):rate=10:duration=\(seconds)"
+        if let overlay { graph += "[a];\(overlay):size=\(Self.width / 2)x\(Self.height):rate=10:duration=\(seconds)[b];[a][b]overlay=0:0" }
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", graph, "-c:v", "ffv1", "-pix_fmt", "yuv420p", url.path])
+        return url
+    }
+
+    /// A still mask: white right of `edge` (a column), black left of it, at `width` x `height`.
+    func halfMask(_ dir: URL, edge: Int = RegionTests.width / 2, width: Int = RegionTests.width, height: Int = RegionTests.height,
+                  name: String = "mask.png") throws -> URL {
+        let url = dir.appendingPathComponent(name)
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "color=black:size=\(width)x\(height)",
+                                        "-vf", "drawbox=x=\(edge):y=0:w=\(width - edge):h=\(height):color=white:t=fill", "-frames:v", "1", url.path])
+        return url
+    }
+
+    func stylize(_ input: URL, _ arguments: [String], _ dir: URL) throws -> (url: URL, stdout: String) {
+        let out = dir.appendingPathComponent("out-\(UUID().uuidString).mkv")
+        let ran = try TestSupport.stylize(["video", input.path, "-o", out.path, "--json"] + Self.lossless + arguments)
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        return (out, ran.stdout)
+    }
+
+    /// Every frame's luma plane.
+    func lumas(_ url: URL, _ dir: URL) throws -> [[UInt8]] {
+        let raw = dir.appendingPathComponent("\(UUID().uuidString).gray")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-i", url.path, "-f", "rawvideo", "-pix_fmt", "gray", raw.path])
+        let bytes = [UInt8](try Data(contentsOf: raw))
+        let size = Self.width * Self.height
+        return stride(from: 0, to: bytes.count, by: size).map { Array(bytes[$0..<min($0 + size, bytes.count)]) }
+    }
+
+    /// PSNR of two luma planes over the columns in `columns`.
+    func psnr(_ a: [UInt8], _ b: [UInt8], columns: Range<Int>) -> Double {
+        var sum = 0.0, count = 0.0
+        for y in 0..<Self.height {
+            for x in columns {
+                let d = Double(a[y * Self.width + x]) - Double(b[y * Self.width + x])
+                sum += d * d
+                count += 1
+            }
+        }
+        return sum == 0 ? 99 : 10 * log10(255 * 255 / (sum / count))
+    }
+
+    var left: Range<Int> { 0..<(Self.width / 2 - 3) }
+    var right: Range<Int> { (Self.width / 2 + 3)..<Self.width }
+
+    func testAHalfMaskKeepsTheStyleInsideAndTheOriginalOutside() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try clip(dir)
+        let masked = try lumas(stylize(input, ["--mask", halfMask(dir).path], dir).url, dir)
+        let full = try lumas(stylize(input, [], dir).url, dir)
+        let original = try lumas(input, dir)
+        XCTAssertEqual(masked.count, 10)
+        for i in masked.indices {
+            XCTAssertGreaterThanOrEqual(psnr(masked[i], full[i], columns: right), Self.samePixels, "frame \(i) inside")
+            XCTAssertGreaterThanOrEqual(psnr(masked[i], original[i], columns: left), Self.samePixels, "frame \(i) outside")
+            // Across the feathered band, each pixel's share of the style grows from left to right.
+            for y in 0..<Self.height {
+                var last = -0.05
+                for x in (Self.width / 2 - 4)..<(Self.width / 2 + 4) {
+                    let k = y * Self.width + x
+                    let span = Double(full[i][k]) - Double(original[i][k])
+                    guard abs(span) >= 24 else { continue }
+                    let share = (Double(masked[i][k]) - Double(original[i][k])) / span
+                    XCTAssertGreaterThanOrEqual(share, last - 0.05, "frame \(i) row \(y): the band is not monotone at column \(x)")
+                    last = max(last, share)
+                }
+            }
+        }
+        // With the feather at 0 the band is gone: one column from the edge is already inside or outside.
+        let hard = try lumas(stylize(input, ["--mask", halfMask(dir).path, "--mask-feather", "0"], dir).url, dir)
+        XCTAssertGreaterThanOrEqual(psnr(hard[0], full[0], columns: (Self.width / 2)..<Self.width), Self.samePixels)
+        XCTAssertGreaterThanOrEqual(psnr(hard[0], original[0], columns: 0..<(Self.width / 2)), Self.samePixels)
+    }
+
+    func testInvertAndASecondStyleFillTheOutside() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try clip(dir, seconds: 0.3)
+        let second = try secondStyle(dir)
+        let masked = try lumas(stylize(input, ["--mask", halfMask(dir).path, "--mask-invert", "--outside", second.path], dir).url, dir)
+        let first = try lumas(stylize(input, [], dir).url, dir)
+        let other = try lumas(stylize(input, ["-s", second.path], dir).url, dir)
+        for i in masked.indices {
+            XCTAssertGreaterThanOrEqual(psnr(masked[i], first[i], columns: left), Self.samePixels, "frame \(i): inverted, the style is on the left")
+            XCTAssertGreaterThanOrEqual(psnr(masked[i], other[i], columns: right), Self.samePixels, "frame \(i): the outside style on the right")
+        }
+    }
+
+    func testAMaskClipAtAnotherRateAndSizeIsMatchedByTime() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try clip(dir)
+        // 5 fps at half the size: the style is on the right until 0.6 s, on the left from then on.
+        let mask = dir.appendingPathComponent("mask.mkv")
+        let half = { (x: Int, seconds: Double) in "color=black:size=64x48:rate=5:duration=\(seconds),drawbox=x=\(x):y=0:w=32:h=48:color=white:t=fill" }
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "\(half(32, 0.6))[a];\(half(0, 0.4))[b];[a][b]concat",
+                                        "-c:v", "ffv1", "-pix_fmt", "yuv420p", mask.path])
+        let ran = try stylize(input, ["--mask", mask.path], dir)
+        let masked = try lumas(ran.url, dir)
+        let original = try lumas(input, dir)
+        for i in masked.indices {
+            let outside = i < 6 ? left : right
+            XCTAssertGreaterThanOrEqual(psnr(masked[i], original[i], columns: outside), Self.samePixels, "frame \(i) at \(Double(i) / 10) s")
+            XCTAssertLessThan(psnr(masked[i], original[i], columns: i < 6 ? right : left), 30, "frame \(i): the style is on the other side")
+        }
+        XCTAssertFalse(ran.stdout.contains("holds"), "a mask as long as the clip holds nothing: \(ran.stdout)")
+    }
+
+    func testAShorterMaskClipHoldsItsLastFrameAndSaysSo() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try clip(dir)
+        let mask = dir.appendingPathComponent("short.mkv")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "color=black:size=128x96:rate=10:duration=0.4",
+                                        "-vf", "drawbox=x=64:y=0:w=64:h=96:color=white:t=fill", "-c:v", "ffv1", "-pix_fmt", "yuv420p", mask.path])
+        let ran = try stylize(input, ["--mask", mask.path], dir)
+        let masked = try lumas(ran.url, dir)
+        let original = try lumas(input, dir)
+        XCTAssertGreaterThanOrEqual(psnr(masked[9], original[9], columns: left), Self.samePixels, "the last mask frame still holds")
+        XCTAssertTrue(ran.stdout.contains("its last frame holds after that"), "a note in the summary: \(ran.stdout)")
+    }
+
+    func testAGreenScreenKeysToTheOutside() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try clip(dir, seconds: 0.3, overlay: "color=green")
+        let masked = try lumas(stylize(input, ["--mask", "key:green"], dir).url, dir)
+        let full = try lumas(stylize(input, [], dir).url, dir)
+        let original = try lumas(input, dir)
+        for i in masked.indices {
+            XCTAssertGreaterThanOrEqual(psnr(masked[i], original[i], columns: left), Self.samePixels, "frame \(i): the green half is the original")
+            XCTAssertGreaterThanOrEqual(psnr(masked[i], full[i], columns: right), Self.samePixels, "frame \(i): the pattern is stylized")
+        }
+    }
+
+    func testBadMasksFailInOneLineAndWriteNothing() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try clip(dir, seconds: 0.2)
+        let text = dir.appendingPathComponent("notes.txt")
+        try "not a mask\n".write(to: text, atomically: true, encoding: .utf8)
+        let empty = dir.appendingPathComponent("empty.nut")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "color=black:size=16x16", "-frames:v", "0", empty.path])
+        let out = dir.appendingPathComponent("out.mkv").path
+        try assertFails(["video", input.path, "-o", out, "-s", "starry-night", "--mask", text.path], in: dir, saying: "not a picture, clip or frame sequence")
+        try assertFails(["video", input.path, "-o", out, "-s", "starry-night", "--mask", empty.path], in: dir, saying: "empty.nut: ")
+        try assertFails(["video", input.path, "-o", out, "-s", "starry-night", "--mask", "key:nocolour"], in: dir, saying: "is not a colour")
+        try assertFails(["video", input.path, "-o", out, "-s", "starry-night", "--mask", "luma:0.8-0.2"], in: dir, saying: "luma:LOW-HIGH")
+        try assertFails(["image", TestSupport.fixture("content_96x96.png").path, "-o", dir.appendingPathComponent("o.png").path, "-s", "starry-night",
+                         "--mask", dir.appendingPathComponent("missing.png").path], in: dir, saying: "missing.png")
+    }
+
+    func testAPictureTakesAMaskAndTheLibraryTakesSuppliedMasks() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let content = TestSupport.fixture("content_96x96.png")
+        let original = try picture(content)
+        let mask = try halfMask(dir, edge: 48, width: 96, height: 96)
+        let masked = try still(content, style: TestSupport.styleVectorFile.path, ["--mask", mask.path], dir)
+        let full = try still(content, style: TestSupport.styleVectorFile.path, [], dir)
+        func half(_ image: RGBImage, _ columns: Range<Int>) -> RGBImage {
+            RGBImage(width: columns.count, height: 96, pixels: (0..<96).flatMap { y in image.pixels[(y * 96 + columns.lowerBound) * 3..<(y * 96 + columns.upperBound) * 3] })
+        }
+        XCTAssertGreaterThanOrEqual(half(masked, 51..<96).psnr(half(full, 51..<96)), Self.samePixels)
+        XCTAssertGreaterThanOrEqual(half(masked, 0..<45).psnr(half(original, 0..<45)), Self.samePixels)
+
+        // The same mask, supplied frame by frame through the job.
+        let input = try clip(dir, seconds: 0.2)
+        let out = dir.appendingPathComponent("supplied.mkv")
+        var job = StylizeJob(source: .clip(.file(input)), output: .file(out), style: .single(try StyleSpec(parsing: TestSupport.styleVectorFile.path)))
+        job.options.codec = "ffv1"
+        job.options.stabilization = 0
+        job.options.precision = .f32
+        let asked = Locked([Int]())
+        job.regions = Regions(mask: .supplied(MaskFeed { index, _ in
+            asked.withLock { $0.append(index) }
+            return RegionMask(width: 4, height: 2, values: [0, 0, 255, 255, 0, 0, 255, 255])
+        }))
+        XCTAssertEqual(job.commandLine.contains("--mask"), false, "a supplied mask has no command-line form")
+        _ = try job.run(with: stylizer)
+        XCTAssertEqual(asked.withLock { $0 }, [0, 1])
+        let supplied = try lumas(out, dir), fileMasked = try lumas(stylize(input, ["--mask", halfMask(dir).path], dir).url, dir)
+        // Scaled up 32 times, the supplied mask ramps between the centres of its middle pixels (columns 48 to 80).
+        for i in supplied.indices {
+            XCTAssertGreaterThanOrEqual(psnr(supplied[i], fileMasked[i], columns: 0..<46), Self.samePixels, "frame \(i), left")
+            XCTAssertGreaterThanOrEqual(psnr(supplied[i], fileMasked[i], columns: 82..<Self.width), Self.samePixels, "frame \(i), right")
+        }
+    }
+
+    func testTheCommandLineCarriesTheRegions() throws {
+        var job = StylizeJob(source: .clip(.file(URL(fileURLWithPath: "in.mp4"))), output: .file(URL(fileURLWithPath: "out.mp4")),
+                             style: .single(try StyleSpec(parsing: "starry-night")))
+        job.regions = Regions(mask: try MaskSource(parsing: "key:#00B140:0.1:0.05"), outside: .style(try StyleSpec(parsing: "the-scream"), strength: 0.5),
+                              invert: true, feather: 8)
+        XCTAssertEqual(Array(job.commandLine.suffix(9)), ["--mask", "key:#00B140:0.1:0.05", "--mask-invert", "--mask-feather", "8",
+                                                          "--outside", "the-scream", "--outside-strength", "0.5"])
+        job.regions = Regions(mask: try MaskSource(parsing: "luma:0.5-1"), outside: .keyframes([try KeyframeSpec(parsing: "0=a.jpg"), try KeyframeSpec(parsing: "2=b.jpg@0.5")]))
+        XCTAssertEqual(Array(job.commandLine.suffix(6)), ["--mask", "luma:0.5-1", "--outside-keyframe", "0=a.jpg", "--outside-keyframe", "2=b.jpg@0.5"])
+        XCTAssertThrowsError(try MaskSource(parsing: "key:green:0.1")) { XCTAssertTrue("\($0)".contains("key:COLOR")) }
+    }
+}
