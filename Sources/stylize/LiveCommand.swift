@@ -55,6 +55,8 @@ struct LiveCommand: ParsableCommand {
     @Option(help: ArgumentHelp("An option of the input format, as ffmpeg takes it before -i (pixel_format=yuyv422). Repeat it.", valueName: "key=value"))
     var inputOption: [String] = []
 
+    @OptionGroup var regions: RegionOptions
+
     @OptionGroup var encoding: EncodingOptions
 
     @Option(help: ArgumentHelp("Output container by FFmpeg name (mpegts, flv, matroska, nut, v4l2, ...).", valueName: "name"))
@@ -97,6 +99,7 @@ struct LiveCommand: ParsableCommand {
         job.options.duration = try duration.map(parseSeconds)
         job.options.outputFormat = format
         job.options.overwrite = outputHandling.overwrite
+        job.regions = try regions.regions(reading: look.styleReading)
         encoding.apply(to: &job.options)
         return job
     }

@@ -149,6 +149,22 @@ final class RegionTests: XCTestCase {
         }
     }
 
+    func testALiveSourceKeysItsGreenScreen() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try clip(dir, seconds: 0.5, overlay: "color=green")
+        let out = dir.appendingPathComponent("live.mkv")
+        let ran = try TestSupport.stylize(["live", input.path, "-o", out.path, "-s", TestSupport.styleVectorFile.path, "--codec", "ffv1",
+                                           "--no-stabilize", "--precision", "f32", "--mask", "key:green", "--json"])
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        // The green half does not move: whichever frames were dropped, each written one keeps it.
+        let written = try lumas(out, dir), green = try lumas(input, dir)[0]
+        XCTAssertGreaterThan(written.count, 0)
+        for i in written.indices {
+            XCTAssertGreaterThanOrEqual(psnr(written[i], green, columns: left), Self.samePixels, "frame \(i): the green half is the original")
+            XCTAssertLessThan(psnr(written[i], green, columns: right), 30, "frame \(i): the pattern is stylized")
+        }
+    }
+
     func testBadMasksFailInOneLineAndWriteNothing() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let input = try clip(dir, seconds: 0.2)

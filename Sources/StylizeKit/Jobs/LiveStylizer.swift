@@ -11,11 +11,13 @@ final class LiveStylizer {
     let stylizer: Stylizer
     let options: JobOptions
     let style: LiveStyle
+    /// Where the style goes, when a mask decides it.
+    let regions: RegionSetup?
 
-    init(stylizer: Stylizer, options: JobOptions, style: LiveStyle) {
+    init(stylizer: Stylizer, options: JobOptions, style: LiveStyle, regions: RegionSetup? = nil) {
         var options = options
         options.lowLatency = true
-        (self.stylizer, self.options, self.style) = (stylizer, options, style)
+        (self.stylizer, self.options, self.style, self.regions) = (stylizer, options, style, regions)
     }
 
     /// Runs until `isCancelled` returns true (checked at least ten times a second), the
@@ -27,18 +29,20 @@ final class LiveStylizer {
         try options.validate()
         let started = Date()
         let capture = try LiveCapture(input, duration: options.duration)
+        let masks = try regions.flatMap { try MaskReader($0.regions.mask) }
         let writer = try VideoWriter(destination: output.path, video: VideoWriter.VideoDescription(capture.stream, in: capture.demuxer),
                                      reader: nil, options: options)
         let convert = ConvertStage(writer: writer, filmstrip: nil)
         let stabilize = StabilizeStage(strength: options.stabilization, convert: convert)
-        let stylize = try StylizeStage(options: options, convert: convert, stabilizes: stabilize.stabilizer != nil)
+        let stylize = try StylizeStage(options: options, convert: convert, stabilizes: stabilize.stabilizer != nil, regions: regions)
         let worker = ClipWorker(network: try stylizer.makeWorker(precision: options.precision, threads: nil), converter: FrameConverter(),
-                                flow: stabilize.stabilizer != nil ? try OpticalFlow(TemporalStabilizer.flowSettings) : nil)
+                                flow: stabilize.stabilizer != nil ? try OpticalFlow(TemporalStabilizer.flowSettings) : nil,
+                                masks: regions.map { MaskMaker(regions: $0.regions, width: convert.width, height: convert.height, rotation: convert.rotation) })
         // The network's first run at a size sets it up; done before capture, no frame waits for it.
         _ = try worker.network.stylize(RGBImage(width: stylize.width, height: stylize.height, red: 0.5, green: 0.5, blue: 0.5),
                                        style.conditioning(transformer: stylizer.transformer, identity: nil, showing: false))
         var loop = Loop(stylizer: stylizer, style: style, stylize: stylize, stabilize: stabilize, worker: worker,
-                        counter: FrameCounter(progress: progress))
+                        counter: FrameCounter(progress: progress), regions: regions.map { ($0, masks, capture.stream.pointee.time_base) })
         capture.start()
         do {
             taking: while isCancelled?() != true {
@@ -72,6 +76,7 @@ final class LiveStylizer {
                                  framesPerSecond: Double(loop.counter.value) / max(seconds, 1e-9), width: writer.width, height: writer.height,
                                  videoCodec: writer.codecName,
                                  streams: writer.notes + (loop.stabilize.stabilizer.map { [FrameSequenceStylizer.note($0, options.stabilization)] } ?? []))
+        summary.warnings += loop.regionNotes
         summary.live = LiveStatistics(framesIn: counts.arrived, framesOut: loop.counter.value, dropped: counts.arrived - loop.counter.value,
                                       latencyMilliseconds: loop.latencies.latency, endReason: counts.endReason)
         if let reason = counts.endReason { summary.warnings.append(reason) }
@@ -91,17 +96,26 @@ final class LiveStylizer {
         private var previousLuma: LumaPlane?
         private var identity: StyleVector?
         private(set) var latencies = LatencyHistogram()
+        /// The regions, their stored masks, and the source's time base (mask clips go by time).
+        private let regions: (setup: RegionSetup, masks: MaskReader?, timeBase: AVRational)?
+        /// Made at the first frame, once the content's own vector is known.
+        private var regionSchedule: RegionSchedule?
 
         init(stylizer: Stylizer, style: LiveStyle, stylize: StylizeStage, stabilize: StabilizeStage, worker: ClipWorker,
-             counter: FrameCounter) {
+             counter: FrameCounter, regions: (setup: RegionSetup, masks: MaskReader?, timeBase: AVRational)?) {
             (self.stylizer, self.style, self.stylize, self.stabilize, self.worker) = (stylizer, style, stylize, stabilize, worker)
-            self.counter = counter
+            (self.counter, self.regions) = (counter, regions)
         }
+
+        /// What the summary should say about the masks.
+        var regionNotes: [String] { regionSchedule?.notes ?? [] }
 
         /// The frame to write for `captured`, or nil when the stages keep it back.
         mutating func stylized(_ captured: CapturedFrame) throws -> Frame? {
             // The content's own vector, for strengths below 1: the first frame that needs it.
-            if identity == nil && style.needsIdentity { identity = try stylizer.styleVector(for: Picture(frame: captured.frame)) }
+            if identity == nil && (style.needsIdentity || regions?.setup.outside?.needsIdentity == true) {
+                identity = try stylizer.styleVector(for: Picture(frame: captured.frame))
+            }
             var luma: StylizeWork.Luma?
             if stabilize.stabilizer != nil {
                 // The motion is measured from the frame written before, not from dropped ones.
@@ -111,8 +125,21 @@ final class LiveStylizer {
             }
             let work = StylizeWork(frame: captured.frame, pts: captured.pts, index: counter.value,
                                    conditioning: try style.conditioning(transformer: stylizer.transformer, identity: identity),
-                                   warmup: false, luma: luma)
+                                   warmup: false, luma: luma, regions: try regionWork(captured))
             return try stabilize.frame(for: stylize.process(work, on: worker), index: counter.value)
+        }
+
+        /// The regions' work for `captured`: its stored mask, matched by its time (a picture's for
+        /// every frame), and the outside's style.
+        private mutating func regionWork(_ captured: CapturedFrame) throws -> RegionWork? {
+            guard let regions else { return nil }
+            if regionSchedule == nil {
+                let outside = regions.setup.outside.map {
+                    ConditioningSchedule(transformer: stylizer.transformer, timeline: $0, frameRate: 30, identity: identity)
+                }
+                regionSchedule = RegionSchedule(masks: regions.masks, outside: outside)
+            }
+            return try regionSchedule!.work(index: counter.value, seconds: Double(captured.pts) * av_q2d(regions.timeBase))
         }
 
         /// Counts a frame written and its latency since it arrived.

@@ -47,7 +47,8 @@ public struct StylizeJob: Sendable {
     public var keyframesFile: String?
     /// The vector file `options.identity` was read from, for the command line.
     public var identityFile: String?
-    /// Where the style goes, when a mask decides it; nil: everywhere. Clips and pictures take it.
+    /// Where the style goes, when a mask decides it; nil: everywhere. Clips, pictures and live
+    /// sources take it.
     public var regions: Regions?
     /// For a live job: the style it starts with and changes to while it runs. Nil: the job's
     /// `style`, fixed. The job keeps a reference, so changes made through it reach the run.
@@ -58,6 +59,12 @@ public struct StylizeJob: Sendable {
         self.source = source
         self.output = output
         self.style = style
+    }
+
+    /// Whether the job reads a clip.
+    private var readsClip: Bool {
+        if case .clip = source { return true }
+        return false
     }
 
     /// Whether the job reads a live source.
@@ -105,12 +112,11 @@ public struct StylizeJob: Sendable {
     private func validate(_ regions: Regions) throws {
         try regions.validate()
         switch source {
-        case .clip, .picture: break
-        case .frames: throw StylizeError.invalidArgument("a mask goes with a clip or a picture; a frame sequence does not take one yet")
-        case .live: throw StylizeError.invalidArgument("a mask goes with a clip or a picture; a live source does not take one yet")
+        case .clip, .picture, .live: break
+        case .frames: throw StylizeError.invalidArgument("a mask goes with a clip, a picture or a live source; a frame sequence does not take one yet")
         }
-        if case .picture = source, case .keyframes = regions.outside {
-            throw StylizeError.invalidArgument("the outside's keyframes need a clip; a picture takes one outside style")
+        if !readsClip, case .keyframes = regions.outside {
+            throw StylizeError.invalidArgument("the outside's keyframes need a clip; a picture or a live source takes one outside style")
         }
         if options.filmstrip != nil || options.frames != nil {
             throw StylizeError.invalidArgument("a mask does not go with a filmstrip or a piece of a clip yet")
@@ -186,7 +192,8 @@ public struct StylizeJob: Sendable {
             return try runPicture(input, stylizer: stylizer, timeline: timeline, progress: progress, isCancelled: isCancelled)
         case .live(let input):
             let (vector, strength) = timeline.value(at: 0, frameRate: 30)
-            return try LiveStylizer(stylizer: stylizer, options: options, style: liveStyle ?? LiveStyle(vector, strength: strength))
+            return try LiveStylizer(stylizer: stylizer, options: options, style: liveStyle ?? LiveStyle(vector, strength: strength),
+                                    regions: regionSetup(with: stylizer))
                 .run(input: input, output: output, progress: progress, isCancelled: isCancelled)
         }
     }
