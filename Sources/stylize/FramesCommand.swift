@@ -44,6 +44,8 @@ struct FramesCommand: ParsableCommand {
     @Flag(help: "For a folder output: leave the frames whose output exists (from a stopped run) and stylize the others.")
     var resume = false
 
+    @OptionGroup var regions: RegionOptions
+
     @OptionGroup var encoding: EncodingOptions
 
     @OptionGroup var models: ModelOptions
@@ -70,6 +72,7 @@ struct FramesCommand: ParsableCommand {
             job.sequence.watch = watch
             job.sequence.idleExit = idleExit
             job.sequence.resume = resume
+            job.regions = try regions.regions(reading: processing.styleReading)
             _ = try FrameSequence(input)
             let stylizer = try models.load()
             let writesVideo = encoding.isVideo(output)

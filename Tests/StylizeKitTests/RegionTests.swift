@@ -149,6 +149,34 @@ final class RegionTests: XCTestCase {
         }
     }
 
+    func testAFrameSequenceTakesAMaskFolderByIndex() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let frames = dir.appendingPathComponent("frames"), masks = dir.appendingPathComponent("masks")
+        for folder in [frames, masks] { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(Self.width)x\(Self.height):rate=10", "-frames:v", "3",
+                                        frames.appendingPathComponent("f%02d.png").path])
+        // The style on the right for the first frame, on the left for the second; the third holds the second's.
+        _ = try halfMask(masks, name: "m1.png")
+        let leftMask = try halfMask(dir, edge: 0, name: "white.png")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-i", leftMask.path, "-vf", "crop=\(Self.width / 2):\(Self.height):0:0,pad=\(Self.width):\(Self.height):0:0",
+                                        masks.appendingPathComponent("m2.png").path])
+        let out = dir.appendingPathComponent("out")
+        let ran = try TestSupport.stylize(["frames", frames.path, "-o", out.path, "-s", TestSupport.styleVectorFile.path, "--no-stabilize",
+                                           "--precision", "f32", "--mask", masks.path, "--json"])
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        XCTAssertTrue(ran.stdout.contains("its last holds after that"), ran.stdout)
+        func columns(_ image: RGBImage, _ range: Range<Int>) -> RGBImage {
+            RGBImage(width: range.count, height: image.height, pixels: (0..<image.height).flatMap { y in
+                image.pixels[(y * image.width + range.lowerBound) * 3..<(y * image.width + range.upperBound) * 3] })
+        }
+        for (i, name) in ["f01.png", "f02.png", "f03.png"].enumerated() {
+            let original = try picture(frames.appendingPathComponent(name)), painted = try picture(out.appendingPathComponent(name))
+            let outside = i == 0 ? left : right
+            XCTAssertGreaterThanOrEqual(columns(painted, outside).psnr(columns(original, outside)), Self.samePixels, "\(name): the outside is the original")
+            XCTAssertLessThan(columns(painted, i == 0 ? right : left).psnr(columns(original, i == 0 ? right : left)), 30, "\(name): the style is inside")
+        }
+    }
+
     func testALiveSourceKeysItsGreenScreen() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let input = try clip(dir, seconds: 0.5, overlay: "color=green")

@@ -31,11 +31,18 @@ public final class FrameSequenceStylizer: FileStylizer {
     public let stylizer: Stylizer
     /// How the job runs.
     public let options: FrameSequenceOptions
+    /// Where the style goes, when a mask decides it (`StylizeJob.regions`).
+    let regions: RegionSetup?
 
     /// A job over `stylizer`'s models with `options`; nothing runs until `stylize` or `run` is called.
-    public init(stylizer: Stylizer, options: FrameSequenceOptions = .init()) {
+    public convenience init(stylizer: Stylizer, options: FrameSequenceOptions = .init()) {
+        self.init(stylizer: stylizer, options: options, regions: nil)
+    }
+
+    init(stylizer: Stylizer, options: FrameSequenceOptions, regions: RegionSetup?) {
         self.stylizer = stylizer
         self.options = options
+        self.regions = regions
     }
 
     /// Container extensions that make the output a video rather than a folder.
@@ -64,6 +71,7 @@ public final class FrameSequenceStylizer: FileStylizer {
         }
         guard options.frameRate > 0, options.frameRate.isFinite else { throw StylizeError.invalidArgument("the frame rate must be positive") }
         let sequence = try FrameSequence(input)
+        let masks = try regions.flatMap { try MaskReader($0.regions.mask) }
         let started = Date()
         // Watching ends when the caller asks to stop.
         let stop = { isCancelled?() ?? false }
@@ -73,7 +81,7 @@ public final class FrameSequenceStylizer: FileStylizer {
             pending = try sequence.files().map { SequenceFrame(url: $0, picture: nil) }
             guard !pending.isEmpty else { throw StylizeError.unreadable(path: input, reason: "no frames found") }
         }
-        let identity = timeline.needsIdentity ? try identity(of: &pending, feed: feed, stop: stop) : nil
+        let identity = timeline.needsIdentity || regions?.outside?.needsIdentity == true ? try identity(of: &pending, feed: feed, stop: stop) : nil
         // Workers as for a clip of the first frame's size (two up to 1280x720), which most
         // often is every frame's; one when watching, so that each new frame has every core.
         var workerCount = options.video.workers ?? 1
@@ -81,7 +89,12 @@ public final class FrameSequenceStylizer: FileStylizer {
             pending[0].picture = first
             workerCount = JobOptions.defaultWorkers(width: first.width, height: first.height)
         }
-        let schedule = ConditioningSchedule(transformer: stylizer.transformer, timeline: timeline, frameRate: options.frameRate, identity: identity)
+        let schedule = { (timeline: StyleTimeline) in
+            ConditioningSchedule(transformer: self.stylizer.transformer, timeline: timeline, frameRate: self.options.frameRate, identity: identity)
+        }
+        let styles = schedule(timeline)
+        // Masks go by the frame's index (a mask clip by its time at the sequence's rate).
+        let regionSchedule = regions.map { RegionSchedule(masks: masks, outside: $0.outside.map(schedule)) }
         let filmstrip = options.video.filmstrip.map { Filmstrip(url: $0, count: options.video.filmstripFrames, total: pending.count) }
         var index = 0
         var nextPending = 0
@@ -95,7 +108,9 @@ public final class FrameSequenceStylizer: FileStylizer {
             }
             guard let frame else { return nil }
             defer { index += 1 }
-            return SequenceJob(frame: frame, index: index, conditioning: try schedule.conditioning(at: Double(index) / self.options.frameRate))
+            let seconds = Double(index) / self.options.frameRate
+            return SequenceJob(frame: frame, index: index, conditioning: try styles.conditioning(at: seconds),
+                               regions: try regionSchedule?.work(index: index, seconds: seconds))
         }
         // Resuming, the frames whose output exists are not counted: the total is what is left.
         let left = options.resume && !writesVideo(URL(fileURLWithPath: output))
@@ -120,7 +135,7 @@ public final class FrameSequenceStylizer: FileStylizer {
                                    framesPerSecond: Double(counter.value) / max(seconds, 1e-9), width: width, height: height,
                                    videoCodec: codec, streams: notes)
         summary.damaged = warnings.count
-        summary.warnings = warnings
+        summary.warnings = warnings + (regionSchedule?.notes ?? [])
         return summary
     }
 
@@ -166,8 +181,7 @@ public final class FrameSequenceStylizer: FileStylizer {
             process: { worker, job in
                 let target = destination(job.frame.url)
                 guard let picture = try Self.load(job.frame) else { return .skipped(job.frame.url.path) }
-                let result = try self.stylizer.stylize(picture, conditioning: job.conditioning, processingSize: self.options.video.processingSize,
-                                                       preserveColors: self.options.video.preserveColors, worker: worker)
+                let result = try self.paint(picture, job, worker: worker)
                 size.withLock { $0 = (picture.width, picture.height) }
                 if stabilizes {
                     return .pending(index: job.index, input: TemporalStabilizer.Motion(picture.rgbImage), stylized: Handover(result.rgbImage),
@@ -270,9 +284,7 @@ public final class FrameSequenceStylizer: FileStylizer {
             workers: converters, framesInFlight: options.video.framesInFlight,
             process: { worker, job in
                 guard let picture = try Self.load(job.frame) else { return .skipped(job.frame.url.path) }
-                let result = try self.stylizer.stylize(picture, conditioning: job.conditioning, processingSize: self.options.video.processingSize,
-                                                       preserveColors: self.options.video.preserveColors,
-                                                       worker: worker.0).rgbImage
+                let result = try self.paint(picture, job, worker: worker.0).rgbImage
                 if stabilizes {
                     return .image(input: TemporalStabilizer.Motion(picture.rgbImage), stylized: Handover(result), pts: Int64(job.index), aspect: AVRational(num: 1, den: 1))
                 }
@@ -317,6 +329,18 @@ public final class FrameSequenceStylizer: FileStylizer {
 
     /// A frame's picture, or nil when the file is not a readable picture (it is skipped and
     /// reported; a sequence is not lost to one broken frame). Other errors stop the job.
+    /// `picture` painted as `job` says: in its style, and with regions, blended with the outside
+    /// (the original, or the picture painted in the outside's style) by its mask.
+    private func paint(_ picture: Picture, _ job: SequenceJob, worker: TransformerWorker) throws -> Picture {
+        let paint = { (conditioning: StyleConditioning) in
+            try self.stylizer.stylize(picture, conditioning: conditioning, processingSize: self.options.video.processingSize,
+                                      preserveColors: self.options.video.preserveColors, worker: worker)
+        }
+        let painted = try paint(job.conditioning)
+        guard let regions, let work = job.regions else { return painted }
+        return try regions.regions.blend(painted, outside: work.outside.map(paint) ?? picture, original: picture, stored: work.stored)
+    }
+
     static func load(_ frame: SequenceFrame) throws -> Picture? {
         do { return try frame.load() } catch StylizeError.unreadable { return nil }
     }
@@ -346,4 +370,10 @@ struct SequenceJob {
     var conditioning: StyleConditioning
     /// Stylized for the stabilizer's state only (resuming): its output exists already.
     var warmup = false
+    /// Present when a mask decides where the style goes.
+    var regions: RegionWork?
+
+    init(frame: SequenceFrame, index: Int, conditioning: StyleConditioning, regions: RegionWork? = nil) {
+        (self.frame, self.index, self.conditioning, self.regions) = (frame, index, conditioning, regions)
+    }
 }

@@ -47,8 +47,7 @@ public struct StylizeJob: Sendable {
     public var keyframesFile: String?
     /// The vector file `options.identity` was read from, for the command line.
     public var identityFile: String?
-    /// Where the style goes, when a mask decides it; nil: everywhere. Clips, pictures and live
-    /// sources take it.
+    /// Where the style goes, when a mask decides it; nil: everywhere.
     public var regions: Regions?
     /// For a live job: the style it starts with and changes to while it runs. Nil: the job's
     /// `style`, fixed. The job keeps a reference, so changes made through it reach the run.
@@ -59,12 +58,6 @@ public struct StylizeJob: Sendable {
         self.source = source
         self.output = output
         self.style = style
-    }
-
-    /// Whether the job reads a clip.
-    private var readsClip: Bool {
-        if case .clip = source { return true }
-        return false
     }
 
     /// Whether the job reads a live source.
@@ -112,15 +105,16 @@ public struct StylizeJob: Sendable {
     private func validate(_ regions: Regions) throws {
         try regions.validate()
         switch source {
-        case .clip, .picture, .live: break
-        case .frames: throw StylizeError.invalidArgument("a mask goes with a clip, a picture or a live source; a frame sequence does not take one yet")
+        case .clip, .frames, .live: break
+        case .picture:
+            if case .keyframes = regions.outside {
+                throw StylizeError.invalidArgument("the outside's keyframes need a clip or a frame sequence; a picture takes one outside style")
+            }
         }
-        if !readsClip, case .keyframes = regions.outside {
-            throw StylizeError.invalidArgument("the outside's keyframes need a clip; a picture or a live source takes one outside style")
+        if isLive, case .keyframes = regions.outside {
+            throw StylizeError.invalidArgument("a live source takes one outside style, not keyframes")
         }
-        if options.filmstrip != nil || options.frames != nil {
-            throw StylizeError.invalidArgument("a mask does not go with a filmstrip or a piece of a clip yet")
-        }
+        if options.frames != nil { throw StylizeError.invalidArgument("a mask does not go with a piece of a clip (--frames) yet") }
     }
 
     /// The regions with the outside's style computed, for the stages.
@@ -186,7 +180,7 @@ public struct StylizeJob: Sendable {
         case .frames(let input):
             var sequence = sequence
             sequence.video = options
-            return try FrameSequenceStylizer(stylizer: stylizer, options: sequence)
+            return try FrameSequenceStylizer(stylizer: stylizer, options: sequence, regions: regionSetup(with: stylizer))
                 .run(input: input, output: URL(fileURLWithPath: output.path), timeline: timeline, progress: progress, isCancelled: isCancelled)
         case .picture(let input):
             return try runPicture(input, stylizer: stylizer, timeline: timeline, progress: progress, isCancelled: isCancelled)
@@ -245,7 +239,8 @@ public struct StylizeJob: Sendable {
         }
         var painted = try paint(timeline)
         if let setup = try regionSetup(with: stylizer) {
-            painted = try setup.regions.blend(painted, outside: setup.outside.map(paint) ?? picture, original: picture)
+            let stored = try MaskReader(setup.regions.mask)?.mask(index: 0, seconds: 0)
+            painted = try setup.regions.blend(painted, outside: setup.outside.map(paint) ?? picture, original: picture, stored: stored)
         }
         if isCancelled?() == true { throw CancellationError() }
         try painted.write(to: URL(fileURLWithPath: output.path), overwrite: options.overwrite)

@@ -4,13 +4,12 @@ import StylizeFlow
 extension Regions {
     /// `painted` (the picture in the job's style) where the mask takes the style, and `outside`
     /// (the original, or the picture in the outside's style) where it does not, blended in the
-    /// picture's own 16-bit RGB. The mask is read as for a clip's first frame; a key is taken
-    /// from `original`.
-    func blend(_ painted: Picture, outside: Picture, original: Picture) throws -> Picture {
+    /// picture's own 16-bit RGB. The mask is `stored` (as `MaskReader` read it), or keyed from
+    /// `original`.
+    func blend(_ painted: Picture, outside: Picture, original: Picture, stored: Frame?) throws -> Picture {
         guard painted.width == outside.width, painted.height == outside.height else {
             throw StylizeError.invalidArgument("a masked picture and its outside differ in size")
         }
-        let stored = try MaskReader(mask)?.mask(index: 0, seconds: 0)
         let mask = try MaskMaker(regions: self, width: painted.width, height: painted.height, rotation: 0)
             .mask(for: original.rgb48Frame(), stored: stored)
         var blended = painted.samples
