@@ -34,6 +34,8 @@ struct SheetCommand: ParsableCommand {
     @Option(help: precisionHelp)
     var precision: Precision = .auto
 
+    @OptionGroup var regions: RegionOptions
+
     @OptionGroup var overwriting: OverwriteOption
     var overwrite: Bool { overwriting.overwrite }
 
@@ -74,6 +76,7 @@ struct SheetCommand: ParsableCommand {
             options.precision = precision
             options.cellWidth = cellWidth
             options.preserveColors = preserveColors
+            options.regions = try regions.regions(reading: styleReading)
             try stylizer.contactSheet(of: picture, styles: styles.map { (label: $0.0, vector: $0.1) }, options: options)
                 .write(to: outputURL, overwrite: overwrite)
         }

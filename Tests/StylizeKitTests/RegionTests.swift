@@ -245,6 +245,32 @@ final class RegionTests: XCTestCase {
         }
     }
 
+    func testASheetMasksEveryCell() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let content = TestSupport.fixture("content_96x96.png")
+        let white = try halfMask(dir, edge: 0, width: 96, height: 96, name: "white.png")
+        func sheet(_ extra: [String]) throws -> RGBImage {
+            let out = dir.appendingPathComponent("sheet-\(UUID().uuidString).png")
+            let ran = try TestSupport.stylize(["sheet", content.path, "-s", TestSupport.styleVectorFile.path, "--strengths", "0.5,1",
+                                               "--cell-width", "64", "--precision", "f32", "-o", out.path] + extra)
+            XCTAssertEqual(ran.status, 0, ran.stderr)
+            return try picture(out)
+        }
+        // The two cells of the row: 64 pixels square, 200 from the left and 8 apart, under a 40-pixel header.
+        func cell(_ sheet: RGBImage, _ column: Int) -> RGBImage {
+            var pixels: [Float] = []
+            for y in 40..<104 {
+                let start: Int = (y * sheet.width + 200 + column * 72) * 3
+                pixels += sheet.pixels[start..<(start + 64 * 3)]
+            }
+            return RGBImage(width: 64, height: 64, pixels: pixels)
+        }
+        let plain = try sheet([]), whole = try sheet(["--mask", white.path]), none = try sheet(["--mask", white.path, "--mask-invert"])
+        XCTAssertGreaterThanOrEqual(whole.psnr(plain), Self.samePixels, "a white mask changes nothing")
+        XCTAssertLessThan(cell(plain, 0).psnr(cell(plain, 1)), 40, "two strengths differ")
+        XCTAssertGreaterThanOrEqual(cell(none, 0).psnr(cell(none, 1)), Self.samePixels, "an inverted white mask leaves the original in every cell")
+    }
+
     func testTheCommandLineCarriesTheRegions() throws {
         var job = StylizeJob(source: .clip(.file(URL(fileURLWithPath: "in.mp4"))), output: .file(URL(fileURLWithPath: "out.mp4")),
                              style: .single(try StyleSpec(parsing: "starry-night")))

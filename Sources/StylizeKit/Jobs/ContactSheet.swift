@@ -13,6 +13,8 @@ public struct ContactSheetOptions: Sendable {
     public var cellWidth: Int = 320
     /// Keep the picture's own colours in every cell (see `ImageStylizationOptions.preserveColors`).
     public var preserveColors = false
+    /// Where the style goes in every cell, when a mask decides it (one outside style, no keyframes).
+    public var regions: Regions?
 
     /// Four strengths, 320-pixel cells, the picture's own size and colours.
     public init() {}
@@ -29,6 +31,7 @@ extension Stylizer {
         guard options.cellWidth >= 32 else { throw StylizeError.invalidArgument("cells must be at least 32 pixels wide") }
         let worker = try makeWorker(precision: options.precision)
         let identity = options.strengths.contains { $0 < 1 } ? try styleVector(for: content) : nil
+        let masked = try options.regions.map { try maskedCells($0, of: content, options: options, worker: worker) }
         let cellWidth = options.cellWidth
         let cellHeight = max(1, Int((Double(content.height) * Double(cellWidth) / Double(content.width)).rounded()))
         let (gap, labelWidth, headerHeight, fontSize) = (8, 200, 40, 18)
@@ -45,9 +48,10 @@ extension Stylizer {
             labels.append(.init(String(style.label.prefix(20)), x: gap, y: top + (cellHeight - fontSize) / 2, size: fontSize))
             for (column, strength) in options.strengths.enumerated() {
                 let vector = try identity.map { try style.vector.blended(towards: $0, strength: strength) } ?? style.vector
-                let stylized = try stylize(content, conditioning: transformer.conditioning(for: vector),
+                var stylized = try stylize(content, conditioning: transformer.conditioning(for: vector),
                                            processingSize: options.processingSize,
                                            preserveColors: options.preserveColors, worker: worker)
+                if let masked { stylized = try masked.regions.blend(stylized, outside: masked.outside, original: content, stored: masked.stored) }
                 let cell = try stylized.resized(width: cellWidth, height: cellHeight)
                 let left = labelWidth + column * (cellWidth + gap)
                 for y in 0..<cellHeight {
@@ -57,6 +61,24 @@ extension Stylizer {
             }
         }
         return try LabelPainter.paint(labels, on: Picture(width: width, height: height, samples: samples))
+    }
+
+    /// What every cell's mask needs, made once: the stored mask and the outside's picture.
+    private func maskedCells(_ regions: Regions, of content: Picture, options: ContactSheetOptions,
+                             worker: TransformerWorker) throws -> (regions: Regions, stored: Frame?, outside: Picture) {
+        try regions.validate()
+        let outside: Picture
+        switch regions.outside {
+        case .original:
+            outside = content
+        case .style(let spec, let strength):
+            outside = try stylize(content, style: styleVector(for: spec), options: ImageStylizationOptions(
+                processingSize: options.processingSize, strength: strength, precision: options.precision, preserveColors: options.preserveColors),
+                worker: worker)
+        case .keyframes:
+            throw StylizeError.invalidArgument("a sheet takes one outside style, not keyframes")
+        }
+        return (regions, try MaskReader(regions.mask)?.mask(index: 0, seconds: 0), outside)
     }
 }
 
