@@ -82,7 +82,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log", condition: studio),
             ],
             resources: [.embedInCode("Web/index.html"), .embedInCode("Web/studio.css")]
-                + ["state", "helpers", "requests", "files", "input", "styles", "look", "preview", "keyframes", "uploads", "jobs", "live", "main"].map { .embedInCode("Web/\($0).js") }
+                + ["state", "helpers", "requests", "files", "input", "styles", "look", "preview", "keyframes", "uploads", "jobs", "live", "mask", "main"].map { .embedInCode("Web/\($0).js") }
         ),
         .executableTarget(
             name: "stylize",

@@ -143,16 +143,31 @@ final class PreviewEngine: @unchecked Sendable {
         let source = try storedFrame(settings.path, at: seconds, frameRate: settings.fps)
         let frameRate = info.frameRate > 0 ? info.frameRate : 30
         let url = try root.resolve(settings.path)
-        let job = try RenderPlan.job(settings, kind: info.kind, input: url, output: url, frameRate: frameRate)
+        let job = try RenderPlan.job(settings, kind: info.kind, input: url, output: url, frameRate: frameRate, root: root)
         let timeline = try timeline(settings)
         let identity = timeline.needsIdentity ? try identity(settings.path) : nil
         workerLock.lock()
         defer { workerLock.unlock() }
         let precision = stylizer.transformer.resolve(settings.precision ?? .auto)
         if worker?.precision != precision { worker = try stylizer.makeWorker(precision: precision) }
-        let painted = try job.paint(source, at: seconds, timeline: timeline, frameRate: frameRate, identity: identity, stylizer: stylizer, worker: worker!,
+        var painted = try job.paint(source, at: seconds, timeline: timeline, frameRate: frameRate, identity: identity, stylizer: stylizer, worker: worker!,
                                     atNetworkSize: true)
+        if settings.maskOverlay == true, let mask = try job.regionMask(for: source.resized(width: painted.width, height: painted.height),
+                                                                      at: seconds, frameRate: frameRate) {
+            painted = Self.tinted(painted, outside: mask)
+        }
         return try Self.scaled(painted.rotated(clockwise: info.rotation), width: settings.width ?? 640)
+    }
+
+    /// `picture` with what `mask` leaves out tinted red, in proportion, to show where the style goes.
+    static func tinted(_ picture: Picture, outside mask: RegionMask) -> Picture {
+        var samples = picture.samples
+        for i in 0..<(picture.width * picture.height) {
+            let out = Double(255 - mask.values[i]) / 255 * 0.55
+            let tint: [Double] = [65535, 8000, 8000]
+            for c in 0..<3 { samples[i * 3 + c] = UInt16((Double(samples[i * 3 + c]) * (1 - out) + tint[c] * out).rounded()) }
+        }
+        return Picture(width: picture.width, height: picture.height, samples: samples)
     }
 
     /// A picture scaled to `width` pixels across, keeping its shape.

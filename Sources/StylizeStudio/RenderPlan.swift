@@ -31,8 +31,9 @@ struct RenderPlan: Sendable {
         if let start = settings.start, start >= info.duration {
             throw StudioError.badRequest(String(format: "the start, %.3f s, is past the end of the clip (%.3f s)", start, info.duration))
         }
-        // Every style must resolve before the job is queued.
+        // Every style, and the mask's file, must resolve before the job is queued.
         _ = try engine.timeline(settings)
+        _ = try settings.regions(root: root)
 
         let input = try root.resolve(settings.path)
         let stem = input.deletingPathExtension().lastPathComponent
@@ -75,7 +76,10 @@ struct RenderPlan: Sendable {
     }
 
     /// The job a render runs: what `stylize video`, `frames` or `image` does with these settings.
-    static func job(_ settings: StudioSettings, kind: MediaInfo.Kind, input: URL, output: URL, frameRate: Double) throws -> StylizeJob {
+    /// With `root`, the mask and the outside's styles are resolved under it; without, they stay
+    /// as typed (for the command line).
+    static func job(_ settings: StudioSettings, kind: MediaInfo.Kind, input: URL, output: URL, frameRate: Double,
+                    root: StudioRoot? = nil) throws -> StylizeJob {
         let style: StylizeJob.Style
         if let file = settings.keyframes, settings.usesKeyframes {
             style = .keyframes(try file.keyframes.map { entry in
@@ -101,6 +105,7 @@ struct RenderPlan: Sendable {
             if let stabilize = settings.stabilize { job.options.stabilization = stabilize }
         }
         if kind == .frames { job.sequence.frameRate = frameRate }
+        job.regions = try settings.regions(root: root)
         return job
     }
 
@@ -109,7 +114,8 @@ struct RenderPlan: Sendable {
     static func render(_ settings: StudioSettings, to output: URL, engine: PreviewEngine, isCancelled: @escaping @Sendable () -> Bool,
                        progress: @escaping @Sendable (JobProgress) -> Void) throws -> Int {
         let info = try engine.info(settings.path, frameRate: settings.fps)
-        let job = try Self.job(settings, kind: info.kind, input: try engine.root.resolve(settings.path), output: output, frameRate: info.frameRate)
+        let job = try Self.job(settings, kind: info.kind, input: try engine.root.resolve(settings.path), output: output, frameRate: info.frameRate,
+                               root: engine.root)
         return try job.run(with: engine.stylizer, timeline: engine.timeline(settings), progress: progress, isCancelled: isCancelled).frames
     }
 

@@ -34,6 +34,19 @@ struct StudioSettings: Codable, Sendable {
     /// Frame folders: the rate their pictures are shown at (`stylize frames --fps`), which
     /// places keyframes and times the output clip (nil: 30).
     var fps: Double?
+    /// Where the style goes (`--mask`): a picture, clip or frame folder under the root,
+    /// `key:COLOR[:SIMILARITY:BLEND]` or `luma:LOW-HIGH`; nil or empty: everywhere.
+    var mask: String?
+    /// `--mask-invert`.
+    var maskInvert: Bool?
+    /// `--mask-feather`, in pixels (nil: the default).
+    var maskFeather: Int?
+    /// What fills the rest (`--outside`): `original` (or nil), or a style spec.
+    var outside: String?
+    /// `--outside-strength` (nil: 1).
+    var outsideStrength: Double?
+    /// Preview only: tint what the mask leaves out, to show where the style goes.
+    var maskOverlay: Bool?
 
     var usesKeyframes: Bool { !(keyframes?.keyframes.isEmpty ?? true) }
 
@@ -55,11 +68,41 @@ struct StudioSettings: Codable, Sendable {
         if !usesKeyframes && (style ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
             throw StudioError.badRequest("choose a style (or add keyframes)")
         }
+        if let outsideStrength, let problem = StyleVector.strengthProblem(outsideStrength, name: "the outside's strength") {
+            throw StudioError.badRequest(problem)
+        }
+        if let maskFeather, !(0...256).contains(maskFeather) { throw StudioError.badRequest("the mask's feather must be from 0 to 256 pixels, got \(maskFeather)") }
+        if let mask = maskText {
+            do { _ = try MaskSource(parsing: mask) } catch { throw StudioError.badRequest(error.localizedDescription) }
+        }
         for entry in keyframes?.keyframes ?? [] {
             if let strength = entry.strength, let problem = StyleVector.strengthProblem(strength, name: "keyframe strength") {
                 throw StudioError.badRequest(problem)
             }
         }
+    }
+}
+
+extension StudioSettings {
+    /// The mask as typed, nil when there is none.
+    var maskText: String? {
+        let text = mask?.trimmingCharacters(in: .whitespaces) ?? ""
+        return text.isEmpty ? nil : text
+    }
+
+    /// The regions a job takes, nil without a mask. With `root`, the mask's file and the
+    /// outside's styles are resolved under it (what a run reads); without, they stay as typed
+    /// (what the command line shows, run from the root).
+    func regions(root: StudioRoot?) throws -> Regions? {
+        guard let text = maskText else { return nil }
+        var source = try MaskSource(parsing: text)
+        if case .file = source, let root { source = .file(try root.resolve(text)) }
+        var regions = Regions(mask: source, invert: maskInvert ?? false, feather: maskFeather ?? Regions.defaultFeather)
+        if let outside = outside?.trimmingCharacters(in: .whitespaces), !outside.isEmpty, outside != "original" {
+            let spec = try root.map { try ResolvedStyle(outside, root: $0).spec } ?? StyleSpec(parsing: outside)
+            regions.outside = .style(spec, strength: outsideStrength ?? 1)
+        }
+        return regions
     }
 }
 

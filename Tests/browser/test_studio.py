@@ -98,6 +98,25 @@ def audio_streams(path):
     return len([line for line in out.splitlines() if line.strip()])
 
 
+def halves_mean_rgb(picture):
+    """The mean colour of the left quarter and of the right half of an encoded picture."""
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=width,height", "-of", "csv=p=0", "-"],
+                           input=picture, capture_output=True, check=True).stdout.decode().strip().split(",")
+    width, height = int(probe[0]), int(probe[1])
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", "-", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         input=picture, capture_output=True, check=True).stdout
+    def mean(x0, x1):
+        sums, count = [0, 0, 0], 0
+        for y in range(height):
+            for x in range(x0, x1):
+                k = (y * width + x) * 3
+                for c in range(3):
+                    sums[c] += raw[k + c]
+                count += 1
+        return [s / count for s in sums]
+    return mean(width // 16, width // 4), mean(width // 2 + width // 16, width)
+
+
 class Studio:
     """`stylize studio` on a free port; stdout and stderr are drained so it never blocks."""
 
@@ -180,6 +199,10 @@ class StudioPageCase(unittest.TestCase):
         subprocess.run(["ffmpeg", "-v", "error", "-i", str(SAMPLE), "-t", "2", "-vf", "scale=320:180",
                         "-c:v", "libx264", "-c:a", "aac", str(cls.clip)], check=True)
         cls.clip_frames = count_frames(cls.clip)
+        # A test pattern whose left half is a green screen, for the mask.
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                        "testsrc2=size=320x180:rate=10:duration=1[a];color=green:size=160x180:rate=10:duration=1[b];[a][b]overlay",
+                        "-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p", str(cls.root / "green.mp4")], check=True)
 
         cls.studio = Studio(os.environ["STYLIZE"], cls.root, cls.scratch)
         cls.addClassCleanup(cls.studio.stop)
@@ -352,6 +375,45 @@ class StudioBrowserTest(StudioPageCase):
                   f"job {job_id} is still listed after Clear finished")
         self.assertTrue(output.is_file(), "clearing the list removed the render's file")
         self.assertNotIn(int(job_id), [j["id"] for j in self.studio.get_json("/api/jobs")["jobs"]])
+
+    def test_a_picked_colour_keys_the_preview_and_the_render(self):
+        driver = self.driver
+        self.driver.set_script_timeout(30)
+        self.css('.file-entry[data-path="green.mp4"]').click()
+        self.wait(60, lambda d: d.execute_script("const i = document.querySelector('#preview-before');"
+                                                 "return i.complete && i.naturalWidth > 0;"), "the source frame never loaded")
+        self.css('.style-thumb[data-id="starry-night"]').click()
+        seq = self.wait_preview_settled(0)
+
+        # Pick the green screen's colour on the source frame: the key keeps the original there.
+        self.css("#mask-pick").click()
+        driver.execute_script("const i = document.querySelector('#preview-before'), r = i.getBoundingClientRect();"
+                              "i.dispatchEvent(new MouseEvent('click', {clientX: r.left + r.width / 4, clientY: r.top + r.height / 2,"
+                              " bubbles: true}));")
+        self.wait(5, lambda d: self.css("#mask").get_attribute("value").startswith("key:#"),
+                  "clicking the source frame did not set a colour key")
+        self.wait_preview_settled(seq)
+        _, shown = self.shown_preview()
+        left, right = halves_mean_rgb(shown)
+        self.assertTrue(left[1] > 100 and left[0] < 40 and left[2] < 40, f"the keyed half is not the original green: {left}")
+        self.assertFalse(right[1] > 100 and right[0] < 40 and right[2] < 40, f"the other half is green too: {right}")
+        self.screenshot("studio-mask.png")
+
+        # The render carries the mask, and its frames keep the green.
+        known = {j.get_attribute("data-id") for j in driver.find_elements(By.CSS_SELECTOR, "#jobs .job")}
+        self.css("#render").click()
+        job = self.wait(30, lambda d: next((j for j in d.find_elements(By.CSS_SELECTOR, "#jobs .job")
+                                            if j.get_attribute("data-id") not in known), None), "no new job after #render")
+        job_id = job.get_attribute("data-id")
+        self.wait(RENDER_TIMEOUT, lambda d: job.find_element(By.CSS_SELECTOR, ".job-state").text.strip() in ("done", "failed"),
+                  f"job {job_id} did not finish")
+        record = next(j for j in self.studio.get_json("/api/jobs")["jobs"] if str(j["id"]) == job_id)
+        self.assertEqual(record["state"], "done", record)
+        self.assertIn("--mask 'key:#", record["command"])
+        frame = subprocess.run(["ffmpeg", "-v", "error", "-i", str(self.root / record["output"]), "-frames:v", "1", "-f", "image2",
+                                "-c:v", "png", "-"], capture_output=True, check=True).stdout
+        left, _ = halves_mean_rgb(frame)
+        self.assertTrue(left[1] > 100 and left[0] < 40 and left[2] < 40, f"the render's keyed half is not green: {left}")
 
     def test_upload_of_a_non_media_file_is_refused(self):
         text_file = self.scratch / "notes.txt"

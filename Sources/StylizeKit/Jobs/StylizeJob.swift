@@ -205,14 +205,34 @@ public struct StylizeJob: Sendable {
 
     /// One frame as the job paints it: `picture` (a frame of the source as stored) in the
     /// style `timeline` gives at `seconds` (blended towards `identity`, the content's own
-    /// vector, where the strength is below 1), at the job's brush scale and in its colours.
-    /// This is what a preview shows. With `atNetworkSize` the picture stays at the size the
-    /// network painted, for a caller that scales it anyway.
+    /// vector, where the strength is below 1), at the job's brush scale and in its colours,
+    /// and with its regions, blended with the outside by the mask. This is what a preview
+    /// shows. With `atNetworkSize` the picture stays at the size the network painted, for a
+    /// caller that scales it anyway.
     public func paint(_ picture: Picture, at seconds: Double, timeline: StyleTimeline, frameRate: Double, identity: StyleVector?,
                       stylizer: Stylizer, worker: TransformerWorker, atNetworkSize: Bool = false) throws -> Picture {
-        let vector = try timeline.effectiveVector(at: seconds, frameRate: frameRate, identity: identity)
-        return try stylizer.stylize(picture, conditioning: stylizer.transformer.conditioning(for: vector), processingSize: options.processingSize,
-                                    preserveColors: options.preserveColors, worker: worker, atNetworkSize: atNetworkSize)
+        let paint = { (timeline: StyleTimeline) throws -> Picture in
+            let vector = try timeline.effectiveVector(at: seconds, frameRate: frameRate, identity: identity)
+            return try stylizer.stylize(picture, conditioning: stylizer.transformer.conditioning(for: vector), processingSize: self.options.processingSize,
+                                        preserveColors: self.options.preserveColors, worker: worker, atNetworkSize: atNetworkSize)
+        }
+        let painted = try paint(timeline)
+        guard let setup = try regionSetup(with: stylizer) else { return painted }
+        let original = try picture.resized(width: painted.width, height: painted.height)
+        return try setup.regions.blend(painted, outside: setup.outside.map(paint) ?? original, original: original,
+                                       stored: storedMask(setup.regions, at: seconds, frameRate: frameRate))
+    }
+
+    /// The job's mask for `picture` (a frame of the source as stored) at `seconds`: 255 where
+    /// the style goes, at the picture's size, as the job blends it. Nil without regions.
+    public func regionMask(for picture: Picture, at seconds: Double, frameRate: Double) throws -> RegionMask? {
+        guard let regions else { return nil }
+        return try regions.mask(for: picture, stored: storedMask(regions, at: seconds, frameRate: frameRate))
+    }
+
+    /// The stored mask of the frame at `seconds` (a mask folder's by the frame's index at `frameRate`).
+    private func storedMask(_ regions: Regions, at seconds: Double, frameRate: Double) throws -> Frame? {
+        try MaskReader(regions.mask)?.mask(index: Int((seconds * frameRate).rounded()), seconds: seconds)
     }
 
     /// Runs a picture job on its picture, already read from the source's file (a caller that

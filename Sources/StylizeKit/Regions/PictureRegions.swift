@@ -10,8 +10,7 @@ extension Regions {
         guard painted.width == outside.width, painted.height == outside.height else {
             throw StylizeError.invalidArgument("a masked picture and its outside differ in size")
         }
-        let mask = try MaskMaker(regions: self, width: painted.width, height: painted.height, rotation: 0)
-            .mask(for: original.rgb48Frame(), stored: stored)
+        let mask = try maskFrame(for: original, width: painted.width, height: painted.height, stored: stored)
         var blended = painted.samples
         let other = outside.samples
         let m = mask.pointer.pointee
@@ -23,6 +22,22 @@ extension Regions {
         }
         guard result == 0 else { throw StylizeError.invalidArgument("a mask's frames differ in shape from the pictures it blends") }
         return Picture(width: painted.width, height: painted.height, samples: blended)
+    }
+
+    /// The mask for `picture` at its own size, as values.
+    func mask(for picture: Picture, stored: Frame?) throws -> RegionMask {
+        let frame = try maskFrame(for: picture, width: picture.width, height: picture.height, stored: stored)
+        let f = frame.pointer.pointee
+        var values = [UInt8](repeating: 0, count: picture.width * picture.height)
+        for y in 0..<picture.height {
+            for x in 0..<picture.width { values[y * picture.width + x] = f.data.0![y * Int(f.linesize.0) + x] }
+        }
+        return RegionMask(width: picture.width, height: picture.height, values: values)
+    }
+
+    /// The mask frame at `width` x `height`: `stored`, or keyed from `original`.
+    private func maskFrame(for original: Picture, width: Int, height: Int, stored: Frame?) throws -> Frame {
+        try MaskMaker(regions: self, width: width, height: height, rotation: 0).mask(for: original.rgb48Frame(), stored: stored)
     }
 
     /// A picture's samples as one plane of three 16-bit channels.

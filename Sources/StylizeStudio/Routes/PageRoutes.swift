@@ -21,7 +21,7 @@ struct PageRoutes {
         "files.js": PackageResources.files_js, "input.js": PackageResources.input_js, "styles.js": PackageResources.styles_js,
         "look.js": PackageResources.look_js, "preview.js": PackageResources.preview_js, "keyframes.js": PackageResources.keyframes_js,
         "uploads.js": PackageResources.uploads_js, "jobs.js": PackageResources.jobs_js, "live.js": PackageResources.live_js,
-        "main.js": PackageResources.main_js,
+        "mask.js": PackageResources.mask_js, "main.js": PackageResources.main_js,
     ]
 
     var routes: RouteCollection<BasicRequestContext> {

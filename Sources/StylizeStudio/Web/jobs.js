@@ -5,6 +5,7 @@ import { baseName, el, formatEta } from "./helpers.js";
 import { api, clearMessage, postJSON, showMessage } from "./requests.js";
 import { styleSize, updateControls } from "./look.js";
 import { activeKeyframes, previewSettings, renderOptions } from "./preview.js";
+import { maskSettings } from "./mask.js";
 
 export async function startRender() {
   const settings = previewSettings();
@@ -19,7 +20,7 @@ export async function startRender() {
     keyframes: settings.keyframes,
   };
   if (!keyframes.length) { body.style = settings.style; body.strength = settings.strength; }
-  Object.assign(body, renderOptions());
+  Object.assign(body, renderOptions(), maskSettings());
   const output = $("#output-name").value.trim();
   if (output) body.output = output;
   $("#render").disabled = true;

@@ -12,6 +12,7 @@ import { addKeyframe, exportKeyframes, importKeyframes, renderKeyframes, timelin
 import { uploadInput, uploadStyle } from "./uploads.js";
 import { clearFinishedJobs, listenToJobs, loadJobs, startRender } from "./jobs.js";
 import { sendLook, startLive, stopLive, toggleRecording } from "./live.js";
+import { wireMask } from "./mask.js";
 
 async function loadInfo() {
   try {
@@ -79,6 +80,7 @@ function bindControls() {
   $("#render-stabilize").addEventListener("input", updateControls);
   $("#render-stabilize").addEventListener("change", sendLook);
   $("#live-start").addEventListener("click", startLive);
+  wireMask();
   $("#live-stop").addEventListener("click", stopLive);
   $("#live-record").addEventListener("click", toggleRecording);
   $("#folder-fps").addEventListener("change", () => { if (state.media && state.media.kind === "frames") openInput(state.media.path); });

@@ -5,6 +5,7 @@ import { clearMessage, responseError, showMessage } from "./requests.js";
 import { folderRate, isPicture, requestTime } from "./input.js";
 import { styleSpec } from "./styles.js";
 import { brushSize, strength, styleSize } from "./look.js";
+import { maskOverlay, maskSettings } from "./mask.js";
 
 export function activeKeyframes() {
   return isPicture() ? [] : state.keyframes;
@@ -28,6 +29,8 @@ export function previewSettings() {
     width: state.info.previewWidth || 640,
     keyframes: keyframes.length ? { ease: $("#ease").value, keyframes: keyframes.map(copyKeyframe) } : null,
     fps: state.media.kind === "frames" ? folderRate() : undefined,
+    ...maskSettings(),
+    maskOverlay: maskOverlay() || undefined,
   };
 }
 

@@ -17,6 +17,7 @@ export async function loadStyles(selectId) {
   }
   renderStyles();
   renderMixOptions();
+  fillStyleOptions($("#mask-outside"), "The original");
   if (selectId) selectStyle(selectId);
 }
 
@@ -57,9 +58,13 @@ export function styleThumb(style) {
 }
 
 export function renderMixOptions() {
-  const select = $("#mix-style");
+  fillStyleOptions($("#mix-style"), "No mix");
+}
+
+/** `select`'s options: `none` (value "") and every style of the list, keeping the choice made. */
+export function fillStyleOptions(select, none) {
   const current = select.value;
-  select.replaceChildren(el("option", { value: "", text: "No mix" }));
+  select.replaceChildren(el("option", { value: "", text: none }));
   for (const style of state.styles) select.append(el("option", { value: style.id, text: style.label || style.id }));
   select.value = state.styles.some((s) => s.id === current) ? current : "";
 }
