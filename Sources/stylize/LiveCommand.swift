@@ -111,12 +111,14 @@ struct LiveCommand: ParsableCommand {
             try job.validate()
             if case .file = job.output, !job.options.overwrite, FileManager.default.fileExists(atPath: output) { throw StylizeError.outputExists(output) }
             let stylizer = try models.load()
-            let first = try stylizer.styleVector(for: try look.styleReading.parse(style), styleSize: job.styleSize)
-            let control = try LiveStyle(first, strength: look.strength ?? 1, crossfade: crossfade)
+            // The style vector is computed once: for the control and for the run.
+            let timeline = try job.timeline(with: stylizer)
+            let (first, strength) = timeline.value(at: 0, frameRate: 30)
+            let control = try LiveStyle(first, strength: strength, crossfade: crossfade)
             job.liveStyle = control
             if !quiet && input != "-" { readCommands(into: control, stylizer: stylizer, styleSize: job.styleSize) }
             let bar = ProgressLine(quiet: quiet || output == "-")
-            let summary = try job.run(with: stylizer, progress: { bar.draw($0) }, isCancelled: { stop.requested != nil })
+            let summary = try job.run(with: stylizer, timeline: timeline, progress: { bar.draw($0) }, isCancelled: { stop.requested != nil })
             bar.finish()
             report(summary, job: job, stylizer: stylizer)
         }

@@ -53,6 +53,12 @@ public struct LiveInput: Sendable, Hashable {
         if let size { all["video_size"] = size }
         if let frameRate { all["framerate"] = frameRate }
         if location.contains("://") { all["analyzeduration"] = "1000000" }
+        // FFmpeg binds a UDP input to every interface unless told an address: a URL that names
+        // a loopback host is bound to it, so that nothing off this machine reaches the job.
+        if location.hasPrefix("udp://"), let host = URLComponents(string: location)?.host,
+           ["localhost", "::1", "[::1]"].contains(host) || host.hasPrefix("127.") {
+            all["localaddr"] = host
+        }
         return all.merging(options) { _, given in given }
     }
 

@@ -108,7 +108,11 @@ struct LiveSocket {
                 var options = FrameSessionOptions()
                 options.stabilization = look.stabilize ?? 0.7
                 options.precision = look.precision ?? .auto
-                session = try FrameSession(stylizer: engine.stylizer, liveStyle: style, width: width, height: height, options: options)
+                // Making a session builds the network's plan: off the server's threads, as a frame is.
+                let stylizer = engine.stylizer
+                session = try await runBlocking { [options] _ in
+                    try FrameSession(stylizer: stylizer, liveStyle: style, width: width, height: height, options: options)
+                }
             }
             let input = try PixelFrame(format: .rgba, width: width, height: height, bytes: buffer.readBytes(length: buffer.readableBytes)!)
             let session = session!
