@@ -59,6 +59,32 @@ final class PieceTests: XCTestCase {
         XCTAssertEqual(try probe(URL(fileURLWithPath: pieces[0]), "a", "stream=index"), [])
     }
 
+    /// With a mask clip (matched by time) and a mask folder (matched by index), each piece takes
+    /// the masks of its own frames: the joined clip is the single-process clip, frame for frame.
+    func testMaskedPiecesAreTheSingleProcessClip() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try clip(dir)
+        // The white half moves from the right to the left at 1.8 s (frame 45).
+        let halves = { (rate: Int) in
+            "color=black:size=128x72:rate=\(rate):duration=1.8,drawbox=x=64:y=0:w=64:h=72:color=white:t=fill[a];"
+                + "color=black:size=128x72:rate=\(rate):duration=1.8,drawbox=x=0:y=0:w=64:h=72:color=white:t=fill[b];[a][b]concat"
+        }
+        let maskClip = dir.appendingPathComponent("mask.mkv"), maskFolder = dir.appendingPathComponent("masks")
+        try FileManager.default.createDirectory(at: maskFolder, withIntermediateDirectories: true)
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", halves(10), "-c:v", "ffv1", maskClip.path])
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", halves(25), maskFolder.appendingPathComponent("m%03d.png").path])
+        for mask in [maskClip, maskFolder] {
+            let options = ["--crf", "0", "--no-stabilize", "--mask", mask.path]
+            let single = dir.appendingPathComponent("single-\(mask.lastPathComponent).mp4")
+            XCTAssertEqual(try TestSupport.stylize(["video", input.path, "-s", style, "-o", single.path] + options).status, 0)
+            let pieces = try makePieces(input, ["0..30", "30..50", "50..90"], in: dir, options + ["--overwrite"])
+            let joined = dir.appendingPathComponent("joined-\(mask.lastPathComponent).mp4")
+            let outcome = try TestSupport.stylize(["join"] + pieces + ["-o", joined.path, "--audio-from", input.path])
+            XCTAssertEqual(outcome.status, 0, outcome.stderr)
+            XCTAssertEqual(try frameHashes(joined), try frameHashes(single), "\(mask.lastPathComponent): the joined clip differs")
+        }
+    }
+
     /// With the stabilizer, warm-up frames give each piece the single process's state: every
     /// frame within 40 dB, boundaries included.
     func testStabilizedPiecesJoinWithoutSeams() throws {

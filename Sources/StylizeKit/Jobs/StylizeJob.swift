@@ -114,7 +114,6 @@ public struct StylizeJob: Sendable {
         if isLive, case .keyframes = regions.outside {
             throw StylizeError.invalidArgument("a live source takes one outside style, not keyframes")
         }
-        if options.frames != nil { throw StylizeError.invalidArgument("a mask does not go with a piece of a clip (--frames) yet") }
     }
 
     /// The regions with the outside's style computed, for the stages.

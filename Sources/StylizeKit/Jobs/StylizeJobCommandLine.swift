@@ -41,7 +41,7 @@ extension StylizeJob {
         job.options.frames = nil
         job.options.warmup = nil
         job.options.overwrite = false
-        return (job.styleWords + job.lookWords + job.clipWords).joined(separator: " ")
+        return (job.styleWords + job.lookWords + job.regionWords + job.clipWords).joined(separator: " ")
     }
 
     /// `commandLine` as a POSIX shell reads it back.

@@ -124,7 +124,9 @@ public final class VideoStylizer: FileStylizer {
         let schedule = { (timeline: StyleTimeline) in
             ConditioningSchedule(transformer: self.stylizer.transformer, timeline: timeline, frameRate: frameRate, identity: identity)
         }
-        return (schedule(timeline), regions.map { RegionSchedule(masks: masks, outside: $0.outside.map(schedule)) })
+        // A piece's frames are counted from the first one it decodes (its warm-up's first).
+        let firstIndex = options.frames.map { max(0, $0.lowerBound - pieceWarmup) } ?? 0
+        return (schedule(timeline), regions.map { RegionSchedule(masks: masks, outside: $0.outside.map(schedule), firstIndex: firstIndex) })
     }
 
     private func summary(input: String, output: String, started: Date, frames: Int, reader: VideoReader, writer: VideoWriter,
@@ -156,6 +158,11 @@ public final class VideoStylizer: FileStylizer {
         return .unreadable(path: input, reason: "no video frames in the chosen part")
     }
 
+    /// The frames a piece decodes before its first written one, for the stabilizer's state.
+    private var pieceWarmup: Int {
+        options.stabilization > 0 ? (options.warmup ?? JobOptions.defaultWarmup(stabilization: options.stabilization)) : 0
+    }
+
     /// The frames a piece job decodes, warms up on and writes, from the input's packets.
     func pieceWindow(_ frames: Range<Int>, of input: String) throws -> FrameWindow {
         guard input != "-" else { throw StylizeError.invalidArgument("a piece of a clip (frames) needs a file, not a pipe") }
@@ -164,8 +171,7 @@ public final class VideoStylizer: FileStylizer {
         guard frames.upperBound <= index.count else {
             throw StylizeError.invalidArgument("frames \(frames.lowerBound)..\(frames.upperBound) go past the end of \(input), which has \(index.count) frames")
         }
-        let warmup = options.stabilization > 0 ? (options.warmup ?? JobOptions.defaultWarmup(stabilization: options.stabilization)) : 0
-        return FrameWindow(decodeFrom: index.timestamps[max(0, frames.lowerBound - warmup)],
+        return FrameWindow(decodeFrom: index.timestamps[max(0, frames.lowerBound - pieceWarmup)],
                            firstWritten: index.timestamps[frames.lowerBound],
                            end: frames.upperBound < index.count ? index.timestamps[frames.upperBound] : nil)
     }

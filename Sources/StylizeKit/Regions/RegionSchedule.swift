@@ -19,17 +19,20 @@ struct RegionSetup: Sendable {
 final class RegionSchedule {
     private let masks: MaskReader?
     private let outside: ConditioningSchedule?
+    /// The index in the whole source of the first frame read (a piece of a clip starts later).
+    private let firstIndex: Int
 
     /// The stored masks `masks` reads (nil: keyed from each frame) and the outside's style
-    /// (nil: the original).
-    init(masks: MaskReader?, outside: ConditioningSchedule?) {
+    /// (nil: the original); `firstIndex` is the first frame's index in the whole source.
+    init(masks: MaskReader?, outside: ConditioningSchedule?, firstIndex: Int = 0) {
         self.masks = masks
         self.outside = outside
+        self.firstIndex = firstIndex
     }
 
     /// The regions' work for the frame with `index` among those read, at `seconds`.
     func work(index: Int, seconds: Double) throws -> RegionWork {
-        RegionWork(stored: try masks?.mask(index: index, seconds: seconds), outside: try outside?.conditioning(at: seconds))
+        RegionWork(stored: try masks?.mask(index: firstIndex + index, seconds: seconds), outside: try outside?.conditioning(at: seconds))
     }
 
     /// What the summary should say about the masks.
