@@ -145,6 +145,7 @@ final class RegionTests: XCTestCase {
         let original = try lumas(input, dir)
         for i in masked.indices {
             XCTAssertGreaterThanOrEqual(psnr(masked[i], original[i], columns: left), Self.samePixels, "frame \(i): the green half is the original")
+            XCTAssertGreaterThanOrEqual(psnr(masked[i], original[i], columns: 0..<2), Self.samePixels, "frame \(i): the key reaches the left edge")
             XCTAssertGreaterThanOrEqual(psnr(masked[i], full[i], columns: right), Self.samePixels, "frame \(i): the pattern is stylized")
         }
     }

@@ -37,19 +37,24 @@ final class MaskMaker {
 
     /// The filter chain from `input` to the final mask.
     private func filters(for input: Frame, stored: Bool) throws -> String {
-        // Full range out: a mask's white is 255 whether it was stored as limited-range video or not.
-        let scale = "scale=w=\(width):h=\(height):out_range=full"
+        // Full range out: a mask's white is 255 whether it was stored as limited-range video or
+        // not. An alpha plane is full range already. Bilinear: no ringing along edges.
+        let scale = "scale=w=\(width):h=\(height):out_range=full:flags=bilinear"
+        let alphaScale = "scale=w=\(width):h=\(height):in_range=full:out_range=full:flags=bilinear"
         var chain: [String]
         if stored {
             let hasAlpha = (av_pix_fmt_desc_get(input.format)?.pointee.flags ?? 0) & UInt64(AV_PIX_FMT_FLAG_ALPHA) != 0
-            chain = hasAlpha ? ["alphaextract", scale] : [scale, "format=gray"]
+            chain = hasAlpha ? ["alphaextract", alphaScale] : [scale, "format=gray"]
         } else {
             chain = turn
             switch regions.mask {
             case .key(let key):
                 let (r, g, b) = try key.rgb()
-                chain += ["format=yuva444p", String(format: "chromakey=color=0x%02X%02X%02X:similarity=%g:blend=%g", r, g, b, key.similarity, key.blend),
-                          "alphaextract", scale]
+                // chromakey's 3x3 neighbourhood runs off the left edge into the row before: the
+                // frame is keyed with a border of its own edge pixels around it, then cropped.
+                chain += ["format=yuva444p", "pad=w=iw+2:h=ih+2:x=1:y=1", "fillborders=left=1:right=1:top=1:bottom=1:mode=smear",
+                          String(format: "chromakey=color=0x%02X%02X%02X:similarity=%g:blend=%g", r, g, b, key.similarity, key.blend),
+                          "crop=w=iw-2:h=ih-2:x=1:y=1", "alphaextract", alphaScale]
             case .luma(let range):
                 let (low, high) = (Int((range.lowerBound * 255).rounded()), Int((range.upperBound * 255).rounded()))
                 chain += [scale, "format=gray", "lut=c0='if(between(val,\(low),\(high)),255,0)'"]
