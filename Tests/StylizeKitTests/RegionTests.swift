@@ -105,6 +105,31 @@ final class RegionTests: XCTestCase {
         }
     }
 
+    /// A mask that moves over still content (a wipe), stabilized: each painted layer is steadied
+    /// on its own and the blend comes after, so what the mask has left holds no trail of the style,
+    /// and what it covers is the stabilized style.
+    func testAMovingMaskLeavesNoTrailWhenStabilized() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = dir.appendingPathComponent("still.mkv"), wipe = dir.appendingPathComponent("wipe.mkv")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-loop", "1", "-i", TestSupport.fixture("content_96x96.png").path, "-t", "1", "-r", "10",
+                                        "-vf", "scale=\(Self.width):\(Self.height),format=yuv420p", "-c:v", "ffv1", input.path])
+        // White right of a column that moves 8 pixels a frame.
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i",
+                                        "color=black:size=\(Self.width)x\(Self.height):rate=10:duration=1[b];color=white:size=\(Self.width)x\(Self.height):rate=10:duration=1[w];[b][w]overlay=x='t*80':y=0",
+                                        "-c:v", "ffv1", "-pix_fmt", "yuv420p", wipe.path])
+        let stabilized = ["--stabilize", "0.7"]
+        let masked = try lumas(stylize(input, ["--mask", wipe.path] + stabilized, dir).url, dir)
+        let full = try lumas(stylize(input, stabilized, dir).url, dir)
+        let original = try lumas(input, dir)
+        for i in 1..<masked.count {
+            let edge = i * 8
+            if edge > 4 {
+                XCTAssertGreaterThanOrEqual(psnr(masked[i], original[i], columns: 0..<(edge - 3)), Self.samePixels, "frame \(i): a trail behind the mask")
+            }
+            XCTAssertGreaterThanOrEqual(psnr(masked[i], full[i], columns: (edge + 3)..<Self.width), Self.samePixels, "frame \(i): the stabilized style inside")
+        }
+    }
+
     func testAMaskClipAtAnotherRateAndSizeIsMatchedByTime() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let input = try clip(dir)

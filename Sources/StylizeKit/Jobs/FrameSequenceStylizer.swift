@@ -299,7 +299,7 @@ public final class FrameSequenceStylizer: FileStylizer {
                 case .skipped(let path):
                     skipped.append(path)
                     return
-                case .packet, .warmup, .encoded:
+                case .packet, .warmup, .encoded, .masked:
                     return  // a sequence's workers make none of these
                 }
                 counter.increment()

@@ -33,7 +33,7 @@ final class LiveStylizer {
         let writer = try VideoWriter(destination: output.path, video: VideoWriter.VideoDescription(capture.stream, in: capture.demuxer),
                                      reader: nil, options: options)
         let convert = ConvertStage(writer: writer, filmstrip: nil)
-        let stabilize = StabilizeStage(strength: options.stabilization, convert: convert)
+        let stabilize = StabilizeStage(strength: options.stabilization, convert: convert, stylizedOutside: regions?.outside != nil)
         let stylize = try StylizeStage(options: options, convert: convert, stabilizes: stabilize.stabilizer != nil, regions: regions)
         let worker = ClipWorker(network: try stylizer.makeWorker(precision: options.precision, threads: nil), converter: FrameConverter(),
                                 flow: stabilize.stabilizer != nil ? try OpticalFlow(TemporalStabilizer.flowSettings) : nil,

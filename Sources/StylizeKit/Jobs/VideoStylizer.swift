@@ -61,7 +61,7 @@ public final class VideoStylizer: FileStylizer {
             throw StylizeError.invalidArgument("a filmstrip needs the clip's length, which this input does not tell")
         }
         let convert = ConvertStage(writer: writer, filmstrip: options.filmstrip.map { Filmstrip(url: $0, count: options.filmstripFrames, total: total!) })
-        let stabilize = StabilizeStage(strength: options.stabilization, convert: convert)
+        let stabilize = StabilizeStage(strength: options.stabilization, convert: convert, stylizedOutside: regions?.outside != nil)
         let stylize = try StylizeStage(options: options, convert: convert, stabilizes: stabilize.stabilizer != nil, regions: regions)
         let workerCount = options.workers ?? JobOptions.defaultWorkers(width: stylize.width, height: stylize.height)
         let counter = FrameCounter(total: total, progress: progress)

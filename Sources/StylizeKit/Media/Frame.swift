@@ -35,6 +35,15 @@ final class Frame: @unchecked Sendable {
 
     func unref() { av_frame_unref(pointer) }
 
+    /// A frame with buffers of its own holding this one's pixels and properties (timestamps,
+    /// colours, aspect).
+    func copy() throws -> Frame {
+        let copy = try Frame(width: width, height: height, format: format)
+        try ffmpegCheck(av_frame_copy(copy.pointer, pointer), "av_frame_copy")
+        try ffmpegCheck(av_frame_copy_props(copy.pointer, pointer), "av_frame_copy_props")
+        return copy
+    }
+
     /// The frame's four plane pointers and their strides, as FFmpeg's scaler takes them.
     var planes: [UnsafeMutablePointer<UInt8>?] {
         let f = pointer.pointee

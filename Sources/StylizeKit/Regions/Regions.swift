@@ -4,8 +4,8 @@ import Foundation
 /// Where the style goes and what fills the rest. A mask says it per pixel: white takes the job's
 /// style, black the outside (the original frame, or a second style), grey a proportional blend.
 /// Its edges are softened over `feather` pixels so that no seam shows. The blend is made on the
-/// frame as it goes to the encoder, in its own pixel format, before the stabilizer, which then
-/// treats the blended frame as the output.
+/// frame as it goes to the encoder, in its own pixel format. With the stabilizer, each painted
+/// layer is steadied on its own and the blend comes after, so that a moving mask leaves no trail.
 public struct Regions: Sendable {
     /// What fills the part of the frame the mask leaves out.
     public enum Outside: Sendable, Equatable {

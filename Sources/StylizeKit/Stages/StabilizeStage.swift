@@ -5,12 +5,16 @@ import Foundation
 /// out as the frame to write.
 final class StabilizeStage {
     let stabilizer: TemporalStabilizer?
+    /// Steadies the outside's style on its own, when a mask gives the rest a second style.
+    private let outsideStabilizer: TemporalStabilizer?
     private let convert: ConvertStage
     private let converter = FrameConverter()
 
     /// `strength` 0 stabilizes nothing: frames pass as the workers finished them.
-    init(strength: Double, convert: ConvertStage) {
+    /// `stylizedOutside`: a mask gives the rest of each frame a second style, steadied apart.
+    init(strength: Double, convert: ConvertStage, stylizedOutside: Bool = false) {
         stabilizer = strength > 0 ? TemporalStabilizer(strength: strength) : nil
+        outsideStabilizer = strength > 0 && stylizedOutside ? TemporalStabilizer(strength: strength) : nil
         self.convert = convert
     }
 
@@ -32,6 +36,16 @@ final class StabilizeStage {
             guard written else { return nil }
             try convert.offer(frame, index: index, converter: converter)
             return frame
+        case .masked(let input, let frame, let outside, let stylizedOutside, let mask, let written):
+            // Each layer is steadied towards its own past; the blend by the mask of the moment
+            // comes after, on a copy (the stabilizers keep the layers as they are).
+            stabilizer!.stabilize(input, frame: frame)
+            if stylizedOutside { outsideStabilizer!.stabilize(input, frame: outside) }
+            guard written else { return nil }
+            let blended = try frame.copy()
+            try RegionBlend.blend(blended, with: outside, mask: mask)
+            try convert.offer(blended, index: index, converter: converter)
+            return blended
         case .packet, .skipped:
             return nil
         }

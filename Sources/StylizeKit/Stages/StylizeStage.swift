@@ -51,6 +51,11 @@ enum StylizedItem: Sendable {
     /// the network's input: the in-order stage blends it in place and writes it, unless it comes
     /// before a piece's first frame (`written` false).
     case encoded(input: TemporalStabilizer.Motion, frame: Frame, written: Bool)
+    /// A frame whose mask decides where the style goes, still to be stabilized: the stylized
+    /// frame and the outside (the original, or the frame in the outside's style, `stylizedOutside`),
+    /// both in the encoder's format. The in-order stage steadies each painted layer on its own
+    /// and then blends them by `mask`, so that a mask that moves leaves no trail.
+    case masked(input: TemporalStabilizer.Motion, frame: Frame, outside: Frame, stylizedOutside: Bool, mask: Frame, written: Bool)
     /// A frame that could not be read (an image sequence's broken file): nothing to write.
     case skipped(String)
 }
@@ -127,20 +132,23 @@ struct StylizeStage: Sendable {
         return .image(input: motion, stylized: Handover(stylized), pts: work.pts, aspect: aspect)
     }
 
-    /// A frame whose mask decides where the style goes: painted in the job's style and blended
+    /// A frame whose mask decides where the style goes: painted in the job's style, and blended
     /// with the outside (the original, or the frame painted in the outside's style) in the
-    /// encoder's format, so that the stabilizer sees the blended frame.
+    /// encoder's format; here when the job is not stabilized, else by the stabilize stage once
+    /// it has steadied each painted layer.
     private func process(_ work: StylizeWork, regions: RegionWork, on worker: ClipWorker) throws -> StylizedItem {
         guard let masks = worker.masks else { throw StylizeError.invalidArgument("a worker for a masked job has no mask maker") }
         let frame = try encoderFrame(work, work.conditioning, worker: worker)
-        let outside = try regions.outside.map { try encoderFrame(work, $0, worker: worker) } ?? original(work, worker: worker)
-        try RegionBlend.blend(frame, with: outside, mask: masks.mask(for: work.frame, stored: regions.stored))
         frame.pointer.pointee.pts = work.pts
+        let outside = try regions.outside.map { try encoderFrame(work, $0, worker: worker) } ?? original(work, worker: worker)
+        let mask = try masks.mask(for: work.frame, stored: regions.stored)
         guard let luma = work.luma else {
+            try RegionBlend.blend(frame, with: outside, mask: mask)
             try convert.offer(frame, index: work.index, converter: worker.converter)
             return .frame(frame)
         }
-        return .encoded(input: motion(luma, flow: worker.flow), frame: frame, written: !work.warmup)
+        return .masked(input: motion(luma, flow: worker.flow), frame: frame, outside: outside, stylizedOutside: regions.outside != nil,
+                       mask: mask, written: !work.warmup)
     }
 
     /// The frame painted with `conditioning`, in the encoder's format and size.
