@@ -23,8 +23,10 @@ inline uint32_t covered(const uint8_t *mask, int linesize, int mask_width, int m
 template <typename Sample>
 void blend_plane(const stylize_plane &out, const stylize_plane &other, const uint8_t *mask, int linesize, int mask_width,
                  int mask_height) {
-    int scale_x = std::max(1, (mask_width + out.width - 1) / out.width);
-    int scale_y = std::max(1, (mask_height + out.height - 1) / out.height);
+    // A subsampled plane's sample covers 2^n mask pixels a side, the last ones cut by the edge.
+    int scale_x = 1, scale_y = 1;
+    while ((mask_width + scale_x - 1) / scale_x > out.width) scale_x <<= 1;
+    while ((mask_height + scale_y - 1) / scale_y > out.height) scale_y <<= 1;
     uint32_t whole = 255u * (uint32_t)(scale_x * scale_y);
     for (int y = 0; y < out.height; y++) {
         Sample *into = reinterpret_cast<Sample *>(out.data + (std::ptrdiff_t)y * out.linesize);

@@ -145,7 +145,9 @@ final class PreviewEngine: @unchecked Sendable {
         let url = try root.resolve(settings.path)
         let job = try RenderPlan.job(settings, kind: info.kind, input: url, output: url, frameRate: frameRate, root: root)
         let timeline = try timeline(settings)
-        let identity = timeline.needsIdentity ? try identity(settings.path) : nil
+        var outsideIsWeakened = false
+        if case .style(_, let strength)? = job.regions?.outside { outsideIsWeakened = strength < 1 }
+        let identity = timeline.needsIdentity || outsideIsWeakened ? try identity(settings.path) : nil
         workerLock.lock()
         defer { workerLock.unlock() }
         let precision = stylizer.transformer.resolve(settings.precision ?? .auto)

@@ -92,6 +92,53 @@ final class RegionTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(psnr(hard[0], original[0], columns: 0..<(Self.width / 2)), Self.samePixels)
     }
 
+    /// A palette picture (as many tools save black-and-white masks) gives its brightness, like
+    /// the same mask in RGB.
+    func testAPaletteMaskGivesItsBrightness() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try clip(dir, seconds: 0.2)
+        let rgb = try halfMask(dir), palette = dir.appendingPathComponent("palette.png")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-i", rgb.path, "-pix_fmt", "pal8", palette.path])
+        XCTAssertTrue(try TestSupport.tool("ffprobe", ["-v", "error", "-show_entries", "stream=pix_fmt", "-of", "csv=p=0", palette.path]).contains("pal8"))
+        let fromPalette = try lumas(stylize(input, ["--mask", palette.path], dir).url, dir)
+        let fromRGB = try lumas(stylize(input, ["--mask", rgb.path], dir).url, dir)
+        for i in fromPalette.indices {
+            XCTAssertGreaterThanOrEqual(psnr(fromPalette[i], fromRGB[i], columns: 0..<Self.width), Self.samePixels, "frame \(i)")
+        }
+    }
+
+    /// A phone's portrait clip keeps its pixels stored turned (MP4 tags the rotation): a mask
+    /// drawn upright, as the clip is shown, is turned to them.
+    func testAnUprightMaskFollowsAClipsRotation() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = dir.appendingPathComponent("turned.mp4"), out = dir.appendingPathComponent("out.mp4")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=128x96:rate=10:duration=0.3", "-c:v", "libx264", "-qp", "0",
+                                        "-pix_fmt", "yuv420p", input.path])
+        try TestSupport.turnMP4(input)
+        // Shown 96x128: the style on the top half.
+        let mask = try halfMask(dir, edge: 0, width: 96, height: 128, name: "upright.png")
+        let top = dir.appendingPathComponent("top.png")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-i", mask.path, "-vf", "crop=96:64:0:0,pad=96:128:0:0", top.path])
+        let ran = try TestSupport.stylize(["video", input.path, "-o", out.path, "-s", TestSupport.styleVectorFile.path, "--crf", "0",
+                                           "--no-stabilize", "--precision", "f32", "--mask", top.path])
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        // Decoded as a player shows them (ffmpeg turns by the tag): 96 across, 128 down.
+        func shown(_ url: URL) throws -> [UInt8] {
+            let raw = dir.appendingPathComponent("\(UUID().uuidString).gray")
+            try TestSupport.tool("ffmpeg", ["-v", "error", "-i", url.path, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", raw.path])
+            return [UInt8](try Data(contentsOf: raw))
+        }
+        let painted = try shown(out), original = try shown(input)
+        XCTAssertEqual(painted.count, 96 * 128)
+        func psnr(rows: Range<Int>) -> Double {
+            let pairs = rows.flatMap { y in (0..<96).map { (Double(painted[y * 96 + $0]), Double(original[y * 96 + $0])) } }
+            let mse = pairs.reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / Double(pairs.count)
+            return mse == 0 ? 99 : 10 * log10(255 * 255 / mse)
+        }
+        XCTAssertGreaterThanOrEqual(psnr(rows: 67..<128), Self.samePixels, "the bottom half as shown is the original")
+        XCTAssertLessThan(psnr(rows: 0..<61), 30, "the top half as shown is stylized")
+    }
+
     func testInvertAndASecondStyleFillTheOutside() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let input = try clip(dir, seconds: 0.3)
@@ -258,7 +305,7 @@ final class RegionTests: XCTestCase {
         let asked = Locked([Int]())
         job.regions = Regions(mask: .supplied(MaskFeed { index, _ in
             asked.withLock { $0.append(index) }
-            return RegionMask(width: 4, height: 2, values: [0, 0, 255, 255, 0, 0, 255, 255])
+            return try RegionMask(width: 4, height: 2, values: [0, 0, 255, 255, 0, 0, 255, 255])
         }))
         XCTAssertEqual(job.commandLine.contains("--mask"), false, "a supplied mask has no command-line form")
         _ = try job.run(with: stylizer)

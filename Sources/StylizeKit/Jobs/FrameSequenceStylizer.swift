@@ -327,10 +327,9 @@ public final class FrameSequenceStylizer: FileStylizer {
         return folder.appendingPathComponent(name ?? source.lastPathComponent)
     }
 
-    /// A frame's picture, or nil when the file is not a readable picture (it is skipped and
-    /// reported; a sequence is not lost to one broken frame). Other errors stop the job.
     /// `picture` painted as `job` says: in its style, and with regions, blended with the outside
-    /// (the original, or the picture painted in the outside's style) by its mask.
+    /// (the original, or the picture painted in the outside's style) by its mask. The blend comes
+    /// before the stabilizer here (unlike a clip's, whose layers are steadied apart).
     private func paint(_ picture: Picture, _ job: SequenceJob, worker: TransformerWorker) throws -> Picture {
         let paint = { (conditioning: StyleConditioning) in
             try self.stylizer.stylize(picture, conditioning: conditioning, processingSize: self.options.video.processingSize,
@@ -341,6 +340,8 @@ public final class FrameSequenceStylizer: FileStylizer {
         return try regions.regions.blend(painted, outside: work.outside.map(paint) ?? picture, original: picture, stored: work.stored)
     }
 
+    /// A frame's picture, or nil when the file is not a readable picture (it is skipped and
+    /// reported; a sequence is not lost to one broken frame). Other errors stop the job.
     static func load(_ frame: SequenceFrame) throws -> Picture? {
         do { return try frame.load() } catch StylizeError.unreadable { return nil }
     }

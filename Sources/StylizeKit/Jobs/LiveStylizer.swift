@@ -37,7 +37,7 @@ final class LiveStylizer {
         let stylize = try StylizeStage(options: options, convert: convert, stabilizes: stabilize.stabilizer != nil, regions: regions)
         let worker = ClipWorker(network: try stylizer.makeWorker(precision: options.precision, threads: nil), converter: FrameConverter(),
                                 flow: stabilize.stabilizer != nil ? try OpticalFlow(TemporalStabilizer.flowSettings) : nil,
-                                masks: regions.map { MaskMaker(regions: $0.regions, width: convert.width, height: convert.height, rotation: convert.rotation) })
+                                masks: regions.map { convert.maskMaker($0.regions) })
         // The network's first run at a size sets it up; done before capture, no frame waits for it.
         _ = try worker.network.stylize(RGBImage(width: stylize.width, height: stylize.height, red: 0.5, green: 0.5, blue: 0.5),
                                        style.conditioning(transformer: stylizer.transformer, identity: nil, showing: false))

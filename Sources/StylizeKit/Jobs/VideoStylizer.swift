@@ -97,7 +97,7 @@ public final class VideoStylizer: FileStylizer {
         try (0..<count).map { _ in
             ClipWorker(network: try stylizer.makeWorker(precision: precision, threads: JobOptions.threads(forWorkers: count)),
                        converter: FrameConverter(), flow: stabilizes ? try? OpticalFlow(TemporalStabilizer.flowSettings) : nil,
-                       masks: regions.map { MaskMaker(regions: $0.regions, width: convert.width, height: convert.height, rotation: convert.rotation) })
+                       masks: regions.map { convert.maskMaker($0.regions) })
         }
     }
 
@@ -124,9 +124,7 @@ public final class VideoStylizer: FileStylizer {
         let schedule = { (timeline: StyleTimeline) in
             ConditioningSchedule(transformer: self.stylizer.transformer, timeline: timeline, frameRate: frameRate, identity: identity)
         }
-        // A piece's frames are counted from the first one it decodes (its warm-up's first).
-        let firstIndex = options.frames.map { max(0, $0.lowerBound - pieceWarmup) } ?? 0
-        return (schedule(timeline), regions.map { RegionSchedule(masks: masks, outside: $0.outside.map(schedule), firstIndex: firstIndex) })
+        return (schedule(timeline), regions.map { RegionSchedule(masks: masks, outside: $0.outside.map(schedule), frameRate: frameRate) })
     }
 
     private func summary(input: String, output: String, started: Date, frames: Int, reader: VideoReader, writer: VideoWriter,

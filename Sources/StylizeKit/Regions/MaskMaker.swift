@@ -10,16 +10,19 @@ final class MaskMaker {
     private let regions: Regions
     private let width: Int
     private let height: Int
-    /// The clockwise turn from the source's pixels to the output's.
+    /// The clockwise turn from the source's pixels to the output's (for keys).
     private let rotation: Int
+    /// The clockwise turn from an upright picture to the output's pixels (for stored masks).
+    private let uprightTurn: Int
     private var graph: (key: String, graph: FilterGraph)?
 
     /// A maker of `width` x `height` masks for `regions`.
-    init(regions: Regions, width: Int, height: Int, rotation: Int) {
+    init(regions: Regions, width: Int, height: Int, rotation: Int = 0, uprightTurn: Int = 0) {
         self.regions = regions
         self.width = width
         self.height = height
         self.rotation = rotation
+        self.uprightTurn = uprightTurn
     }
 
     /// The mask for `frame` (the source's frame, which a key is taken from), from `stored`
@@ -43,10 +46,9 @@ final class MaskMaker {
         let alphaScale = "scale=w=\(width):h=\(height):in_range=full:out_range=full:flags=bilinear"
         var chain: [String]
         if stored {
-            let hasAlpha = (av_pix_fmt_desc_get(input.format)?.pointee.flags ?? 0) & UInt64(AV_PIX_FMT_FLAG_ALPHA) != 0
-            chain = hasAlpha ? ["alphaextract", alphaScale] : [scale, "format=gray"]
+            chain = Self.turn(uprightTurn) + (Self.hasAlpha(input) ? ["alphaextract", alphaScale] : [scale, "format=gray"])
         } else {
-            chain = turn
+            chain = Self.turn(rotation)
             switch regions.mask {
             case .key(let key):
                 let (r, g, b) = try key.rgb()
@@ -69,9 +71,21 @@ final class MaskMaker {
         return chain.joined(separator: ",")
     }
 
-    /// Filters that turn the source's pixels as the output shows them.
-    private var turn: [String] {
-        switch rotation {
+    /// Whether a stored mask says where the style goes with its alpha: a format with an alpha
+    /// channel, or a palette with a transparent colour (an opaque palette picture, as many tools
+    /// save black-and-white masks, gives its brightness).
+    private static func hasAlpha(_ frame: Frame) -> Bool {
+        guard frame.format == AV_PIX_FMT_PAL8 else {
+            return (av_pix_fmt_desc_get(frame.format)?.pointee.flags ?? 0) & UInt64(AV_PIX_FMT_FLAG_ALPHA) != 0
+        }
+        // The palette: 256 native-endian ARGB words.
+        guard let palette = frame.pointer.pointee.data.1 else { return false }
+        return palette.withMemoryRebound(to: UInt32.self, capacity: 256) { words in (0..<256).contains { words[$0] >> 24 != 0xFF } }
+    }
+
+    /// Filters that turn a picture `degrees` clockwise.
+    private static func turn(_ degrees: Int) -> [String] {
+        switch degrees {
         case 90: return ["transpose=clock"]
         case 180: return ["hflip", "vflip"]
         case 270: return ["transpose=cclock"]

@@ -32,7 +32,7 @@ extension Regions {
         for y in 0..<picture.height {
             for x in 0..<picture.width { values[y * picture.width + x] = f.data.0![y * Int(f.linesize.0) + x] }
         }
-        return RegionMask(width: picture.width, height: picture.height, values: values)
+        return try RegionMask(width: picture.width, height: picture.height, values: values)
     }
 
     /// The mask frame at `width` x `height`: `stored`, or keyed from `original`.

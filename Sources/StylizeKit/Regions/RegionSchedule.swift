@@ -19,20 +19,23 @@ struct RegionSetup: Sendable {
 final class RegionSchedule {
     private let masks: MaskReader?
     private let outside: ConditioningSchedule?
-    /// The index in the whole source of the first frame read (a piece of a clip starts later).
-    private let firstIndex: Int
+    /// The source's frame rate, which numbers a clip's frames for a mask folder by their time.
+    private let frameRate: Double?
 
     /// The stored masks `masks` reads (nil: keyed from each frame) and the outside's style
-    /// (nil: the original); `firstIndex` is the first frame's index in the whole source.
-    init(masks: MaskReader?, outside: ConditioningSchedule?, firstIndex: Int = 0) {
+    /// (nil: the original). With `frameRate`, a mask folder's pictures go with the frames whose
+    /// time times the rate is their index (the source's own frame numbers, whatever the cut, the
+    /// piece or an output rate); without, with the frames' indices among those read.
+    init(masks: MaskReader?, outside: ConditioningSchedule?, frameRate: Double? = nil) {
         self.masks = masks
         self.outside = outside
-        self.firstIndex = firstIndex
+        self.frameRate = frameRate
     }
 
-    /// The regions' work for the frame with `index` among those read, at `seconds`.
+    /// The regions' work for the frame with `index` among those read, at `seconds` on the source's timeline.
     func work(index: Int, seconds: Double) throws -> RegionWork {
-        RegionWork(stored: try masks?.mask(index: firstIndex + index, seconds: seconds), outside: try outside?.conditioning(at: seconds))
+        let number = frameRate.map { Int((seconds * $0).rounded()) } ?? index
+        return RegionWork(stored: try masks?.mask(index: number, seconds: seconds), outside: try outside?.conditioning(at: seconds))
     }
 
     /// What the summary should say about the masks.

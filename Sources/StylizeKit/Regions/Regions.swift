@@ -4,8 +4,9 @@ import Foundation
 /// Where the style goes and what fills the rest. A mask says it per pixel: white takes the job's
 /// style, black the outside (the original frame, or a second style), grey a proportional blend.
 /// Its edges are softened over `feather` pixels so that no seam shows. The blend is made on the
-/// frame as it goes to the encoder, in its own pixel format. With the stabilizer, each painted
-/// layer is steadied on its own and the blend comes after, so that a moving mask leaves no trail.
+/// frame as it goes to the encoder, in its own pixel format. With the stabilizer, a clip's or a
+/// live source's painted layers are steadied each on its own and the blend comes after, so that a
+/// moving mask leaves no trail; a frame sequence is blended first.
 public struct Regions: Sendable {
     /// What fills the part of the frame the mask leaves out.
     public enum Outside: Sendable, Equatable {
@@ -179,9 +180,11 @@ public struct RegionMask: Sendable {
     /// `width * height` values.
     public let values: [UInt8]
 
-    /// A mask of `width` x `height` `values`.
-    public init(width: Int, height: Int, values: [UInt8]) {
-        precondition(width > 0 && height > 0 && values.count == width * height, "mask values do not match \(width)x\(height)")
+    /// A mask of `width` x `height` `values`; throws when the count of values is not that.
+    public init(width: Int, height: Int, values: [UInt8]) throws {
+        guard width > 0, height > 0, values.count == width * height else {
+            throw StylizeError.invalidArgument("a mask of \(width)x\(height) takes \(max(0, width * height)) values, got \(values.count)")
+        }
         self.width = width
         self.height = height
         self.values = values

@@ -7,6 +7,9 @@ import Foundation
 struct ConvertStage: Sendable {
     /// The clockwise turn applied to pictures (the input's display rotation).
     let rotation: Int
+    /// The clockwise turn from the picture as a player shows it to the encoder's pixels (not 0
+    /// where the container keeps the rotation as a tag).
+    let uprightTurn: Int
     let width: Int
     let height: Int
     let format: AVPixelFormat
@@ -16,6 +19,7 @@ struct ConvertStage: Sendable {
     /// Frames as `writer`'s encoder takes them.
     init(writer: VideoWriter, filmstrip: Filmstrip?) {
         (rotation, width, height, format, colors) = (writer.pixelRotation, writer.width, writer.height, writer.pixelFormat, writer.colors)
+        uprightTurn = (360 + writer.pixelRotation - writer.displayRotation) % 360
         self.filmstrip = filmstrip
     }
 
@@ -31,6 +35,12 @@ struct ConvertStage: Sendable {
         frame.pointer.pointee.pts = pts
         frame.pointer.pointee.sample_aspect_ratio = aspect
         return frame
+    }
+
+    /// A maker of masks for these frames: keys turned as the pixels are, stored masks (drawn
+    /// upright, as a player shows the input) turned to the pixels as stored.
+    func maskMaker(_ regions: Regions) -> MaskMaker {
+        MaskMaker(regions: regions, width: width, height: height, rotation: rotation, uprightTurn: uprightTurn)
     }
 
     /// Offers an encoder's frame to the filmstrip as frame `index`, when that is one it keeps.

@@ -27,6 +27,8 @@ final class VideoWriter {
     /// Clockwise turn the workers apply to the pixels: the input's display rotation, for
     /// containers that cannot store it (only the MP4/MOV family can, in FFmpeg 5.1).
     let pixelRotation: Int
+    /// The input's display rotation (clockwise), as a player shows it.
+    let displayRotation: Int
     /// One line per input stream: copied, or left out and why.
     private(set) var notes: [String] = []
     /// The input's audio and subtitles, when there is an input reader.
@@ -101,6 +103,7 @@ final class VideoWriter {
         let storesRotation = Muxer.formatsWithRotation.contains(String(cString: muxer.format.pointee.name))
         // A piece keeps the pixels as they are: `join` tags the rotation from the source.
         pixelRotation = storesRotation || options.frames != nil ? 0 : video.rotation
+        displayRotation = video.rotation
         var (sourceWidth, sourceHeight) = pixelRotation % 180 == 0 ? (video.width, video.height) : (video.height, video.width)
         if let size = options.outputSize {
             // The size asked for is the one a player shows: frames that stay stored turned (the
