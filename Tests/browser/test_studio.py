@@ -98,6 +98,21 @@ def audio_streams(path):
     return len([line for line in out.splitlines() if line.strip()])
 
 
+def skip_without_requirements():
+    """Skips the test case where Chromium, its driver or selenium is missing."""
+    problem = requirement_problem()
+    if problem:
+        raise unittest.SkipTest(problem)
+
+
+def screenshot_folder(default):
+    """Where screenshots go: $STUDIO_SCREENSHOTS, else `default`, else a new temporary folder."""
+    shots = os.environ.get("STUDIO_SCREENSHOTS")
+    folder = Path(shots) if shots else default or Path(tempfile.mkdtemp(prefix="studio-live-screenshots-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def halves_mean_rgb(picture):
     """The mean colour of the left quarter and of the right half of an encoded picture."""
     probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=width,height", "-of", "csv=p=0", "-"],
@@ -185,15 +200,11 @@ class StudioPageCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        problem = requirement_problem()
-        if problem:
-            raise unittest.SkipTest(problem)
+        skip_without_requirements()
         cls.root = Path(tempfile.mkdtemp(prefix="stylize-studio-root-"))
         cls.scratch = Path(tempfile.mkdtemp(prefix="stylize-studio-scratch-"))  # logs, files to upload
         cls.addClassCleanup(cls.remove_temporaries)
-        shots = os.environ.get("STUDIO_SCREENSHOTS")
-        cls.screenshots = Path(shots) if shots else cls.root / "studio-screenshots"
-        cls.screenshots.mkdir(parents=True, exist_ok=True)
+        cls.screenshots = screenshot_folder(cls.root / "studio-screenshots")
 
         cls.clip = cls.root / "clip.mp4"
         subprocess.run(["ffmpeg", "-v", "error", "-i", str(SAMPLE), "-t", "2", "-vf", "scale=320:180",
@@ -605,14 +616,10 @@ class StudioLiveTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        problem = requirement_problem()
-        if problem:
-            raise unittest.SkipTest(problem)
+        skip_without_requirements()
         cls.root = Path(tempfile.mkdtemp(prefix="stylize-studio-live-"))
         cls.addClassCleanup(shutil.rmtree, cls.root, ignore_errors=True)
-        shots = os.environ.get("STUDIO_SCREENSHOTS")
-        cls.screenshots = Path(shots) if shots else Path(tempfile.mkdtemp(prefix="studio-live-screenshots-"))
-        cls.screenshots.mkdir(parents=True, exist_ok=True)
+        cls.screenshots = screenshot_folder(None)
         # A still camera: one frame repeated, so that one style gives one picture.
         camera = cls.root / "camera.y4m"
         subprocess.run(["ffmpeg", "-v", "error", "-ss", "1", "-i", str(SAMPLE), "-frames:v", "1", "-vf", "scale=320:180,loop=-1:1",
