@@ -238,16 +238,51 @@ final class RegionTests: XCTestCase {
                                            "--precision", "f32", "--mask", masks.path, "--json"])
         XCTAssertEqual(ran.status, 0, ran.stderr)
         XCTAssertTrue(ran.stdout.contains("its last holds after that"), ran.stdout)
-        func columns(_ image: RGBImage, _ range: Range<Int>) -> RGBImage {
-            RGBImage(width: range.count, height: image.height, pixels: (0..<image.height).flatMap { y in
-                image.pixels[(y * image.width + range.lowerBound) * 3..<(y * image.width + range.upperBound) * 3] })
-        }
         for (i, name) in ["f01.png", "f02.png", "f03.png"].enumerated() {
             let original = try picture(frames.appendingPathComponent(name)), painted = try picture(out.appendingPathComponent(name))
             let outside = i == 0 ? left : right
             XCTAssertGreaterThanOrEqual(columns(painted, outside).psnr(columns(original, outside)), Self.samePixels, "\(name): the outside is the original")
             XCTAssertLessThan(columns(painted, i == 0 ? right : left).psnr(columns(original, i == 0 ? right : left)), 30, "\(name): the style is inside")
         }
+    }
+
+    /// The sequence's counterpart of `testAMovingMaskLeavesNoTrailWhenStabilized`: each painted
+    /// layer is steadied on its own and blended after, so a wipe over still frames leaves no trail.
+    func testAMovingMaskOverAFrameSequenceLeavesNoTrailWhenStabilized() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let frames = dir.appendingPathComponent("frames"), masks = dir.appendingPathComponent("masks")
+        for folder in [frames, masks] { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-loop", "1", "-i", TestSupport.fixture("content_96x96.png").path, "-frames:v", "10",
+                                        "-vf", "scale=\(Self.width):\(Self.height)", frames.appendingPathComponent("f%02d.png").path])
+        // White right of a column that moves 8 pixels a frame.
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i",
+                                        "color=black:size=\(Self.width)x\(Self.height):rate=10:duration=1[b];color=white:size=\(Self.width)x\(Self.height):rate=10:duration=1[w];[b][w]overlay=x='t*80':y=0",
+                                        "-frames:v", "10", "-pix_fmt", "gray", masks.appendingPathComponent("m%02d.png").path])
+        func run(_ arguments: [String]) throws -> URL {
+            let out = dir.appendingPathComponent("out-\(UUID().uuidString)")
+            let ran = try TestSupport.stylize(["frames", frames.path, "-o", out.path, "-s", TestSupport.styleVectorFile.path, "--precision", "f32",
+                                               "--stabilize", "0.7", "--json"] + arguments)
+            XCTAssertEqual(ran.status, 0, ran.stderr)
+            return out
+        }
+        let masked = try run(["--mask", masks.path]), full = try run([])
+        for i in 1..<10 {
+            let name = String(format: "f%02d.png", i + 1), edge = i * 8
+            let original = try picture(frames.appendingPathComponent(name)), painted = try picture(masked.appendingPathComponent(name))
+            if edge > 4 {
+                XCTAssertGreaterThanOrEqual(columns(painted, 0..<(edge - 3)).psnr(columns(original, 0..<(edge - 3))), Self.samePixels,
+                                            "\(name): a trail behind the mask")
+            }
+            let whole = try picture(full.appendingPathComponent(name))
+            XCTAssertGreaterThanOrEqual(columns(painted, (edge + 3)..<Self.width).psnr(columns(whole, (edge + 3)..<Self.width)), Self.samePixels,
+                                        "\(name): the stabilized style inside")
+        }
+    }
+
+    /// The columns `range` of `image`.
+    func columns(_ image: RGBImage, _ range: Range<Int>) -> RGBImage {
+        RGBImage(width: range.count, height: image.height, pixels: (0..<image.height).flatMap { y in
+            image.pixels[(y * image.width + range.lowerBound) * 3..<(y * image.width + range.upperBound) * 3] })
     }
 
     func testALiveSourceKeysItsGreenScreen() throws {

@@ -96,22 +96,8 @@ public final class FrameSequenceStylizer: FileStylizer {
         // Masks go by the frame's index (a mask clip by its time at the sequence's rate).
         let regionSchedule = regions.map { RegionSchedule(masks: masks, outside: $0.outside.map(schedule)) }
         let filmstrip = options.video.filmstrip.map { Filmstrip(url: $0, count: options.video.filmstripFrames, total: pending.count) }
-        var index = 0
-        var nextPending = 0
-        let nextFile: () throws -> SequenceJob? = {
-            let frame: SequenceFrame?
-            if nextPending < pending.count {
-                frame = pending[nextPending]
-                nextPending += 1
-            } else {
-                frame = self.options.watch ? try feed.next(shouldStop: stop) : nil
-            }
-            guard let frame else { return nil }
-            defer { index += 1 }
-            let seconds = Double(index) / self.options.frameRate
-            return SequenceJob(frame: frame, index: index, conditioning: try styles.conditioning(at: seconds),
-                               regions: try regionSchedule?.work(index: index, seconds: seconds))
-        }
+        let read = SequenceReadStage(listed: pending, feed: options.watch ? feed : nil, shouldStop: stop, frameRate: options.frameRate,
+                                     styles: styles, regions: regionSchedule)
         // Resuming, the frames whose output exists are not counted: the total is what is left.
         let left = options.resume && !writesVideo(URL(fileURLWithPath: output))
             ? pending.filter { !FileManager.default.fileExists(atPath: Self.destination(of: $0.url, in: URL(fileURLWithPath: output), format: options.pictureFormat).path) }.count
@@ -123,10 +109,10 @@ public final class FrameSequenceStylizer: FileStylizer {
         }
         let (width, height, codec, notes, warnings): (Int, Int, String, [String], [String])
         if writesVideo(URL(fileURLWithPath: output)) {
-            (width, height, codec, notes, warnings) = try runToVideo(output, workers: workerCount, nextFile: nextFile, filmstrip: filmstrip,
+            (width, height, codec, notes, warnings) = try runToVideo(output, workers: workerCount, read: read, filmstrip: filmstrip,
                                                                      report: report, counter: counter)
         } else {
-            (width, height, codec, notes, warnings) = try runToFolder(input: sequence, output, workers: workerCount, nextFile: nextFile, filmstrip: filmstrip,
+            (width, height, codec, notes, warnings) = try runToFolder(input: sequence, output, workers: workerCount, read: read, filmstrip: filmstrip,
                                                              report: report, counter: counter)
         }
         try filmstrip?.write(overwrite: options.video.overwrite)
@@ -160,14 +146,14 @@ public final class FrameSequenceStylizer: FileStylizer {
         }
     }
 
-    private func runToFolder(input: FrameSequence, _ output: String, workers count: Int, nextFile: @escaping () throws -> SequenceJob?, filmstrip: Filmstrip?,
+    private func runToFolder(input: FrameSequence, _ output: String, workers count: Int, read: SequenceReadStage, filmstrip: Filmstrip?,
                              report: @escaping () throws -> Void, counter: FrameCounter) throws -> (Int, Int, String, [String], [String]) {
         let folder = try prepareFolder(output, input: input)
         let format = options.pictureFormat
         let destination = { @Sendable (source: URL) -> URL in Self.destination(of: source, in: folder, format: format) }
         let size = Locked((0, 0))
-        let stabilizer = self.stabilizer()
-        let stabilizes = stabilizer != nil
+        let stabilize = StabilizeStage(strength: options.video.stabilization, convert: nil, stylizedOutside: regions?.outside != nil)
+        let stabilizes = stabilize.stabilizer != nil
         var skipped: [String] = []
         let finish = { @Sendable (index: Int, stylized: RGBImage, target: URL) throws in
             try filmstrip?.offer(index, stylized)
@@ -181,19 +167,17 @@ public final class FrameSequenceStylizer: FileStylizer {
             process: { worker, job in
                 let target = destination(job.frame.url)
                 guard let picture = try Self.load(job.frame) else { return .skipped(job.frame.url.path) }
-                let result = try self.paint(picture, job, worker: worker)
                 size.withLock { $0 = (picture.width, picture.height) }
                 if stabilizes {
-                    return .pending(index: job.index, input: TemporalStabilizer.Motion(picture.rgbImage), stylized: Handover(result.rgbImage),
-                                    target: job.warmup ? nil : target)
+                    return .pending(index: job.index, try self.painted(picture, job, worker: worker), target: job.warmup ? nil : target)
                 }
-                try finish(job.index, result.rgbImage, target)
+                try finish(job.index, try self.paint(picture, job, worker: worker).rgbImage, target)
                 return .done
             },
             write: { result in
                 switch result {
-                case .pending(let index, let input, let stylized, let target):
-                    let steady = stabilizer!.stabilize(input, stylized: stylized.take())
+                case .pending(let index, let painted, let target):
+                    let steady = try stabilize.picture(painted)
                     guard let target else { return }  // a warm-up frame: its output exists
                     try finish(index, steady, target)
                 case .skipped(let path):
@@ -204,32 +188,14 @@ public final class FrameSequenceStylizer: FileStylizer {
                 }
                 counter.increment()
             })
-        // Frames whose output exists (resuming), the last `warmup` of them kept to warm up the
-        // stabilizer before the next frame to write; and jobs waiting to be handed out.
-        var finished: [SequenceJob] = []
-        var queued: [SequenceJob] = []
         try pipeline.run {
             try report()
-            if !queued.isEmpty { return .work(queued.removeFirst()) }
-            while let job = try nextFile() {
-                if FileManager.default.fileExists(atPath: destination(job.frame.url).path) {
-                    if self.options.resume {
-                        finished.append(job)
-                        if finished.count > warmup { finished.removeFirst() }
-                        continue
-                    }
-                    if !self.options.video.overwrite { throw StylizeError.outputExists(destination(job.frame.url).path) }
-                }
-                queued = finished.map { var warm = $0; warm.warmup = true; return warm } + [job]
-                finished = []
-                return .work(queued.removeFirst())
-            }
-            return nil
+            return try read.next(into: destination, overwrite: self.options.video.overwrite, resume: self.options.resume, warmup: warmup).map { .work($0) }
         }
         guard counter.value > 0 || options.resume else { throw StylizeError.unreadable(path: "\(input)", reason: "no frame could be read") }
         let (width, height) = size.withLock { $0 }
         return (width, height, format?.rawValue ?? "same as input",
-                stabilizer.map { [Self.note($0, self.options.video.stabilization)] } ?? [], skipped.map { "skipped \($0): not a readable picture" })
+                stabilize.stabilizer.map { [Self.note($0, self.options.video.stabilization)] } ?? [], skipped.map { "skipped \($0): not a readable picture" })
     }
 
     /// The output folder, made if it does not exist; refused when it is a file, or the input
@@ -255,61 +221,50 @@ public final class FrameSequenceStylizer: FileStylizer {
         return folder
     }
 
-    private func runToVideo(_ output: String, workers count: Int, nextFile: @escaping () throws -> SequenceJob?, filmstrip: Filmstrip?,
+    private func runToVideo(_ output: String, workers count: Int, read: SequenceReadStage, filmstrip: Filmstrip?,
                             report: @escaping () throws -> Void, counter: FrameCounter) throws -> (Int, Int, String, [String], [String]) {
         // The first frame fixes the video's size; later frames of another size are scaled to it.
-        guard var firstJob = try nextFile() else { throw StylizeError.unreadable(path: output, reason: "no frames found") }
+        guard var firstJob = try read.next() else { throw StylizeError.unreadable(path: output, reason: "no frames found") }
         let first = try firstJob.frame.load()
         firstJob.frame.picture = first
+        read.handBack(firstJob)
         let rate = av_d2q(options.frameRate, 1_000_000)
         let colors = VideoColors(matrix: AVCOL_SPC_UNSPECIFIED, range: AVCOL_RANGE_MPEG, primaries: AVCOL_PRI_BT709,
                                  transfer: AVCOL_TRC_IEC61966_2_1, height: first.height)
         let writer = try VideoWriter(destination: output,
                                      video: .init(width: first.width, height: first.height, frameRate: rate, colors: colors, sourceCodec: "pictures"),
                                      reader: nil, options: options.video)
-        var queued: SequenceJob? = firstJob
-        let converters = try workers(count).map { ($0, FrameConverter()) }
-        let stabilizer = self.stabilizer()
-        let stabilizes = stabilizer != nil
-        let writerConverter = FrameConverter()
+        let convert = ConvertStage(writer: writer, filmstrip: filmstrip)
+        let stabilize = StabilizeStage(strength: options.video.stabilization, convert: convert, stylizedOutside: regions?.outside != nil)
+        let stabilizes = stabilize.stabilizer != nil
         var skipped: [String] = []
-        let (outWidth, outHeight, outFormat, outColors) = (writer.width, writer.height, writer.pixelFormat, writer.colors)
-        let encode = { @Sendable (index: Int, stylized: RGBImage, converter: FrameConverter) throws -> Frame in
-            try filmstrip?.offer(index, stylized)
-            let frame = try converter.frame(from: stylized, width: outWidth, height: outHeight, format: outFormat, colors: outColors)
-            frame.pointer.pointee.pts = Int64(index)
-            return frame
-        }
+        // Pictures carry no sample aspect of their own (0/1: unknown).
+        let unknownAspect = AVRational(num: 0, den: 1)
         let pipeline = OrderedPipeline<(TransformerWorker, FrameConverter), SequenceJob, StylizedItem>(
-            workers: converters, framesInFlight: options.video.framesInFlight,
+            workers: try workers(count).map { ($0, FrameConverter()) }, framesInFlight: options.video.framesInFlight,
             process: { worker, job in
                 guard let picture = try Self.load(job.frame) else { return .skipped(job.frame.url.path) }
-                let result = try self.paint(picture, job, worker: worker.0).rgbImage
-                if stabilizes {
-                    return .image(input: TemporalStabilizer.Motion(picture.rgbImage), stylized: Handover(result), pts: Int64(job.index), aspect: AVRational(num: 1, den: 1))
-                }
-                return .frame(try encode(job.index, result, worker.1))
+                if stabilizes { return .image(try self.painted(picture, job, worker: worker.0), pts: Int64(job.index), aspect: unknownAspect) }
+                return .frame(try convert.frame(from: self.paint(picture, job, worker: worker.0).rgbImage, pts: Int64(job.index), aspect: unknownAspect,
+                                                index: job.index, converter: worker.1))
             },
             write: { item in
-                switch item {
-                case .image(let input, let stylized, let pts, _):
-                    try writer.write(encode(Int(pts), stabilizer!.stabilize(input, stylized: stylized.take()), writerConverter))
-                case .frame(let frame):
-                    try writer.write(frame)
-                case .skipped(let path):
+                if case .skipped(let path) = item {
                     skipped.append(path)
                     return
-                case .packet, .warmup, .encoded, .masked:
-                    return  // a sequence's workers make none of these
                 }
+                // Frames are numbered by their place in the sequence (skipped ones counted), as
+                // their timestamps are.
+                var place = counter.value
+                if case .image(_, let pts, _) = item { place = Int(pts) }
+                guard let frame = try stabilize.frame(for: item, index: place) else { return }
+                try writer.write(frame)
                 counter.increment()
             })
         do {
             try pipeline.run {
                 try report()
-                let job: SequenceJob?
-                if let q = queued { job = q; queued = nil } else { job = try nextFile() }
-                return job.map { .work($0) }
+                return try read.next().map { .work($0) }
             }
             try writer.finish()
         } catch {
@@ -317,7 +272,7 @@ public final class FrameSequenceStylizer: FileStylizer {
             throw error
         }
         return (writer.width, writer.height, writer.codecName,
-                writer.notes + (stabilizer.map { [Self.note($0, self.options.video.stabilization)] } ?? []), skipped.map { "skipped \($0): not a readable picture" })
+                writer.notes + (stabilize.stabilizer.map { [Self.note($0, self.options.video.stabilization)] } ?? []), skipped.map { "skipped \($0): not a readable picture" })
     }
 
     /// Where the stylized picture of `source` goes in an output folder: the same name, with the
@@ -327,17 +282,33 @@ public final class FrameSequenceStylizer: FileStylizer {
         return folder.appendingPathComponent(name ?? source.lastPathComponent)
     }
 
-    /// `picture` painted as `job` says: in its style, and with regions, blended with the outside
-    /// (the original, or the picture painted in the outside's style) by its mask. The blend comes
-    /// before the stabilizer here (unlike a clip's, whose layers are steadied apart).
+    /// `picture` painted as `job` says, unstabilized: in its style and, with regions, blended
+    /// with the outside (the original, or the picture in the outside's style) by its mask.
     private func paint(_ picture: Picture, _ job: SequenceJob, worker: TransformerWorker) throws -> Picture {
-        let paint = { (conditioning: StyleConditioning) in
-            try self.stylizer.stylize(picture, conditioning: conditioning, processingSize: self.options.video.processingSize,
-                                      preserveColors: self.options.video.preserveColors, worker: worker)
-        }
-        let painted = try paint(job.conditioning)
+        let painted = try paint(picture, job.conditioning, worker: worker)
         guard let regions, let work = job.regions else { return painted }
-        return try regions.regions.blend(painted, outside: work.outside.map(paint) ?? picture, original: picture, stored: work.stored)
+        return try regions.regions.blend(painted, outside: work.outside.map { try paint(picture, $0, worker: worker) } ?? picture,
+                                         original: picture, stored: work.stored)
+    }
+
+    /// `picture` painted with `conditioning`.
+    private func paint(_ picture: Picture, _ conditioning: StyleConditioning, worker: TransformerWorker) throws -> Picture {
+        try stylizer.stylize(picture, conditioning: conditioning, processingSize: options.video.processingSize,
+                             preserveColors: options.video.preserveColors, worker: worker)
+    }
+
+    /// `picture` painted as `job` says, for the stabilizer: in its style and, with regions, the
+    /// outside (the original, or the picture in the outside's style) and the mask, blended once
+    /// each painted layer is steady.
+    private func painted(_ picture: Picture, _ job: SequenceJob, worker: TransformerWorker) throws -> PaintedPicture {
+        let stylized = try paint(picture, job.conditioning, worker: worker)
+        var painted = PaintedPicture(input: TemporalStabilizer.Motion(picture.rgbImage), stylized: Handover(stylized.rgbImage))
+        if let regions, let work = job.regions {
+            let outside = try work.outside.map { PaintedPicture.Outside.stylized(Handover(try paint(picture, $0, worker: worker).rgbImage)) }
+            let mask = try regions.regions.maskFrame(for: picture, width: stylized.width, height: stylized.height, stored: work.stored)
+            painted.masked = (outside ?? .original(picture), mask)
+        }
+        return painted
     }
 
     /// A frame's picture, or nil when the file is not a readable picture (it is skipped and
@@ -360,21 +331,5 @@ enum SequenceResult {
     case done
     case skipped(String)
     /// A frame for the stabilizer, then for `target` (nil: a warm-up frame, not written).
-    case pending(index: Int, input: TemporalStabilizer.Motion, stylized: Handover<RGBImage>, target: URL?)
-}
-
-/// A frame of a sequence on its way through the workers.
-struct SequenceJob {
-    var frame: SequenceFrame
-    /// Position in the sequence; also the video timestamp, in 1 / frame rate.
-    var index: Int
-    var conditioning: StyleConditioning
-    /// Stylized for the stabilizer's state only (resuming): its output exists already.
-    var warmup = false
-    /// Present when a mask decides where the style goes.
-    var regions: RegionWork?
-
-    init(frame: SequenceFrame, index: Int, conditioning: StyleConditioning, regions: RegionWork? = nil) {
-        (self.frame, self.index, self.conditioning, self.regions) = (frame, index, conditioning, regions)
-    }
+    case pending(index: Int, PaintedPicture, target: URL?)
 }

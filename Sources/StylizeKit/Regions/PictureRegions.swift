@@ -7,16 +7,21 @@ extension Regions {
     /// picture's own 16-bit RGB. The mask is `stored` (as `MaskReader` read it), or keyed from
     /// `original`.
     func blend(_ painted: Picture, outside: Picture, original: Picture, stored: Frame?) throws -> Picture {
+        try Self.blend(painted, outside: outside, mask: maskFrame(for: original, width: painted.width, height: painted.height, stored: stored))
+    }
+
+    /// `painted` where `mask` (a gray frame at the pictures' size) takes the style, and `outside`
+    /// where it does not.
+    static func blend(_ painted: Picture, outside: Picture, mask: Frame) throws -> Picture {
         guard painted.width == outside.width, painted.height == outside.height else {
             throw StylizeError.invalidArgument("a masked picture and its outside differ in size")
         }
-        let mask = try maskFrame(for: original, width: painted.width, height: painted.height, stored: stored)
         var blended = painted.samples
         let other = outside.samples
         let m = mask.pointer.pointee
         let result = blended.withUnsafeMutableBytes { into in
             other.withUnsafeBytes { from in
-                var planes = [Self.plane(into.baseAddress!, painted), Self.plane(UnsafeMutableRawPointer(mutating: from.baseAddress!), painted)]
+                var planes = [plane(into.baseAddress!, painted), plane(UnsafeMutableRawPointer(mutating: from.baseAddress!), painted)]
                 return stylize_mask_blend_planes(&planes[0], &planes[1], 1, m.data.0, m.linesize.0, m.width, m.height)
             }
         }
@@ -36,7 +41,7 @@ extension Regions {
     }
 
     /// The mask frame at `width` x `height`: `stored`, or keyed from `original`.
-    private func maskFrame(for original: Picture, width: Int, height: Int, stored: Frame?) throws -> Frame {
+    func maskFrame(for original: Picture, width: Int, height: Int, stored: Frame?) throws -> Frame {
         try MaskMaker(regions: self, width: width, height: height, rotation: 0).mask(for: original.rgb48Frame(), stored: stored)
     }
 

@@ -44,9 +44,9 @@ enum StylizedItem: Sendable {
     /// A stylized frame still in RGB, with what the stabilizer needs of the network's input,
     /// for the in-order stage (temporal stabilization) before it becomes a `frame`; the stage
     /// takes the image and blends it in place.
-    case image(input: TemporalStabilizer.Motion, stylized: Handover<RGBImage>, pts: Int64, aspect: AVRational)
+    case image(PaintedPicture, pts: Int64, aspect: AVRational)
     /// A frame before a piece's first one: it goes through the stabilizer and is not written.
-    case warmup(input: TemporalStabilizer.Motion, stylized: Handover<RGBImage>)
+    case warmup(PaintedPicture)
     /// A stylized frame already in the encoder's pixel format, with what the stabilizer needs of
     /// the network's input: the in-order stage blends it in place and writes it, unless it comes
     /// before a piece's first frame (`written` false).
@@ -128,8 +128,9 @@ struct StylizeStage: Sendable {
             let frame = try convert.frame(from: stylized, pts: work.pts, aspect: aspect, index: nil, converter: worker.converter)
             return .encoded(input: motion, frame: frame, written: !work.warmup)
         }
-        if work.warmup { return .warmup(input: motion, stylized: Handover(stylized)) }
-        return .image(input: motion, stylized: Handover(stylized), pts: work.pts, aspect: aspect)
+        let painted = PaintedPicture(input: motion, stylized: Handover(stylized))
+        if work.warmup { return .warmup(painted) }
+        return .image(painted, pts: work.pts, aspect: aspect)
     }
 
     /// A frame whose mask decides where the style goes: painted in the job's style, and blended
