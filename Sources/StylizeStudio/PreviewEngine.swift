@@ -94,28 +94,19 @@ final class PreviewEngine: @unchecked Sendable {
         return picture
     }
 
-    /// The vector of a resolved style at `styleSize`.
-    func vector(_ style: ResolvedStyle, styleSize: Int) throws -> StyleVector {
-        let key = "\(style.spec.description)#\(styleSize)"
+    /// The vector of `spec` (its files resolved under the root) at `styleSize`, kept for
+    /// later previews and renders.
+    func vector(_ spec: StyleSpec, styleSize: Int) throws -> StyleVector {
+        let key = "\(spec.description)#\(styleSize)"
         if let known = locked({ vectors[key] }) { return known }
-        let vector = try stylizer.styleVector(for: style.spec, styleSize: styleSize)
+        let vector = try stylizer.styleVector(for: spec, styleSize: styleSize)
         locked { vectors[key] = vector }
         return vector
     }
 
-    /// The style over the input's timeline that `settings` describe: their keyframes, or one
-    /// style at one strength.
-    func timeline(_ settings: StudioSettings) throws -> StyleTimeline {
-        let styleSize = settings.styleSize ?? StylePredictor.inputSize
-        guard settings.usesKeyframes, let file = settings.keyframes else {
-            let style = try ResolvedStyle(settings.style ?? "", root: root)
-            return try StyleTimeline(constant: vector(style, styleSize: styleSize), strength: settings.strength ?? 1)
-        }
-        let keys = try file.keyframes.map { entry in
-            try StyleTimeline.Key(time: entry.time.keyframeTime(), vector: vector(ResolvedStyle(entry.style, root: root), styleSize: styleSize),
-                                  strength: entry.strength ?? 1)
-        }
-        return try StyleTimeline(keys: keys, easing: file.ease ?? .linear)
+    /// `job`'s style over time, its vectors from those kept.
+    func timeline(_ job: StylizeJob) throws -> StyleTimeline {
+        try job.timeline(with: stylizer, vectors: vector)
     }
 
     /// The input's own style vector, which a strength below 1 blends towards: for a clip the
@@ -144,7 +135,7 @@ final class PreviewEngine: @unchecked Sendable {
         let frameRate = info.frameRate > 0 ? info.frameRate : 30
         let url = try root.resolve(settings.path)
         let job = try RenderPlan.job(settings, kind: info.kind, input: url, output: url, frameRate: frameRate, root: root)
-        let timeline = try timeline(settings)
+        let timeline = try timeline(job)
         var outsideIsWeakened = false
         if case .style(_, let strength)? = job.regions?.outside { outsideIsWeakened = strength < 1 }
         let identity = timeline.needsIdentity || outsideIsWeakened ? try identity(settings.path) : nil
@@ -153,7 +144,7 @@ final class PreviewEngine: @unchecked Sendable {
         let precision = stylizer.transformer.resolve(settings.precision ?? .auto)
         if worker?.precision != precision { worker = try stylizer.makeWorker(precision: precision) }
         var painted = try job.paint(source, at: seconds, timeline: timeline, frameRate: frameRate, identity: identity, stylizer: stylizer, worker: worker!,
-                                    atNetworkSize: true)
+                                    atNetworkSize: true, vectors: vector)
         if settings.maskOverlay == true, let mask = try job.regionMask(for: source.resized(width: painted.width, height: painted.height),
                                                                       at: seconds, frameRate: frameRate) {
             painted = Self.tinted(painted, outside: mask)

@@ -32,8 +32,8 @@ struct RenderPlan: Sendable {
             throw StudioError.badRequest(String(format: "the start, %.3f s, is past the end of the clip (%.3f s)", start, info.duration))
         }
         // Every style, and the mask's file, must resolve before the job is queued.
-        _ = try engine.timeline(settings)
-        _ = try settings.regions(root: root)
+        _ = try engine.timeline(Self.job(settings, kind: info.kind, input: root.resolve(settings.path), output: root.renders, frameRate: info.frameRate,
+                                         root: root))
 
         let input = try root.resolve(settings.path)
         let stem = input.deletingPathExtension().lastPathComponent
@@ -76,17 +76,18 @@ struct RenderPlan: Sendable {
     }
 
     /// The job a render runs: what `stylize video`, `frames` or `image` does with these settings.
-    /// With `root`, the mask and the outside's styles are resolved under it; without, they stay
+    /// With `root`, the styles' files and the mask are resolved under it; without, they stay
     /// as typed (for the command line).
     static func job(_ settings: StudioSettings, kind: MediaInfo.Kind, input: URL, output: URL, frameRate: Double,
                     root: StudioRoot? = nil) throws -> StylizeJob {
+        let parse = { (text: String) in try root.map { try ResolvedStyle(text, root: $0).spec } ?? StyleSpec(parsing: text) }
         let style: StylizeJob.Style
         if let file = settings.keyframes, settings.usesKeyframes {
             style = .keyframes(try file.keyframes.map { entry in
-                try KeyframeSpec(time: entry.time.keyframeTime(), style: StyleSpec(parsing: entry.style), strength: entry.strength ?? 1)
+                try KeyframeSpec(time: entry.time.keyframeTime(), style: parse(entry.style), strength: entry.strength ?? 1)
             }, easing: file.ease ?? .linear)
         } else {
-            style = .single(try StyleSpec(parsing: settings.style ?? ""), strength: settings.strength ?? 1)
+            style = .single(try parse(settings.style ?? ""), strength: settings.strength ?? 1)
         }
         let source: StylizeJob.Source = switch kind {
         case .clip: .clip(.file(input))
@@ -116,7 +117,7 @@ struct RenderPlan: Sendable {
         let info = try engine.info(settings.path, frameRate: settings.fps)
         let job = try Self.job(settings, kind: info.kind, input: try engine.root.resolve(settings.path), output: output, frameRate: info.frameRate,
                                root: engine.root)
-        return try job.run(with: engine.stylizer, timeline: engine.timeline(settings), progress: progress, isCancelled: isCancelled).frames
+        return try job.run(with: engine.stylizer, timeline: engine.timeline(job), progress: progress, isCancelled: isCancelled).frames
     }
 
     /// The keyframes as a file in the renders folder holds them: file styles relative to that

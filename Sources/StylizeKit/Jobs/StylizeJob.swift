@@ -116,16 +116,17 @@ public struct StylizeJob: Sendable {
         }
     }
 
-    /// The regions with the outside's style computed, for the stages.
-    func regionSetup(with stylizer: Stylizer) throws -> RegionSetup? {
+    /// The regions with the outside's style computed (its vectors from `vectors`, else by
+    /// `stylizer`), for the stages.
+    func regionSetup(with stylizer: Stylizer, vectors: StyleVectors? = nil) throws -> RegionSetup? {
         guard let regions else { return nil }
         switch regions.outside {
         case .original:
             return RegionSetup(regions: regions, outside: nil)
         case .style(let spec, let strength):
-            return RegionSetup(regions: regions, outside: try StyleTimeline(constant: stylizer.styleVector(for: spec, styleSize: styleSize), strength: strength))
+            return RegionSetup(regions: regions, outside: try timeline(of: .single(spec, strength: strength), stylizer: stylizer, vectors: vectors))
         case .keyframes(let keys, let easing):
-            return RegionSetup(regions: regions, outside: try stylizer.timeline(keys, easing: easing, styleSize: styleSize))
+            return RegionSetup(regions: regions, outside: try timeline(of: .keyframes(keys, easing: easing), stylizer: stylizer, vectors: vectors))
         }
     }
 
@@ -140,13 +141,25 @@ public struct StylizeJob: Sendable {
         }
     }
 
-    /// Every style vector the job needs, computed once, as a timeline.
-    public func timeline(with stylizer: Stylizer) throws -> StyleTimeline {
+    /// Where a job's style vectors come from, when not from the stylizer: the vector of a
+    /// style at a style size. A caller that keeps vectors between jobs (the studio, between
+    /// previews) hands in its own.
+    public typealias StyleVectors = (_ spec: StyleSpec, _ styleSize: Int) throws -> StyleVector
+
+    /// Every style vector the job needs, computed once, as a timeline. `vectors`, when given,
+    /// provides each style's vector instead of `stylizer`.
+    public func timeline(with stylizer: Stylizer, vectors: StyleVectors? = nil) throws -> StyleTimeline {
+        try timeline(of: style, stylizer: stylizer, vectors: vectors)
+    }
+
+    /// `style` over time at the job's style size, each distinct style's vector asked for once.
+    private func timeline(of style: Style, stylizer: Stylizer, vectors: StyleVectors?) throws -> StyleTimeline {
+        let vector = { (spec: StyleSpec) in try vectors?(spec, styleSize) ?? stylizer.styleVector(for: spec, styleSize: styleSize) }
         switch style {
         case .single(let spec, let strength):
-            return try StyleTimeline(constant: stylizer.styleVector(for: spec, styleSize: styleSize), strength: strength)
+            return try StyleTimeline(constant: vector(spec), strength: strength)
         case .keyframes(let keys, let easing):
-            return try stylizer.timeline(keys, easing: easing, styleSize: styleSize)
+            return try Stylizer.timeline(keys, easing: easing, vector: vector)
         }
     }
 
@@ -207,16 +220,17 @@ public struct StylizeJob: Sendable {
     /// vector, where the strength is below 1), at the job's brush scale and in its colours,
     /// and with its regions, blended with the outside by the mask. This is what a preview
     /// shows. With `atNetworkSize` the picture stays at the size the network painted, for a
-    /// caller that scales it anyway.
+    /// caller that scales it anyway. `vectors`, when given, provides the outside's style
+    /// vectors instead of `stylizer` (as in `timeline(with:vectors:)`).
     public func paint(_ picture: Picture, at seconds: Double, timeline: StyleTimeline, frameRate: Double, identity: StyleVector?,
-                      stylizer: Stylizer, worker: TransformerWorker, atNetworkSize: Bool = false) throws -> Picture {
+                      stylizer: Stylizer, worker: TransformerWorker, atNetworkSize: Bool = false, vectors: StyleVectors? = nil) throws -> Picture {
         let paint = { (timeline: StyleTimeline) throws -> Picture in
             let vector = try timeline.effectiveVector(at: seconds, frameRate: frameRate, identity: identity)
             return try stylizer.stylize(picture, conditioning: stylizer.transformer.conditioning(for: vector), processingSize: self.options.processingSize,
                                         preserveColors: self.options.preserveColors, worker: worker, atNetworkSize: atNetworkSize)
         }
         let painted = try paint(timeline)
-        guard let setup = try regionSetup(with: stylizer) else { return painted }
+        guard let setup = try regionSetup(with: stylizer, vectors: vectors) else { return painted }
         let original = try picture.resized(width: painted.width, height: painted.height)
         return try setup.regions.blend(painted, outside: setup.outside.map(paint) ?? original, original: original,
                                        stored: storedMask(setup.regions, at: seconds, frameRate: frameRate))

@@ -58,9 +58,14 @@ extension Stylizer {
     /// Turns keyframe specs into a timeline, computing every keyframe's vector once (style
     /// pictures at `styleSize`).
     public func timeline(_ specs: [KeyframeSpec], easing: Easing, styleSize: Int = StylePredictor.inputSize) throws -> StyleTimeline {
+        try Self.timeline(specs, easing: easing) { try styleVector(for: $0, styleSize: styleSize) }
+    }
+
+    /// Turns keyframe specs into a timeline, asking `vector` once for each distinct style.
+    static func timeline(_ specs: [KeyframeSpec], easing: Easing, vector: (StyleSpec) throws -> StyleVector) throws -> StyleTimeline {
         var cache: [String: StyleVector] = [:]
         let keys = try specs.map { spec -> StyleTimeline.Key in
-            let vector = try cache[spec.style.description] ?? styleVector(for: spec.style, styleSize: styleSize)
+            let vector = try cache[spec.style.description] ?? vector(spec.style)
             cache[spec.style.description] = vector
             return StyleTimeline.Key(time: spec.time, vector: vector, strength: spec.strength)
         }

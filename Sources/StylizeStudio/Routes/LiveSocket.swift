@@ -84,7 +84,7 @@ struct LiveSocket {
         mutating func set(_ new: LiveLook) async throws {
             let engine = self.engine
             let vector = try await runBlocking { _ in
-                try engine.vector(ResolvedStyle(new.style, root: engine.root), styleSize: new.styleSize ?? StylePredictor.inputSize)
+                try engine.vector(ResolvedStyle(new.style, root: engine.root).spec, styleSize: new.styleSize ?? StylePredictor.inputSize)
             }
             if let style {
                 try style.change(to: vector, strength: new.strength ?? 1)
