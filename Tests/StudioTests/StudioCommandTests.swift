@@ -7,10 +7,12 @@ import XCTest
 final class StudioCommandTests: XCTestCase {
     var binary: URL { Processes.stylize }
 
-    func start(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
+    /// `stylize studio` with `arguments`, and `environment` added to this process's.
+    func start(_ arguments: [String], environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
         let process = Process()
         process.executableURL = binary
         process.arguments = ["studio"] + arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -75,6 +77,56 @@ final class StudioCommandTests: XCTestCase {
                                 "GET /api/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         XCTAssertTrue(list.contains("\"state\":\"queued\"") || list.contains("\"state\":\"running\""), list)
         XCTAssertEqual(list.components(separatedBy: "\"id\":").count - 1, 1, list)
+    }
+
+    /// The golden set's studio case: a saved job (keyframes with a style picture from the root
+    /// and a gallery style, brush size, stabilizer, CRF, and a mask with a second style
+    /// outside) rendered by the studio, as a user starts it, gives the frames the manifest holds,
+    /// and the command the studio shows for it gives the same frames.
+    func testASavedJobRendersTheGoldenFramesAndItsCommandTheSame() throws {
+        let root = try Processes.temporaryDirectory(self, prefix: "studio-golden")
+        try tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10:duration=1.2", "-f", "lavfi",
+                            "-i", "sine=frequency=440:duration=1.2:sample_rate=48000", "-c:v", "ffv1", "-pix_fmt", "yuv420p",
+                            "-c:a", "pcm_s16le", "-fflags", "+bitexact", "-flags:v", "+bitexact", root.appendingPathComponent("clip.mkv").path])
+        try tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "mandelbrot=size=128x128", "-frames:v", "1", root.appendingPathComponent("style.png").path])
+        try tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "color=black:size=96x64", "-vf", "drawbox=x=40:y=0:w=56:h=64:color=white:t=fill",
+                            "-frames:v", "1", "-pix_fmt", "gray", root.appendingPathComponent("mask.png").path])
+        let (studio, out, _) = try start(["--port", "0", "--root", root.path], environment: GoldenManifest.environment)
+        defer { studio.interrupt(); studio.waitUntilExit() }
+        let port = try XCTUnwrap(Int(try self.port(printedOn: out)))
+        let settings = #"{"path": "clip.mkv", "output": "golden.mp4", "precision": "f32", "size": 48, "stabilize": 0.5, "crf": 20, "#
+            + ##""keyframes": {"ease": "smooth", "keyframes": [{"time": 0, "style": "style.png"}, {"time": "#8", "style": "starry-night", "strength": 0.6}]}, "##
+            + #""mask": "mask.png", "maskFeather": 2, "outside": "great-wave", "outsideStrength": 0.5}"#
+        let submitted = try json(exchange(port: port, "POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                          + "Content-Length: \(settings.utf8.count)\r\nConnection: close\r\n\r\n\(settings)"))
+        let id = try XCTUnwrap(submitted["id"] as? Int, "\(submitted)")
+        var job: [String: Any] = [:]
+        let deadline = Date().addingTimeInterval(240)
+        while !["done", "failed", "cancelled"].contains(job["state"] as? String ?? ""), Date() < deadline {
+            usleep(100_000)
+            let list = try json(exchange(port: port, "GET /api/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
+            job = (list["jobs"] as? [[String: Any]] ?? []).first { $0["id"] as? Int == id } ?? [:]
+        }
+        XCTAssertEqual(job["state"] as? String, "done", "\(job)")
+        let rendered = try GoldenManifest.digest(of: root.appendingPathComponent(try XCTUnwrap(job["output"] as? String)))
+
+        // The command the studio shows, run from the root, paints the same frames (into a file
+        // of the same name: the digest covers names).
+        var words = try XCTUnwrap(job["command"] as? String).split(separator: " ").map(String.init).dropFirst()
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("again"), withIntermediateDirectories: true)
+        words[words.firstIndex(of: "-o")! + 1] = "again/golden.mp4"
+        let again = try Processes.run(binary, Array(words) + ["--quiet"], in: root, environment: GoldenManifest.environment)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(try GoldenManifest.digest(of: root.appendingPathComponent("again/golden.mp4")), rendered,
+                       "the studio's command: \(job["command"] ?? "")")
+        try GoldenManifest.compare(["studio-render": rendered])
+    }
+
+    /// The JSON object in an HTTP answer's body.
+    func json(_ answer: String) throws -> [String: Any] {
+        let body = try XCTUnwrap(answer.range(of: "\r\n\r\n").map { answer[$0.upperBound...] }, answer)
+        let object = try XCTUnwrap(body.firstIndex(of: "{").map { body[$0...body.lastIndex(of: "}")!] }, answer)
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(object.utf8)) as? [String: Any], answer)
     }
 
     /// One request on a fresh connection, and the whole answer.

@@ -1,16 +1,11 @@
 import Foundation
+import StylizeTestSupport
 import XCTest
 @testable import StylizeKit
 
 /// A fixed set of commands whose outputs must not change when the code is reorganised: each
-/// output's decoded frames and audio (FFmpeg's framemd5 of every stream, with timestamps) are
-/// digested and compared with `Fixtures/golden.json`.
-///
-/// The networks run in f32 with oneDNN and StylizeKit's kernels limited to AVX2, the one
-/// configuration every x86-64 CPU this runs on shares, so the digests do not depend on which
-/// of them records or checks. A change meant to alter outputs records anew:
-/// `STYLIZE_GOLDEN_RECORD=1 swift test --filter GoldenOutputTests` rewrites the manifest in the
-/// source tree, and the diff shows which cases moved.
+/// output's decoded frames and audio are digested and compared with the golden manifest
+/// (`GoldenManifest`, which says how to record it anew).
 final class GoldenOutputTests: XCTestCase {
     /// One command and where it writes (files or folders), relative to the working folder;
     /// `stdin` and `stdout` name files the command reads and writes through pipes.
@@ -62,10 +57,7 @@ final class GoldenOutputTests: XCTestCase {
                                         "-o", "sheet.png"], output: "sheet.png"),
     ]
 
-    static let manifest = TestSupport.fixture("golden.json")
-    /// Where recording writes: the manifest in the source tree, not the built bundle's copy.
-    static let manifestSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/golden.json")
-    static let environment = ["ONEDNN_MAX_CPU_ISA": "AVX2"]
+    static let environment = GoldenManifest.environment
 
     func testOutputsMatchTheManifest() throws {
         let dir = try TestSupport.temporaryDirectory(self)
@@ -82,25 +74,9 @@ final class GoldenOutputTests: XCTestCase {
                 outcome = try TestSupport.stylize(arguments, in: dir, environment: Self.environment)
             }
             XCTAssertEqual(outcome.status, 0, "\(item.name): \(outcome.stderr)")
-            digests[item.name] = try item.outputs.map { try Self.digest(of: dir.appendingPathComponent($0)) }.joined(separator: ",")
+            digests[item.name] = try item.outputs.map { try GoldenManifest.digest(of: dir.appendingPathComponent($0)) }.joined(separator: ",")
         }
-        try Self.compare(digests, test: self)
-    }
-
-    /// Compares with the manifest, or records into it when STYLIZE_GOLDEN_RECORD is set. Cases
-    /// other suites check (the studio's) are kept as they are.
-    static func compare(_ digests: [String: String], test: XCTestCase, file: StaticString = #filePath, line: UInt = #line) throws {
-        var known = try JSONDecoder().decode([String: String].self, from: Data(contentsOf: manifestSource))
-        if ProcessInfo.processInfo.environment["STYLIZE_GOLDEN_RECORD"] != nil {
-            known.merge(digests) { $1 }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(known).write(to: manifestSource)
-            return
-        }
-        let bundled = try JSONDecoder().decode([String: String].self, from: Data(contentsOf: manifest))
-        let changed = digests.keys.sorted().filter { bundled[$0] != digests[$0] }
-        XCTAssertEqual(changed, [], "outputs that differ from Fixtures/golden.json", file: file, line: line)
+        try GoldenManifest.compare(digests)
     }
 
     /// The inputs: a 1.2 s clip (96x64 at 10 fps, FFV1, a tone in PCM), the same in 10-bit, a
@@ -127,23 +103,5 @@ final class GoldenOutputTests: XCTestCase {
         for (name, fixture) in [("style.json", "style_256.json"), ("style_128.png", "style_128.png")] {
             try FileManager.default.copyItem(at: TestSupport.fixture(fixture), to: dir.appendingPathComponent(name))
         }
-    }
-
-    /// SHA-256 of FFmpeg's framemd5 of every stream (a folder: of each file, by name), which
-    /// covers every decoded picture and sample with its timestamp, and not the container's bytes.
-    static func digest(of output: URL) throws -> String {
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: output.path, isDirectory: &isFolder) else { return "no output" }
-        let files = isFolder.boolValue
-            ? try FileManager.default.contentsOfDirectory(atPath: output.path).sorted().map { output.appendingPathComponent($0) }
-            : [output]
-        var text = ""
-        for file in files {
-            text += "\(file.lastPathComponent)\n"
-            text += try TestSupport.tool("ffmpeg", ["-v", "error", "-i", file.path, "-map", "0", "-f", "framemd5", "-"])
-        }
-        let listing = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).framemd5")
-        try Data(text.utf8).write(to: listing)
-        return try sha256Hex(of: listing)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import StylizeTestSupport
 import XCTest
 @testable import StylizeKit
 
@@ -60,8 +61,8 @@ final class StylizeJobTests: XCTestCase {
             let words = Array(theirs.commandLine.dropFirst())
             let outcome = try TestSupport.stylize(words, in: dir)
             XCTAssertEqual(outcome.status, 0, "\(theirs.shellCommand): \(outcome.stderr)")
-            XCTAssertEqual(try GoldenOutputTests.digest(of: dir.appendingPathComponent("cli/" + job.output.path)),
-                           try GoldenOutputTests.digest(of: ours), theirs.shellCommand)
+            XCTAssertEqual(try GoldenManifest.digest(of: dir.appendingPathComponent("cli/" + job.output.path)),
+                           try GoldenManifest.digest(of: ours), theirs.shellCommand)
         }
         XCTAssertEqual(keyed.shellCommand,
                        "stylize video clip.mkv -o b.mp4 --keyframe 0.2=style.json --keyframe '#9=style_128.png@0.5' --ease smooth "
