@@ -19,6 +19,12 @@ public struct StudioConfiguration: Sendable {
     public var modelsDirectory: URL?
     public var maxUploadBytes = 512 << 20
     public var previewWidth = 640
+    /// A live source on this machine (a camera, a screen, a stream) that the page's Live panel
+    /// can watch, painted in the page's look; nil: the panel offers the browser's camera only.
+    public var liveSource: LiveInput?
+    /// The style the page starts the live source in, until one is picked (`stylize live` without
+    /// an output passes its own).
+    public var liveStyle: String?
 
     public init(root: URL) {
         self.root = root
@@ -53,7 +59,7 @@ public struct StudioServer: Sendable {
             logger.logLevel = .warning
             return logger
         }()
-        let live = LiveSocket(engine: engine)
+        let live = LiveSocket(engine: engine, source: configuration.liveSource)
         let app = Application(
             router: router(),
             server: .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: LiveSocket.maximumMessageBytes))) { request, _, _ in
@@ -86,6 +92,12 @@ public struct StudioServer: Sendable {
         router.addRoutes(StyleRoutes(library: library).routes, atPath: "/api/styles")
         router.addRoutes(PreviewRoutes(engine: engine, gate: gate).routes, atPath: "/api/preview")
         router.addRoutes(JobRoutes(queue: queue, root: engine.root).routes, atPath: "/api/jobs")
+        router.get("/api/live/source") { _, _ in
+            try await refusing {
+                guard let source = configuration.liveSource else { throw StudioError.notFound("this studio was started with no live source") }
+                return try HTTP.json(LiveSocket.SourceDescription(source: source.location, style: configuration.liveStyle))
+            }
+        }
         return router
     }
 }

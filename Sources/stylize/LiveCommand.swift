@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import StylizeKit
+#if Studio
+import StylizeStudio
+#endif
 
 struct LiveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,15 +13,20 @@ struct LiveCommand: ParsableCommand {
         The newest frame wins: frames that arrive while one is being stylized are dropped, never queued. \
         While it runs, standard input takes commands, one a line: "style STYLE" and "strength S" change the look, \
         crossfading over --crossfade seconds. Ctrl-C (or the source's end) finishes the output; --json then prints \
-        frames in, out and dropped, and the latency from a frame's arrival to its output.
+        frames in, out and dropped, and the latency from a frame's arrival to its output. \
+        Without -o, the source is shown on the studio's page instead (its Live panel, Watch source), \
+        at the address printed, in the look set on the page.
         """
     )
 
     @Argument(help: ArgumentHelp("A device (/dev/video0), a stream URL (udp://127.0.0.1:5000, srt://, rtsp://), a lavfi graph with --input-format lavfi (testsrc2=size=640x360:rate=30), or a file (played at its own pace).", valueName: "input"))
     var input: String
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Where the stylized frames go: a stream URL (udp://127.0.0.1:5001, srt://, rtmp://; MPEG-TS unless --format says otherwise), a v4l2 device (a v4l2loopback virtual camera), a file (a recording), or - with --format.", valueName: "output"))
-    var output: String
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where the stylized frames go: a stream URL (udp://127.0.0.1:5001, srt://, rtmp://; MPEG-TS unless --format says otherwise), a v4l2 device (a v4l2loopback virtual camera), a file (a recording), or - with --format. Without it, the source is shown on the studio's page (its Live panel), at the address printed.", valueName: "output"))
+    var output: String?
+
+    @Option(help: "Without -o: the port of the studio's page (0 picks a free one). It listens on 127.0.0.1 and opens the current folder, where recordings are kept.")
+    var port = 8080
 
     @Option(name: .shortAndLong, help: "The style: a gallery name (stylize styles lists them), a picture, a .json vector file, or a mix a.jpg:0.7,b.json:0.3.")
     var style: String
@@ -77,19 +85,30 @@ struct LiveCommand: ParsableCommand {
         for option in inputOption where !option.contains("=") { throw ValidationError("--input-option takes key=value, got \(option)") }
         if output == "-" && format == nil { throw ValidationError("writing to standard output needs --format (e.g. mpegts or nut)") }
         if output == "-" && outputHandling.json { throw ValidationError("--json cannot go with -o -: standard output carries the video") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, got \(port)") }
+        if output == nil {
+            if format != nil || outputHandling.json || duration != nil || regions.mask != nil {
+                throw ValidationError("--format, --json, --duration and --mask go with an output (-o); without one the source is shown on the studio's page")
+            }
+        }
     }
 
-    /// The job these flags describe.
-    func job() throws -> StylizeJob {
+    /// The source these flags describe.
+    func source() -> LiveInput {
         var source = LiveInput(input, format: inputFormat, size: inputSize, frameRate: inputFps)
         source.timeout = inputTimeout
         for option in inputOption {
             let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
             source.options[parts[0]] = parts.count > 1 ? parts[1] : ""
         }
+        return source
+    }
+
+    /// The job these flags describe, writing to `output`.
+    func job(writingTo output: String) throws -> StylizeJob {
         let destination: ClipLocation = output == "-" ? .standardStream
             : output.contains("://") || output.hasPrefix("/dev/video") ? .stream(output) : .file(URL(fileURLWithPath: output))
-        var job = StylizeJob(source: .live(source), output: destination,
+        var job = StylizeJob(source: .live(source()), output: destination,
                              style: .single(try look.styleReading.parse(style), strength: look.strength ?? 1))
         job.styleSize = look.styleReading.styleSize
         job.options.processingSize = look.size
@@ -105,9 +124,10 @@ struct LiveCommand: ParsableCommand {
     }
 
     func run() throws {
+        guard let output else { return try reportingErrors { try showInStudio() } }
         let stop = StopRequest()
         try reportingErrors {
-            var job = try job()
+            var job = try job(writingTo: output)
             try job.validate()
             if case .file = job.output, !job.options.overwrite, FileManager.default.fileExists(atPath: output) { throw StylizeError.outputExists(output) }
             let stylizer = try models.load()
@@ -122,6 +142,24 @@ struct LiveCommand: ParsableCommand {
             bar.finish()
             report(summary, job: job, stylizer: stylizer)
         }
+    }
+
+    /// Serves the studio's page with this source in its Live panel, until Ctrl-C. The source is
+    /// opened once first, so that one that does not open fails here, in one line.
+    private func showInStudio() throws {
+        #if Studio
+        _ = try look.styleReading.parse(style)
+        let source = source()
+        try LiveFrames(source).stop()
+        var configuration = StudioConfiguration(root: URL(fileURLWithPath: "."))
+        configuration.port = port
+        configuration.modelsDirectory = models.directory.map { URL(fileURLWithPath: $0) }
+        configuration.liveSource = source
+        configuration.liveStyle = style
+        try StudioCommand.serve(configuration, announcing: "stylize live: \(input) on the studio's page")
+        #else
+        throw StylizeError.invalidArgument("without an output the source is shown on the studio's page, which this build leaves out; name an output with -o")
+        #endif
     }
 
     private func report(_ summary: JobSummary, job: StylizeJob, stylizer: Stylizer) {

@@ -45,26 +45,32 @@ struct StudioCommand: ParsableCommand {
             configuration.port = port
             configuration.maxUploadBytes = maxUploadMb << 20
             configuration.modelsDirectory = models.directory.map { URL(fileURLWithPath: $0) }
-            let server = try StudioServer(configuration)
-            let outcome = Locked<Error?>(nil)
-            let done = DispatchSemaphore(value: 0)
-            Task {
-                do {
-                    try await server.run { url in
-                        FileHandle.standardOutput.write(Data("stylize studio: \(url)\n".utf8))
-                    }
-                } catch {
-                    outcome.withLock { $0 = error }
+            try Self.serve(configuration)
+        }
+    }
+
+    /// Serves `configuration`'s studio until Ctrl-C, printing its address first; a port in use
+    /// is a one-line error.
+    static func serve(_ configuration: StudioConfiguration, announcing name: String = "stylize studio") throws {
+        let server = try StudioServer(configuration)
+        let outcome = Locked<Error?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do {
+                try await server.run { url in
+                    FileHandle.standardOutput.write(Data("\(name): \(url)\n".utf8))
                 }
-                done.signal()
+            } catch {
+                outcome.withLock { $0 = error }
             }
-            done.wait()
-            if let error = outcome.withLock({ $0 }) {
-                if "\(error)".contains("Address already in use") {
-                    throw StylizeError.invalidArgument("cannot listen on \(host):\(port): the port is in use; pass --port with another number, or --port 0 for any free one")
-                }
-                throw StylizeError.invalidArgument("the studio stopped: \(error)")
+            done.signal()
+        }
+        done.wait()
+        if let error = outcome.withLock({ $0 }) {
+            if "\(error)".contains("Address already in use") {
+                throw StylizeError.invalidArgument("cannot listen on \(configuration.host):\(configuration.port): the port is in use; pass --port with another number, or --port 0 for any free one")
             }
+            throw StylizeError.invalidArgument("the studio stopped: \(error)")
         }
     }
 }

@@ -197,6 +197,49 @@ final class LiveTests: XCTestCase {
         print("a silent source was given up after \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
     }
 
+    /// `LiveFrames`, the library's newest-frame reader: a still lavfi source comes back as RGBA,
+    /// as FFmpeg converts it; a silent source is given up at its timeout.
+    func testLiveFramesGiveTheNewestFrameInMemory() throws {
+        let bars = "smptebars=size=160x90:rate=10"
+        let frames = try LiveFrames(LiveInput(bars, format: "lavfi"))
+        defer { frames.stop() }
+        let frame = try XCTUnwrap(try frames.newest(waiting: 5), "no frame in 5 s")
+        XCTAssertEqual([frame.width, frame.height], [160, 90])
+        XCTAssertEqual(frame.format, .rgba)
+        let raw = try TestSupport.temporaryDirectory(self).appendingPathComponent("bars.rgba")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", bars, "-frames:v", "1", "-pix_fmt", "rgba", "-f", "rawvideo", raw.path])
+        let expected = try Data(contentsOf: raw)
+        XCTAssertEqual(frame.bytes.count, 160 * 90 * 4)
+        // The seven bars' colours, at their centres (their 4:2:0 chroma edges are filtered
+        // differently by FFmpeg's default conversion and by StylizeKit's), within 3 levels.
+        for bar in 0..<7 {
+            let i = (20 * 160 + (2 * bar + 1) * 160 / 14) * 4
+            for c in 0..<3 {
+                XCTAssertEqual(Double(frame.bytes[i + c]), Double(expected[expected.startIndex + i + c]), accuracy: 3, "bar \(bar), channel \(c)")
+            }
+        }
+        XCTAssertTrue(stride(from: 3, to: frame.bytes.count, by: 4).allSatisfy { frame.bytes[$0] == 255 }, "opaque")
+
+        var silent = LiveInput("udp://127.0.0.1:\(try UDPReceiver.freePort())")
+        silent.timeout = 1
+        let started = Date()
+        XCTAssertThrowsError(try LiveFrames(silent)) { XCTAssertTrue("\($0)".contains("nothing arrived within 1 s"), "\($0)") }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+    }
+
+    /// Without an output, `stylize live` shows the source on the studio's page: it opens the source
+    /// first (a bad one fails in one line), and refuses what goes with an output only.
+    func testWithoutAnOutputTheSourceIsCheckedFirstAndOutputOptionsRefused() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let port = try UDPReceiver.freePort()
+        let started = Date()
+        try assertFails(["live", "udp://127.0.0.1:\(port)", "--input-timeout", "1", "-s", "starry-night", "--port", "0"], in: dir,
+                        saying: "nothing arrived within 1 s")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+        try assertFails(["live", "testsrc2", "--input-format", "lavfi", "-s", "starry-night", "--json"], in: dir,
+                        saying: "go with an output (-o)")
+    }
+
     func testJobDescribesItsCommandAndRefusesWhatLiveCannotDo() throws {
         var input = LiveInput("/dev/video0", size: "640x360", frameRate: "30")
         input.options["input_format"] = "mjpeg"

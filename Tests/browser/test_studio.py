@@ -133,13 +133,14 @@ def halves_mean_rgb(picture):
 
 
 class Studio:
-    """`stylize studio` on a free port; stdout and stderr are drained so it never blocks."""
+    """`stylize studio` on a free port (or `arguments`, another command that serves the page,
+    run in `root`); stdout and stderr are drained so it never blocks."""
 
-    def __init__(self, binary, root, scratch):
+    def __init__(self, binary, root, scratch, arguments=None):
         self.stderr_path = Path(scratch) / "studio-stderr.log"
         self.stderr_file = open(self.stderr_path, "w+")
         self.process = subprocess.Popen(
-            [binary, "studio", "--port", "0", "--root", str(root)],
+            [binary] + (arguments or ["studio", "--port", "0", "--root", str(root)]), cwd=root,
             stdout=subprocess.PIPE, stderr=self.stderr_file, text=True)
         lines = queue.Queue()
 
@@ -612,7 +613,9 @@ def mean_difference(a, b):
 
 class StudioLiveTest(unittest.TestCase):
     """The Live panel with Chromium's fake camera playing a still frame of the sample clip: stylized
-    frames come back, follow the style, and a recording lands under the root."""
+    frames come back, follow the style, and a recording lands under the root. The page is served by
+    `stylize live` with no output, so it also offers that command's source (still SMPTE bars from
+    lavfi) to watch."""
 
     @classmethod
     def setUpClass(cls):
@@ -624,7 +627,8 @@ class StudioLiveTest(unittest.TestCase):
         camera = cls.root / "camera.y4m"
         subprocess.run(["ffmpeg", "-v", "error", "-ss", "1", "-i", str(SAMPLE), "-frames:v", "1", "-vf", "scale=320:180,loop=-1:1",
                         "-t", "2", "-r", "15", "-pix_fmt", "yuv420p", str(camera)], check=True)
-        cls.studio = Studio(os.environ["STYLIZE"], cls.root, cls.root)
+        cls.studio = Studio(os.environ["STYLIZE"], cls.root, cls.root,
+                            ["live", "smptebars=size=320x180:rate=15", "--input-format", "lavfi", "-s", "the-scream", "--port", "0"])
         cls.addClassCleanup(cls.studio.stop)
         cls.driver = make_driver(("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                                   f"--use-file-for-fake-video-capture={camera}"))
@@ -675,6 +679,31 @@ class StudioLiveTest(unittest.TestCase):
         self.assertGreater(count_frames(recording), 5)
         self.css("#live-stop").click()
         self.wait(10, lambda d: self.css("#live-start").is_displayed(), "Stop did not bring Start camera back")
+
+    def test_the_source_it_was_started_with_comes_back_stylized_and_as_it_came(self):
+        self.driver.get(self.studio.url)
+        watch = self.wait(30, lambda d: d.find_element(By.CSS_SELECTOR, "#live-watch").is_displayed() and d.find_element(By.CSS_SELECTOR, "#live-watch"),
+                          "no Watch source button")
+        self.assertIn("smptebars", watch.get_attribute("title"))
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", watch)
+        watch.click()
+        # In the style the command named, as no style is picked on this page.
+        first, count = self.settled_sample(0)
+        source = self.driver.execute_script(CANVAS_SAMPLE_JS, "#live-source")
+        self.assertGreater(max(source) - min(source), 150, "the source's frame did not come back as it came")
+        self.assertGreater(mean_difference(first, source), 20, "the source's frames come back unstylized")
+        again, count = self.settled_sample(count)
+        same_style = mean_difference(first, again)
+        self.assertLess(same_style, 8, "one style on a still source keeps its picture")
+        self.assertEqual(self.css("#live-input-caption").text, "smptebars=size=320x180:rate=15")
+
+        self.css('.style-thumb[data-id="great-wave"]').click()
+        other, count = self.settled_sample(count)
+        self.assertGreater(mean_difference(first, other), 3 * same_style + 10, "another style changes the frames")
+        self.driver.save_screenshot(str(self.screenshots / "studio-live-source.png"))
+        self.css("#live-stop").click()
+        self.wait(10, lambda d: self.css("#live-watch").is_displayed() and not self.css("#live-source").is_displayed(),
+                  "Stop did not bring Watch source and the camera pane back")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,21 @@ import StylizeKit
 /// numbers, then its RGBA rows. It is answered with the stylized frame in the same layout,
 /// after a third number, the milliseconds the server took. The page sends a frame only when
 /// the one before has come back, so the newest frame always wins and nothing queues.
+///
+/// When the studio has a live source of its own (a camera on the server), a frame of width and
+/// height 0 asks for that source's newest frame: the answer is as above, with the source's
+/// frame, RGBA, after the stylized one. The source opens at the first such request and closes
+/// with the socket.
 struct LiveSocket {
     let engine: PreviewEngine
+    let source: LiveInput?
+
+    /// What `GET /api/live/source` tells the page of the studio's own live source.
+    struct SourceDescription: Encodable {
+        var source: String
+        /// The style it starts in, when one was given.
+        var style: String?
+    }
 
     /// The look the page asks for.
     struct LiveLook: Decodable {
@@ -39,7 +52,8 @@ struct LiveSocket {
     }
 
     func serve(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter) async throws {
-        var connection = Connection(engine: engine)
+        var connection = Connection(engine: engine, source: source)
+        defer { connection.close() }
         for try await message in inbound.messages(maxSize: Self.maximumMessageBytes) {
             switch message {
             case .text(let text):
@@ -70,14 +84,21 @@ struct LiveSocket {
         return String(decoding: (try? JSONEncoder().encode(["error": words])) ?? Data(), as: UTF8.self)
     }
 
-    /// One page's camera: its look, and a session for its frame size.
+    /// One page's camera, or the studio's source for one page: its look, and a session for its
+    /// frame size.
     struct Connection {
         let engine: PreviewEngine
+        let source: LiveInput?
         private var look: LiveLook?
         private var style: LiveStyle?
         private var session: FrameSession?
+        /// The studio's source, open while this page watches it.
+        private var frames: LiveFrames?
 
-        init(engine: PreviewEngine) { self.engine = engine }
+        init(engine: PreviewEngine, source: LiveInput?) { (self.engine, self.source) = (engine, source) }
+
+        /// Closes the studio's source, if this page opened it.
+        func close() { frames?.stop() }
 
         /// Takes a new look: the style fades in on the session's next frames; a new
         /// stabilization or precision starts a new session.
@@ -96,13 +117,42 @@ struct LiveSocket {
         }
 
         /// The stylized frame for a frame message, or an empty frame (0x0) when no look was set.
+        /// A 0x0 message asks for the studio's source: its newest frame stylized, then as it came.
         mutating func stylize(_ buffer: ByteBuffer) async throws -> [UInt8] {
             var buffer = buffer
             guard let width = buffer.readInteger(endianness: .little, as: UInt32.self).map(Int.init),
-                  let height = buffer.readInteger(endianness: .little, as: UInt32.self).map(Int.init),
-                  width > 0, height > 0, width * height <= LiveSocket.maximumPixels, buffer.readableBytes == width * height * 4 else {
+                  let height = buffer.readInteger(endianness: .little, as: UInt32.self).map(Int.init) else {
                 throw StudioError.badRequest("a frame is its width and height, then its RGBA rows")
             }
+            if width == 0, height == 0, buffer.readableBytes == 0 {
+                let input = try await sourceFrame()
+                return try await stylize(input) + input.bytes
+            }
+            guard width > 0, height > 0, width * height <= LiveSocket.maximumPixels, buffer.readableBytes == width * height * 4 else {
+                throw StudioError.badRequest("a frame is its width and height, then its RGBA rows")
+            }
+            return try await stylize(try PixelFrame(format: .rgba, width: width, height: height, bytes: buffer.readBytes(length: buffer.readableBytes)!))
+        }
+
+        /// The studio source's newest frame, opening the source at the first call.
+        private mutating func sourceFrame() async throws -> PixelFrame {
+            guard let source else { throw StudioError.notFound("this studio was started with no live source") }
+            if frames == nil {
+                frames = try await runBlocking { _ in try LiveFrames(source) }
+            }
+            let frames = frames!
+            return try await runBlocking { _ in
+                guard let frame = try frames.newest(waiting: max(source.timeout, 1)) else {
+                    throw StudioError.badRequest("no frame came from \(source.location) in \(max(source.timeout, 1)) s")
+                }
+                return frame
+            }
+        }
+
+        /// `input` stylized in the look: width, height and the server's milliseconds as 32-bit
+        /// little-endian numbers, then the RGBA rows; an empty frame (0x0) when no look was set.
+        private mutating func stylize(_ input: PixelFrame) async throws -> [UInt8] {
+            let (width, height) = (input.width, input.height)
             guard let style, let look else { return [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] }
             if session.map({ ($0.width, $0.height) != (width, height) }) ?? true {
                 var options = FrameSessionOptions()
@@ -114,7 +164,6 @@ struct LiveSocket {
                     try FrameSession(stylizer: stylizer, liveStyle: style, width: width, height: height, options: options)
                 }
             }
-            let input = try PixelFrame(format: .rgba, width: width, height: height, bytes: buffer.readBytes(length: buffer.readableBytes)!)
             let session = session!
             let started = Date()
             let output = try await runBlocking { _ in

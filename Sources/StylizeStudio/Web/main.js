@@ -11,7 +11,7 @@ import { dragSplit, setCompareMode, updateSplit } from "./preview.js";
 import { addKeyframe, exportKeyframes, importKeyframes, renderKeyframes, timelineTime } from "./keyframes.js";
 import { uploadInput, uploadStyle } from "./uploads.js";
 import { clearFinishedJobs, listenToJobs, loadJobs, startRender } from "./jobs.js";
-import { sendLook, startLive, stopLive, toggleRecording } from "./live.js";
+import { offerSource, sendLook, startLive, stopLive, toggleRecording, watchSource } from "./live.js";
 import { wireMask } from "./mask.js";
 
 async function loadInfo() {
@@ -80,6 +80,7 @@ function bindControls() {
   $("#render-stabilize").addEventListener("input", updateControls);
   $("#render-stabilize").addEventListener("change", sendLook);
   $("#live-start").addEventListener("click", startLive);
+  $("#live-watch").addEventListener("click", watchSource);
   wireMask();
   $("#live-stop").addEventListener("click", stopLive);
   $("#live-record").addEventListener("click", toggleRecording);
@@ -97,7 +98,7 @@ async function start() {
   $("#jobs").append(el("p", { class: "hint", text: "No renders yet. Open an input, pick a style, then Render." }));
   listenToJobs();
   await loadInfo();
-  await Promise.all([loadFiles(""), loadStyles(), loadJobs()]);
+  await Promise.all([loadFiles(""), loadStyles(), loadJobs(), offerSource()]);
 }
 
 document.addEventListener("DOMContentLoaded", start);
