@@ -279,6 +279,54 @@ final class RegionTests: XCTestCase {
         }
     }
 
+    func testALumaRangeTakesTheStyleWhereTheFrameIsBright() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        // Dark on the left (luma about 0.06), bright on the right (about 0.88).
+        let input = dir.appendingPathComponent("in.mkv")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i",
+                                        "color=0xE0E0E0:size=\(Self.width)x\(Self.height):rate=10:duration=0.3[r];color=0x101010:size=\(Self.width / 2)x\(Self.height):rate=10:duration=0.3[l];[r][l]overlay=0:0",
+                                        "-c:v", "ffv1", "-pix_fmt", "yuv420p", input.path])
+        let masked = try lumas(stylize(input, ["--mask", "luma:0.5-1"], dir).url, dir)
+        let full = try lumas(stylize(input, [], dir).url, dir)
+        let original = try lumas(input, dir)
+        XCTAssertEqual(masked.count, 3)
+        for i in masked.indices {
+            XCTAssertGreaterThanOrEqual(psnr(masked[i], original[i], columns: left), Self.samePixels, "frame \(i): the dark half is the original")
+            XCTAssertGreaterThanOrEqual(psnr(masked[i], full[i], columns: right), Self.samePixels, "frame \(i): the bright half is stylized")
+            XCTAssertLessThan(psnr(masked[i], original[i], columns: right), 30, "frame \(i): the style shows on the bright half")
+        }
+        // The range inverted by --mask-invert: the style on the dark half instead.
+        let inverted = try lumas(stylize(input, ["--mask", "luma:0.5-1", "--mask-invert"], dir).url, dir)
+        XCTAssertGreaterThanOrEqual(psnr(inverted[0], original[0], columns: right), Self.samePixels, "inverted: the bright half is the original")
+        XCTAssertGreaterThanOrEqual(psnr(inverted[0], full[0], columns: left), Self.samePixels, "inverted: the dark half is stylized")
+    }
+
+    func testOutsideKeyframesMoveTheOutsideBetweenStyles() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try clip(dir)
+        let mask = try halfMask(dir)
+        let masked = try lumas(stylize(input, ["--mask", mask.path, "--outside-keyframe", "0=great-wave", "--outside-keyframe", "0.9=the-scream"],
+                                       dir).url, dir)
+        let wave = try lumas(stylize(input, ["-s", "great-wave"], dir).url, dir)
+        let scream = try lumas(stylize(input, ["-s", "the-scream"], dir).url, dir)
+        let full = try lumas(stylize(input, [], dir).url, dir)
+        XCTAssertEqual(masked.count, 10)
+        XCTAssertGreaterThanOrEqual(psnr(masked[0], wave[0], columns: left), Self.samePixels, "the outside starts in the first keyframe's style")
+        XCTAssertGreaterThanOrEqual(psnr(masked[9], scream[9], columns: left), Self.samePixels, "the outside ends in the last keyframe's style")
+        XCTAssertLessThan(psnr(masked[9], wave[9], columns: left), 35, "the outside has moved away from the first style")
+        for i in [0, 9] {
+            XCTAssertGreaterThanOrEqual(psnr(masked[i], full[i], columns: right), Self.samePixels, "frame \(i): the job's style inside")
+        }
+    }
+
+    func testAGIFOutputRefusesAMaskInOneLine() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try clip(dir, seconds: 0.3)
+        let mask = try halfMask(dir)
+        try assertFails(["video", input.path, "-o", dir.appendingPathComponent("out.gif").path, "-s", TestSupport.styleVectorFile.path,
+                         "--mask", mask.path], in: dir, saying: "a mask needs an encoder that takes whole samples")
+    }
+
     /// The columns `range` of `image`.
     func columns(_ image: RGBImage, _ range: Range<Int>) -> RGBImage {
         RGBImage(width: range.count, height: image.height, pixels: (0..<image.height).flatMap { y in
