@@ -4,7 +4,7 @@ import StylizeKit
 /// Where the style goes and what fills the rest, for `video`, `image`, `frames`, `live` and `sheet`.
 struct RegionOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "Where the style goes. A picture, a clip (matched by time) or a frame folder (matched by index): white takes the style, black the outside, grey a blend; a picture's alpha counts where it has one. Or key:COLOR[:SIMILARITY:BLEND]: a colour (a green screen) keyed out of each frame with FFmpeg's chromakey, the outside showing there (COLOR as FFmpeg names it: green is #008000; defaults 0.04 and 0.03). Or luma:LOW-HIGH: pixels whose brightness (0 black, 1 white) is in the range.",
+        "Where the style goes. A picture, a clip (matched by time) or a frame folder (matched by index): white takes the style, black the outside, grey a blend; a picture's alpha counts where it is used (transparent somewhere). Or key:COLOR[:SIMILARITY:BLEND]: a colour (a green screen) keyed out of each frame with FFmpeg's chromakey, the outside showing there (COLOR as FFmpeg names it: green is #008000; defaults 0.04 and 0.03). Or luma:LOW-HIGH: pixels whose brightness (0 black, 1 white) is in the range.",
         valueName: "mask"))
     var mask: String?
 

@@ -107,6 +107,29 @@ final class RegionTests: XCTestCase {
         }
     }
 
+    /// A mask picture with an alpha channel that is opaque everywhere (as many tools save a
+    /// black-and-white mask) gives its brightness; one whose alpha is used gives its alpha.
+    func testAnOpaqueAlphaGivesTheBrightnessAndAUsedAlphaCounts() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        let input = try clip(dir, seconds: 0.2)
+        let rgb = try halfMask(dir), opaque = dir.appendingPathComponent("opaque.png"), cutOut = dir.appendingPathComponent("alpha.png")
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-i", rgb.path, "-pix_fmt", "rgba", opaque.path])
+        // White everywhere; opaque on the left half only, so the alpha puts the style there.
+        try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "color=white:size=\(Self.width)x\(Self.height)", "-frames:v", "1",
+                                        "-vf", "format=rgba,geq=r=255:g=255:b=255:a='if(lt(X,\(Self.width / 2)),255,0)'", cutOut.path])
+        for picture in [opaque, cutOut] {
+            XCTAssertTrue(try TestSupport.tool("ffprobe", ["-v", "error", "-show_entries", "stream=pix_fmt", "-of", "csv=p=0", picture.path]).contains("rgba"))
+        }
+        let fromRGB = try lumas(stylize(input, ["--mask", rgb.path], dir).url, dir)
+        let fromOpaque = try lumas(stylize(input, ["--mask", opaque.path], dir).url, dir)
+        let fromAlpha = try lumas(stylize(input, ["--mask", cutOut.path], dir).url, dir)
+        let leftOfRGB = try lumas(stylize(input, ["--mask", rgb.path, "--mask-invert"], dir).url, dir)
+        for i in fromRGB.indices {
+            XCTAssertGreaterThanOrEqual(psnr(fromOpaque[i], fromRGB[i], columns: 0..<Self.width), Self.samePixels, "frame \(i): opaque alpha")
+            XCTAssertGreaterThanOrEqual(psnr(fromAlpha[i], leftOfRGB[i], columns: 0..<Self.width), Self.samePixels, "frame \(i): the alpha counts")
+        }
+    }
+
     /// A phone's portrait clip keeps its pixels stored turned (MP4 tags the rotation): a mask
     /// drawn upright, as the clip is shown, is turned to them.
     func testAnUprightMaskFollowsAClipsRotation() throws {

@@ -22,6 +22,8 @@ final class MaskReader {
     /// The seconds between the clip's last two mask frames (how long the last one lasts).
     private var lastInterval = 0.0
     private var sequenceFrame: (index: Int, frame: Frame)?
+    /// Whether the file is a single picture (not a clip), whose alpha counts only where it is used.
+    private var picture = false
     /// What a job's summary should say about the masks.
     private(set) var notes: [String] = []
 
@@ -41,6 +43,7 @@ final class MaskReader {
             } else {
                 let reader = try Self.open(name)
                 kind = .clip(reader, timeBase: reader.timeBase)
+                picture = Self.isPicture(reader)
                 upcoming = try nextClipFrame()
                 guard upcoming != nil else { throw StylizeError.unreadable(path: name, reason: "the mask has no video frames") }
             }
@@ -81,14 +84,43 @@ final class MaskReader {
         guard case .frame(let frame, _)? = try Self.firstFrame(reader) else {
             throw StylizeError.unreadable(path: files[wanted].displayPath, reason: "the mask picture has no frame")
         }
-        sequenceFrame = (wanted, frame)
-        return frame
+        let mask = try Self.droppingOpaqueAlpha(frame)
+        sequenceFrame = (wanted, mask)
+        return mask
     }
 
     private func nextClipFrame() throws -> (frame: Frame, seconds: Double)? {
         guard case .clip(let reader, let timeBase) = kind else { return nil }
         guard case .frame(let frame, let pts)? = try Self.firstFrame(reader) else { return nil }
-        return (frame, Double(pts) * av_q2d(timeBase))
+        return (picture ? try Self.droppingOpaqueAlpha(frame) : frame, Double(pts) * av_q2d(timeBase))
+    }
+
+    /// Whether FFmpeg reads `reader`'s file as a single picture (its image demuxers).
+    private static func isPicture(_ reader: VideoReader) -> Bool {
+        guard let format = reader.demuxer.context.pointee.iformat?.pointee.name.map({ String(cString: $0) }) else { return false }
+        return format == "image2" || format.hasSuffix("_pipe")
+    }
+
+    /// A mask picture whose alpha is opaque everywhere says nothing with it (many tools save a
+    /// black-and-white mask with an alpha channel they never use): it comes back without its
+    /// alpha, so that its brightness decides, as for a picture with no alpha. Others come back as
+    /// they are. A clip's frames keep their alpha, opaque or not: a matte may cover a whole frame.
+    static func droppingOpaqueAlpha(_ frame: Frame) throws -> Frame {
+        guard let descriptor = av_pix_fmt_desc_get(frame.format), descriptor.pointee.flags & UInt64(AV_PIX_FMT_FLAG_ALPHA) != 0,
+              frame.format != AV_PIX_FMT_PAL8 else { return frame }
+        let alpha = Int32(descriptor.pointee.nb_components) - 1
+        let depth = withUnsafeBytes(of: descriptor.pointee.comp) { $0.bindMemory(to: AVComponentDescriptor.self)[Int(alpha)].depth }
+        let opaque = UInt16((1 << depth) - 1)
+        let (width, height) = (frame.width, frame.height)
+        var row = [UInt16](repeating: 0, count: width)
+        var planes = (frame.planes.map { $0.map { UnsafePointer($0) } } + [nil, nil, nil, nil]).prefix(4).map { $0 }
+        var strides = (frame.strides + [0, 0, 0, 0]).prefix(4).map { $0 }
+        let everywhere = (0..<height).allSatisfy { y in
+            av_read_image_line2(&row, &planes, &strides, descriptor, 0, Int32(y), alpha, Int32(width), 0, 2)
+            return row.allSatisfy { $0 == opaque }
+        }
+        guard everywhere else { return frame }
+        return try FilterGraph(width: width, height: height, format: frame.format, description: "null", outputFormat: AV_PIX_FMT_GBRP).filter(frame)
     }
 
     private static func firstFrame(_ reader: VideoReader) throws -> VideoInputItem? {

@@ -58,7 +58,8 @@ public enum MaskSource: Sendable, CustomStringConvertible {
     /// A file FFmpeg reads: a picture (one mask for every frame), a clip (a mask per frame,
     /// matched by time; a shorter clip holds its last frame), or a frame folder or pattern (a
     /// mask per frame, matched by index). Masks of another size are scaled to the output's. A
-    /// picture with an alpha channel gives its alpha, others their brightness.
+    /// picture whose alpha is used (transparent somewhere) gives its alpha, others (an opaque
+    /// alpha included) their brightness; a clip's frames give their alpha where they have one.
     case file(URL)
     /// A colour keyed out of each frame (a green screen): pixels near it get the outside.
     case key(ColorKey)
