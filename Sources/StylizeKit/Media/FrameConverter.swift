@@ -65,6 +65,19 @@ final class FrameConverter {
         return RGBImage(width: width, height: height, pixels: pixels)
     }
 
+    /// `frame` written into `buffer` (its size and layout, RGBA for one) by one pass of swscale,
+    /// with the frame's colours.
+    func convert(_ frame: Frame, into buffer: FrameBuffer) throws {
+        let scaler = try scaler(from: (frame.width, frame.height, frame.format), to: (buffer.width, buffer.height, buffer.format.ffmpeg),
+                                colors: VideoColors(of: frame), yuvIsSource: true)
+        let f = frame.pointer.pointee
+        let planes = buffer.planes.map { Optional($0.assumingMemoryBound(to: UInt8.self)) }, strides = buffer.strides.map { Int32($0) }
+        try scaler.scale(source: [f.data.0, f.data.1, f.data.2, f.data.3].map { $0.map { UnsafePointer($0) } },
+                         sourceStrides: [f.linesize.0, f.linesize.1, f.linesize.2, f.linesize.3], height: frame.height,
+                         destination: planes + Array(repeating: nil, count: 4 - planes.count),
+                         destinationStrides: strides + Array(repeating: 0, count: 4 - strides.count))
+    }
+
     /// A new frame of `format` at `width` x `height` holding `image` (values clamped to [0, 1]),
     /// through planar floats, so that scaling and colour conversion see full precision. The
     /// picture goes to swscale a band of rows at a time.

@@ -24,7 +24,7 @@ public final class LiveFrames: @unchecked Sendable {
 
     deinit { capture.stop() }
 
-    /// The newest frame as RGBA, upright as stored, with `seconds` its time in the source (from
+    /// The newest frame as RGBA (one swscale pass, in the source's colours), upright as stored, with `seconds` its time in the source (from
     /// its first frame), waiting up to `seconds` for one. Nil when none came in that time;
     /// throws when the source has ended.
     public func newest(waiting seconds: Double) throws -> PixelFrame? {
@@ -32,11 +32,9 @@ public final class LiveFrames: @unchecked Sendable {
         case .frame(let captured):
             let frame = captured.frame
             let (width, height) = (frame.width, frame.height)
-            let image = try converter.rgbImage(from: frame, width: width, height: height)
-            let rgba = try converter.frame(from: image, width: width, height: height, format: AV_PIX_FMT_RGBA, colors: VideoColors(of: frame))
             var pixels = try PixelFrame(format: .rgba, width: width, height: height,
                                         seconds: Double(captured.pts) * av_q2d(capture.stream.pointee.time_base))
-            try pixels.withBuffer { rgba.copy(into: $0) }
+            try pixels.withBuffer { try converter.convert(frame, into: $0) }
             return pixels
         case .none:
             return nil
