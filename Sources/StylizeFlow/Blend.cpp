@@ -59,9 +59,26 @@ grid_place place_on_grid(int index, int size, int grid) {
 // The kernels of the blend, each compiled for AVX-512, AVX2 and the baseline (StylizeCloned.h).
 
 // Rows blurred down (or a row across, see `blur_row`): out[i] = sum over j of taps[j] *
-// rows[j][i], j = 0...width - 1.
+// rows[j][i], j = 0...width - 1, added up in that order. The common widths are unrolled, so that
+// each sum stays in a register rather than passing over `out` once per row.
+template <int width> static inline __attribute__((always_inline)) void blur_down_fixed(const float *const *rows, long count, const float *taps,
+                                                                                      float *__restrict out) {
+    for (long i = 0; i < count; i++) {
+        float sum = taps[0] * rows[0][i];
+#pragma clang loop unroll(full)
+        for (int j = 1; j < width; j++) sum += taps[j] * rows[j][i];
+        out[i] = sum;
+    }
+}
+
 static inline __attribute__((always_inline)) void blur_down_body(const float *const *rows, long count, const float *taps, int width,
                                                                  float *__restrict out) {
+    switch (width) {
+    case 3: return blur_down_fixed<3>(rows, count, taps, out);
+    case 5: return blur_down_fixed<5>(rows, count, taps, out);
+    case 7: return blur_down_fixed<7>(rows, count, taps, out);
+    case 9: return blur_down_fixed<9>(rows, count, taps, out);
+    }
     for (long i = 0; i < count; i++) out[i] = taps[0] * rows[0][i];
     for (int j = 1; j < width; j++) {
         const float tap = taps[j];
@@ -72,11 +89,43 @@ static inline __attribute__((always_inline)) void blur_down_body(const float *co
 STYLIZE_CLONES(STYLIZE_STATIC, void, blur_down, (const float *const *rows, long count, const float *taps, int width, float *__restrict out),
                (rows, count, taps, width, out))
 
-// Where one sample of a row was in the previous frame, from a row of the flow's grid (`low`: dx,
-// dy, trust and sure trust, `grid` values each, already interpolated down), interpolated across
-// and scaled to the plane (`scale_x`, `scale_y`: its pixels per grid cell), with its trusts (none
-// where it comes from outside the plane) and its bicubic weights (OpenCV's: a = -0.75) at that
-// place held inside the plane.
+// A row of the flow and its trusts across the plane (`across`: dx, dy, trust and sure trust,
+// `width` values each) from a row of the flow's grid (`low`, the same four, `grid` values each):
+// each sample between the two grid columns `first[x]` and `second[x]`, `weight[x]` of the way.
+static inline __attribute__((always_inline)) void across_row_body(const float *low, int grid, const int *first, const int *second,
+                                                                  const float *weight, int width, float *__restrict across) {
+    for (int k = 0; k < 4; k++) {
+        const float *from = low + (long)k * grid;
+        float *to = across + (long)k * width;
+        for (int x = 0; x < width; x++) to[x] = from[first[x]] + weight[x] * (from[second[x]] - from[first[x]]);
+    }
+}
+STYLIZE_CLONES(STYLIZE_STATIC, void, across_row,
+               (const float *low, int grid, const int *first, const int *second, const float *weight, int width, float *__restrict across),
+               (low, grid, first, second, weight, width, across))
+
+// `across_row` for a plane twice the grid's width (the luma of a frame whose flow is measured
+// at half size), where the places repeat every two samples: sample 2k is 3/4 of the way from
+// grid column k - 1 to k, sample 2k + 1 a quarter of the way from k to k + 1 (`place_on_grid`),
+// the edges held. The same values, read in order rather than gathered.
+static inline __attribute__((always_inline)) void across_twice_body(const float *low, int grid, float *__restrict across) {
+    for (int k = 0; k < 4; k++) {
+        const float *from = low + (long)k * grid;
+        float *to = across + (long)k * 2 * grid;
+        to[0] = from[0];
+        for (int x = 1; x < grid; x++) {
+            to[2 * x] = from[x - 1] + 0.75f * (from[x] - from[x - 1]);
+            to[2 * x - 1] = from[x - 1] + 0.25f * (from[x] - from[x - 1]);
+        }
+        to[2 * grid - 1] = from[grid - 1];
+    }
+}
+STYLIZE_CLONES(STYLIZE_STATIC, void, across_twice, (const float *low, int grid, float *__restrict across), (low, grid, across))
+
+// Where one sample of a row was in the previous frame, from the row's flow (`across`, see
+// `across_row`) scaled to the plane (`scale_x`, `scale_y`: its pixels per grid cell), with its
+// trusts (none where it comes from outside the plane) and its bicubic weights (OpenCV's: a =
+// -0.75) at that place held inside the plane.
 struct source_place {
     int x, y;
     float across[4], down[4], trust, fine;
@@ -90,14 +139,14 @@ static inline __attribute__((always_inline)) void cubic_weights(float t, float *
     w[3] = 1 - w[0] - w[1] - w[2];
 }
 
-static inline __attribute__((always_inline)) source_place locate(const float *low, int grid, int a, int b, float w, int x, int row, int last_x,
-                                                                 int last_y, float scale_x, float scale_y, float fine_trust, float fine_maximum) {
-    const float *dx = low, *dy = low + grid, *t = low + 2 * grid, *sure = low + 3 * grid;
-    const float px = (float)x + (dx[a] + w * (dx[b] - dx[a])) * scale_x, py = (float)row + (dy[a] + w * (dy[b] - dy[a])) * scale_y;
+static inline __attribute__((always_inline)) source_place locate(const float *across, int width, int x, int row, int last_x, int last_y,
+                                                                 float scale_x, float scale_y, float fine_trust, float fine_maximum) {
+    const float *dx = across, *dy = across + width, *t = across + 2 * width, *sure = across + 3 * width;
+    const float px = (float)x + dx[x] * scale_x, py = (float)row + dy[x] * scale_y;
     const bool inside = px >= 0 && py >= 0 && px <= (float)last_x && py <= (float)last_y;
     source_place place;
-    place.trust = inside ? t[a] + w * (t[b] - t[a]) : 0;
-    place.fine = inside ? std::min(fine_maximum, fine_trust * (sure[a] + w * (sure[b] - sure[a]))) : 0;
+    place.trust = inside ? t[x] : 0;
+    place.fine = inside ? std::min(fine_maximum, fine_trust * sure[x]) : 0;
     // Written so that a place that is no number lands at 0.
     const float cx = px > 0 ? (px < (float)last_x ? px : (float)last_x) : 0, cy = py > 0 ? (py < (float)last_y ? py : (float)last_y) : 0;
     place.x = (int)cx, place.y = (int)cy;
@@ -109,22 +158,21 @@ static inline __attribute__((always_inline)) source_place locate(const float *lo
 // One row of an 8-bit plane of one channel moved along the flow (`moved`, floats held to
 // 0...maximum), with each sample's trusts. `padded`: the previous output with 2 samples held
 // beyond each edge, rows `stride` bytes apart, so that the 4 x 4 samples around any place inside
-// the plane are there (each row's 4 read at once).
-static inline __attribute__((always_inline)) void warp_row_bytes_body(const uint8_t *padded, long stride, const float *low, int grid,
-                                                                      const int *first, const int *second, const float *weight, int width,
-                                                                      int row, int last_x, int last_y, float scale_x, float scale_y,
-                                                                      float fine_trust, float fine_maximum, float maximum,
-                                                                      float *__restrict moved, float *__restrict trust, float *__restrict fine) {
+// the plane are there (each row's 4 read at once, at 32-bit offsets, which gather twice as many
+// lanes at once as addresses do).
+static inline __attribute__((always_inline)) void warp_row_bytes_body(const uint8_t *padded, int stride, const float *across, int width, int row,
+                                                                      int last_x, int last_y, float scale_x, float scale_y, float fine_trust,
+                                                                      float fine_maximum, float maximum, float *__restrict moved,
+                                                                      float *__restrict trust, float *__restrict fine) {
     // Vectorized even where the cost model advises against it: twice as fast with AVX2 and the baseline.
 #pragma clang loop vectorize(enable)
     for (int x = 0; x < width; x++) {
-        const source_place place =
-            locate(low, grid, first[x], second[x], weight[x], x, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum);
-        const uint8_t *at = padded + (long)(place.y + 1) * stride + place.x + 1;
+        const source_place place = locate(across, width, x, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum);
+        const int at = (place.y + 1) * stride + place.x + 1;
         float sum = 0;
         for (int j = 0; j < 4; j++) {
             uint32_t four;
-            std::memcpy(&four, at + j * stride, 4);
+            std::memcpy(&four, padded + (at + j * stride), 4);
             sum += place.down[j] * (place.across[0] * (float)(four & 255) + place.across[1] * (float)((four >> 8) & 255) +
                                     place.across[2] * (float)((four >> 16) & 255) + place.across[3] * (float)(four >> 24));
         }
@@ -134,11 +182,9 @@ static inline __attribute__((always_inline)) void warp_row_bytes_body(const uint
     }
 }
 STYLIZE_CLONES(STYLIZE_STATIC, void, warp_row_bytes,
-               (const uint8_t *padded, long stride, const float *low, int grid, const int *first, const int *second, const float *weight, int width,
-                int row, int last_x, int last_y, float scale_x, float scale_y, float fine_trust, float fine_maximum, float maximum,
-                float *__restrict moved, float *__restrict trust, float *__restrict fine),
-               (padded, stride, low, grid, first, second, weight, width, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum, maximum,
-                moved, trust, fine))
+               (const uint8_t *padded, int stride, const float *across, int width, int row, int last_x, int last_y, float scale_x, float scale_y,
+                float fine_trust, float fine_maximum, float maximum, float *__restrict moved, float *__restrict trust, float *__restrict fine),
+               (padded, stride, across, width, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum, maximum, moved, trust, fine))
 
 // The difference of the moved previous output from the current values, and that difference
 // times the trust.
@@ -265,12 +311,10 @@ void blur_column(const float *rows, long count, int ring, int row, int height, c
 // `warp_row_bytes` moves 8-bit planes of one channel (`padded` here in the plane's type, `stride`
 // in samples); the trusts are per pixel.
 template <typename T>
-void warp_row(const T *padded, long stride, int channels, const float *low, int grid, const int *first, const int *second, const float *weight,
-              int width, int row, int last_x, int last_y, float scale_x, float scale_y, float fine_trust, float fine_maximum, float maximum,
-              float *moved, float *trust, float *fine) {
+void warp_row(const T *padded, long stride, int channels, const float *across, int width, int row, int last_x, int last_y, float scale_x,
+              float scale_y, float fine_trust, float fine_maximum, float maximum, float *moved, float *trust, float *fine) {
     for (int x = 0; x < width; x++) {
-        const source_place place =
-            locate(low, grid, first[x], second[x], weight[x], x, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum);
+        const source_place place = locate(across, width, x, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum);
         const T *at = padded + (long)(place.y + 1) * stride + (long)(place.x + 1) * channels;
         for (int k = 0; k < channels; k++) {
             float sum = 0;
@@ -312,6 +356,8 @@ void blend_plane(stylize_flow *scratch, const plane_view &plane, const flow_grid
     for (auto *buffer : {&s.row_a, &s.row_b}) buffer->resize(count);
     s.padded.resize((size_t)(width + 2 * std::max(band.radius, detail.radius)) * channels);
     s.low.resize(4 * (size_t)grid.width);
+    s.across.resize(4 * (size_t)width);
+    const bool on_grid = width == grid.width, twice_grid = width == 2 * grid.width && grid.width > 1;
     for (auto *buffer : {&state.change, &state.own_band, &state.change_band}) buffer->resize((size_t)count * height);
     std::fill(state.sums, state.sums + 9, 0.0);
     // The previous output with 2 samples held beyond each edge, for the bicubic warp.
@@ -338,13 +384,19 @@ void blend_plane(stylize_flow *scratch, const plane_view &plane, const flow_grid
                 low[2 * grid.width + x] = grid.trust[top + x] + place.weight * (grid.trust[bottom + x] - grid.trust[top + x]);
                 low[3 * grid.width + x] = grid.sure[top + x] + place.weight * (grid.sure[bottom + x] - grid.sure[top + x]);
             }
+            // A plane as wide as the grid (4:2:0 chroma, most often) takes its values as they are.
+            float *across = on_grid ? low : s.across.data();
+            if (twice_grid)
+                across_twice(low, grid.width, across);
+            else if (!on_grid)
+                across_row(low, grid.width, first.data(), second.data(), weight.data(), width, across);
             float *own = at(s.own, y, ring), *trust = at(s.trust, y, ring), *fine = at(s.fine, y, ring);
             if (std::is_same<T, uint8_t>::value && channels == 1)
-                warp_row_bytes(reinterpret_cast<const uint8_t *>(before), stride, low, grid.width, first.data(), second.data(), weight.data(), width, y,
-                               width - 1, height - 1, scale_x, scale_y, blend.fine_trust, blend.fine_maximum, plane.maximum, s.row_a.data(), trust, fine);
+                warp_row_bytes(reinterpret_cast<const uint8_t *>(before), (int)stride, across, width, y, width - 1, height - 1, scale_x, scale_y,
+                               blend.fine_trust, blend.fine_maximum, plane.maximum, s.row_a.data(), trust, fine);
             else
-                warp_row(before, stride, channels, low, grid.width, first.data(), second.data(), weight.data(), width, y, width - 1, height - 1, scale_x,
-                         scale_y, blend.fine_trust, blend.fine_maximum, plane.maximum, s.row_a.data(), trust, fine);
+                warp_row(before, stride, channels, across, width, y, width - 1, height - 1, scale_x, scale_y, blend.fine_trust, blend.fine_maximum,
+                         plane.maximum, s.row_a.data(), trust, fine);
             // Every sample of a pixel takes its trusts.
             for (int x = width - 1; channels > 1 && x >= 0; x--)
                 for (int k = channels - 1; k >= 0; k--) trust[(long)x * channels + k] = trust[x], fine[(long)x * channels + k] = fine[x];

@@ -33,7 +33,7 @@ struct stylize_flow {
         // Where each column of the plane falls on the flow's grid (`grid_place`, as three arrays).
         std::vector<int> first, second;
         std::vector<float> weight;
-        std::vector<float> low, own, difference, trust, fine, weighted_across, trust_across, change_across, own_across, padded, row_a, row_b;
+        std::vector<float> low, across, own, difference, trust, fine, weighted_across, trust_across, change_across, own_across, padded, row_a, row_b;
     } stripe;
 };
 
