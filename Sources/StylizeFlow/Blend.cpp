@@ -122,6 +122,35 @@ static inline __attribute__((always_inline)) void across_twice_body(const float 
 }
 STYLIZE_CLONES(STYLIZE_STATIC, void, across_twice, (const float *low, int grid, float *__restrict across), (low, grid, across))
 
+// A row of the flow's grid between two of its rows (`top`, `bottom`), `weight` of the way down:
+// the flow's (dx, dy) pairs (`flow_top`, `flow_bottom`) into two rows of `grid` values, then the
+// two trusts, one row each (`low`, as `across_row` takes it). Not contracted into fused
+// multiply-adds, so that every instruction set gives the same places.
+static inline __attribute__((always_inline)) void grid_row_body(const float *flow_top, const float *flow_bottom, const float *trust_top,
+                                                                const float *trust_bottom, const float *sure_top, const float *sure_bottom,
+                                                                float weight, int grid, float *__restrict low) {
+#pragma clang fp contract(off)
+    for (int x = 0; x < grid; x++)
+        for (int k = 0; k < 2; k++) low[k * grid + x] = flow_top[2 * x + k] + weight * (flow_bottom[2 * x + k] - flow_top[2 * x + k]);
+    for (int x = 0; x < grid; x++) low[2 * grid + x] = trust_top[x] + weight * (trust_bottom[x] - trust_top[x]);
+    for (int x = 0; x < grid; x++) low[3 * grid + x] = sure_top[x] + weight * (sure_bottom[x] - sure_top[x]);
+}
+STYLIZE_CLONES(STYLIZE_STATIC, void, grid_row,
+               (const float *flow_top, const float *flow_bottom, const float *trust_top, const float *trust_bottom, const float *sure_top,
+                const float *sure_bottom, float weight, int grid, float *__restrict low),
+               (flow_top, flow_bottom, trust_top, trust_bottom, sure_top, sure_bottom, weight, grid, low))
+
+// An 8-bit row to floats, and floats (at least 0) back to bytes, rounded.
+static inline __attribute__((always_inline)) void bytes_to_floats_body(const uint8_t *in, long count, float *__restrict out) {
+    for (long i = 0; i < count; i++) out[i] = (float)in[i];
+}
+STYLIZE_CLONES(STYLIZE_STATIC, void, bytes_to_floats, (const uint8_t *in, long count, float *__restrict out), (in, count, out))
+
+static inline __attribute__((always_inline)) void floats_to_bytes_body(const float *in, long count, uint8_t *__restrict out) {
+    for (long i = 0; i < count; i++) out[i] = (uint8_t)(in[i] + 0.5f);
+}
+STYLIZE_CLONES(STYLIZE_STATIC, void, floats_to_bytes, (const float *in, long count, uint8_t *__restrict out), (in, count, out))
+
 // Where one sample of a row was in the previous frame, from the row's flow (`across`, see
 // `across_row`) scaled to the plane (`scale_x`, `scale_y`: its pixels per grid cell), with its
 // trusts (none where it comes from outside the plane) and its bicubic weights (OpenCV's: a =
@@ -276,6 +305,14 @@ template <> void from_floats<float>(const float *in, long count, float *out) {
     std::copy(in, in + count, out);
 }
 
+template <> void to_floats<uint8_t>(const uint8_t *in, long count, float *out) {
+    bytes_to_floats(in, count, out);
+}
+
+template <> void from_floats<uint8_t>(const float *in, long count, uint8_t *out) {
+    floats_to_bytes(in, count, out);
+}
+
 // Holds the first and last pixel (`channels` samples) of the row at `padded + radius * channels`
 // for `radius` pixels beyond each end.
 void pad_row(float *padded, int width, int channels, int radius) {
@@ -378,12 +415,8 @@ void blend_plane(stylize_flow *scratch, const plane_view &plane, const flow_grid
             const grid_place place = place_on_grid(y, height, grid.height);
             float *low = s.low.data();
             const long top = (long)place.first * grid.width, bottom = (long)place.second * grid.width;
-            for (int x = 0; x < grid.width; x++) {
-                for (int k = 0; k < 2; k++)
-                    low[k * grid.width + x] = grid.backward[2 * (top + x) + k] + place.weight * (grid.backward[2 * (bottom + x) + k] - grid.backward[2 * (top + x) + k]);
-                low[2 * grid.width + x] = grid.trust[top + x] + place.weight * (grid.trust[bottom + x] - grid.trust[top + x]);
-                low[3 * grid.width + x] = grid.sure[top + x] + place.weight * (grid.sure[bottom + x] - grid.sure[top + x]);
-            }
+            grid_row(grid.backward + 2 * top, grid.backward + 2 * bottom, grid.trust + top, grid.trust + bottom, grid.sure + top, grid.sure + bottom,
+                     place.weight, grid.width, low);
             // A plane as wide as the grid (4:2:0 chroma, most often) takes its values as they are.
             float *across = on_grid ? low : s.across.data();
             if (twice_grid)
