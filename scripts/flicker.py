@@ -23,7 +23,8 @@ input, for plain per-frame stylization (--no-stabilize) and for the stabilized o
               "pan-<stem>", a pan of exactly 4 px per frame (crops at most 640x360 from the middle of the
               photo), and "zoom-<stem>", a zoom-in of exactly 1% per frame about the photo's centre
               (at most 480 wide, 360 high; every frame area-averaged from the photo itself, the box
-              INTER_AREA uses, at the frame's exact real-valued bounds). A split file (--split, default
+              INTER_AREA uses, at the frame's exact real-valued bounds); --exact-scale F makes both
+              up to F times those sizes, where the photo allows. A split file (--split, default
               DIR/split.json; docs/corpus-split.json is the project's) {"tuning": [...], "held-back": [...],
               "starts": {name: seconds}} names cases by these names, and where a clip's frames start; the
               rest are "unassigned". One row per case: half, size, frames; the warping error ratio
@@ -181,12 +182,12 @@ def extract_clip(clip, folder: Path, frames: int, width: int, start: float = 0) 
                     str(folder / "f%d.png")], check=True)
 
 
-def pan_frames(photo, folder: Path, shift: int = 4, frames: int = 24) -> None:
+def pan_frames(photo, folder: Path, shift: int = 4, frames: int = 24, scale: float = 1) -> None:
     """A pan of exactly `shift` px per frame across the middle of the photo (uint8 RGB): whole-pixel
-    crops, at most 640 wide (even) and 360 high (even, the centre rows)."""
+    crops, at most 640 wide (even) and 360 high (even, the centre rows), each times `scale`."""
     h, w, _ = photo.shape
-    width = min(640, w - shift * (frames - 1)) // 2 * 2
-    height = min(360, h) // 2 * 2
+    width = int(min(640 * scale, w - shift * (frames - 1))) // 2 * 2
+    height = int(min(360 * scale, h)) // 2 * 2
     if width < 64 or height < 64:
         raise ValueError(f"{w}x{h} is too small for a pan of {frames} frames at {shift} px")
     x0, y0 = (w - width - shift * (frames - 1)) // 2, (h - height) // 2
@@ -211,15 +212,15 @@ def box_means(total, start: float, step: float, n_out: int):
     return (integral[1:] - integral[:-1]) / step
 
 
-def zoom_frames(photo, folder: Path, zoom: float = 1.01, frames: int = 24) -> None:
+def zoom_frames(photo, folder: Path, zoom: float = 1.01, frames: int = 24, scale: float = 1) -> None:
     """A zoom-in of exactly `zoom` per frame about the photo's (uint8 RGB) centre: frame t is the photo
     scaled by zoom^t about its centre, area-averaged from the photo itself at the frame's exact bounds
     (a centre crop of output size * photo px per output px / zoom^t). The first frame spans the
-    photo's width; the output is at most 480 wide and 360 high (even sides) and no wider than the last
-    frame's crop, so every frame is a reduction."""
+    photo's width; the output is at most 480 wide and 360 high (each times `scale`; even sides) and
+    no wider than the last frame's crop, so every frame is a reduction."""
     h, w, _ = photo.shape
-    out_w = int(min(480, w / zoom ** (frames - 1))) // 2 * 2
-    out_h = int(min(360, out_w * h / w)) // 2 * 2
+    out_w = int(min(480 * scale, w / zoom ** (frames - 1))) // 2 * 2
+    out_h = int(min(360 * scale, out_w * h / w)) // 2 * 2
     if out_w < 64 or out_h < 64:
         raise ValueError(f"{w}x{h} is too small for a zoom of {frames} frames")
     down = cumulative(photo.astype(np.float64))
@@ -281,7 +282,7 @@ def corpus_inputs(folder: Path, kind: str, source: Path, args, start: float) -> 
         extract_clip(source, folder, args.real_frames, args.real_width, start)
     else:
         photo = np.asarray(ImageOps.exif_transpose(Image.open(source)).convert("RGB"))
-        (pan_frames if kind == "pan" else zoom_frames)(photo, folder)
+        (pan_frames if kind == "pan" else zoom_frames)(photo, folder, scale=args.exact_scale)
     if len(list(folder.glob("*.png"))) < 2:
         raise ValueError("fewer than 2 frames")
 
@@ -380,7 +381,8 @@ def run_corpus(args) -> None:
     if stray:
         print(f"  the split names cases not in the corpus: {', '.join(stray)}")
     print(f"style {Path(args.style).name}, stabilize {args.stabilize}, through `stylize {args.via}`; real clips: "
-          f"{args.real_frames} frames from {args.start:g} s, {args.real_width} wide; pan 4 px/frame, zoom 1%/frame, 24 frames")
+          f"{args.real_frames} frames from {args.start:g} s, {args.real_width} wide; pan 4 px/frame, zoom 1%/frame, 24 frames"
+          + (f", {args.exact_scale:g} times the usual size" if args.exact_scale != 1 else ""))
     if starts:
         print("  starting elsewhere (the split file's starts): " + ", ".join(f"{name} at {at:g} s" for name, at in sorted(starts.items())))
     print("ratios: warping error stabilized / per-frame; min PSNR: stabilized vs per-frame (dB); detail: mean |Laplacian| "
@@ -415,7 +417,7 @@ def run_corpus(args) -> None:
     if args.json:
         settings = {"corpus": str(folder), "split": str(split_file) if split_file else None, "style": args.style,
                     "stabilize": args.stabilize, "via": args.via, "real_frames": args.real_frames, "real_width": args.real_width,
-                    "start": args.start}
+                    "exact_scale": args.exact_scale, "start": args.start}
         Path(args.json).write_text(json.dumps(finite({"settings": settings, "rows": rows, "summary": summary}), indent=1) + "\n")
 
 
@@ -432,6 +434,8 @@ def main():
     parser.add_argument("--real", action="append", default=[], help="a real clip for the flow measure (d); repeatable")
     parser.add_argument("--real-frames", type=int, default=48)
     parser.add_argument("--real-width", type=int, default=480)
+    parser.add_argument("--exact-scale", type=float, default=1,
+                        help="with --corpus: pans and zooms at most this times 640x360 and 480x360 (photos allowing)")
     parser.add_argument("--flow-only", action="store_true", help="only the flow measure (d)")
     parser.add_argument("--via", choices=("video", "frames"), default="video",
                         help="stylize through `stylize video` (lossless 4:2:0 clips, the default) or `stylize frames` (PNG)")
