@@ -18,7 +18,7 @@ static inline float sample(const float *p, int width, int height, int channels, 
 }
 
 static inline __attribute__((always_inline)) float trust_body(const float *restrict backward, const float *restrict previous, const uint8_t *restrict current,
-                                int width, int height, float luma_tolerance, float *restrict consistency, float *restrict match) {
+                                int width, int height, float slack, float luma_tolerance, float *restrict consistency, float *restrict match) {
     long doubtful = 0;
     const float last_x = (float)(width - 1), last_y = (float)(height - 1);
     for (int y = 0; y < height; y++) {
@@ -35,7 +35,7 @@ static inline __attribute__((always_inline)) float trust_body(const float *restr
             float qx = sample(backward, width, height, 2, 0, px, py), qy = sample(backward, width, height, 2, 1, px, py);
             float ex = bx - qx, ey = by - qy;
             float miss = ex * ex + ey * ey;
-            float allowed = 0.01f * (bx * bx + by * by + qx * qx + qy * qy) + 0.5f;
+            float allowed = 0.01f * (bx * bx + by * by + qx * qx + qy * qy) + slack;
             float ratio = miss / allowed;
             float consistent = ratio <= 0.5f ? 1 : fmaxf(0, 2 - 2 * ratio);
             // The content itself: the previous luma moved here matches the current one.
@@ -49,11 +49,11 @@ static inline __attribute__((always_inline)) float trust_body(const float *restr
     return (float)doubtful / (float)((long)width * height);
 }
 STYLIZE_CLONES(STYLIZE_STATIC, float, trust, (const float *restrict backward, const float *restrict previous, const uint8_t *restrict current,
-                                int width, int height, float luma_tolerance, float *restrict consistency, float *restrict match),
-               (backward, previous, current, width, height, luma_tolerance, consistency, match))
+                                int width, int height, float slack, float luma_tolerance, float *restrict consistency, float *restrict match),
+               (backward, previous, current, width, height, slack, luma_tolerance, consistency, match))
 
-float stylize_flow_trust(const float *backward, const uint8_t *previous, const uint8_t *current, int width, int height, float luma_tolerance,
-                         float *consistency, float *match) {
+float stylize_flow_trust(const float *backward, const uint8_t *previous, const uint8_t *current, int width, int height, float slack,
+                         float luma_tolerance, float *consistency, float *match) {
     // The previous luma as floats (of 0...255), which vector gathers take (they take no bytes).
     const long count = (long)width * height;
     float *values = malloc((size_t)count * sizeof(float));
@@ -63,7 +63,7 @@ float stylize_flow_trust(const float *backward, const uint8_t *previous, const u
         return 1;
     }
     for (long i = 0; i < count; i++) values[i] = previous[i];
-    const float doubtful = trust(backward, values, current, width, height, luma_tolerance, consistency, match);
+    const float doubtful = trust(backward, values, current, width, height, slack, luma_tolerance, consistency, match);
     free(values);
     return doubtful;
 }

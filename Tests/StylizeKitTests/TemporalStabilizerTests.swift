@@ -1,5 +1,6 @@
 import CFFmpeg
 import StylizeFlow
+import StylizeKernels
 import XCTest
 @testable import StylizeKit
 
@@ -220,6 +221,26 @@ final class TemporalStabilizerTests: XCTestCase {
     /// reads nothing outside the planes (the sanitizer pass runs this) and keeps every value in range.
     /// The trust regions report OpenCV's failure (here, a size it refuses) as an error code,
     /// rather than letting a C++ exception out through C; on sizes it takes, they succeed.
+    /// The consistency check's slack grows with the square of the luma's width beyond 240
+    /// samples, as the flows it compares do; within it, a flow that breaks by a pixel is trusted
+    /// at the break only with the slack a wide luma has.
+    func testConsistencySlackGrowsWithTheFrame() {
+        XCTAssertEqual([120, 240, 480, 720].map { TemporalStabilizer.consistencySlack(forWidth: $0) }, [0.5, 0.5, 2, 4.5])
+        // A still left half and a right half moving 2 pixels across: a pixel of the right half
+        // that came from the left half's last columns misses by 2 pixels (4 squared).
+        let (width, height) = (16, 8)
+        var backward = [Float](repeating: 0, count: 2 * width * height)
+        for y in 0..<height { for x in 8..<width { backward[2 * (y * width + x)] = -2 } }
+        let luma = [UInt8](repeating: 128, count: width * height)
+        func consistency(slack: Float) -> Float {
+            var consistency = [Float](repeating: 0, count: width * height), match = consistency
+            _ = stylize_flow_trust(backward, luma, luma, Int32(width), Int32(height), slack, 0.08, &consistency, &match)
+            return consistency[4 * width + 9]
+        }
+        XCTAssertEqual(consistency(slack: 0.5), 0, "a miss of 4 against 0.5 + 0.01 * 4")
+        XCTAssertEqual(consistency(slack: 8), 1, "a miss of 4 against 8 + 0.01 * 4")
+    }
+
     func testTrustRegionsReportOpenCVsFailures() {
         let ones = [Float](repeating: 1, count: 64)
         var trust = [Float](repeating: 0, count: 64), sure = trust

@@ -82,7 +82,8 @@ int main(int argc, char **argv) {
     const int rounds = 5;
     const double dis = fastest(rounds, runs, [&] { stylize_flow_compute(flow, lumas[1].data(), lumas[0].data(), lw, lh, backward.data()); });
     const double checks = fastest(rounds, runs, [&] {
-        stylize_flow_trust(backward.data(), lumas[0].data(), lumas[1].data(), lw, lh, 0.08f, consistency.data(), match.data());
+        stylize_flow_trust(backward.data(), lumas[0].data(), lumas[1].data(), lw, lh, 0.5f * std::max(1.0f, (lw / 240.0f) * (lw / 240.0f)), 0.08f,
+                           consistency.data(), match.data());
     });
     const double regions =
         fastest(rounds, runs, [&] { stylize_flow_trust_regions(consistency.data(), match.data(), lw, lh, 2, trust.data(), sure.data()); });

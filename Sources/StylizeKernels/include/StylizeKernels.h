@@ -80,11 +80,13 @@ void stylize_planar_rgb(const float *src, int width, int height, float *red, flo
 /// in the previous one, (dx, dy) pairs), by two checks, each in [0, 1] (0 where the pixel comes
 /// from outside the picture): `consistency`, whether the flow is the same where the pixel came
 /// from (it changes at the edges of moving objects, where pixels come out of hiding or go into
-/// it), and `match`, whether the previous luma moved along it matches the current luma (fully
+/// it): fully while the square of the difference is at most half of 0.01 times the squares of
+/// the two flows plus `slack` (in the plane's pixels, squared), not at all from the whole of it
+/// on; and `match`, whether the previous luma moved along it matches the current luma (fully
 /// when equal, not at all from `luma_tolerance` on). Lumas are 8-bit; each output receives
 /// width * height values. Returns the share of pixels where the product of the two is under 0.1.
 float stylize_flow_trust(const float *backward, const uint8_t *previous, const uint8_t *current,
-                         int width, int height, float luma_tolerance, float *consistency, float *match);
+                         int width, int height, float slack, float luma_tolerance, float *consistency, float *match);
 
 /// Network values to a picture's 16-bit samples: each clamped to [0, 1] (NaN to 0), times 65535,
 /// rounded half away from zero. Runs on the calling thread, as do the three below.
