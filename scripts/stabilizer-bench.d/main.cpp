@@ -79,11 +79,12 @@ int main(int argc, char **argv) {
     const stylize_blend blend = {0.7f, 1.3f, 0.85f, 1.5f, 1.0f, 1.6f, (float)std::pow(10, -2.4)};
     const long count = (long)lw * lh;
     std::vector<float> backward(2 * count), consistency(count), match(count), trust(count), sure(count);
+    // The consistency check's slack for this luma (TemporalStabilizer.consistencySlack(forWidth:)).
+    const float slack = 0.5f * std::max(1.0f, (lw / 240.0f) * (lw / 240.0f));
     const int rounds = 5;
     const double dis = fastest(rounds, runs, [&] { stylize_flow_compute(flow, lumas[1].data(), lumas[0].data(), lw, lh, backward.data()); });
     const double checks = fastest(rounds, runs, [&] {
-        stylize_flow_trust(backward.data(), lumas[0].data(), lumas[1].data(), lw, lh, 0.5f * std::max(1.0f, (lw / 240.0f) * (lw / 240.0f)), 0.08f,
-                           consistency.data(), match.data());
+        stylize_flow_trust(backward.data(), lumas[0].data(), lumas[1].data(), lw, lh, slack, 0.08f, consistency.data(), match.data());
     });
     const double regions =
         fastest(rounds, runs, [&] { stylize_flow_trust_regions(consistency.data(), match.data(), lw, lh, 2, trust.data(), sure.data()); });

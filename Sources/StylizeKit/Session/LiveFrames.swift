@@ -24,9 +24,9 @@ public final class LiveFrames: @unchecked Sendable {
 
     deinit { capture.stop() }
 
-    /// The newest frame as RGBA (one swscale pass, in the source's colours), upright as stored, with `seconds` its time in the source (from
-    /// its first frame), waiting up to `seconds` for one. Nil when none came in that time;
-    /// throws when the source has ended.
+    /// The newest frame as RGBA (one swscale pass, in the source's colours), upright as stored,
+    /// with its time in the source (from its first frame); waits up to `seconds` for one. Nil
+    /// when none came in that time; throws when the source has ended.
     public func newest(waiting seconds: Double) throws -> PixelFrame? {
         switch capture.frames.take(waiting: seconds) {
         case .frame(let captured):
