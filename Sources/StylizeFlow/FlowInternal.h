@@ -13,15 +13,19 @@
 
 // What a plane's blend keeps until the frame's limit and detail gain are known, per sample: the
 // blend's change (`change`), and the finest band of the stylization's own values (`own_band`)
-// and of the change (`change_band`), each times the fine part's weight there. With `keep` (the
-// share of the change the frame limit leaves) and a detail gain `g`, the plane's final change is
-// keep * change + (g - 1) * (own_band + keep * change_band), since the band is linear.
+// and of the change (`change_band`), each times the fine part's weight there (relative to the
+// most it can be). With `keep` (the share of the change the frame limit leaves) and a detail gain
+// `g`, the plane's final change is keep * change + (g - 1) * (own_band + keep * change_band).
 struct plane_state {
     std::vector<float> change, own_band, change_band;
     // Sums over the plane: change^2, change * own_band, change * change_band, own_band^2,
-    // own_band * change_band, change_band^2 (the final change's square, expanded), and the fine
-    // weight times the squares of the two bands and their product (the energies of the detail).
-    double sums[9];
+    // own_band * change_band, change_band^2 (the final change's square, expanded; own_band^2 is
+    // also the energy of the own detail where strokes are carried over).
+    double sums[6];
+    // With r_own and r_change the finest bands of own_band and change_band: own_band * r_own,
+    // own_band * r_change + change_band * r_own, change_band * r_change, r_own^2, r_own * r_change,
+    // r_change^2 (how much raising the band adds to it, expanded).
+    double raised[6];
 };
 
 struct stylize_flow {
@@ -33,7 +37,7 @@ struct stylize_flow {
         // Where each column of the plane falls on the flow's grid (`grid_place`, as three arrays).
         std::vector<int> first, second;
         std::vector<float> weight;
-        std::vector<float> low, across, own, difference, trust, fine, weighted_across, trust_across, change_across, own_across, padded, row_a, row_b;
+        std::vector<float> low, across, own, difference, trust, fine, weighted_across, trust_across, change_across, own_across, padded, row_a, row_b, row_c;
     } stripe;
 };
 

@@ -47,10 +47,10 @@ int stylize_flow_trust_regions(const float *consistency, const float *match, int
 /// `fine_trust` times the sure trust, at most `fine_maximum`. All changes are scaled down together
 /// where their mean square over the frame (of the values' range) would pass `max_mean_square`.
 /// Then the finest detail (above `detail_sigma`) of the blended pixels is raised, by at most
-/// `max_gain`, until it has the energy of the current stylization's own there (blending,
-/// resampling and the limit soften it), and the limit is applied again.
+/// `max_gain`, until it has `detail_share` of the energy of the current stylization's own there
+/// (blending, resampling and the limit soften it), and the limit is applied again.
 typedef struct {
-    float strength, fine_trust, fine_maximum, band_sigma, detail_sigma, max_gain, max_mean_square;
+    float strength, fine_trust, fine_maximum, band_sigma, detail_sigma, detail_share, max_gain, max_mean_square;
 } stylize_blend;
 
 /// Blends `out` (the current stylized frame, `width` x `height`, interleaved RGB floats of 0...1)

@@ -63,11 +63,19 @@ package final class TemporalStabilizer {
     static let fineMaximum: Float = 0.85
     /// Where the difference splits into coarse and fine, a Gaussian's sigma in pixels.
     static let bandSigma: Float = 1.5
-    /// The finest detail the blend gives back (a Gaussian's sigma in pixels), and by how much it
-    /// may raise it at most (`stylize_blend`): bicubic resampling of the previous output, frame
-    /// after frame, and the frame limit, which mixes the blend with the frame's own stylization,
-    /// still soften the finest strokes.
-    static let detailSigma: Float = 1
+    /// The finest detail the blend gives back (a Gaussian's sigma in pixels), how much of the
+    /// stylization's own energy there it gives back where strokes are carried over, and by how much
+    /// it may raise it at most (`stylize_blend`): bicubic resampling of the previous output, frame
+    /// after frame, averaging two frames' strokes and the frame limit, which mixes the blend with
+    /// the frame's own stylization, soften the finest strokes. A band of sigma 0.7 holds the
+    /// detail that resampling takes first. 0.9 of the energy is the least that kept 0.9 of
+    /// per-frame's fine detail (mean absolute Laplacian) on every real clip of the corpus's tuning
+    /// half (0.85 kept 0.88 on one); the whole energy let two of them flicker a sixth to a quarter
+    /// more; sigma 1 kept less of the finest detail with more flicker, and sigma 0.5 and 0.6 kept
+    /// less of it (0.68 and 0.81 on a low-light webcam clip, against 0.91; `scripts/flicker.py
+    /// --corpus`, docs/stabilizer.md).
+    static let detailSigma: Float = 0.7
+    static let detailShare: Float = 0.9
     static let maximumGain: Float = 1.6
     /// How far a whole frame may move away from its own stylization, as a mean square over its
     /// values: 24 dB PSNR. A frame whose blend would move it further has every change scaled
@@ -97,7 +105,7 @@ package final class TemporalStabilizer {
     /// The blend's settings at this strength (`stylize_blend`).
     var blend: stylize_blend {
         stylize_blend(strength: strength, fine_trust: strength * Self.fineTrust, fine_maximum: Self.fineMaximum, band_sigma: Self.bandSigma,
-                      detail_sigma: Self.detailSigma, max_gain: Self.maximumGain, max_mean_square: Self.maximumMeanSquare)
+                      detail_sigma: Self.detailSigma, detail_share: Self.detailShare, max_gain: Self.maximumGain, max_mean_square: Self.maximumMeanSquare)
     }
 
     /// The most of the previous output a frame keeps at `strength`: the share of the past that is
