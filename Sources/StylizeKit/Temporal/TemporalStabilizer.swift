@@ -70,8 +70,8 @@ package final class TemporalStabilizer {
     /// the frame's own stylization, soften the finest strokes. A band of sigma 0.7 holds the
     /// detail that resampling takes first. 0.9 of the energy is the least that kept 0.9 of
     /// per-frame's fine detail (mean absolute Laplacian) on every real clip of the corpus's tuning
-    /// half (0.85 kept 0.88 on one); the whole energy let two of them flicker a sixth to a quarter
-    /// more; sigma 1 kept less of the finest detail with more flicker, and sigma 0.5 and 0.6 kept
+    /// half (0.85 kept 0.885 on two); the whole energy, at sigma 1, let two of them flicker a sixth to
+    /// a quarter more; sigma 1 kept less of the finest detail with more flicker, and sigma 0.5 and 0.6 kept
     /// less of it (0.68 and 0.81 on a low-light webcam clip, against 0.91; `scripts/flicker.py
     /// --corpus`, docs/stabilizer.md).
     static let detailSigma: Float = 0.7
