@@ -292,6 +292,31 @@ final class TemporalStabilizerTests: XCTestCase {
         XCTAssertEqual(consistency(slack: 8), 1, "a miss of 4 against 8 + 0.01 * 4")
     }
 
+    /// The trust check's clones (AVX-512, AVX2 and the baseline, as far as this CPU and
+    /// ONEDNN_MAX_CPU_ISA allow) give the same trusts, so that timing them and keeping the faster
+    /// (`stylize_flow_trust`) changes only the time; so do its timed calls, before and after the
+    /// choice. A random flow and lumas, so that the samples fall between pixels and the checks
+    /// pass, fail and half pass.
+    func testTrustClonesGiveTheSameTrusts() {
+        let (width, height) = (67, 41)
+        var rng = SplitMix(21)
+        let backward = (0..<(2 * width * height)).map { _ in Float(rng.next() % 2001) / 500 - 2 }
+        let before = (0..<(width * height)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let now = before.map { $0 &+ UInt8(rng.next() % 16) }
+        func measured(level: Int32?) -> [Float] {
+            var consistency = [Float](repeating: 0, count: width * height), match = consistency
+            let doubtful = level.map { stylize_flow_trust_clone($0, backward, before, now, Int32(width), Int32(height), 0.5, 0.08, &consistency, &match) }
+                ?? stylize_flow_trust(backward, before, now, Int32(width), Int32(height), 0.5, 0.08, &consistency, &match)
+            return consistency + match + [doubtful]
+        }
+        let baseline = measured(level: 0)
+        XCTAssertEqual(Set(baseline.prefix(width * height).map { $0 == 0 ? 0 : $0 == 1 ? 1 : 2 }), [0, 1, 2],
+                       "the consistency check fails, passes and half passes")
+        func differing(_ values: [Float]) -> Int { zip(values, baseline).filter { $0 != $1 }.count }
+        for level in Int32(1)...2 { XCTAssertEqual(differing(measured(level: level)), 0, "values clone \(level) gives otherwise") }
+        for call in 0..<20 { XCTAssertEqual(differing(measured(level: nil)), 0, "values timed call \(call) gives otherwise") }
+    }
+
     func testTrustRegionsReportOpenCVsFailures() {
         let ones = [Float](repeating: 1, count: 64)
         var trust = [Float](repeating: 0, count: 64), sure = trust

@@ -85,8 +85,15 @@ void stylize_planar_rgb(const float *src, int width, int height, float *red, flo
 /// on; and `match`, whether the previous luma moved along it matches the current luma (fully
 /// when equal, not at all from `luma_tolerance` on). Lumas are 8-bit; each output receives
 /// width * height values. Returns the share of pixels where the product of the two is under 0.1.
+/// Where AVX-512 is allowed, the first calls time its clone and the AVX2 one, and the rest run
+/// the faster; every clone gives the same values.
 float stylize_flow_trust(const float *backward, const uint8_t *previous, const uint8_t *current,
                          int width, int height, float slack, float luma_tolerance, float *consistency, float *match);
+
+/// `stylize_flow_trust` by one clone: `level` 2 AVX-512, 1 AVX2, 0 the baseline, held to what
+/// this process allows (`stylize_clone_level`). For comparing the clones.
+float stylize_flow_trust_clone(int level, const float *backward, const uint8_t *previous, const uint8_t *current,
+                               int width, int height, float slack, float luma_tolerance, float *consistency, float *match);
 
 /// Network values to a picture's 16-bit samples: each clamped to [0, 1] (NaN to 0), times 65535,
 /// rounded half away from zero. Runs on the calling thread, as do the three below.
