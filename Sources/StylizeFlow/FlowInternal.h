@@ -30,6 +30,10 @@ struct plane_state {
 
 struct stylize_flow {
     cv::Ptr<cv::DISOpticalFlow> dis;
+    // The pyramid level DIS stops at (`stylize_flow_settings.finest_scale`), and the two lumas
+    // and the flow at that level (`stylize_flow_compute`).
+    int finest_scale;
+    cv::Mat from_low, to_low, low;
     // Scratch for the blend, kept from frame to frame.
     std::vector<plane_state> planes;
     struct {

@@ -74,13 +74,15 @@ final class OpticalFlow {
     /// (dx, dy) for every pixel of `from`: where it is seen in `to`.
     func flow(from: LumaPlane, to: LumaPlane) throws -> [Float] {
         precondition(from.width == to.width && from.height == to.height, "flow between planes of different sizes")
-        var out = [Float](repeating: 0, count: 2 * from.width * from.height)
-        let status = from.values.withUnsafeBufferPointer { a in
-            to.values.withUnsafeBufferPointer { b in
-                out.withUnsafeMutableBufferPointer { o in
+        var status: Int32 = -1
+        // stylize_flow_compute writes every value (and fails as a whole).
+        let out = [Float](unsafeUninitializedCapacity: 2 * from.width * from.height) { o, count in
+            status = from.values.withUnsafeBufferPointer { a in
+                to.values.withUnsafeBufferPointer { b in
                     stylize_flow_compute(handle, a.baseAddress, b.baseAddress, Int32(from.width), Int32(from.height), o.baseAddress)
                 }
             }
+            count = status == 0 ? o.count : 0
         }
         guard status == 0 else { throw StylizeError.invalidArgument("OpenCV's optical flow failed on a \(from.width)x\(from.height) frame") }
         return out
