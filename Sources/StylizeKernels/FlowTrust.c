@@ -89,8 +89,8 @@ static long trust_now(void) {
 
 static float trust_timed(const float *restrict backward, const float *restrict previous, const uint8_t *restrict current, int width,
                          int height, float slack, float luma_tolerance, float *restrict consistency, float *restrict match) {
-    if (stylize_clone_level() < 2)
-        return trust_at(stylize_clone_level(), backward, previous, current, width, height, slack, luma_tolerance, consistency, match);
+    const int allowed = stylize_clone_level();
+    if (allowed < 2) return trust_at(allowed, backward, previous, current, width, height, slack, luma_tolerance, consistency, match);
     // Counted only while timing, so that the count stays small however long the process runs.
     int call = trust_calls;
     if (call < trust_trials) call = atomic_fetch_add(&trust_calls, 1);
