@@ -29,7 +29,10 @@ input, for plain per-frame stylization (--no-stabilize) and for the stabilized o
               "starts": {name: seconds}} names cases by these names, and where a clip's frames start; the
               rest are "unassigned". One row per case: half, size, frames; the warping error ratio
               stabilized / per-frame along DIS and along Farneback (as in (d)) and, for pans, along
-              the exact shift (as in (a)); the lowest PSNR of a stabilized frame against its
+              the exact shift (as in (a)), and on a line of its own the same ratio in the 40 px
+              at the edge where content comes into view, at the edge where it leaves and between
+              them (the network paints content near the frame's edge differently, so per-frame's
+              error along the shift is mostly in those strips); the lowest PSNR of a stabilized frame against its
               per-frame stylization; detail, the mean absolute Laplacian of the grey frames,
               stabilized over per-frame (below 1: the stabilizer softens); the cost in fps (frames
               over the wall seconds of the `stylize` run, model loading included) per-frame and
@@ -287,6 +290,32 @@ def corpus_inputs(folder: Path, kind: str, source: Path, args, start: float) -> 
         raise ValueError("fewer than 2 frames")
 
 
+# The strips at a pan's left and right edges looked at on their own (pixels). The network paints
+# content near the frame's edge differently (its padding reaches about this far), so content that
+# has just come into view is repainted a little differently frame after frame as it moves in.
+EDGE_STRIP = 40
+
+
+def shift_columns(frames: list, shift: int) -> np.ndarray:
+    """Per column of the overlap (as in `warping_error`, content moving left): the mean over rows,
+    channels and frame pairs of (O_t-1(x + shift) - O_t(x))^2."""
+    return np.mean([np.mean((prev[:, shift:] - cur[:, :-shift]) ** 2, axis=(0, 2)) for prev, cur in zip(frames, frames[1:])], axis=0)
+
+
+def shift_strips(plain: list, steady: list, shift: int) -> dict:
+    """The ratio along the exact shift in the EDGE_STRIP columns where content comes into view
+    (right), where it leaves (left) and between them, and the share of per-frame's error in the two
+    strips; None when the frame is too narrow for strips."""
+    e, s = shift_columns(plain, shift), shift_columns(steady, shift)
+    n = len(e)
+    if n < 4 * EDGE_STRIP:
+        return None
+    ratio = lambda part: float(s[part].mean() / e[part].mean())
+    return {"entering": ratio(slice(n - EDGE_STRIP, n)), "leaving": ratio(slice(0, EDGE_STRIP)),
+            "between": ratio(slice(EDGE_STRIP, n - EDGE_STRIP)),
+            "strips_share": float((e[:EDGE_STRIP].sum() + e[n - EDGE_STRIP:].sum()) / e.sum())}
+
+
 def corpus_case(args, case: Path, name: str, kind: str) -> dict:
     """Stylizes the input frames in case/input per-frame and stabilized, and measures them: one row."""
     folder, plain, steady = case / "input", case / "per-frame", case / "stabilized"
@@ -306,6 +335,7 @@ def corpus_case(args, case: Path, name: str, kind: str) -> dict:
     if kind == "pan":
         e_in, e_plain, e_steady = (warping_error(f, 4) for f in (frames_in, frames_plain, frames_steady))
         row["shift"] = {"input": e_in, "per-frame": e_plain, "stabilized": e_steady, "ratio": e_steady / e_plain}
+        row["shift_strips"] = shift_strips(frames_plain, frames_steady, 4)
     row["min_psnr"] = min(psnr(a, b) for a, b in zip(frames_plain, frames_steady))
     row["detail"] = {"input": detail(frames_in), "per-frame": detail(frames_plain), "stabilized": detail(frames_steady)}
     row["detail"]["ratio"] = row["detail"]["stabilized"] / row["detail"]["per-frame"]
@@ -404,6 +434,11 @@ def run_corpus(args) -> None:
             row["source"], row["half"] = source.name, halves[name]
             rows.append(row)
             print(corpus_line(row, width), flush=True)
+            if row.get("shift_strips"):
+                strips = row["shift_strips"]
+                print(f"{'':<{width}}   along the shift: {EDGE_STRIP} px where content comes in {strips['entering']:.3f}, where it "
+                      f"leaves {strips['leaving']:.3f}, between them {strips['between']:.3f}; the strips hold "
+                      f"{strips['strips_share']:.0%} of per-frame's error", flush=True)
             shutil.rmtree(case)
     summary = corpus_summary(rows)
     if summary:
