@@ -34,6 +34,9 @@ struct stylize_flow {
     // and the flow at that level (`stylize_flow_compute`).
     int finest_scale;
     cv::Mat from_low, to_low, low;
+    // The edges' second flow and how well each flow carries the luma (`fill_edges`).
+    cv::Mat miss_own, miss_inner;
+    std::vector<cv::Point> chosen;
     // Scratch for the blend, kept from frame to frame.
     std::vector<plane_state> planes;
     struct {

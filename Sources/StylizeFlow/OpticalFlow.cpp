@@ -37,6 +37,65 @@ int coarsest_level(int width, int height, int patch) {
                     (int)(std::log(std::min(width, height) / patch) / std::log(2.0)));
 }
 
+// Calls `visit(x, y)` for every pixel within `band` of an edge of a `width` x `height` picture.
+template <typename Visit> void for_edges(int width, int height, int band, Visit visit) {
+    for (int y = 0; y < height; y++) {
+        const bool edge_row = y < band || y >= height - band;
+        for (int x = 0; x < width; x++) {
+            if (!edge_row && x == band) x = width - band;
+            visit(x, y);
+        }
+    }
+}
+
+// Bilinear sample of an 8-bit picture at (x, y), held at its edges.
+float sample(const cv::Mat &picture, float x, float y) {
+    x = std::min(std::max(x, 0.0f), (float)(picture.cols - 1));
+    y = std::min(std::max(y, 0.0f), (float)(picture.rows - 1));
+    const int x0 = (int)x, y0 = (int)y, x1 = std::min(x0 + 1, picture.cols - 1), y1 = std::min(y0 + 1, picture.rows - 1);
+    const float fx = x - (float)x0, fy = y - (float)y0;
+    const uint8_t *top = picture.ptr<uint8_t>(y0), *bottom = picture.ptr<uint8_t>(y1);
+    const float upper = top[x0] + (top[x1] - top[x0]) * fx, lower = bottom[x0] + (bottom[x1] - bottom[x0]) * fx;
+    return upper + (lower - upper) * fy;
+}
+
+// Where DIS's patches reach over the frame's edge, its flow goes wrong where content comes into
+// view: a patch there holds a strip that the other frame does not show, and the flow of every
+// patch that overlaps it is pulled off (on an exact 4-pixel pan at 640x360, by 0.2-0.8 pixels of
+// the 320x180 flow over its last 17 columns, none elsewhere). Within `reach` of an edge, each pixel
+// is offered the flow of the nearest pixel that far in, and takes it where it carries `to` onto
+// `from` better (the absolute difference summed over 3 x 3 pixels): a camera's motion is followed
+// to the edge, and an object that moves there on its own keeps the flow that follows it.
+void fill_edges(stylize_flow *scratch, const cv::Mat &from, const cv::Mat &to, int reach, cv::Mat &flow) {
+    const int width = flow.cols, height = flow.rows;
+    if (width <= 2 * reach + 2 || height <= 2 * reach + 2) return;
+    const auto inner = [&](int x, int y) {
+        return flow.at<cv::Vec2f>(std::min(std::max(y, reach), height - 1 - reach), std::min(std::max(x, reach), width - 1 - reach));
+    };
+    const auto miss = [&](int x, int y, cv::Vec2f step) {
+        return std::fabs((float)from.at<uint8_t>(y, x) - sample(to, (float)x + step[0], (float)y + step[1]));
+    };
+    // Each flow's miss one pixel further in than the band, which the sums over 3 x 3 reach.
+    scratch->miss_own.create(height, width, CV_32F);
+    scratch->miss_inner.create(height, width, CV_32F);
+    for_edges(width, height, reach + 1, [&](int x, int y) {
+        scratch->miss_own.at<float>(y, x) = miss(x, y, flow.at<cv::Vec2f>(y, x));
+        scratch->miss_inner.at<float>(y, x) = miss(x, y, inner(x, y));
+    });
+    const auto sum = [&](const cv::Mat &values, int x, int y) {
+        float total = 0;
+        for (int j = std::max(y - 1, 0); j <= std::min(y + 1, height - 1); j++)
+            for (int i = std::max(x - 1, 0); i <= std::min(x + 1, width - 1); i++) total += values.at<float>(j, i);
+        return total;
+    };
+    // Chosen first and written after, so that every choice sees DIS's own flow.
+    scratch->chosen.clear();
+    for_edges(width, height, reach, [&](int x, int y) {
+        if (sum(scratch->miss_inner, x, y) < sum(scratch->miss_own, x, y)) scratch->chosen.push_back({x, y});
+    });
+    for (const cv::Point &at : scratch->chosen) flow.at<cv::Vec2f>(at) = inner(at.x, at.y);
+}
+
 } // namespace
 
 extern "C" int stylize_flow_compute(stylize_flow *flow, const uint8_t *from, const uint8_t *to, int width, int height, float *out) {
@@ -61,6 +120,7 @@ extern "C" int stylize_flow_compute(stylize_flow *flow, const uint8_t *from, con
             flow->low.setTo(0);
             flow->dis->setFinestScale(0);
             flow->dis->calc(flow->from_low, flow->to_low, flow->low);
+            fill_edges(flow, flow->from_low, flow->to_low, patch + 1, flow->low);
             // As DIS scales its finest level's flow to the size it was given.
             cv::resize(flow->low, result, result.size());
             result *= 1 << levels;
@@ -68,6 +128,7 @@ extern "C" int stylize_flow_compute(stylize_flow *flow, const uint8_t *from, con
             result.setTo(0);
             flow->dis->setFinestScale(levels);
             flow->dis->calc(a, b, result);
+            if (result.data == reinterpret_cast<uchar *>(out)) fill_edges(flow, a, b, (patch + 1) << levels, result);
         }
         // calc and resize write into `result` in place as long as the size and type already match.
         return result.data == reinterpret_cast<uchar *>(out) ? 0 : -1;
