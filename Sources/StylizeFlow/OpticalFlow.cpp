@@ -48,10 +48,11 @@ template <typename Visit> void for_edges(int width, int height, int band, Visit 
     }
 }
 
-// Bilinear sample of an 8-bit picture at (x, y), held at its edges.
+// Bilinear sample of an 8-bit picture at (x, y), held at its edges (and at its corner where a
+// coordinate is not a number).
 float sample(const cv::Mat &picture, float x, float y) {
-    x = std::min(std::max(x, 0.0f), (float)(picture.cols - 1));
-    y = std::min(std::max(y, 0.0f), (float)(picture.rows - 1));
+    x = x >= 0 ? std::min(x, (float)(picture.cols - 1)) : 0.0f;
+    y = y >= 0 ? std::min(y, (float)(picture.rows - 1)) : 0.0f;
     const int x0 = (int)x, y0 = (int)y, x1 = std::min(x0 + 1, picture.cols - 1), y1 = std::min(y0 + 1, picture.rows - 1);
     const float fx = x - (float)x0, fy = y - (float)y0;
     const uint8_t *top = picture.ptr<uint8_t>(y0), *bottom = picture.ptr<uint8_t>(y1);
