@@ -26,9 +26,9 @@ void stylize_flow_destroy(stylize_flow *flow);
 
 /// Flow from `from` to `to` (8-bit, `width` x `height`, rows `width` bytes apart): for every
 /// pixel x of `from`, `from(x)` is seen at `to(x + flow(x))`. DIS's, except within its patch of
-/// an edge, where a pixel takes the flow from that far in if it carries `to` onto `from` better. `out` receives width * height
-/// pairs (dx, dy), row by row (what it held before does not matter). Returns 0, or -1 when
-/// OpenCV failed.
+/// an edge, where a pixel takes the flow from that far in if it carries `to` onto `from` better.
+/// `out` receives width * height pairs (dx, dy), row by row (what it held before does not
+/// matter). Returns 0, or -1 when OpenCV failed.
 int stylize_flow_compute(stylize_flow *flow, const uint8_t *from, const uint8_t *to, int width, int height, float *out);
 
 /// The trusts of each pixel from the two checks of `stylize_flow_trust` (`width` x `height`
