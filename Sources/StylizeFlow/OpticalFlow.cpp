@@ -126,6 +126,9 @@ extern "C" int stylize_flow_compute(stylize_flow *flow, const uint8_t *from, con
             cv::resize(flow->low, result, result.size());
             result *= 1 << levels;
         } else {
+            // DIS needs a pyramid that reaches its finest level: on smaller lumas it would read
+            // past its own levels.
+            if (std::min(width, height) < patch || coarsest_level(width, height, patch) < levels) return -1;
             result.setTo(0);
             flow->dis->setFinestScale(levels);
             flow->dis->calc(a, b, result);

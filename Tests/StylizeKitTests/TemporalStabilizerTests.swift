@@ -87,6 +87,18 @@ final class TemporalStabilizerTests: XCTestCase {
         XCTAssertLessThan(still.map(abs).max()!, 0.05)
     }
 
+    /// Lumas too small for DIS's pyramid to reach the level it stops at are refused (the frame
+    /// then comes out unblended) rather than handed to DIS, which would read past its levels.
+    func testFlowRefusesLumasTooSmallForItsPyramid() throws {
+        let flow = try OpticalFlow(TemporalStabilizer.flowSettings)
+        for (width, height) in [(40, 30), (12, 10), (64, 15)] {
+            let luma = LumaPlane(texture(width: width, height: height, seed: 5), scale: 1)
+            XCTAssertThrowsError(try flow.flow(from: luma, to: luma), "\(width)x\(height)")
+        }
+        let luma = LumaPlane(texture(width: 64, height: 48, seed: 5), scale: 1)
+        XCTAssertEqual(try flow.flow(from: luma, to: luma).count, 2 * 64 * 48)
+    }
+
     /// The blend on an exact pan (every interior pixel fully trusted): a change of colour is
     /// taken by `strength` (the coarse part), and strokes that moved with the content are carried
     /// over whole (the fine part), where averaging would soften them.

@@ -28,7 +28,9 @@ void stylize_flow_destroy(stylize_flow *flow);
 /// pixel x of `from`, `from(x)` is seen at `to(x + flow(x))`. DIS's, except within its patch of
 /// an edge, where a pixel takes the flow from that far in if it carries `to` onto `from` better.
 /// `out` receives width * height pairs (dx, dy), row by row (what it held before does not
-/// matter). Returns 0, or -1 when OpenCV failed.
+/// matter). Returns 0, or -1 when OpenCV failed or the lumas are too small for DIS's pyramid to
+/// reach its finest level (with patches of 8 and finest level 1: under 16 pixels on the short
+/// side or 46 on the long one).
 int stylize_flow_compute(stylize_flow *flow, const uint8_t *from, const uint8_t *to, int width, int height, float *out);
 
 /// The trusts of each pixel from the two checks of `stylize_flow_trust` (`width` x `height`
