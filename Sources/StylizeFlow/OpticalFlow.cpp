@@ -141,6 +141,33 @@ extern "C" int stylize_flow_compute(stylize_flow *flow, const uint8_t *from, con
     }
 }
 
+extern "C" float stylize_flow_excuse_flat(float *consistency, const float *match, const uint8_t *luma, int width, int height, int window,
+                                         float flat_gradient) {
+    try {
+        const cv::Mat plane(height, width, CV_8UC1, const_cast<uint8_t *>(luma));
+        cv::Mat dx, dy, gradient, texture;
+        // In integers (OpenCV's fast path), 8 times a ramp's levels a pixel.
+        cv::Sobel(plane, dx, CV_16S, 1, 0, 3, 1, 0, cv::BORDER_REPLICATE);
+        cv::Sobel(plane, dy, CV_16S, 0, 1, 3, 1, 0, cv::BORDER_REPLICATE);
+        gradient = cv::abs(dx) + cv::abs(dy);
+        cv::boxFilter(gradient, texture, CV_32F, cv::Size(window, window), cv::Point(-1, -1), true, cv::BORDER_REPLICATE);
+        const float flat_texture = 8 * flat_gradient;
+        long doubtful = 0;
+        for (int y = 0; y < height; y++) {
+            const float *mean = texture.ptr<float>(y), *matching = match + (long)y * width;
+            float *consistent = consistency + (long)y * width;
+            for (int x = 0; x < width; x++) {
+                const float flat = std::clamp(2 - mean[x] / flat_texture, 0.0f, 1.0f);
+                consistent[x] = std::max(consistent[x], flat);
+                doubtful += consistent[x] * matching[x] < 0.1f;
+            }
+        }
+        return (float)doubtful / (float)((long)width * height);
+    } catch (...) {
+        return -1;
+    }
+}
+
 extern "C" int stylize_flow_trust_regions(const float *consistency, const float *match, int width, int height, int reach,
                                          float *trust, float *sure) {
     try {

@@ -349,6 +349,27 @@ final class TemporalStabilizerTests: XCTestCase {
         for call in 0..<20 { XCTAssertEqual(differing(measured(level: nil)), 0, "values timed call \(call) gives otherwise") }
     }
 
+    func testFlatLumaExcusesTheFlowsJumps() {
+        // Left half flat grey, right half a checkerboard of 4-pixel squares; no pixel consistent.
+        let (width, height) = (64, 32)
+        let luma = (0..<(width * height)).map { i -> UInt8 in
+            let (x, y) = (i % width, i / width)
+            return x < width / 2 ? 120 : ((x / 4 + y / 4) % 2 == 0 ? 60 : 180)
+        }
+        var consistency = [Float](repeating: 0, count: width * height)
+        let match = [Float](repeating: 1, count: width * height)
+        let doubtful = stylize_flow_excuse_flat(&consistency, match, luma, Int32(width), Int32(height), 8, 2)
+        // Flat over the whole window (8 wide, so up to 4 pixels from the texture): excused.
+        for y in 0..<height {
+            for x in 0..<(width / 2 - 5) { XCTAssertEqual(consistency[y * width + x], 1, "(\(x), \(y))") }
+            for x in (width / 2 + 4)..<width { XCTAssertEqual(consistency[y * width + x], 0, "(\(x), \(y))") }
+        }
+        let left = consistency.enumerated().filter { $0.element < 0.1 }.count
+        XCTAssertEqual(doubtful, Float(left) / Float(width * height))
+        XCTAssertGreaterThan(doubtful, 0.4)
+        XCTAssertEqual(stylize_flow_excuse_flat(&consistency, match, luma, -1, Int32(height), 8, 2), -1)
+    }
+
     func testTrustRegionsReportOpenCVsFailures() {
         let ones = [Float](repeating: 1, count: 64)
         var trust = [Float](repeating: 0, count: 64), sure = trust

@@ -1,5 +1,5 @@
 // Times the stabilizer's parts on one thread, outside the pipeline: DIS flow, the trust
-// checks, the trust regions and the blend of a 4:2:0 frame (`stylize_flow_warp_blend_planes`),
+// checks, the flat parts' excuse, the trust regions and the blend of a 4:2:0 frame (`stylize_flow_warp_blend_planes`),
 // on two consecutive frames of a clip (scripts/stabilizer-bench decodes them). The blend is the
 // previous frame blended into the next one along their flow, at the default strength; the
 // checksum of its output shows whether a change to the kernels kept their results.
@@ -86,6 +86,8 @@ int main(int argc, char **argv) {
     const double checks = fastest(rounds, runs, [&] {
         stylize_flow_trust(backward.data(), lumas[0].data(), lumas[1].data(), lw, lh, slack, 0.08f, consistency.data(), match.data());
     });
+    // TemporalStabilizer.flatGradient, over DIS's patch at the luma's scale.
+    const double flat = fastest(rounds, runs, [&] { stylize_flow_excuse_flat(consistency.data(), match.data(), lumas[1].data(), lw, lh, 16, 2); });
     const double regions =
         fastest(rounds, runs, [&] { stylize_flow_trust_regions(consistency.data(), match.data(), lw, lh, 2, trust.data(), sure.data()); });
     std::vector<uint8_t> now(size);
@@ -105,8 +107,8 @@ int main(int argc, char **argv) {
     }
     uint64_t checksum = 14695981039346656037ull;  // FNV-1a over the blended frame
     for (long i = 0; i < size; i++) checksum = (checksum ^ now[i]) * 1099511628211ull;
-    std::printf("%dx%d (flow at %dx%d), ms per frame, fastest of %d rounds of %d: DIS %.3f  trust %.3f  regions %.3f  blend %.3f  total %.3f\n",
-                width, height, lw, lh, rounds, runs, dis, checks, regions, blended, dis + checks + regions + blended);
+    std::printf("%dx%d (flow at %dx%d), ms per frame, fastest of %d rounds of %d: DIS %.3f  trust %.3f  flat %.3f  regions %.3f  blend %.3f  total %.3f\n",
+                width, height, lw, lh, rounds, runs, dis, checks, flat, regions, blended, dis + checks + flat + regions + blended);
     std::printf("blended frame checksum %016llx\n", (unsigned long long)checksum);
     stylize_flow_destroy(flow);
     return 0;

@@ -33,6 +33,18 @@ void stylize_flow_destroy(stylize_flow *flow);
 /// side or 46 on the long one).
 int stylize_flow_compute(stylize_flow *flow, const uint8_t *from, const uint8_t *to, int width, int height, float *out);
 
+/// Where the luma `luma` (`width` x `height`) is flat over a `window` x `window` neighbourhood
+/// (DIS's patch), its mean gradient (absolute x plus y Sobel derivative, in levels of 255 per
+/// pixel) under `flat_gradient`, raises `consistency` (from `stylize_flow_trust`) to 1, and
+/// between `flat_gradient` and twice it part of the way. DIS finds no motion on a flat patch, so
+/// its flow there varies from patch to patch whatever the content does, and the consistency
+/// check reads those jumps as breaks; where the flow really breaks, at the edge of a moving
+/// object, the edge itself is texture. Returns the share of pixels hardly trusted at all
+/// afterwards (consistency times `match` under 0.1, as `stylize_flow_trust` counts them), or -1
+/// when OpenCV failed (then `consistency` is as it was). Runs on the calling thread.
+float stylize_flow_excuse_flat(float *consistency, const float *match, const uint8_t *luma, int width, int height, int window,
+                               float flat_gradient);
+
 /// The trusts of each pixel from the two checks of `stylize_flow_trust` (`width` x `height`
 /// each). The luma match is taken over 3 x 3 pixels: the median, so that a pixel of noise does
 /// not count, then the least around it, so that a patch that does not match (what was just
