@@ -67,7 +67,10 @@ final class ClipPixelTests: XCTestCase {
     func testFourTwoZeroFramesAreTheStylizedInputFrames() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let (width, height) = (64, 48)
-        for (format, precision) in [("yuv420p", "f32"), ("yuv420p10le", "f32"), ("yuv420p", "int8")] {
+        // int8 where this CPU runs it (it needs VNNI; elsewhere it is refused, see ModelFidelityTests).
+        let cases = [("yuv420p", "f32"), ("yuv420p10le", "f32")] + (Precision.cpuHasVNNI ? [("yuv420p", "int8")] : [])
+        if !Precision.cpuHasVNNI { print("4:2:0 int8 not run: this CPU has no VNNI") }
+        for (format, precision) in cases {
             let input = dir.appendingPathComponent("in-\(format)-\(precision).mkv")
             try TestSupport.tool("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(width)x\(height):rate=10", "-frames:v", "6",
                                             "-c:v", "libx264", "-crf", "0", "-pix_fmt", format, "-chroma_sample_location", "center", input.path])
