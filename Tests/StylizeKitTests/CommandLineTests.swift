@@ -8,6 +8,28 @@ final class CommandLineTests: XCTestCase {
         try TestSupport.stylize(arguments)
     }
 
+    /// `stylize bench` times f32 and whichever of bf16 and int8 this CPU runs, and names on stderr
+    /// those it leaves out (a CPU with AVX2 and no AVX-512 runs neither); a precision asked for
+    /// that the CPU cannot run is an error.
+    func testBenchTimesThePrecisionsThisCPURuns() throws {
+        let ran = try stylize(["bench", "--sizes", "16x16", "--runs", "1", "--json"])
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(ran.stdout.utf8)) as? [String: Any])
+        let results = try XCTUnwrap(report["results"] as? [[String: Any]])
+        let timed = Set(results.filter { $0["network"] as? String == "transformer" }.compactMap { $0["precision"] as? String })
+        XCTAssertTrue(timed.contains("f32"), "\(timed)")
+        XCTAssertEqual(timed.contains("int8"), Precision.cpuHasVNNI, "\(timed)")
+        if Precision.cpuHasNativeBF16 { XCTAssertTrue(timed.contains("bf16"), "\(timed)") }
+        for precision in ["bf16", "int8"] where !timed.contains(precision) {
+            XCTAssertTrue(ran.stderr.contains("\(precision) left out"), ran.stderr)
+        }
+        if !Precision.cpuHasVNNI {
+            let refused = try stylize(["bench", "--sizes", "16x16", "--runs", "1", "--precisions", "int8"])
+            XCTAssertNotEqual(refused.status, 0)
+            XCTAssertTrue(refused.stderr.contains("needs VNNI"), refused.stderr)
+        }
+    }
+
     func testVectorThenImage() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let vector = dir.appendingPathComponent("starry.json").path
