@@ -502,13 +502,13 @@ void blend_plane(stylize_flow *scratch, const plane_view &plane, const flow_grid
     for (double &sum : state.raised) sum *= (double)height / measured;
 }
 
-// Writes a plane's final values: own + settle * (keep * change + (gain - 1) * (own_band + keep *
-// change_band)), rounded and held to 0...maximum.
+// Writes a plane's final values: own + keep * change + (gain - 1) * (own_band + keep *
+// change_band), rounded and held to 0...maximum.
 template <typename T>
-void finish_plane(stylize_flow *scratch, const plane_view &plane, const plane_state &state, double keep, double gain, double settle) {
+void finish_plane(stylize_flow *scratch, const plane_view &plane, const plane_state &state, double keep, double gain) {
     const long count = (long)plane.now.cols * plane.now.channels();
     auto &s = scratch->stripe;
-    const float a = (float)(settle * keep), b = (float)(settle * (gain - 1)), c = (float)(settle * (gain - 1) * keep);
+    const float a = (float)keep, b = (float)(gain - 1), c = (float)((gain - 1) * keep);
     for (int y = 0; y < plane.now.rows; y++) {
         T *row = const_cast<cv::Mat &>(plane.now).ptr<T>(y);
         const long at = (long)y * count;
@@ -527,8 +527,8 @@ template <typename Run> void by_depth(int depth, Run run) {
     }
 }
 
-// Blends every plane, holding the frame's mean square change to the limit, gives back the detail
-// (held to the limit again), and writes the results back in each plane's sample type (rounded,
+// Blends every plane, gives back the detail, holding the frame's mean square change (the blend's
+// and the detail's together) to the limit, and writes the results back in each plane's sample type (rounded,
 // clamped to 0...maximum). Every change is known before any plane is written, so that a failure
 // leaves them as they were.
 int blend_planes(stylize_flow *scratch, const std::vector<plane_view> &planes, const flow_grid &grid, const stylize_blend &blend) {
@@ -553,31 +553,48 @@ int blend_planes(stylize_flow *scratch, const std::vector<plane_view> &planes, c
             });
             mean_square += share(p, scratch->planes[p].sums[0]);
         }
-        const double keep = limit(mean_square);
+        const double most = limit(mean_square);
         // What blending took from the finest detail (the strokes of two frames that do not line
         // up soften each other, and so do resampling and the frame limit, which mixes in the
         // frame's own), given back: each plane's finest band is raised, where strokes are carried
-        // over, until it has `detail_share` of the energy of the stylization's own there. Raised
-        // by g, the band of own + keep * change, b = own_band + keep * change_band, becomes b +
-        // (g - 1) * r, r the band of b (`plane_state::raised`); g is the least that reaches the
-        // share, if any does below the most gain.
+        // over, until it has `detail_share` of the energy of the stylization's own there. With the
+        // changes scaled by k, raised by g the band of own + k * change, b = own_band + k *
+        // change_band, becomes b + (g - 1) * r, r the band of b (`plane_state::raised`); g is the
+        // least that reaches the share, if any does below the most gain. `gains_at` sets each
+        // plane's g for a scale k and gives the frame's mean square change that comes to.
         std::vector<double> gains(planes.size());
-        mean_square = 0;
-        for (size_t p = 0; p < planes.size(); p++) {
-            const double *sum = scratch->planes[p].sums, *raised = scratch->planes[p].raised;
-            const double target = blend.detail_share * sum[3], blended = sum[3] + 2 * keep * sum[4] + keep * keep * sum[5];
-            const double cross = raised[0] + keep * raised[1] + keep * keep * raised[2];
-            const double square = raised[3] + 2 * keep * raised[4] + keep * keep * raised[5];
-            double g = 0;
-            if (blended < target && square > 0) g = (std::sqrt(std::max(cross * cross + square * (target - blended), 0.0)) - cross) / square;
-            g = std::min(std::max(g, 0.0), (double)blend.max_gain - 1);
-            gains[p] = 1 + g;
-            mean_square += share(p, keep * keep * sum[0] + 2 * keep * g * (sum[1] + keep * sum[2]) + g * g * (sum[3] + 2 * keep * sum[4] + keep * keep * sum[5]));
+        const auto gains_at = [&](double k) {
+            double total = 0;
+            for (size_t p = 0; p < planes.size(); p++) {
+                const double *sum = scratch->planes[p].sums, *raised = scratch->planes[p].raised;
+                const double target = blend.detail_share * sum[3], blended = sum[3] + 2 * k * sum[4] + k * k * sum[5];
+                const double cross = raised[0] + k * raised[1] + k * k * raised[2];
+                const double square = raised[3] + 2 * k * raised[4] + k * k * raised[5];
+                double g = 0;
+                if (blended < target && square > 0) g = (std::sqrt(std::max(cross * cross + square * (target - blended), 0.0)) - cross) / square;
+                g = std::min(std::max(g, 0.0), (double)blend.max_gain - 1);
+                gains[p] = 1 + g;
+                total += share(p, k * k * sum[0] + 2 * k * g * (sum[1] + k * sum[2]) + g * g * (sum[3] + 2 * k * sum[4] + k * k * sum[5]));
+            }
+            return total;
+        };
+        // The detail given back counts against the frame limit too. Where both together pass it,
+        // the changes are scaled down further, and the detail solved again at that scale, to the
+        // largest scale that keeps within the limit (found by halving; at 0 nothing changes), so
+        // that the detail is given back whole rather than scaled down with the changes.
+        double keep = most;
+        if (gains_at(most) > blend.max_mean_square) {
+            double low = 0, high = most;
+            for (int step = 0; step < 24; step++) {
+                const double middle = 0.5 * (low + high);
+                (gains_at(middle) > blend.max_mean_square ? high : low) = middle;
+            }
+            keep = low;
+            gains_at(keep);
         }
-        const double settle = limit(mean_square);
         for (size_t p = 0; p < planes.size(); p++)
             by_depth(planes[p].now.depth(), [&](auto sample) {
-                finish_plane<decltype(sample)>(scratch, planes[p], scratch->planes[p], keep, gains[p], settle);
+                finish_plane<decltype(sample)>(scratch, planes[p], scratch->planes[p], keep, gains[p]);
             });
         return 0;
     } catch (...) {

@@ -60,11 +60,12 @@ int stylize_flow_trust_regions(const float *consistency, const float *match, int
 /// them (the previous output moved along the flow, minus the current values) is split at
 /// `band_sigma` (a Gaussian's, in the frame's pixels) into a coarse part (colour, shading) and a
 /// fine part (strokes). The coarse part is taken by `strength` times the trust, the fine part by
-/// `fine_trust` times the sure trust, at most `fine_maximum`. All changes are scaled down together
-/// where their mean square over the frame (of the values' range) would pass `max_mean_square`.
-/// Then the finest detail (above `detail_sigma`) of the blended pixels is raised, by at most
-/// `max_gain`, until it has `detail_share` of the energy of the current stylization's own there
-/// (blending, resampling and the limit soften it), and the limit is applied again.
+/// `fine_trust` times the sure trust, at most `fine_maximum`. Then the finest detail (above
+/// `detail_sigma`) of the blended pixels is raised, by at most `max_gain`, until it has
+/// `detail_share` of the energy of the current stylization's own there (blending and resampling
+/// soften it). Where the mean square of all that change over the frame (of the values' range)
+/// would pass `max_mean_square`, the blend's changes are scaled down, and the detail raised
+/// again for them, as far as keeps it within.
 typedef struct {
     float strength, fine_trust, fine_maximum, band_sigma, detail_sigma, detail_share, max_gain, max_mean_square;
 } stylize_blend;

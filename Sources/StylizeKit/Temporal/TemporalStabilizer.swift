@@ -88,8 +88,10 @@ package final class TemporalStabilizer {
     static let detailShare: Float = 0.9
     static let maximumGain: Float = 1.6
     /// How far a whole frame may move away from its own stylization, as a mean square over its
-    /// values: 24 dB PSNR. A frame whose blend would move it further has every change scaled
-    /// down to that. A consistent clip cannot stay close to independent per-frame paintings,
+    /// values: 24 dB PSNR. A frame whose blend and detail given back would move it further has
+    /// the blend's changes scaled down, the detail given back whole for them, as far as keeps it
+    /// within (scaling the detail down with the changes, as before, left zooms, where the limit
+    /// binds, 0.015-0.02 less of their fine detail: docs/stabilizer.md). A consistent clip cannot stay close to independent per-frame paintings,
     /// which place different strokes frame after frame; 24 dB keeps every frame recognisably its
     /// own stylization.
     static let maximumMeanSquare = Float(pow(10, -24.0 / 10))
