@@ -528,9 +528,9 @@ template <typename Run> void by_depth(int depth, Run run) {
 }
 
 // Blends every plane, gives back the detail, holding the frame's mean square change (the blend's
-// and the detail's together) to the limit, and writes the results back in each plane's sample type (rounded,
-// clamped to 0...maximum). Every change is known before any plane is written, so that a failure
-// leaves them as they were.
+// and the detail's together) to the limit, and writes the results back in each plane's sample
+// type (rounded, clamped to 0...maximum). Every change is known before any plane is written, so
+// that a failure leaves them as they were.
 int blend_planes(stylize_flow *scratch, const std::vector<plane_view> &planes, const flow_grid &grid, const stylize_blend &blend) {
     try {
         int widest = 0;

@@ -91,9 +91,9 @@ package final class TemporalStabilizer {
     /// values: 24 dB PSNR. A frame whose blend and detail given back would move it further has
     /// the blend's changes scaled down, the detail given back whole for them, as far as keeps it
     /// within (scaling the detail down with the changes, as before, left zooms, where the limit
-    /// binds, 0.015-0.02 less of their fine detail: docs/stabilizer.md). A consistent clip cannot stay close to independent per-frame paintings,
-    /// which place different strokes frame after frame; 24 dB keeps every frame recognisably its
-    /// own stylization.
+    /// binds, 0.015-0.02 less of their fine detail: docs/stabilizer.md). A consistent clip cannot
+    /// stay close to independent per-frame paintings, which place different strokes frame after
+    /// frame; 24 dB keeps every frame recognisably its own stylization.
     static let maximumMeanSquare = Float(pow(10, -24.0 / 10))
     /// DIS's settings: OpenCV's medium preset with patches 4 pixels apart instead of 3, 16
     /// descent iterations instead of 25 and no variational refinement: less than half of
