@@ -5,6 +5,7 @@
 #include "StylizeCloned.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -29,6 +30,18 @@ constexpr int raised_every = 5;
 // of its weight) and at most this radius.
 constexpr double gaussian_reach = 2;
 constexpr int gaussian_most = 12;
+// The side of the tiles the detail gain is set on, in the frame's pixels (about: a frame has a
+// whole number of them across and down, the same in every plane).
+constexpr int detail_tile = 32;
+
+// Where tile `t` of `count` over `size` samples starts, and the tile sample `at` is in.
+int tile_start(int t, int count, int size) {
+    return (int)((long)t * size / count);
+}
+
+int tile_of(int at, int count, int size) {
+    return (int)(((long)(at + 1) * count - 1) / size);
+}
 
 // A Gaussian's taps, from -radius to radius, summing to 1.
 struct gaussian {
@@ -290,16 +303,34 @@ STYLIZE_CLONES(STYLIZE_STATIC, void, raised_row,
                 double *sums),
                (own_band, own_band_blur, change_band, change_band_blur, count, sums))
 
-// The final values of a row: own + a * change + b * own_band + c * change_band, held to 0...maximum.
+// The sum over a row of its final change's square: (keep * change + gain * (own_band + keep *
+// change_band))^2, `gain` each sample's detail gain less 1.
+static inline __attribute__((always_inline)) double square_row_body(const float *change, const float *own_band, const float *change_band,
+                                                                    const float *gain, float keep, long count) {
+#pragma clang fp reassociate(on)
+    float sum = 0;
+    for (long i = 0; i < count; i++) {
+        const float d = keep * change[i] + gain[i] * (own_band[i] + keep * change_band[i]);
+        sum += d * d;
+    }
+    return sum;
+}
+STYLIZE_CLONES(STYLIZE_STATIC, double, square_row,
+               (const float *change, const float *own_band, const float *change_band, const float *gain, float keep, long count),
+               (change, own_band, change_band, gain, keep, count))
+
+// The final values of a row: own + a * change + gain * (own_band + keep * change_band), held to
+// 0...maximum.
 static inline __attribute__((always_inline)) void final_row_body(const float *own, const float *change, const float *own_band,
-                                                                 const float *change_band, float a, float b, float c, float maximum, long count,
-                                                                 float *__restrict out) {
-    for (long i = 0; i < count; i++) out[i] = std::min(std::max(own[i] + a * change[i] + b * own_band[i] + c * change_band[i], 0.0f), maximum);
+                                                                 const float *change_band, float a, float keep, const float *gain, float maximum,
+                                                                 long count, float *__restrict out) {
+    for (long i = 0; i < count; i++)
+        out[i] = std::min(std::max(own[i] + a * change[i] + gain[i] * (own_band[i] + keep * change_band[i]), 0.0f), maximum);
 }
 STYLIZE_CLONES(STYLIZE_STATIC, void, final_row,
-               (const float *own, const float *change, const float *own_band, const float *change_band, float a, float b, float c, float maximum,
-                long count, float *__restrict out),
-               (own, change, own_band, change_band, a, b, c, maximum, count, out))
+               (const float *own, const float *change, const float *own_band, const float *change_band, float a, float keep, const float *gain,
+                float maximum, long count, float *__restrict out),
+               (own, change, own_band, change_band, a, keep, gain, maximum, count, out))
 
 namespace {
 
@@ -420,8 +451,16 @@ void blend_plane(stylize_flow *scratch, const plane_view &plane, const flow_grid
     s.across.resize(4 * (size_t)width);
     const bool on_grid = width == grid.width, twice_grid = width == 2 * grid.width && grid.width > 1;
     for (auto *buffer : {&state.change, &state.own_band, &state.change_band}) buffer->resize((size_t)count * height);
-    std::fill(state.sums, state.sums + 6, 0.0);
-    std::fill(state.raised, state.raised + 6, 0.0);
+    state.tiles.assign((size_t)state.across * state.down, {});
+    // Where each tile across starts, in samples.
+    auto &tile_from = s.tile_from;
+    tile_from.resize(state.across + 1);
+    for (int t = 0; t <= state.across; t++) tile_from[t] = (long)tile_start(t, state.across, width) * channels;
+    // Runs `sums_row(from, samples, tile)` over the segments of row y in each tile.
+    const auto by_tile = [&](int y, auto sums_row) {
+        plane_state::tile_sums *tiles = state.tiles.data() + (long)tile_of(y, state.down, height) * state.across;
+        for (int t = 0; t < state.across; t++) sums_row(tile_from[t], tile_from[t + 1] - tile_from[t], tiles[t]);
+    };
     // The previous output with 2 samples held beyond each edge, for the bicubic warp.
     cv::copyMakeBorder(plane.before, s.before, 2, 2, 2, 2, cv::BORDER_REPLICATE);
     const T *before = s.before.ptr<T>(0);
@@ -481,42 +520,163 @@ void blend_plane(stylize_flow *scratch, const plane_view &plane, const flow_grid
             blur_column(s.change_across.data(), count, detail_ring, y, height, detail, s.row_a.data());
             blur_column(s.own_across.data(), count, detail_ring, y, height, detail, s.row_b.data());
             const long row = (long)y * count;
-            bands_row(at(s.own, y, ring), s.row_b.data(), state.change.data() + row, s.row_a.data(), at(s.fine, y, ring), fine_scale, count,
-                      state.own_band.data() + row, state.change_band.data() + row, state.sums);
+            const float *own = at(s.own, y, ring), *fine = at(s.fine, y, ring);
+            by_tile(y, [&](long from, long samples, plane_state::tile_sums &tile) {
+                bands_row(own + from, s.row_b.data() + from, state.change.data() + row + from, s.row_a.data() + from, fine + from, fine_scale,
+                          samples, state.own_band.data() + row + from, state.change_band.data() + row + from, tile.sums);
+            });
         }
     }
     // What of each band stays in the band when it is raised (a Gaussian's band is not a
     // projection: the band of a band holds only part of it; at sigma 1, raising the band as if it
     // were reached 0.81 of the energy aimed at on a zoom), measured on every `raised_every`-th
-    // row, at a fifth of the time.
-    const int every = height >= 4 * raised_every ? raised_every : 1;
-    int measured = 0;
-    for (int y = every / 2; y < height; y += every, measured++) {
+    // row, at a fifth of the time, where every tile has at least two such rows.
+    const int every = height / state.down >= 2 * raised_every ? raised_every : 1;
+    auto &measured = s.measured;
+    measured.assign(state.down, 0);
+    for (int y = every / 2; y < height; y += every) {
         blur_column(state.own_band.data(), count, height, y, height, detail, s.row_a.data());
         blur_row(s.padded, s.row_a.data(), width, channels, detail, s.row_b.data());
         blur_column(state.change_band.data(), count, height, y, height, detail, s.row_a.data());
         blur_row(s.padded, s.row_a.data(), width, channels, detail, s.row_c.data());
         const long row = (long)y * count;
-        raised_row(state.own_band.data() + row, s.row_b.data(), state.change_band.data() + row, s.row_c.data(), count, state.raised);
+        by_tile(y, [&](long from, long samples, plane_state::tile_sums &tile) {
+            raised_row(state.own_band.data() + row + from, s.row_b.data() + from, state.change_band.data() + row + from, s.row_c.data() + from,
+                       samples, tile.raised);
+        });
+        measured[tile_of(y, state.down, height)]++;
     }
-    for (double &sum : state.raised) sum *= (double)height / measured;
+    for (int t = 0; t < state.down; t++) {
+        const double rows = tile_start(t + 1, state.down, height) - tile_start(t, state.down, height);
+        for (int i = 0; i < state.across; i++)
+            for (double &sum : state.tiles[(size_t)t * state.across + i].raised) sum *= rows / measured[t];
+    }
 }
 
-// Writes a plane's final values: own + keep * change + (gain - 1) * (own_band + keep *
-// change_band), rounded and held to 0...maximum.
-template <typename T>
-void finish_plane(stylize_flow *scratch, const plane_view &plane, const plane_state &state, double keep, double gain) {
-    const long count = (long)plane.now.cols * plane.now.channels();
+// Where each column of a plane falls between the tiles' centres (`grid_place`, into the scratch).
+void place_tiles(stylize_flow *scratch, const plane_state &state, int width) {
     auto &s = scratch->stripe;
-    const float a = (float)keep, b = (float)(gain - 1), c = (float)((gain - 1) * keep);
+    s.tile_first.resize(width), s.tile_second.resize(width), s.tile_weight.resize(width), s.tile_gains.resize(state.across);
+    for (int x = 0; x < width; x++) {
+        const grid_place place = place_on_grid(x, width, state.across);
+        s.tile_first[x] = place.first, s.tile_second[x] = place.second, s.tile_weight[x] = place.weight;
+    }
+}
+
+// Each sample's detail gain less 1 on row `y` of a plane (`width` pixels of `channels` samples,
+// `height` rows; its columns placed with `place_tiles`), times `scale`, into `gain`: the tiles'
+// gains, passing linearly between their centres (held beyond the outer ones).
+void gain_row(stylize_flow *scratch, const plane_state &state, int y, int width, int height, int channels, double scale, float *gain) {
+    auto &s = scratch->stripe;
+    const long count = (long)width * channels;
+    if (state.even) {
+        std::fill(gain, gain + count, (float)(scale * state.gains[0]));
+        return;
+    }
+    const grid_place down = place_on_grid(y, height, state.down);
+    const double *top = state.gains.data() + (long)down.first * state.across, *bottom = state.gains.data() + (long)down.second * state.across;
+    float *tiles = s.tile_gains.data();
+    for (int t = 0; t < state.across; t++) tiles[t] = (float)(scale * (top[t] + down.weight * (bottom[t] - top[t])));
+    const int *first = s.tile_first.data(), *second = s.tile_second.data();
+    const float *weight = s.tile_weight.data();
+    if (channels == 1) {
+        for (int x = 0; x < width; x++) gain[x] = tiles[first[x]] + weight[x] * (tiles[second[x]] - tiles[first[x]]);
+        return;
+    }
+    for (int x = 0; x < width; x++) {
+        const float value = tiles[first[x]] + weight[x] * (tiles[second[x]] - tiles[first[x]]);
+        for (int k = 0; k < channels; k++) gain[(long)x * channels + k] = value;
+    }
+}
+
+// The sum of a plane's final change squared, with `keep` and the tiles' gains.
+double plane_square(stylize_flow *scratch, const plane_view &plane, const plane_state &state, double keep) {
+    const int channels = plane.now.channels();
+    const long count = (long)plane.now.cols * channels;
+    auto &s = scratch->stripe;
+    place_tiles(scratch, state, plane.now.cols);
+    double sum = 0;
+    for (int y = 0; y < plane.now.rows; y++) {
+        gain_row(scratch, state, y, plane.now.cols, plane.now.rows, channels, 1, s.row_c.data());
+        const long at = (long)y * count;
+        sum += square_row(state.change.data() + at, state.own_band.data() + at, state.change_band.data() + at, s.row_c.data(), (float)keep, count);
+    }
+    return sum;
+}
+
+// Writes a plane's final values: own + scale * (keep * change + (gain - 1) * (own_band + keep *
+// change_band)), the gain the tiles', rounded and held to 0...maximum.
+template <typename T>
+void finish_plane(stylize_flow *scratch, const plane_view &plane, const plane_state &state, double keep, double scale) {
+    const int channels = plane.now.channels();
+    const long count = (long)plane.now.cols * channels;
+    auto &s = scratch->stripe;
+    place_tiles(scratch, state, plane.now.cols);
     for (int y = 0; y < plane.now.rows; y++) {
         T *row = const_cast<cv::Mat &>(plane.now).ptr<T>(y);
         const long at = (long)y * count;
+        gain_row(scratch, state, y, plane.now.cols, plane.now.rows, channels, scale, s.row_c.data());
         to_floats(row, count, s.row_a.data());
-        final_row(s.row_a.data(), state.change.data() + at, state.own_band.data() + at, state.change_band.data() + at, a, b, c, plane.maximum, count,
-                  s.row_b.data());
+        final_row(s.row_a.data(), state.change.data() + at, state.own_band.data() + at, state.change_band.data() + at, (float)(scale * keep),
+                  (float)keep, s.row_c.data(), plane.maximum, count, s.row_b.data());
         from_floats(s.row_b.data(), count, row);
     }
+}
+
+// The least g at which blended + 2 g cross + g^2 square reaches `target` (0 where it is reached
+// already, or where raising adds nothing).
+double least_gain(double blended, double cross, double square, double target) {
+    if (blended >= target || !(square > 0)) return 0;
+    return std::max(0.0, (std::sqrt(std::max(cross * cross + square * (target - blended), 0.0)) - cross) / square);
+}
+
+// A plane's detail gains (less 1) with the changes scaled by `k`, into `state.gains`, and the
+// sum of its final change squared that comes to. With the changes scaled by k, raised by g the
+// band of own + k * change in a tile, b = own_band + k * change_band, becomes b + g r, r the band
+// of b (`plane_state::tile_sums::raised`): its energy blended + 2 g cross + g^2 square. Each
+// tile is held at the gain that takes it to `detail_ceiling` of its own detail's energy; the
+// plane's gain is the least that takes the tiles together to `detail_share` of theirs (at most
+// `max_gain`), and a tile takes the lesser of the two.
+double plane_gains(stylize_flow *scratch, plane_state &state, double k, const stylize_blend &blend) {
+    const size_t tiles = state.tiles.size();
+    const double most = (double)blend.max_gain - 1;
+    auto &terms = scratch->terms;
+    auto &order = scratch->order;
+    terms.resize(tiles), order.resize(tiles), state.gains.resize(tiles);
+    // The energy of the tiles not held, as blended + 2 g cross + g^2 square, and of those held.
+    double blended = 0, cross = 0, square = 0, held = 0, target = 0;
+    for (size_t t = 0; t < tiles; t++) {
+        const double *sum = state.tiles[t].sums, *raised = state.tiles[t].raised;
+        auto &term = terms[t];
+        term = {sum[3] + 2 * k * sum[4] + k * k * sum[5], raised[0] + k * raised[1] + k * k * raised[2], raised[3] + 2 * k * raised[4] + k * k * raised[5]};
+        state.gains[t] = std::min(least_gain(term[0], term[1], term[2], blend.detail_ceiling * sum[3]), most);
+        order[t] = {state.gains[t], t};
+        blended += term[0], cross += term[1], square += term[2];
+        target += blend.detail_share * sum[3];
+    }
+    // Through the tiles' gains upwards, each interval's quadratic, to the one the target is reached in.
+    std::sort(order.begin(), order.end());
+    double low = 0, gain = most;
+    for (size_t i = 0;; i++) {
+        const double high = i < tiles ? order[i].first : most;
+        if (held + blended + 2 * high * cross + high * high * square >= target) {
+            gain = std::max(low, least_gain(held + blended, cross, square, target));
+            break;
+        }
+        if (i == tiles) break;
+        const auto &term = terms[order[i].second];
+        held += term[0] + 2 * high * term[1] + high * high * term[2];
+        blended -= term[0], cross -= term[1], square -= term[2];
+        low = high;
+    }
+    double total = 0;
+    state.even = true;
+    for (size_t t = 0; t < tiles; t++) {
+        const double *sum = state.tiles[t].sums, g = state.gains[t] = std::min(state.gains[t], gain);
+        total += k * k * sum[0] + 2 * k * g * (sum[1] + k * sum[2]) + g * g * (sum[3] + 2 * k * sum[4] + k * k * sum[5]);
+        state.even = state.even && g == gain;
+    }
+    return total;
 }
 
 template <typename Run> void by_depth(int depth, Run run) {
@@ -533,49 +693,42 @@ template <typename Run> void by_depth(int depth, Run run) {
 // that a failure leaves them as they were.
 int blend_planes(stylize_flow *scratch, const std::vector<plane_view> &planes, const flow_grid &grid, const stylize_blend &blend) {
     try {
-        int widest = 0;
-        for (const auto &plane : planes) widest = std::max(widest, plane.now.cols);
+        int widest = 0, tallest = 0, narrowest = INT_MAX, shortest = INT_MAX;
+        for (const auto &plane : planes) {
+            widest = std::max(widest, plane.now.cols), tallest = std::max(tallest, plane.now.rows);
+            narrowest = std::min(narrowest, plane.now.cols), shortest = std::min(shortest, plane.now.rows);
+        }
+        const int across = std::min(narrowest, std::max(1, (int)std::lround((double)widest / detail_tile)));
+        const int down = std::min(shortest, std::max(1, (int)std::lround((double)tallest / detail_tile)));
         scratch->planes.resize(planes.size());
-        const auto limit = [&](double mean_square) {
-            return mean_square > blend.max_mean_square ? std::sqrt(blend.max_mean_square / mean_square) : 1.0;
-        };
-        // A plane's sums as its part of the frame's mean square: of its range, over its samples, times its weight.
+        // A plane's sum of squares as its part of the frame's mean square: of its range, over its samples, times its weight.
         const auto share = [&](size_t p, double sum) {
             const plane_view &plane = planes[p];
             return plane.weight * sum / ((double)plane.maximum * plane.maximum * (double)plane.now.total() * plane.now.channels());
         };
         double mean_square = 0;
         for (size_t p = 0; p < planes.size(); p++) {
+            plane_state &state = scratch->planes[p];
+            state.across = across, state.down = down;
             // The bands are set in the frame's pixels: a subsampled plane's are narrower.
             const double scale = (double)planes[p].now.cols / (double)widest;
             by_depth(planes[p].now.depth(), [&](auto sample) {
-                blend_plane<decltype(sample)>(scratch, planes[p], grid, blend.band_sigma * scale, blend.detail_sigma * scale, blend, scratch->planes[p]);
+                blend_plane<decltype(sample)>(scratch, planes[p], grid, blend.band_sigma * scale, blend.detail_sigma * scale, blend, state);
             });
-            mean_square += share(p, scratch->planes[p].sums[0]);
+            double sum = 0;
+            for (const auto &tile : state.tiles) sum += tile.sums[0];
+            mean_square += share(p, sum);
         }
-        const double most = limit(mean_square);
+        const double most = mean_square > blend.max_mean_square ? std::sqrt(blend.max_mean_square / mean_square) : 1.0;
         // What blending took from the finest detail (the strokes of two frames that do not line
         // up soften each other, and so do resampling and the frame limit, which mixes in the
         // frame's own), given back: each plane's finest band is raised, where strokes are carried
-        // over, until it has `detail_share` of the energy of the stylization's own there. With the
-        // changes scaled by k, raised by g the band of own + k * change, b = own_band + k *
-        // change_band, becomes b + (g - 1) * r, r the band of b (`plane_state::raised`); g is the
-        // least that reaches the share, if any does below the most gain. `gains_at` sets each
-        // plane's g for a scale k and gives the frame's mean square change that comes to.
-        std::vector<double> gains(planes.size());
+        // over, until it has `detail_share` of the energy of the stylization's own there
+        // (`plane_gains`). `gains_at` sets the gains for the changes scaled by k and gives the
+        // frame's mean square change that comes to.
         const auto gains_at = [&](double k) {
             double total = 0;
-            for (size_t p = 0; p < planes.size(); p++) {
-                const double *sum = scratch->planes[p].sums, *raised = scratch->planes[p].raised;
-                const double target = blend.detail_share * sum[3], blended = sum[3] + 2 * k * sum[4] + k * k * sum[5];
-                const double cross = raised[0] + k * raised[1] + k * k * raised[2];
-                const double square = raised[3] + 2 * k * raised[4] + k * k * raised[5];
-                double g = 0;
-                if (blended < target && square > 0) g = (std::sqrt(std::max(cross * cross + square * (target - blended), 0.0)) - cross) / square;
-                g = std::min(std::max(g, 0.0), (double)blend.max_gain - 1);
-                gains[p] = 1 + g;
-                total += share(p, k * k * sum[0] + 2 * k * g * (sum[1] + k * sum[2]) + g * g * (sum[3] + 2 * k * sum[4] + k * k * sum[5]));
-            }
+            for (size_t p = 0; p < planes.size(); p++) total += share(p, plane_gains(scratch, scratch->planes[p], k, blend));
             return total;
         };
         // The detail given back counts against the frame limit too. Where both together pass it,
@@ -592,9 +745,22 @@ int blend_planes(stylize_flow *scratch, const std::vector<plane_view> &planes, c
             keep = low;
             gains_at(keep);
         }
+        // Where a plane's tiles' gains differ, they pass between the tiles' centres, which the
+        // sums do not model: then the frame's mean square is measured as it comes out, and the
+        // whole change scaled down where it passes the limit after all.
+        long longest = 0;
+        bool even = true;
+        for (size_t p = 0; p < planes.size(); p++) {
+            longest = std::max(longest, (long)planes[p].now.cols * planes[p].now.channels());
+            even = even && scratch->planes[p].even;
+        }
+        for (auto *buffer : {&scratch->stripe.row_a, &scratch->stripe.row_b, &scratch->stripe.row_c}) buffer->resize(longest);
+        double measured = 0;
+        for (size_t p = 0; p < planes.size() && !even; p++) measured += share(p, plane_square(scratch, planes[p], scratch->planes[p], keep));
+        const double scale = measured > blend.max_mean_square ? std::sqrt(blend.max_mean_square / measured) : 1.0;
         for (size_t p = 0; p < planes.size(); p++)
             by_depth(planes[p].now.depth(), [&](auto sample) {
-                finish_plane<decltype(sample)>(scratch, planes[p], scratch->planes[p], keep, gains[p]);
+                finish_plane<decltype(sample)>(scratch, planes[p], scratch->planes[p], keep, scale);
             });
         return 0;
     } catch (...) {

@@ -6,26 +6,35 @@
 
 #include "StylizeFlow.h"
 
+#include <array>
 #include <vector>
 
 #include <opencv2/core.hpp>
 #include <opencv2/video/tracking.hpp>
 
-// What a plane's blend keeps until the frame's limit and detail gain are known, per sample: the
+// What a plane's blend keeps until the frame's limit and detail gains are known, per sample: the
 // blend's change (`change`), and the finest band of the stylization's own values (`own_band`)
 // and of the change (`change_band`), each times the fine part's weight there (relative to the
 // most it can be). With `keep` (the share of the change the frame limit leaves) and a detail gain
 // `g`, the plane's final change is keep * change + (g - 1) * (own_band + keep * change_band).
+// The gain is set per tile (`tile_sums`) and passes linearly between the tiles' centres.
 struct plane_state {
     std::vector<float> change, own_band, change_band;
-    // Sums over the plane: change^2, change * own_band, change * change_band, own_band^2,
+    // Sums over one tile: change^2, change * own_band, change * change_band, own_band^2,
     // own_band * change_band, change_band^2 (the final change's square, expanded; own_band^2 is
-    // also the energy of the own detail where strokes are carried over).
-    double sums[6];
-    // With r_own and r_change the finest bands of own_band and change_band: own_band * r_own,
+    // also the energy of the own detail where strokes are carried over), and in `raised`, with
+    // r_own and r_change the finest bands of own_band and change_band: own_band * r_own,
     // own_band * r_change + change_band * r_own, change_band * r_change, r_own^2, r_own * r_change,
     // r_change^2 (how much raising the band adds to it, expanded).
-    double raised[6];
+    struct tile_sums {
+        double sums[6], raised[6];
+    };
+    // The tiles, row by row (`across` x `down`, the same grid for every plane of a frame), each
+    // one's gain less 1, and whether they are all the same.
+    std::vector<tile_sums> tiles;
+    std::vector<double> gains;
+    int across = 1, down = 1;
+    bool even = true;
 };
 
 struct stylize_flow {
@@ -45,7 +54,16 @@ struct stylize_flow {
         std::vector<int> first, second;
         std::vector<float> weight;
         std::vector<float> low, across, own, difference, trust, fine, weighted_across, trust_across, change_across, own_across, padded, row_a, row_b, row_c;
+        // Where each tile across starts (in samples), how many rows of each tile row the raised
+        // bands were measured on, where each column falls between the tiles' centres (as
+        // `first`, `second` and `weight` above), and a row of the tiles' gains.
+        std::vector<long> tile_from;
+        std::vector<int> measured, tile_first, tile_second;
+        std::vector<float> tile_weight, tile_gains;
     } stripe;
+    // The detail gains' solve (`plane_gains`): each tile's energy terms, and the tiles in the order of their gains.
+    std::vector<std::array<double, 3>> terms;
+    std::vector<std::pair<double, size_t>> order;
 };
 
 #endif

@@ -147,55 +147,97 @@ final class TemporalStabilizerTests: XCTestCase {
         XCTAssertLessThanOrEqual(psnr, limit + 1.5, "the blend was held back more than the limit asks")
     }
 
+    /// Blends `own` (interleaved RGB floats, `width` x `height`) towards `previous` as the
+    /// stabilizer does on still content with every pixel trusted, with no frame limit.
+    func stillBlend(previous: [Float], own: [Float], width: Int, height: Int, share: Float, ceiling: Float = 1) throws -> [Float] {
+        let flow = try OpticalFlow(TemporalStabilizer.flowSettings)
+        let still = [Float](repeating: 0, count: 2 * width * height), trusted = [Float](repeating: 1, count: width * height)
+        var out = own
+        XCTAssertTrue(flow.warpBlend(previous: previous, backward: still, trust: trusted, sure: trusted, lowWidth: width, lowHeight: height,
+                                     width: width, height: height,
+                                     blend: stylize_blend(strength: 0.7, fine_trust: 1.3, fine_maximum: 0.85, band_sigma: 1.5, detail_sigma: 0.7,
+                                                          detail_share: share, detail_ceiling: ceiling, max_gain: 3, max_mean_square: 1),
+                                     into: &out))
+        return out
+    }
+
+    /// The energy of the finest band (the blend's own: a Gaussian of sigma 0.7 cut at two sigmas)
+    /// of interleaved RGB floats `width` wide, over columns `columns` and rows `rows`, each channel
+    /// on its own.
+    func bandEnergy(_ values: [Float], width: Int, columns: Range<Int>, rows: Range<Int>) -> Double {
+        let weights = (-2...2).map { exp(-0.5 * Float($0 * $0) / (0.7 * 0.7)) }
+        let taps = weights.map { $0 / weights.reduce(0, +) }
+        var sum = 0.0
+        for y in rows {
+            for x in columns {
+                for c in 0..<3 {
+                    var blur: Float = 0
+                    for j in -2...2 {
+                        for i in -2...2 { blur += taps[j + 2] * taps[i + 2] * values[((y + j) * width + x + i) * 3 + c] }
+                    }
+                    let band = Double(values[(y * width + x) * 3 + c] - blur)
+                    sum += band * band
+                }
+            }
+        }
+        return sum
+    }
+
     /// The detail given back reaches the share of the stylization's own it aims at. Two unrelated
     /// paintings of fine noise on still content, every pixel trusted and no frame limit: carried
     /// over at 0.85, the strokes of the blend keep about 0.75 of the finest band's energy; raised,
-    /// they reach `detail_share` of it (measured with the blend's own band, a Gaussian of sigma
-    /// 0.7 cut at two sigmas), and a share the blend already has is not raised at all.
+    /// they reach `detail_share` of it, and a share the blend already has is not raised at all.
     func testDetailGivenBackReachesItsShare() throws {
         let (width, height) = (160, 96)
         var rng = SplitMix(11)
         func noise() -> [Float] { (0..<(width * height * 3)).map { _ in 0.5 + 0.3 * (Float(rng.next() % 1000) / 1000 - 0.5) } }
         let previous = noise(), own = noise()
-        let still = [Float](repeating: 0, count: 2 * width * height), trusted = [Float](repeating: 1, count: width * height)
-        let flow = try OpticalFlow(TemporalStabilizer.flowSettings)
-        func blended(share: Float) -> [Float] {
-            var out = own
-            XCTAssertTrue(flow.warpBlend(previous: previous, backward: still, trust: trusted, sure: trusted, lowWidth: width, lowHeight: height,
-                                         width: width, height: height,
-                                         blend: stylize_blend(strength: 0.7, fine_trust: 1.3, fine_maximum: 0.85, band_sigma: 1.5, detail_sigma: 0.7,
-                                                              detail_share: share, max_gain: 3, max_mean_square: 1),
-                                         into: &out))
-            return out
-        }
-        // The finest band's energy over the interior, each channel on its own.
-        let taps: [Float] = {
-            let weights = (-2...2).map { exp(-0.5 * Float($0 * $0) / (0.7 * 0.7)) }
-            return weights.map { $0 / weights.reduce(0, +) }
-        }()
-        func bandEnergy(_ values: [Float]) -> Double {
-            var sum = 0.0
-            for y in 4..<(height - 4) {
-                for x in 4..<(width - 4) {
-                    for c in 0..<3 {
-                        var blur: Float = 0
-                        for j in -2...2 {
-                            for i in -2...2 { blur += taps[j + 2] * taps[i + 2] * values[((y + j) * width + x + i) * 3 + c] }
-                        }
-                        let band = Double(values[(y * width + x) * 3 + c] - blur)
-                        sum += band * band
-                    }
-                }
-            }
-            return sum
-        }
-        let reference = bandEnergy(own)
-        let unraised = bandEnergy(blended(share: 0)) / reference
+        func energy(_ values: [Float]) -> Double { bandEnergy(values, width: width, columns: 4..<(width - 4), rows: 4..<(height - 4)) }
+        let reference = energy(own)
+        let unraised = energy(try stillBlend(previous: previous, own: own, width: width, height: height, share: 0)) / reference
         XCTAssertEqual(unraised, 0.75, accuracy: 0.06, "strokes carried over at 0.85 from an unrelated painting")
         for share in [Float(0.9), 1] {
-            XCTAssertEqual(bandEnergy(blended(share: share)) / reference, Double(share), accuracy: 0.03, "raised to \(share) of the own energy")
+            XCTAssertEqual(energy(try stillBlend(previous: previous, own: own, width: width, height: height, share: share)) / reference,
+                           Double(share), accuracy: 0.03, "raised to \(share) of the own energy")
         }
-        XCTAssertEqual(blended(share: Float(unraised) - 0.05), blended(share: 0), "a share the blend has is left as it is")
+        XCTAssertEqual(try stillBlend(previous: previous, own: own, width: width, height: height, share: Float(unraised) - 0.05),
+                       try stillBlend(previous: previous, own: own, width: width, height: height, share: 0), "a share the blend already has is left as it is")
+    }
+
+    /// No tile's detail is raised past `detail_ceiling` of its own stylization's, and the frame's
+    /// share is reached through the others. On the left, the strokes carried over are stronger
+    /// than the frame's own (1.6 times its band's energy); on the right, an unrelated painting as
+    /// strong as the own one is carried over (0.75 of its energy). Held at its own energy, the left
+    /// is left as blended up to the centre of its last 32-pixel tile, and the right is raised
+    /// further than one gain for the whole frame raises it, to the same share of the frame's own
+    /// energy.
+    func testDetailCeilingHoldsTilesAndRaisesTheRest() throws {
+        let (width, height) = (256, 96)
+        var rng = SplitMix(17)
+        func noise(left: Float, right: Float) -> [Float] {
+            (0..<(width * height * 3)).map { i in 0.5 + (i / 3 % width < width / 2 ? left : right) * (Float(rng.next() % 1000) / 1000 - 0.5) }
+        }
+        let previous = noise(left: 0.15, right: 0.3), own = noise(left: 0.1, right: 0.3)
+        func blended(share: Float, ceiling: Float) throws -> [Float] {
+            try stillBlend(previous: previous, own: own, width: width, height: height, share: share, ceiling: ceiling)
+        }
+        let unraised = try blended(share: 0, ceiling: 1), held = try blended(share: 0.9, ceiling: 1), one = try blended(share: 0.9, ceiling: 1000)
+        // Columns 0...111 lie between the centres of the left half's tiles (16, 48, 80 and 112).
+        let left = 0..<(112 * 3)
+        for y in 0..<height {
+            let row = y * width * 3
+            XCTAssertEqual(Array(held[(row + left.lowerBound)..<(row + left.upperBound)]),
+                           Array(unraised[(row + left.lowerBound)..<(row + left.upperBound)]), "row \(y) of the left is held")
+        }
+        func energy(_ values: [Float], _ columns: Range<Int>) -> Double { bandEnergy(values, width: width, columns: columns, rows: 4..<(height - 4)) }
+        let leftInside = 4..<108, rightInside = 148..<(width - 4), inside = 4..<(width - 4)
+        XCTAssertGreaterThan(energy(unraised, leftInside), 1.3 * energy(own, leftInside), "the left carries more than its own")
+        XCTAssertGreaterThan(energy(one, leftInside), 1.05 * energy(unraised, leftInside), "one gain for the frame raises the left too")
+        // What the right is raised by: all the frame needs when the left is held, a fifth less with one gain (the left takes its part).
+        XCTAssertGreaterThan(energy(held, rightInside) - energy(unraised, rightInside), 1.1 * (energy(one, rightInside) - energy(unraised, rightInside)),
+                             "held, the left leaves more to the right")
+        XCTAssertEqual(energy(held, inside) / energy(own, inside), 0.9, accuracy: 0.04, "the frame reaches its share")
+        XCTAssertEqual(energy(one, inside) / energy(own, inside), 0.9, accuracy: 0.04, "the frame reaches its share with one gain")
     }
 
     func testSceneCutAndResetPassTheFrameThrough() {

@@ -76,7 +76,7 @@ int main(int argc, char **argv) {
     // TemporalStabilizer's settings.
     stylize_flow *flow = stylize_flow_create({1, 8, 4, 16, 0});
     if (!flow) return 1;
-    const stylize_blend blend = {0.7f, 1.3f, 0.85f, 1.5f, 0.7f, 0.9f, 1.6f, (float)std::pow(10, -2.4)};
+    const stylize_blend blend = {0.7f, 1.3f, 0.85f, 1.5f, 0.7f, 0.9f, 1.5f, 1.6f, (float)std::pow(10, -2.4)};
     const long count = (long)lw * lh;
     std::vector<float> backward(2 * count), consistency(count), match(count), trust(count), sure(count);
     // The consistency check's slack for this luma (TemporalStabilizer.consistencySlack(forWidth:)).

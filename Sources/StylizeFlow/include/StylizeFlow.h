@@ -63,11 +63,15 @@ int stylize_flow_trust_regions(const float *consistency, const float *match, int
 /// `fine_trust` times the sure trust, at most `fine_maximum`. Then the finest detail (above
 /// `detail_sigma`) of the blended pixels is raised, by at most `max_gain`, until it has
 /// `detail_share` of the energy of the current stylization's own there (blending and resampling
-/// soften it). Where the mean square of all that change over the frame (of the values' range)
+/// soften it), with one gain per tile of the frame: a tile's is the frame's, or less where that
+/// would raise the tile's detail past `detail_ceiling` times its own stylization's energy there
+/// (where strokes are carried over whole, as at the still centre of a zoom, raising them frame
+/// after frame would sharpen them past the painting's), and the frame's gain is solved with the
+/// tiles' held there. Where the mean square of all that change over the frame (of the values' range)
 /// would pass `max_mean_square`, the blend's changes are scaled down, and the detail raised
 /// again for them, as far as keeps it within.
 typedef struct {
-    float strength, fine_trust, fine_maximum, band_sigma, detail_sigma, detail_share, max_gain, max_mean_square;
+    float strength, fine_trust, fine_maximum, band_sigma, detail_sigma, detail_share, detail_ceiling, max_gain, max_mean_square;
 } stylize_blend;
 
 /// Blends `out` (the current stylized frame, `width` x `height`, interleaved RGB floats of 0...1)
