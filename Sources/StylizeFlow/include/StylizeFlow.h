@@ -114,6 +114,15 @@ int stylize_flow_warp_blend_planes(stylize_flow *flow, const stylize_plane *prev
                                    const float *backward, const float *trust, const float *sure, int low_width, int low_height,
                                    stylize_blend blend);
 
+/// One row of an 8-bit plane moved along a flow by the blend's bicubic warp, by one of its
+/// kernels: `level` 1 the AVX2 one (which AVX-512 machines run too), 0 the baseline, held to what
+/// this process allows (`stylize_clone_level`). `previous`: `width` x `height` bytes, rows
+/// `width` apart; `across`: the row's flow and trusts, `width` values each (dx, dy in grid cells
+/// of `scale_x` x `scale_y` pixels, trust, sure trust). Writes `width` values to each of `moved`,
+/// `trust` and `fine`. Returns 0, or -1 when memory ran out. For comparing the kernels.
+int stylize_flow_warp_row_clone(int level, const uint8_t *previous, int width, int height, const float *across, int row, float scale_x,
+                                float scale_y, float fine_trust, float fine_maximum, float *moved, float *trust, float *fine);
+
 /// The regions' blend, on frames as they go to the encoder: each sample of `out` becomes its
 /// mask-weighted mean with the same sample of `other` (the same format and size), in place:
 /// `mask` (8-bit, `mask_width` x `mask_height`, rows `mask_linesize` bytes apart, at the size of
