@@ -210,15 +210,14 @@ static inline __attribute__((always_inline)) source_place locate(const float *ac
 // 0...maximum), with each sample's trusts. `padded`: the previous output with 2 samples held
 // beyond each edge, rows `stride` bytes apart, so that the 4 x 4 samples around any place inside
 // the plane are there (each row's 4 read at once, at 32-bit offsets, which gather twice as many
-// lanes at once as addresses do). The baseline's kernel, and the last samples of a row for the
-// AVX2 one (`warp_row_bytes_avx2`), from sample `first` on.
+// lanes at once as addresses do). The baseline's kernel (`warp_row_bytes_baseline`).
 static inline __attribute__((always_inline)) void warp_row_bytes_body(const uint8_t *padded, int stride, const float *across, int width, int row,
-                                                                      int first, int last_x, int last_y, float scale_x, float scale_y, float fine_trust,
+                                                                      int last_x, int last_y, float scale_x, float scale_y, float fine_trust,
                                                                       float fine_maximum, float maximum, float *__restrict moved,
                                                                       float *__restrict trust, float *__restrict fine) {
     // Vectorized even where the cost model advises against it: twice as fast.
 #pragma clang loop vectorize(enable)
-    for (int x = first; x < width; x++) {
+    for (int x = 0; x < width; x++) {
         const source_place place = locate(across, width, x, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum);
         const int at = (place.y + 1) * stride + place.x + 1;
         float sum = 0;
@@ -232,6 +231,13 @@ static inline __attribute__((always_inline)) void warp_row_bytes_body(const uint
         trust[x] = place.trust;
         fine[x] = place.fine;
     }
+}
+
+static __attribute__((noinline)) void warp_row_bytes_baseline(const uint8_t *padded, int stride, const float *across, int width, int row,
+                                                               int last_x, int last_y, float scale_x, float scale_y, float fine_trust,
+                                                               float fine_maximum, float maximum, float *__restrict moved, float *__restrict trust,
+                                                               float *__restrict fine) {
+    warp_row_bytes_body(padded, stride, across, width, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum, maximum, moved, trust, fine);
 }
 
 #if defined(__x86_64__) && defined(__clang__)
@@ -273,8 +279,12 @@ __attribute__((target("avx2"))) static void warp_row_bytes_avx2(const uint8_t *p
     // A sample's 4 bytes from its offset in the 16 loaded: the offset's low byte in each, plus 0...3.
     const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12, 0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12);
     const __m256i steps = _mm256_set1_epi32(0x03020100);
-    int x = 0;
-    for (; x + 8 <= width; x += 8) {
+    if (width < 8)
+        return warp_row_bytes_baseline(padded, stride, across, width, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum, maximum, moved,
+                                       trust, fine);
+    // The last 8 samples of a row whose width is no multiple of 8 overlap the 8 before them.
+    for (int block = 0; block < width; block += 8) {
+        const int x = std::min(block, width - 8);
         const __m256 xs = _mm256_add_ps(_mm256_set1_ps((float)x), _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7));
         const __m256 px = _mm256_add_ps(xs, _mm256_mul_ps(_mm256_loadu_ps(dx + x), _mm256_set1_ps(scale_x)));
         const __m256 py = _mm256_add_ps(_mm256_set1_ps((float)row), _mm256_mul_ps(_mm256_loadu_ps(dy + x), _mm256_set1_ps(scale_y)));
@@ -311,8 +321,6 @@ __attribute__((target("avx2"))) static void warp_row_bytes_avx2(const uint8_t *p
         }
         _mm256_storeu_ps(moved + x, _mm256_min_ps(_mm256_max_ps(sum, zero), _mm256_set1_ps(maximum)));
     }
-    // The rest one at a time.
-    warp_row_bytes_body(padded, stride, across, width, row, x, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum, maximum, moved, trust, fine);
 }
 #endif
 
@@ -325,7 +333,7 @@ static void warp_row_bytes(const uint8_t *padded, int stride, const float *acros
         return warp_row_bytes_avx2(padded, stride, across, width, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum, maximum, moved,
                                    trust, fine);
 #endif
-    warp_row_bytes_body(padded, stride, across, width, row, 0, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum, maximum, moved, trust, fine);
+    warp_row_bytes_baseline(padded, stride, across, width, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum, maximum, moved, trust, fine);
 }
 
 // The difference of the moved previous output from the current values, and that difference
@@ -879,8 +887,8 @@ extern "C" int stylize_flow_warp_row_clone(int level, const uint8_t *previous, i
             return 0;
         }
 #endif
-        warp_row_bytes_body(padded.data, stride, across, width, row, 0, width - 1, height - 1, scale_x, scale_y, fine_trust, fine_maximum, 255,
-                            moved, trust, fine);
+        warp_row_bytes_baseline(padded.data, stride, across, width, row, width - 1, height - 1, scale_x, scale_y, fine_trust, fine_maximum, 255,
+                                moved, trust, fine);
         return 0;
     } catch (...) {
         return -1;
