@@ -369,26 +369,34 @@ final class TemporalStabilizerTests: XCTestCase {
     /// The trust check's clones (AVX-512, AVX2 and the baseline, as far as this CPU and
     /// ONEDNN_MAX_CPU_ISA allow) give the same trusts, so that timing them and keeping the faster
     /// (`stylize_flow_trust`) changes only the time; so do its timed calls, before and after the
-    /// choice. A random flow and lumas, so that the samples fall between pixels and the checks
-    /// pass, fail and half pass.
+    /// choice. Random lumas, and a random flow and a smooth one broken at a few pixels, so that
+    /// the samples fall between pixels, the checks pass, fail and half pass, and the AVX2 clone
+    /// takes both of its ways of sampling.
     func testTrustClonesGiveTheSameTrusts() {
         let (width, height) = (67, 41)
         var rng = SplitMix(21)
-        let backward = (0..<(2 * width * height)).map { _ in Float(rng.next() % 2001) / 500 - 2 }
+        let random = (0..<(2 * width * height)).map { _ in Float(rng.next() % 2001) / 500 - 2 }
+        // A smooth flow (which the AVX2 clone samples from a few loads) broken at a few pixels.
+        let smooth = (0..<(2 * width * height)).map { i -> Float in
+            let (x, y) = ((i / 2) % width, (i / 2) / width)
+            return i % 97 == 0 ? 30 : i % 2 == 0 ? 0.7 * sin(Float(x + 2 * y) / 11) - 0.4 : 0.3 + 0.2 * cos(Float(x) / 7)
+        }
         let before = (0..<(width * height)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         let now = before.map { $0 &+ UInt8(rng.next() % 16) }
-        func measured(level: Int32?) -> [Float] {
-            var consistency = [Float](repeating: 0, count: width * height), match = consistency
-            let doubtful = level.map { stylize_flow_trust_clone($0, backward, before, now, Int32(width), Int32(height), 0.5, 0.08, &consistency, &match) }
-                ?? stylize_flow_trust(backward, before, now, Int32(width), Int32(height), 0.5, 0.08, &consistency, &match)
-            return consistency + match + [doubtful]
+        for (name, backward) in [("random", random), ("smooth", smooth)] {
+            func measured(level: Int32?) -> [Float] {
+                var consistency = [Float](repeating: 0, count: width * height), match = consistency
+                let doubtful = level.map { stylize_flow_trust_clone($0, backward, before, now, Int32(width), Int32(height), 0.5, 0.08, &consistency, &match) }
+                    ?? stylize_flow_trust(backward, before, now, Int32(width), Int32(height), 0.5, 0.08, &consistency, &match)
+                return consistency + match + [doubtful]
+            }
+            let baseline = measured(level: 0)
+            XCTAssertEqual(Set(baseline.prefix(width * height).map { $0 == 0 ? 0 : $0 == 1 ? 1 : 2 }), [0, 1, 2],
+                           "the consistency check fails, passes and half passes (\(name) flow)")
+            func differing(_ values: [Float]) -> Int { zip(values, baseline).filter { $0 != $1 }.count }
+            for level in Int32(1)...2 { XCTAssertEqual(differing(measured(level: level)), 0, "values clone \(level) gives otherwise (\(name) flow)") }
+            for call in 0..<20 { XCTAssertEqual(differing(measured(level: nil)), 0, "values timed call \(call) gives otherwise (\(name) flow)") }
         }
-        let baseline = measured(level: 0)
-        XCTAssertEqual(Set(baseline.prefix(width * height).map { $0 == 0 ? 0 : $0 == 1 ? 1 : 2 }), [0, 1, 2],
-                       "the consistency check fails, passes and half passes")
-        func differing(_ values: [Float]) -> Int { zip(values, baseline).filter { $0 != $1 }.count }
-        for level in Int32(1)...2 { XCTAssertEqual(differing(measured(level: level)), 0, "values clone \(level) gives otherwise") }
-        for call in 0..<20 { XCTAssertEqual(differing(measured(level: nil)), 0, "values timed call \(call) gives otherwise") }
     }
 
     /// The blend's warp of 8-bit planes gives the same values by its AVX2 kernel (which spreads
