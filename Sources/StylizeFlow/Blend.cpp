@@ -656,8 +656,10 @@ void blend_plane(stylize_flow *scratch, const plane_view &plane, const flow_grid
     }
 }
 
-// Where each column of a plane falls between the tiles' centres (`grid_place`, into the scratch).
+// Where each column of a plane falls between the tiles' centres (`grid_place`, into the scratch),
+// where its tiles' gains differ (`gain_row` needs no places where they are the same).
 void place_tiles(stylize_flow *scratch, const plane_state &state, int width) {
+    if (state.even) return;
     auto &s = scratch->stripe;
     s.tile_first.resize(width), s.tile_second.resize(width), s.tile_weight.resize(width), s.tile_gains.resize(state.across);
     for (int x = 0; x < width; x++) {
@@ -683,7 +685,14 @@ void gain_row(stylize_flow *scratch, const plane_state &state, int y, int width,
     const int *first = s.tile_first.data(), *second = s.tile_second.data();
     const float *weight = s.tile_weight.data();
     if (channels == 1) {
-        for (int x = 0; x < width; x++) gain[x] = tiles[first[x]] + weight[x] * (tiles[second[x]] - tiles[first[x]]);
+        // Column by column between two tiles' centres (the columns in order, each run of them
+        // placed between the same two tiles), so that each run is a loop the compiler vectorizes.
+        for (int x = 0, end; x < width; x = end) {
+            const int f = first[x];
+            for (end = x + 1; end < width && first[end] == f;) end++;
+            const float from = tiles[f], step = tiles[second[x]] - tiles[f];
+            for (int i = x; i < end; i++) gain[i] = from + weight[i] * step;
+        }
         return;
     }
     for (int x = 0; x < width; x++) {
