@@ -215,6 +215,9 @@ static inline __attribute__((always_inline)) void warp_row_bytes_body(const uint
                                                                       int last_x, int last_y, float scale_x, float scale_y, float fine_trust,
                                                                       float fine_maximum, float maximum, float *__restrict moved,
                                                                       float *__restrict trust, float *__restrict fine) {
+    // Not contracted into fused multiply-adds, so that every kernel gives the same values (see
+    // `warp_row_bytes`).
+#pragma clang fp contract(off)
     // Vectorized even where the cost model advises against it: twice as fast.
 #pragma clang loop vectorize(enable)
     for (int x = 0; x < width; x++) {
@@ -239,6 +242,15 @@ static __attribute__((noinline)) void warp_row_bytes_baseline(const uint8_t *pad
                                                                float *__restrict fine) {
     warp_row_bytes_body(padded, stride, across, width, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum, maximum, moved, trust, fine);
 }
+
+#if defined(__x86_64__) && defined(__clang__)
+__attribute__((target("avx512f"))) static void warp_row_bytes_avx512(const uint8_t *padded, int stride, const float *across, int width, int row,
+                                                                     int last_x, int last_y, float scale_x, float scale_y, float fine_trust,
+                                                                     float fine_maximum, float maximum, float *__restrict moved,
+                                                                     float *__restrict trust, float *__restrict fine) {
+    warp_row_bytes_body(padded, stride, across, width, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum, maximum, moved, trust, fine);
+}
+#endif
 
 #if defined(__x86_64__) && defined(__clang__)
 // `cubic_weights` of 8 places at once.
@@ -324,16 +336,36 @@ __attribute__((target("avx2"))) static void warp_row_bytes_avx2(const uint8_t *p
 }
 #endif
 
-// The warp of 8-bit planes of one channel, by the kernel this process's `stylize_clone_level` allows.
+// The warp of 8-bit planes of one channel by the kernel for clone level `level` (2 the body
+// vectorized for AVX-512, with gathers; 1 `warp_row_bytes_avx2`, which AVX-512 machines can run
+// too; 0 the baseline). All give the same values.
+static void warp_row_bytes_at(int level, const uint8_t *padded, int stride, const float *across, int width, int row, int last_x, int last_y,
+                              float scale_x, float scale_y, float fine_trust, float fine_maximum, float maximum, float *__restrict moved,
+                              float *__restrict trust, float *__restrict fine) {
+#if defined(__x86_64__) && defined(__clang__)
+    switch (level) {
+    case 2:
+        return warp_row_bytes_avx512(padded, stride, across, width, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum, maximum, moved,
+                                     trust, fine);
+    case 1:
+        return warp_row_bytes_avx2(padded, stride, across, width, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum, maximum, moved,
+                                   trust, fine);
+    }
+#endif
+    warp_row_bytes_baseline(padded, stride, across, width, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum, maximum, moved, trust, fine);
+}
+
+// The warp by the fastest kernel this process allows: where that is AVX-512, its gathers and the
+// AVX2 kernel's loads are timed against each other on the first rows (`stylize_timed_level`).
 static void warp_row_bytes(const uint8_t *padded, int stride, const float *across, int width, int row, int last_x, int last_y, float scale_x,
                            float scale_y, float fine_trust, float fine_maximum, float maximum, float *__restrict moved, float *__restrict trust,
                            float *__restrict fine) {
-#if defined(__x86_64__) && defined(__clang__)
-    if (stylize_clone_level() >= 1)
-        return warp_row_bytes_avx2(padded, stride, across, width, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum, maximum, moved,
-                                   trust, fine);
-#endif
-    warp_row_bytes_baseline(padded, stride, across, width, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum, maximum, moved, trust, fine);
+    int trial;
+    const int level = stylize_timed_level(STYLIZE_TIMED_WARP, &trial);
+    const long start = trial >= 0 ? stylize_now() : 0;
+    warp_row_bytes_at(level, padded, stride, across, width, row, last_x, last_y, scale_x, scale_y, fine_trust, fine_maximum, maximum, moved, trust,
+                      fine);
+    if (trial >= 0) stylize_timed_report(STYLIZE_TIMED_WARP, trial, level, stylize_now() - start, width);
 }
 
 // The difference of the moved previous output from the current values, and that difference
@@ -889,15 +921,12 @@ extern "C" int stylize_flow_warp_row_clone(int level, const uint8_t *previous, i
         cv::Mat padded;
         cv::copyMakeBorder(cv::Mat(height, width, CV_8U, const_cast<uint8_t *>(previous)), padded, 2, 2, 2, 2, cv::BORDER_REPLICATE);
         const int stride = (int)padded.step;
-#if defined(__x86_64__) && defined(__clang__)
-        if (std::min(level, stylize_clone_level()) >= 1) {
-            warp_row_bytes_avx2(padded.data, stride, across, width, row, width - 1, height - 1, scale_x, scale_y, fine_trust, fine_maximum, 255,
-                                moved, trust, fine);
-            return 0;
-        }
-#endif
-        warp_row_bytes_baseline(padded.data, stride, across, width, row, width - 1, height - 1, scale_x, scale_y, fine_trust, fine_maximum, 255,
-                                moved, trust, fine);
+        if (level < 0)
+            warp_row_bytes(padded.data, stride, across, width, row, width - 1, height - 1, scale_x, scale_y, fine_trust, fine_maximum, 255, moved, trust,
+                           fine);
+        else
+            warp_row_bytes_at(std::min(level, stylize_clone_level()), padded.data, stride, across, width, row, width - 1, height - 1, scale_x, scale_y,
+                              fine_trust, fine_maximum, 255, moved, trust, fine);
         return 0;
     } catch (...) {
         return -1;

@@ -7,8 +7,6 @@
 #include <immintrin.h>
 #endif
 
-#include <stdatomic.h>
-#include <time.h>
 
 /// Bilinear sample of channel `c` of a `channels`-channel picture at (x, y), clamped to its edges.
 /// Offsets are 32-bit (a flow's grid is far smaller than 2^31 values), which vector gathers take
@@ -182,37 +180,17 @@ static float trust_at(int level, const float *restrict backward, const float *re
     }
 }
 
-// Which clone of `trust` runs where AVX-512 is allowed: its AVX-512 clone gathers the samples,
-// which some CPUs do slower than the AVX2 clone takes them (on a Zen 4, 0.60 ms against 0.44 for
-// a 320x180 flow when the AVX2 clone still loaded them one at a time). The first `trust_trials` calls alternate the two and time
-// them (the fastest call of each, per pixel); the rest take the faster. All clones give the same
-// values, so the choice changes only the time.
-enum { trust_trials = 8 };
-static _Atomic int trust_calls, trust_choice = 1;
-static _Atomic long trust_best[2];  // picoseconds per pixel, AVX2 and AVX-512; 0 until timed
-
-static long trust_now(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long)now.tv_sec * 1000000000L + now.tv_nsec;
-}
-
+// Which clone of `trust` runs where AVX-512 is allowed is timed (`stylize_timed_level`): its
+// AVX-512 clone gathers the samples, which some CPUs do slower than the AVX2 clone takes them (on
+// a Zen 4, 0.60 ms against 0.44 for a 320x180 flow while the AVX2 clone still loaded them one at a
+// time). All clones give the same values, so the choice changes only the time.
 static float trust_timed(const float *restrict backward, const float *restrict previous, const uint8_t *restrict current, int width,
                          int height, float slack, float luma_tolerance, float *restrict consistency, float *restrict match) {
-    const int allowed = stylize_clone_level();
-    if (allowed < 2) return trust_at(allowed, backward, previous, current, width, height, slack, luma_tolerance, consistency, match);
-    // Counted only while timing, so that the count stays small however long the process runs.
-    int call = trust_calls;
-    if (call < trust_trials) call = atomic_fetch_add(&trust_calls, 1);
-    if (call >= trust_trials) return trust_at(trust_choice, backward, previous, current, width, height, slack, luma_tolerance, consistency, match);
-    const int level = call % 2 ? 1 : 2;
-    const long start = trust_now();
+    int trial;
+    const int level = stylize_timed_level(STYLIZE_TIMED_TRUST, &trial);
+    const long start = trial >= 0 ? stylize_now() : 0;
     const float doubtful = trust_at(level, backward, previous, current, width, height, slack, luma_tolerance, consistency, match);
-    const long pixels = (long)width * height, per_pixel = (trust_now() - start) * 1000 / (pixels > 0 ? pixels : 1);
-    _Atomic long *best = &trust_best[level - 1];
-    for (long seen = *best; (seen == 0 || per_pixel < seen) && !atomic_compare_exchange_weak(best, &seen, per_pixel);) {
-    }
-    if (call == trust_trials - 1) trust_choice = trust_best[1] != 0 && trust_best[1] < trust_best[0] ? 2 : 1;
+    if (trial >= 0) stylize_timed_report(STYLIZE_TIMED_TRUST, trial, level, stylize_now() - start, (long)width * height);
     return doubtful;
 }
 

@@ -1,7 +1,9 @@
 // The OpenMP team every kernel runs on, and the instruction set the clones are picked by.
 
 #include "StylizeInternal.h"
+#include <stdatomic.h>
 #include <strings.h>
+#include <time.h>
 
 // oneDNN as Debian builds it runs its primitives on a GNU OpenMP thread team. The kernels here
 // run on that same team: its threads keep spinning for a while after each of oneDNN's parallel
@@ -55,6 +57,41 @@ int stylize_clone_level(void) {
     else if (limit && (!strcasecmp(limit, "SSE41") || !strcasecmp(limit, "AVX"))) level = 0;
     __atomic_store_n(&cached, level, __ATOMIC_RELAXED);
     return level;
+}
+
+// The timed choices (`stylize_timed_level`): calls counted only while timing, so that the count
+// stays small however long the process runs; the chosen level (0 until chosen, then 1 or 2); and
+// the fastest trial of AVX2 and AVX-512, in picoseconds per unit (0 until timed).
+enum { timed_trials = 8 };
+static struct {
+    _Atomic int calls, choice;
+    _Atomic long best[2];
+} timed[STYLIZE_TIMED_KERNELS];
+
+int stylize_timed_level(int kernel, int *trial) {
+    *trial = -1;
+    const int allowed = stylize_clone_level();
+    if (allowed < 2) return allowed;
+    int call = timed[kernel].calls;
+    if (call < timed_trials) call = atomic_fetch_add(&timed[kernel].calls, 1);
+    if (call >= timed_trials) return timed[kernel].choice == 2 ? 2 : 1;
+    *trial = call;
+    return call % 2 ? 1 : 2;
+}
+
+void stylize_timed_report(int kernel, int trial, int level, long nanoseconds, long units) {
+    if (trial < 0 || level < 1 || level > 2) return;
+    const long per_unit = nanoseconds * 1000 / (units > 0 ? units : 1);
+    _Atomic long *best = &timed[kernel].best[level - 1];
+    for (long seen = *best; (seen == 0 || per_unit < seen) && !atomic_compare_exchange_weak(best, &seen, per_unit);) {
+    }
+    if (trial == timed_trials - 1) timed[kernel].choice = timed[kernel].best[1] != 0 && timed[kernel].best[1] < timed[kernel].best[0] ? 2 : 1;
+}
+
+long stylize_now(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)now.tv_sec * 1000000000L + now.tv_nsec;
 }
 
 /// run(job, begin, end, thread) over [0, count) split into contiguous ranges, one per thread.

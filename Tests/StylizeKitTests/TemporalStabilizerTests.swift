@@ -401,9 +401,10 @@ final class TemporalStabilizerTests: XCTestCase {
 
     /// The blend's warp of 8-bit planes gives the same values by its AVX2 kernel (which spreads
     /// one load per row of taps where 8 neighbouring samples come from one row of the previous
-    /// output, and gathers them elsewhere) as by the baseline, bit for bit: rows of a smooth flow,
-    /// rows of a random one, places outside the plane, a width that is no multiple of 8. Where the
-    /// flow is zero, each kernel gives the row itself.
+    /// output, and gathers them elsewhere), its AVX-512 one (as far as this CPU and
+    /// ONEDNN_MAX_CPU_ISA allow) and the blend's timed choice as by the baseline, bit for bit:
+    /// rows of a smooth flow, rows of a random one, places outside the plane, a width that is no
+    /// multiple of 8. Where the flow is zero, each kernel gives the row itself.
     func testWarpKernelsGiveTheSameValues() {
         let (width, height) = (83, 29)
         var rng = SplitMix(5)
@@ -425,8 +426,11 @@ final class TemporalStabilizerTests: XCTestCase {
             var jumps = SplitMix(UInt64(100 + y))
             let random = (0..<width).map { _ in (Float(jumps.next() % 4001) / 1000 - 2, Float(jumps.next() % 4001) / 1000 - 2) }
             for (name, flow) in [("smooth", smooth), ("random", { random[$0] })] {
-                let differing = zip(row(y, level: 1, flow: flow), row(y, level: 0, flow: flow)).filter { $0 != $1 }.count
-                XCTAssertEqual(differing, 0, "values the AVX2 kernel gives otherwise on row \(y), \(name) flow")
+                let baseline = row(y, level: 0, flow: flow)
+                for level: Int32 in [1, 2, -1] {
+                    let differing = zip(row(y, level: level, flow: flow), baseline).filter { $0 != $1 }.count
+                    XCTAssertEqual(differing, 0, "values kernel \(level) gives otherwise on row \(y), \(name) flow")
+                }
             }
             let unmoved = previous[(y * width)..<((y + 1) * width)].map(Float.init)
             for level in Int32(0)...1 {

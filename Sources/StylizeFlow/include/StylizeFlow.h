@@ -115,8 +115,8 @@ int stylize_flow_warp_blend_planes(stylize_flow *flow, const stylize_plane *prev
                                    stylize_blend blend);
 
 /// One row of an 8-bit plane moved along a flow by the blend's bicubic warp, by one of its
-/// kernels: `level` 1 the AVX2 one (which AVX-512 machines run too), 0 the baseline, held to what
-/// this process allows (`stylize_clone_level`). `previous`: `width` x `height` bytes, rows
+/// kernels: `level` 2 the AVX-512 one, 1 the AVX2 one, 0 the baseline, held to what this process
+/// allows (`stylize_clone_level`); -1 the one the blend runs (timed where AVX-512 is allowed). `previous`: `width` x `height` bytes, rows
 /// `width` apart; `across`: the row's flow and trusts, `width` values each (dx, dy in grid cells
 /// of `scale_x` x `scale_y` pixels, trust, sure trust). Writes `width` values to each of `moved`,
 /// `trust` and `fine`. Returns 0, or -1 when memory ran out. For comparing the kernels.

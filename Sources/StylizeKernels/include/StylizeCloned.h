@@ -19,6 +19,23 @@ extern "C" {
 /// AVX2, SSE41 and AVX to the baseline. Read once per process.
 int stylize_clone_level(void);
 
+/// Kernels whose AVX-512 and AVX2 versions give the same values and are chosen between by how
+/// fast each runs on this CPU (`stylize_timed_level`): the flow's trust check and the blend's warp.
+enum { STYLIZE_TIMED_TRUST, STYLIZE_TIMED_WARP, STYLIZE_TIMED_KERNELS };
+
+/// The clone level a call of `kernel` (a STYLIZE_TIMED_ value) runs at: `stylize_clone_level()`,
+/// except where that is 2 (AVX-512). There the first calls alternate between 2 and 1 (AVX2) and
+/// set `*trial` to their number (else it is -1), for `stylize_timed_report`; the rest run the
+/// level whose fastest trial took the least time per unit of work.
+int stylize_timed_level(int kernel, int *trial);
+
+/// Reports trial `trial` of `kernel`, run at `level`: `nanoseconds` (by `stylize_now`) for
+/// `units` of work (pixels, samples). Does nothing for trial -1.
+void stylize_timed_report(int kernel, int trial, int level, long nanoseconds, long units);
+
+/// A monotonic clock, in nanoseconds.
+long stylize_now(void);
+
 #ifdef __cplusplus
 }
 #endif
