@@ -514,15 +514,33 @@ void pad_row(float *padded, int width, int channels, int radius) {
         }
 }
 
-// Blurs a row across with `g` (held at its ends) into `out`, through the stripe's padding buffer.
+// Blurs a row across with `g` (held at its ends) into `out`. Across is down over the same row
+// shifted by one pixel at a time: the samples whose reach stays inside the row straight from it,
+// the `radius` pixels at each end through the stripe's padding buffer, which holds the end pixel
+// beyond the row (the whole row, on rows narrower than the blur).
 void blur_row(std::vector<float> &padded, const float *row, int width, int channels, const gaussian &g, float *out) {
-    const long count = (long)width * channels;
-    std::copy(row, row + count, padded.data() + (long)g.radius * channels);
-    pad_row(padded.data(), width, channels, g.radius);
-    // Across is down over the same row shifted by one pixel at a time.
+    const long count = (long)width * channels, edge = (long)g.radius * channels;
+    const int taps = 2 * g.radius + 1;
     const float *from[2 * gaussian_most + 1];
-    for (int j = 0; j <= 2 * g.radius; j++) from[j] = padded.data() + (long)j * channels;
-    blur_down(from, count, g.taps, 2 * g.radius + 1, out);
+    const auto shifted = [&](const float *start) {
+        for (int j = 0; j < taps; j++) from[j] = start + (long)j * channels;
+        return from;
+    };
+    if (width < 2 * g.radius) {
+        std::copy(row, row + count, padded.data() + edge);
+        pad_row(padded.data(), width, channels, g.radius);
+        blur_down(shifted(padded.data()), count, g.taps, taps, out);
+        return;
+    }
+    blur_down(shifted(row), count - 2 * edge, g.taps, taps, out + edge);
+    // The first pixel held before the row's first 2 * radius, and its last 2 * radius before the last pixel held.
+    float *ends = padded.data();
+    std::copy(row, row + 2 * edge, ends + edge);
+    for (long i = 0; i < edge; i++) ends[i] = row[i % channels];
+    blur_down(shifted(ends), edge, g.taps, taps, out);
+    std::copy(row + count - 2 * edge, row + count, ends);
+    for (long i = 0; i < edge; i++) ends[2 * edge + i] = row[count - channels + i % channels];
+    blur_down(shifted(ends), edge, g.taps, taps, out + count - edge);
 }
 
 // Blurs rows down with `g` into `out`: rows (row - radius)...(row + radius) of a plane of
@@ -688,16 +706,20 @@ void blend_plane(stylize_flow *scratch, const plane_view &plane, const flow_grid
     }
 }
 
-// Where each column of a plane falls between the tiles' centres (`grid_place`, into the scratch),
-// where its tiles' gains differ (`gain_row` needs no places where they are the same).
+// Where each column of a plane falls between the tiles' centres (`grid_place`, into the scratch)
+// and where each run of columns between the same two centres starts, where its tiles' gains
+// differ (`gain_row` needs no places where they are the same).
 void place_tiles(stylize_flow *scratch, const plane_state &state, int width) {
     if (state.even) return;
     auto &s = scratch->stripe;
     s.tile_first.resize(width), s.tile_second.resize(width), s.tile_weight.resize(width), s.tile_gains.resize(state.across);
+    s.tile_runs.clear();
     for (int x = 0; x < width; x++) {
         const grid_place place = place_on_grid(x, width, state.across);
         s.tile_first[x] = place.first, s.tile_second[x] = place.second, s.tile_weight[x] = place.weight;
+        if (x == 0 || place.first != s.tile_first[x - 1]) s.tile_runs.push_back(x);
     }
+    s.tile_runs.push_back(width);
 }
 
 // Each sample's detail gain less 1 on row `y` of a plane (`width` pixels of `channels` samples,
@@ -717,12 +739,12 @@ void gain_row(stylize_flow *scratch, const plane_state &state, int y, int width,
     const int *first = s.tile_first.data(), *second = s.tile_second.data();
     const float *weight = s.tile_weight.data();
     if (channels == 1) {
-        // Column by column between two tiles' centres (the columns in order, each run of them
-        // placed between the same two tiles), so that each run is a loop the compiler vectorizes.
-        for (int x = 0, end; x < width; x = end) {
-            const int f = first[x];
-            for (end = x + 1; end < width && first[end] == f;) end++;
-            const float from = tiles[f], step = tiles[second[x]] - tiles[f];
+        // Run by run of columns placed between the same two tiles' centres (`place_tiles`), so
+        // that each run is a loop the compiler vectorizes.
+        const int *runs = s.tile_runs.data();
+        for (size_t r = 0; r + 1 < s.tile_runs.size(); r++) {
+            const int x = runs[r], end = runs[r + 1];
+            const float from = tiles[first[x]], step = tiles[second[x]] - tiles[first[x]];
             for (int i = x; i < end; i++) gain[i] = from + weight[i] * step;
         }
         return;

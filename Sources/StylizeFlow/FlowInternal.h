@@ -56,9 +56,10 @@ struct stylize_flow {
         std::vector<float> low, across, own, difference, trust, fine, weighted_across, trust_across, change_across, own_across, padded, row_a, row_b, row_c;
         // Where each tile across starts (in samples), how many rows of each tile row the raised
         // bands were measured on, where each column falls between the tiles' centres (as
-        // `first`, `second` and `weight` above), and a row of the tiles' gains.
+        // `first`, `second` and `weight` above) with where each run of columns between the same
+        // two centres starts (and the plane's width after the last), and a row of the tiles' gains.
         std::vector<long> tile_from;
-        std::vector<int> measured, tile_first, tile_second;
+        std::vector<int> measured, tile_first, tile_second, tile_runs;
         std::vector<float> tile_weight, tile_gains;
     } stripe;
     // The detail gains' solve (`plane_gains`): each tile's energy terms, and the tiles in the order of their gains.
