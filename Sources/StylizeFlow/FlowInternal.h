@@ -46,6 +46,9 @@ struct stylize_flow {
     // The edges' second flow and how well each flow carries the luma (`fill_edges`).
     cv::Mat miss_own, miss_inner;
     std::vector<cv::Point> chosen;
+    // The luma's two derivatives (the first becomes the gradient) and its mean over DIS's patch
+    // (`stylize_flow_excuse_flat`), and the luma match held (`stylize_flow_trust_regions`).
+    cv::Mat dx, dy, texture, held;
     // Scratch for the blend, kept from frame to frame.
     std::vector<plane_state> planes;
     struct {

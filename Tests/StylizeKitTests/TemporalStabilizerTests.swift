@@ -449,7 +449,9 @@ final class TemporalStabilizerTests: XCTestCase {
         }
         var consistency = [Float](repeating: 0, count: width * height)
         let match = [Float](repeating: 1, count: width * height)
-        let doubtful = stylize_flow_excuse_flat(&consistency, match, luma, Int32(width), Int32(height), 8, 2)
+        let scratch = Self.flowScratch()
+        defer { stylize_flow_destroy(scratch) }
+        let doubtful = stylize_flow_excuse_flat(scratch, &consistency, match, luma, Int32(width), Int32(height), 8, 2)
         // Flat over the whole window (8 wide, so up to 4 pixels from the texture): excused.
         for y in 0..<height {
             for x in 0..<(width / 2 - 5) { XCTAssertEqual(consistency[y * width + x], 1, "(\(x), \(y))") }
@@ -458,14 +460,30 @@ final class TemporalStabilizerTests: XCTestCase {
         let left = consistency.enumerated().filter { $0.element < 0.1 }.count
         XCTAssertEqual(doubtful, Float(left) / Float(width * height))
         XCTAssertGreaterThan(doubtful, 0.4)
-        XCTAssertEqual(stylize_flow_excuse_flat(&consistency, match, luma, -1, Int32(height), 8, 2), -1)
+        XCTAssertEqual(stylize_flow_excuse_flat(scratch, &consistency, match, luma, -1, Int32(height), 8, 2), -1)
+        // The scratch kept from the call before gives the same on a second call, and on a smaller luma.
+        var again = [Float](repeating: 0, count: width * height)
+        XCTAssertEqual(stylize_flow_excuse_flat(scratch, &again, match, luma, Int32(width), Int32(height), 8, 2), doubtful)
+        XCTAssertEqual(again, consistency)
+        let half = (0..<(width / 2 * height)).map { luma[($0 / (width / 2)) * width + width / 2 + $0 % (width / 2)] }
+        var right = [Float](repeating: 0, count: half.count)
+        XCTAssertGreaterThanOrEqual(stylize_flow_excuse_flat(scratch, &right, match, half, Int32(width / 2), Int32(height), 8, 2), 0)
+        XCTAssertEqual(right.filter { $0 > 0 }.count, 0, "the checkerboard alone has no flat part")
+    }
+
+    /// A flow object for the C functions that keep their scratch memory in it.
+    static func flowScratch() -> OpaquePointer {
+        stylize_flow_create(stylize_flow_settings(finest_scale: 1, patch_size: 8, patch_stride: 4, descent_iterations: 16,
+                                                  refinement_iterations: 0))!
     }
 
     func testTrustRegionsReportOpenCVsFailures() {
         let ones = [Float](repeating: 1, count: 64)
         var trust = [Float](repeating: 0, count: 64), sure = trust
-        XCTAssertEqual(stylize_flow_trust_regions(ones, ones, -8, 8, 2, &trust, &sure), -1)
-        XCTAssertEqual(stylize_flow_trust_regions(ones, ones, 8, 8, 2, &trust, &sure), 0)
+        let scratch = Self.flowScratch()
+        defer { stylize_flow_destroy(scratch) }
+        XCTAssertEqual(stylize_flow_trust_regions(scratch, ones, ones, -8, 8, 2, &trust, &sure), -1)
+        XCTAssertEqual(stylize_flow_trust_regions(scratch, ones, ones, 8, 8, 2, &trust, &sure), 0)
         XCTAssertEqual(trust, ones)
         XCTAssertEqual(sure, ones)
     }

@@ -41,9 +41,10 @@ int stylize_flow_compute(stylize_flow *flow, const uint8_t *from, const uint8_t 
 /// check reads those jumps as breaks; where the flow really breaks, at the edge of a moving
 /// object, the edge itself is texture. Returns the share of pixels hardly trusted at all
 /// afterwards (consistency times `match` under 0.1, as `stylize_flow_trust` counts them), or -1
-/// when OpenCV failed (then `consistency` is as it was). Runs on the calling thread.
-float stylize_flow_excuse_flat(float *consistency, const float *match, const uint8_t *luma, int width, int height, int window,
-                               float flat_gradient);
+/// when OpenCV failed (then `consistency` is as it was). Runs on the calling thread, with
+/// `scratch`'s memory (kept from call to call).
+float stylize_flow_excuse_flat(stylize_flow *scratch, float *consistency, const float *match, const uint8_t *luma, int width, int height,
+                               int window, float flat_gradient);
 
 /// The trusts of each pixel from the two checks of `stylize_flow_trust` (`width` x `height`
 /// each). The luma match is taken over 3 x 3 pixels: the median, so that a pixel of noise does
@@ -51,10 +52,10 @@ float stylize_flow_excuse_flat(float *consistency, const float *match, const uin
 /// uncovered) is not blended at its rim. `trust` (for the coarse part of the blend) is the
 /// consistency times that; `sure` (for the fine part, which is carried over whole) takes the
 /// least consistency within `reach` pixels instead, since the flow is least sure near the edges
-/// of moving objects, where it breaks. Runs on the calling thread. Returns 0, or -1 when OpenCV
-/// failed (then `trust` and `sure` are not all written).
-int stylize_flow_trust_regions(const float *consistency, const float *match, int width, int height, int reach, float *trust,
-                                float *sure);
+/// of moving objects, where it breaks. Runs on the calling thread, with `scratch`'s memory.
+/// Returns 0, or -1 when OpenCV failed (then `trust` and `sure` are not all written).
+int stylize_flow_trust_regions(stylize_flow *scratch, const float *consistency, const float *match, int width, int height, int reach,
+                               float *trust, float *sure);
 
 /// How the previous output is blended into the current stylization. The difference between
 /// them (the previous output moved along the flow, minus the current values) is split at

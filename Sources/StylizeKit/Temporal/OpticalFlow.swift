@@ -87,6 +87,21 @@ final class OpticalFlow {
         guard status == 0 else { throw StylizeError.invalidArgument("OpenCV's optical flow failed on a \(from.width)x\(from.height) frame") }
         return out
     }
+
+    /// Raises `consistency` where `luma` is flat (`stylize_flow_excuse_flat`); the share of pixels
+    /// hardly trusted at all afterwards, or -1 when OpenCV failed.
+    func excuseFlat(consistency: inout [Float], match: [Float], luma: LumaPlane, window: Int32, flatGradient: Float) -> Float {
+        luma.values.withUnsafeBufferPointer { values in
+            stylize_flow_excuse_flat(handle, &consistency, match, values.baseAddress, Int32(luma.width), Int32(luma.height), window, flatGradient)
+        }
+    }
+
+    /// The trusts of each pixel `width` x `height` from the flow's checks (`stylize_flow_trust_regions`);
+    /// false when OpenCV failed.
+    func trustRegions(consistency: [Float], match: [Float], width: Int, height: Int, reach: Int32, trust: inout [Float],
+                      sure: inout [Float]) -> Bool {
+        stylize_flow_trust_regions(handle, consistency, match, Int32(width), Int32(height), reach, &trust, &sure) == 0
+    }
 }
 
 /// Luma planes straight from decoded frames, for the stabilizer to measure motion on before the

@@ -206,18 +206,17 @@ package final class TemporalStabilizer {
             let count = luma.width * luma.height
             var consistency = [Float](repeating: 0, count: count), match = consistency, trust = consistency, sure = consistency
             let window = Int32(TemporalStabilizer.flowSettings.patchSize << TemporalStabilizer.flowSettings.finestScale)
-            doubtful = previous.values.withUnsafeBufferPointer { before in
+            _ = previous.values.withUnsafeBufferPointer { before in
                 luma.values.withUnsafeBufferPointer { now in
                     stylize_flow_trust(backward, before.baseAddress, now.baseAddress, Int32(luma.width), Int32(luma.height),
                                        TemporalStabilizer.consistencySlack(forWidth: luma.width), TemporalStabilizer.lumaTolerance,
                                        &consistency, &match)
-                    return stylize_flow_excuse_flat(&consistency, match, now.baseAddress, Int32(luma.width), Int32(luma.height), window,
-                                                    TemporalStabilizer.flatGradient)
                 }
             }
+            doubtful = flow.excuseFlat(consistency: &consistency, match: match, luma: luma, window: window, flatGradient: TemporalStabilizer.flatGradient)
             // Where OpenCV fails, the frame is not blended (as where the flow could not be measured).
-            guard doubtful >= 0, stylize_flow_trust_regions(consistency, match, Int32(luma.width), Int32(luma.height), TemporalStabilizer.consistencyReach,
-                                             &trust, &sure) == 0 else { return nil }
+            guard doubtful >= 0, flow.trustRegions(consistency: consistency, match: match, width: luma.width, height: luma.height,
+                                                   reach: TemporalStabilizer.consistencyReach, trust: &trust, sure: &sure) else { return nil }
             (self.previous, self.backward, self.trust, self.sure) = (previous, backward, trust, sure)
         }
     }
