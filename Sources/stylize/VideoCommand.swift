@@ -355,11 +355,14 @@ struct JobReport: Encodable {
     var damaged: Int, warnings: [String], peakMemoryMiB: Double
     /// A live job's frames in, out and dropped, and its latency.
     var live: LiveStatistics?
+    /// The process's CPU seconds while the job ran, and the stabilizer's part of them (clips).
+    var cpuSeconds: Double?, stabilizerCPUSeconds: Double?
 
     init(_ s: JobSummary, style: String, precision: Precision, stylizer: Stylizer) {
         (input, output, frames, seconds, fps) = (s.input, s.output, s.frames, s.seconds, s.framesPerSecond)
         (width, height, codec, streams) = (s.width, s.height, s.videoCodec, s.streams)
         (damaged, warnings, peakMemoryMiB, live) = (s.damaged, s.warnings, s.peakMemoryMiB, s.live)
+        (cpuSeconds, stabilizerCPUSeconds) = (s.cpuSeconds, s.stabilizerCPUSeconds)
         self.style = style
         self.precision = stylizer.transformer.resolve(precision).rawValue
         precisionReason = precision == .auto ? stylizer.transformer.precisionChoice().reason : nil

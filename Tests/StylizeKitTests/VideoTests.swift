@@ -58,17 +58,23 @@ final class VideoTests: XCTestCase {
     /// change must fall to at most half of per-frame stylization's, and no frame may move
     /// further than 27 dB (in RGB) from its own per-frame stylization: a still clip stays well
     /// inside the frame limit (24 dB). A `video` whose stabilizer did nothing fails the first
-    /// check; one that blended without limit, the second.
+    /// check; one that blended without limit, the second. The summary tells the CPU time the
+    /// stabilizer took, a part of the job's, and none without it.
     func testStabilizerSteadiesAClip() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         let photo = Self.sample.deletingLastPathComponent().appendingPathComponent("chelsea.png")
         let input = dir.appendingPathComponent("still.mkv")
         try TestSupport.tool("ffmpeg", ["-v", "error", "-loop", "1", "-i", photo.path, "-vf", "scale=320:212,noise=alls=5:allf=t",
                                         "-frames:v", "16", "-c:v", "ffv1", "-pix_fmt", "yuv420p", input.path])
+        var stabilizerShares: [String: Double] = [:]
         func frames(_ extra: [String], _ name: String) throws -> [[UInt8]] {
             let output = dir.appendingPathComponent("\(name).mkv"), raw = dir.appendingPathComponent("\(name).rgb")
-            let ran = try TestSupport.stylize(["video", input.path, "-s", try style.path, "-o", output.path, "--codec", "ffv1"] + extra)
+            let ran = try TestSupport.stylize(["video", input.path, "-s", try style.path, "-o", output.path, "--codec", "ffv1", "--json"] + extra)
             XCTAssertEqual(ran.status, 0, ran.stderr)
+            let summary = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(ran.stdout.utf8)) as? [String: Any])
+            let cpu = try XCTUnwrap(summary["cpuSeconds"] as? Double, "the job's CPU time")
+            XCTAssertGreaterThan(cpu, 0)
+            if let stabilizer = summary["stabilizerCPUSeconds"] as? Double { stabilizerShares[name] = stabilizer / cpu }
             try TestSupport.tool("ffmpeg", ["-v", "error", "-i", output.path, "-f", "rawvideo", "-pix_fmt", "rgb24", raw.path])
             let bytes = [UInt8](try Data(contentsOf: raw)), size = 320 * 212 * 3
             XCTAssertEqual(bytes.count, 16 * size)
@@ -78,6 +84,9 @@ final class VideoTests: XCTestCase {
             zip(a, b).reduce(0.0) { let d = (Double($1.0) - Double($1.1)) / 255; return $0 + d * d } / Double(a.count)
         }
         let plain = try frames(["--no-stabilize"], "plain"), steady = try frames(["--stabilize", "0.7"], "steady")
+        XCTAssertNil(stabilizerShares["plain"], "a stabilizer's time without one")
+        let share = try XCTUnwrap(stabilizerShares["steady"], "the stabilizer's CPU time")
+        XCTAssertTrue(share > 0 && share < 1, "the stabilizer took \(share) of the job's CPU time")
         let change = { (frames: [[UInt8]]) in (1..<frames.count).map { meanSquare(frames[$0], frames[$0 - 1]) }.reduce(0, +) / Double(frames.count - 1) }
         let (before, after) = (change(plain), change(steady))
         print("still noisy clip, frame-to-frame change: per-frame \(before), stabilized \(after) (\(after / before))")

@@ -48,7 +48,7 @@ public final class VideoStylizer: FileStylizer {
            URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath() == URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath() {
             throw StylizeError.invalidArgument("the output \(output) is the input; choose another file")
         }
-        let started = Date()
+        let started = Date(), startedCPU = CPUTime.process()
         let window = try options.frames.map { try pieceWindow($0, of: input) }
         let source = try ReadStage(input: input, options: options, window: window, stabilizes: options.stabilization > 0)
         let masks = try regions.flatMap { try MaskReader($0.regions.mask) }
@@ -65,8 +65,9 @@ public final class VideoStylizer: FileStylizer {
         let stylize = try StylizeStage(options: options, convert: convert, stabilizes: stabilize.stabilizer != nil, regions: regions)
         let workerCount = options.workers ?? JobOptions.defaultWorkers(width: stylize.width, height: stylize.height)
         let counter = FrameCounter(total: total, progress: progress)
+        let clipWorkers = try workers(workerCount, precision: options.precision, stabilizes: stabilize.stabilizer != nil, convert: convert)
         let pipeline = OrderedPipeline<ClipWorker, StylizeWork, StylizedItem>(
-            workers: try workers(workerCount, precision: options.precision, stabilizes: stabilize.stabilizer != nil, convert: convert),
+            workers: clipWorkers,
             framesInFlight: options.framesInFlight,
             process: { worker, work in try stylize.process(work, on: worker) },
             write: { item in
@@ -87,8 +88,15 @@ public final class VideoStylizer: FileStylizer {
             throw error
         }
         try convert.filmstrip?.write(overwrite: options.overwrite)
-        return summary(input: input, output: output, started: started, frames: counter.value, reader: source.reader, writer: writer,
-                       stabilizer: stabilize.stabilizer, notes: source.regions?.notes ?? [])
+        var summary = summary(input: input, output: output, started: started, frames: counter.value, reader: source.reader, writer: writer,
+                              stabilizer: stabilize.stabilizer, notes: source.regions?.notes ?? [])
+        summary.cpuSeconds = Double(CPUTime.process() &- startedCPU) / 1e9
+        if stabilize.stabilizer != nil {
+            // The workers measure motion, the read stage shrinks lumas, the stabilize stage blends.
+            let measuring = clipWorkers.reduce(UInt64(0)) { $0 + ($1.flow?.cpuTime.nanoseconds ?? 0) }
+            summary.stabilizerCPUSeconds = Double(measuring + source.lumaNanoseconds + stabilize.cpuNanoseconds) / 1e9
+        }
+        return summary
     }
 
     /// `count` workers, sharing the cores, with optical flow when the job is stabilized, and

@@ -34,6 +34,9 @@ final class ReadStage {
         lumaReader = stabilizes ? LumaReader() : nil
     }
 
+    /// CPU time spent shrinking lumas for the stabilizer, in nanoseconds.
+    var lumaNanoseconds: UInt64 { lumaReader?.cpuTime.nanoseconds ?? 0 }
+
     /// The input's own frame rate.
     var inputFrameRate: AVRational { av_guess_frame_rate(reader.demuxer.context, reader.videoStream, nil) }
 

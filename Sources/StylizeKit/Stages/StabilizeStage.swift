@@ -82,6 +82,11 @@ final class StabilizeStage {
         return try Regions.blend(Picture(steady), outside: other, mask: mask).rgbImage
     }
 
+    /// CPU time the stage's stabilizers spent, in nanoseconds.
+    var cpuNanoseconds: UInt64 {
+        (stabilizer?.cpuNanoseconds ?? 0) + (outsideStabilizer?.cpuNanoseconds ?? 0)
+    }
+
     private func encoder() throws -> ConvertStage {
         guard let convert else { throw StylizeError.invalidArgument("a stabilize stage that writes pictures was handed a frame") }
         return convert

@@ -43,6 +43,9 @@ struct LumaPlane: Sendable {
 /// One instance per thread.
 final class OpticalFlow {
     private let handle: OpaquePointer
+    /// CPU time spent in the stabilizer's work through this flow (`timed`): measuring motion
+    /// and blending.
+    private(set) var cpuTime = CPUTally()
 
     /// DIS's settings (`stylize_flow_settings`).
     struct Settings {
@@ -59,6 +62,11 @@ final class OpticalFlow {
     }
 
     deinit { stylize_flow_destroy(handle) }
+
+    /// Runs `work`, counting its CPU time in `cpuTime`.
+    func timed<T>(_ work: () throws -> T) rethrows -> T {
+        try cpuTime.time(work)
+    }
 
     /// Blends `out` towards `previous` moved along `backward` (`stylize_flow_warp_blend`);
     /// false when OpenCV failed and `out` is unchanged (the frame then comes out as the network
@@ -110,11 +118,17 @@ final class OpticalFlow {
 /// order; not thread-safe.
 final class LumaReader {
     private var scaler: Scaler?
+    /// CPU time spent shrinking lumas.
+    private(set) var cpuTime = CPUTally()
     private var geometry: (width: Int, height: Int, format: AVPixelFormat, outWidth: Int, outHeight: Int)?
 
     /// The luma of `frame` at the flow's scale for a network input `width` x `height` (what
     /// `LumaPlane(_:scale:)` gives for that input, up to the frame's own luma weights).
     func luma(of frame: Frame, width: Int, height: Int) throws -> (plane: LumaPlane, scale: Int) {
+        try cpuTime.time { try shrunk(frame, width: width, height: height) }
+    }
+
+    private func shrunk(_ frame: Frame, width: Int, height: Int) throws -> (plane: LumaPlane, scale: Int) {
         let scale = TemporalStabilizer.Motion.scale(forWidth: width)
         let (w, h) = (width / scale, height / scale)
         if geometry.map({ $0 != (frame.width, frame.height, frame.format, w, h) }) ?? true {

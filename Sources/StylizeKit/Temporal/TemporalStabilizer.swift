@@ -25,6 +25,9 @@ package final class TemporalStabilizer {
     public let strength: Float
     /// Frames where the previous output was dropped because the scene changed.
     public private(set) var cuts = 0
+    /// CPU time this stabilizer spent measuring motion (where the stage does it rather than the
+    /// workers) and blending, in nanoseconds.
+    var cpuNanoseconds: UInt64 { flow?.cpuTime.nanoseconds ?? 0 }
 
     private var previous: Motion?
     private var previousOutput: RGBImage?
@@ -186,7 +189,7 @@ package final class TemporalStabilizer {
         /// Measures the flow back to the frame whose luma is `previous` (the frame before this
         /// one), so that the in-order stage only has to warp and blend.
         mutating func measure(against previous: LumaPlane, flow: OpticalFlow) {
-            measured = Measurement(luma, against: previous, flow: flow)
+            measured = flow.timed { Measurement(luma, against: previous, flow: flow) }
         }
     }
 
@@ -231,16 +234,18 @@ package final class TemporalStabilizer {
     public func stabilize(_ motion: Motion, stylized: consuming RGBImage) -> RGBImage {
         precondition(motion.width == stylized.width && motion.height == stylized.height, "input and output sizes differ")
         defer { previous = motion }
-        guard let previousOutput, let measured = blendable(motion) else {
+        guard let previousOutput, let measured = blendable(motion), let flow else {
             self.previousOutput = stylized
             return stylized
         }
         // Blended in place: the network's output is not needed once it is steadied (it is not
         // copied when the caller hands it over, as the pipelines do).
         var result = consume stylized
-        _ = flow?.warpBlend(previous: previousOutput.pixels, backward: measured.backward, trust: measured.trust, sure: measured.sure,
-                            lowWidth: motion.luma.width, lowHeight: motion.luma.height, width: motion.width,
-                            height: motion.height, blend: floatBlend, into: &result.pixels)
+        _ = flow.timed {
+            flow.warpBlend(previous: previousOutput.pixels, backward: measured.backward, trust: measured.trust, sure: measured.sure,
+                           lowWidth: motion.luma.width, lowHeight: motion.luma.height, width: motion.width, height: motion.height,
+                           blend: floatBlend, into: &result.pixels)
+        }
         self.previousOutput = result
         return result
     }
@@ -256,9 +261,11 @@ package final class TemporalStabilizer {
             previous = motion
             previousFrame = frame
         }
-        guard let previousFrame, let measured = blendable(motion) else { return }
-        _ = flow?.warpBlend(previous: previousFrame, into: frame, backward: measured.backward, trust: measured.trust, sure: measured.sure,
-                            lowWidth: motion.luma.width, lowHeight: motion.luma.height, blend: blend)
+        guard let previousFrame, let measured = blendable(motion), let flow else { return }
+        _ = flow.timed {
+            flow.warpBlend(previous: previousFrame, into: frame, backward: measured.backward, trust: measured.trust, sure: measured.sure,
+                           lowWidth: motion.luma.width, lowHeight: motion.luma.height, blend: blend)
+        }
     }
 
     /// The flow back to the previous frame when `motion`'s frame can be blended with the
@@ -267,7 +274,7 @@ package final class TemporalStabilizer {
     private func blendable(_ motion: Motion) -> Measurement? {
         guard strength > 0, let flow, let previous, previous.width == motion.width, previous.height == motion.height,
               let measured = motion.measured.flatMap({ $0.previous.values == previous.luma.values ? $0 : nil })
-                ?? Measurement(motion.luma, against: previous.luma, flow: flow) else { return nil }
+                ?? flow.timed({ Measurement(motion.luma, against: previous.luma, flow: flow) }) else { return nil }
         if measured.doubtful > Self.cutShare {
             cuts += 1
             return nil

@@ -245,6 +245,14 @@ public struct JobSummary: Sendable, Codable {
     public var peakMemoryMiB: Double = currentPeakMemoryMiB()
     /// What a live job measured (frames dropped, latency); nil for other jobs.
     public var live: LiveStatistics?
+    /// CPU seconds the process spent while the job ran, all threads together; nil where not
+    /// measured (only clip jobs measure it).
+    public var cpuSeconds: Double?
+    /// CPU seconds of those that the stabilizer took: shrinking lumas, measuring motion and
+    /// blending. nil where not measured or not stabilized. Its share of `cpuSeconds` is about
+    /// the share of the rate that stabilizing costs, measured within one run, which the wall
+    /// clock on a shared machine cannot give to a few percent.
+    public var stabilizerCPUSeconds: Double?
 
     /// A summary with each value given.
     public init(input: String, output: String, frames: Int, seconds: Double, framesPerSecond: Double, width: Int, height: Int,
