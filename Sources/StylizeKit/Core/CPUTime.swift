@@ -22,10 +22,10 @@ struct CPUTally {
     /// Nanoseconds so far.
     private(set) var nanoseconds: UInt64 = 0
 
-    /// Runs `work`, adding the CPU time the calling thread spends in it.
-    mutating func time<T>(_ work: () throws -> T) rethrows -> T {
-        let start = CPUTime.thread()
-        defer { nanoseconds += CPUTime.thread() &- start }
-        return try work()
+    /// Adds the CPU time the calling thread spent since `start` (a `CPUTime.thread()`). Taken
+    /// after the work rather than around it, so that the tally is not held while the work runs
+    /// (it may read the tally, or time a part of itself).
+    mutating func add(since start: UInt64) {
+        nanoseconds += CPUTime.thread() &- start
     }
 }

@@ -65,7 +65,9 @@ final class OpticalFlow {
 
     /// Runs `work`, counting its CPU time in `cpuTime`.
     func timed<T>(_ work: () throws -> T) rethrows -> T {
-        try cpuTime.time(work)
+        let start = CPUTime.thread()
+        defer { cpuTime.add(since: start) }
+        return try work()
     }
 
     /// Blends `out` towards `previous` moved along `backward` (`stylize_flow_warp_blend`);
@@ -125,10 +127,8 @@ final class LumaReader {
     /// The luma of `frame` at the flow's scale for a network input `width` x `height` (what
     /// `LumaPlane(_:scale:)` gives for that input, up to the frame's own luma weights).
     func luma(of frame: Frame, width: Int, height: Int) throws -> (plane: LumaPlane, scale: Int) {
-        try cpuTime.time { try shrunk(frame, width: width, height: height) }
-    }
-
-    private func shrunk(_ frame: Frame, width: Int, height: Int) throws -> (plane: LumaPlane, scale: Int) {
+        let start = CPUTime.thread()
+        defer { cpuTime.add(since: start) }
         let scale = TemporalStabilizer.Motion.scale(forWidth: width)
         let (w, h) = (width / scale, height / scale)
         if geometry.map({ $0 != (frame.width, frame.height, frame.format, w, h) }) ?? true {
