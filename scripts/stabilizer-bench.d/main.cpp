@@ -10,6 +10,7 @@
 // frames themselves hardly ask of them. The checksum of the blended frames shows whether a change
 // to the kernels kept their results.
 //   main WIDTH HEIGHT FRAMES.yuv RUNS [PAINTED.yuv STEADIED.yuv]
+
 #include "StylizeFlow.h"
 extern "C" {
 #include "StylizeKernels.h"
@@ -28,15 +29,25 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The fastest of `rounds` rounds of `runs` calls, in ms per call.
-template <typename Work> double fastest(int rounds, int runs, Work work) {
+// The fastest of `rounds` rounds of `runs` calls of `work`, in ms per call, each after a call of
+// `prepare` (untimed: it restores what `work` changes).
+template <typename Prepare, typename Work> double fastest(int rounds, int runs, Prepare prepare, Work work) {
     double best = INFINITY;
     for (int r = 0; r < rounds; r++) {
-        const auto start = Clock::now();
-        for (int i = 0; i < runs; i++) work();
-        best = std::min(best, std::chrono::duration<double, std::milli>(Clock::now() - start).count() / runs);
+        double total = 0;
+        for (int i = 0; i < runs; i++) {
+            prepare();
+            const auto start = Clock::now();
+            work();
+            total += std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+        }
+        best = std::min(best, total / runs);
     }
     return best;
+}
+
+template <typename Work> double fastest(int rounds, int runs, Work work) {
+    return fastest(rounds, runs, [] {}, work);
 }
 
 // The frame's planes, as the blend takes them (the luma weighs as much as both chromas).
@@ -107,28 +118,18 @@ int main(int argc, char **argv) {
             stylize_flow_trust(backward.data(), previous, current, lw, lh, slack, 0.08f, checked.data(), match.data());
         });
         // TemporalStabilizer.flatGradient, over DIS's patch at the luma's scale; from the checks' consistency each time.
-        flat += fastest(rounds, runs, [&] {
-            consistency = checked;
-            stylize_flow_excuse_flat(flow, consistency.data(), match.data(), current, lw, lh, 16, 2);
-        });
+        flat += fastest(
+            rounds, runs, [&] { consistency = checked; },
+            [&] { stylize_flow_excuse_flat(flow, consistency.data(), match.data(), current, lw, lh, 16, 2); });
         regions +=
             fastest(rounds, runs, [&] { stylize_flow_trust_regions(flow, consistency.data(), match.data(), lw, lh, 2, trust.data(), sure.data()); });
         const uint8_t *into = (painted.empty() ? frames : painted).data() + k * size;
         stylize_plane before[3], after[3];
         planes(const_cast<uint8_t *>((steadied.empty() ? frames : steadied).data() + (k - 1) * size), width, height, before);
         planes(now.data(), width, height, after);
-        double best = INFINITY;
-        for (int r = 0; r < rounds; r++) {
-            double total = 0;
-            for (int i = 0; i < runs; i++) {
-                std::memcpy(now.data(), into, size);
-                const auto start = Clock::now();
-                stylize_flow_warp_blend_planes(flow, before, after, 3, backward.data(), trust.data(), sure.data(), lw, lh, blend);
-                total += std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-            }
-            best = std::min(best, total / runs);
-        }
-        blended += best;
+        blended += fastest(
+            rounds, runs, [&] { std::memcpy(now.data(), into, size); },
+            [&] { stylize_flow_warp_blend_planes(flow, before, after, 3, backward.data(), trust.data(), sure.data(), lw, lh, blend); });
         for (long i = 0; i < size; i++) checksum = (checksum ^ now[i]) * 1099511628211ull;
     }
     const double pairs = count_frames - 1;
