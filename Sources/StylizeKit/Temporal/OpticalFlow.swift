@@ -1,6 +1,7 @@
 import CFFmpeg
 import Foundation
 import StylizeFlow
+import StylizeKernels
 
 /// An 8-bit luma plane of a frame, shrunk by an integer factor (box average): what the optical
 /// flow runs on.
@@ -96,6 +97,19 @@ final class OpticalFlow {
         }
         guard status == 0 else { throw StylizeError.invalidArgument("OpenCV's optical flow failed on a \(from.width)x\(from.height) frame") }
         return out
+    }
+
+    /// The flow's two checks at each pixel of `current` (`stylize_flow_trust`): whether
+    /// `backward` is the same where the pixel came from, and whether `previous` moved along it
+    /// matches `current`.
+    func check(backward: [Float], previous: LumaPlane, current: LumaPlane, slack: Float, lumaTolerance: Float, consistency: inout [Float],
+               match: inout [Float]) {
+        _ = previous.values.withUnsafeBufferPointer { before in
+            current.values.withUnsafeBufferPointer { now in
+                stylize_flow_trust(backward, before.baseAddress, now.baseAddress, Int32(current.width), Int32(current.height), slack, lumaTolerance,
+                                   &consistency, &match)
+            }
+        }
     }
 
     /// Raises `consistency` where `luma` is flat (`stylize_flow_excuse_flat`); the share of pixels

@@ -1,6 +1,5 @@
 import Foundation
 import StylizeFlow
-import StylizeKernels
 
 /// Steadies frame-by-frame stylization. Each output is blended with the previous output moved
 /// along the optical flow between the two input frames, but only where that flow can be trusted:
@@ -189,7 +188,7 @@ package final class TemporalStabilizer {
         /// Measures the flow back to the frame whose luma is `previous` (the frame before this
         /// one), so that the in-order stage only has to warp and blend.
         mutating func measure(against previous: LumaPlane, flow: OpticalFlow) {
-            measured = flow.timed { Measurement(luma, against: previous, flow: flow) }
+            measured = Measurement.measure(luma, against: previous, flow: flow)
         }
     }
 
@@ -203,19 +202,21 @@ package final class TemporalStabilizer {
         /// The share of pixels hardly trusted at all (`stylize_flow_excuse_flat`).
         let doubtful: Float
 
-        init?(_ luma: LumaPlane, against previous: LumaPlane, flow: OpticalFlow) {
+        /// The flow from the frame whose luma is `luma` back to the one whose luma is `previous`,
+        /// its CPU time counted in `flow`'s; nil where the lumas differ in size, are smaller than
+        /// 8 x 8, or the flow could not be measured.
+        static func measure(_ luma: LumaPlane, against previous: LumaPlane, flow: OpticalFlow) -> Measurement? {
+            flow.timed { Measurement(luma, against: previous, flow: flow) }
+        }
+
+        private init?(_ luma: LumaPlane, against previous: LumaPlane, flow: OpticalFlow) {
             guard luma.width == previous.width, luma.height == previous.height, luma.width >= 8, luma.height >= 8,
                   let backward = try? flow.flow(from: luma, to: previous) else { return nil }
             let count = luma.width * luma.height
             var consistency = [Float](repeating: 0, count: count), match = consistency, trust = consistency, sure = consistency
             let window = Int32(TemporalStabilizer.flowSettings.patchSize << TemporalStabilizer.flowSettings.finestScale)
-            _ = previous.values.withUnsafeBufferPointer { before in
-                luma.values.withUnsafeBufferPointer { now in
-                    stylize_flow_trust(backward, before.baseAddress, now.baseAddress, Int32(luma.width), Int32(luma.height),
-                                       TemporalStabilizer.consistencySlack(forWidth: luma.width), TemporalStabilizer.lumaTolerance,
-                                       &consistency, &match)
-                }
-            }
+            flow.check(backward: backward, previous: previous, current: luma, slack: TemporalStabilizer.consistencySlack(forWidth: luma.width),
+                       lumaTolerance: TemporalStabilizer.lumaTolerance, consistency: &consistency, match: &match)
             doubtful = flow.excuseFlat(consistency: &consistency, match: match, luma: luma, window: window, flatGradient: TemporalStabilizer.flatGradient)
             // Where OpenCV fails, the frame is not blended (as where the flow could not be measured).
             guard doubtful >= 0, flow.trustRegions(consistency: consistency, match: match, width: luma.width, height: luma.height,
@@ -274,7 +275,7 @@ package final class TemporalStabilizer {
     private func blendable(_ motion: Motion) -> Measurement? {
         guard strength > 0, let flow, let previous, previous.width == motion.width, previous.height == motion.height,
               let measured = motion.measured.flatMap({ $0.previous.values == previous.luma.values ? $0 : nil })
-                ?? flow.timed({ Measurement(motion.luma, against: previous.luma, flow: flow) }) else { return nil }
+                ?? Measurement.measure(motion.luma, against: previous.luma, flow: flow) else { return nil }
         if measured.doubtful > Self.cutShare {
             cuts += 1
             return nil
